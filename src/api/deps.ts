@@ -1,0 +1,56 @@
+import type {} from '@fastify/swagger'; // adds tags/summary/hide to route schemas
+import type { SessionBackend } from '../backends/backend.js';
+import type { CachedCatalog } from '../catalog/catalog.js';
+import type { Principal } from '../auth/authenticator.js';
+import type { ResourceContext } from '../sessions/context.js';
+import type { ApiVersion, SessionService } from '../sessions/service.js';
+import type { StorageLayout } from '../sessions/recipes.js';
+import { forbidden, SkahaError } from '../server/errors.js';
+import type { FastifyRequest } from 'fastify';
+
+/** What the API routes need; built once by the server. */
+export interface ApiDeps {
+  service: SessionService;
+  backend: SessionBackend;
+  catalog: CachedCatalog;
+  context: () => ResourceContext;
+  registryHosts: string[];
+  /** Base of connect URLs (spec §4.3). */
+  baseUrl: () => string;
+  layout: StorageLayout;
+}
+
+export interface VersionOptions {
+  version: ApiVersion;
+  deps: ApiDeps;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** The authenticated caller (the auth hook has run for every /skaha/v* route). */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', 'Unauthorized');
+  return req.principal;
+}
+
+/**
+ * A desktop callback token may only list images, read the context and manage the apps of its
+ * own desktop (spec §6.5); everything else needs the user's own credential.
+ */
+export function requireUserOrDesktop(req: FastifyRequest, desktopId?: string): Principal {
+  const principal = principalOf(req);
+  if (principal.method === 'callback' && (desktopId === undefined || principal.sessionScope !== desktopId)) {
+    throw forbidden('the desktop callback token is not valid for this request');
+  }
+  return principal;
+}
+
+export function requireUser(req: FastifyRequest): Principal {
+  const principal = principalOf(req);
+  if (principal.method === 'callback') throw forbidden('the desktop callback token is not valid for this request');
+  return principal;
+}

@@ -1,0 +1,43 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { badRequest } from '../../server/errors.js';
+import { SESSION_TYPES } from '../../sessions/model.js';
+import { principalOf, type VersionOptions } from '../deps.js';
+import { Params } from '../params.js';
+import { sendJson } from '../replies.js';
+import { errorResponses } from '../session/schemas.js';
+
+const ImageObject = Type.Object({
+  id: Type.String({ examples: ['images.canfar.net/skaha/headless:1.0'] }),
+  types: Type.Array(Type.String()),
+  digest: Type.String(),
+});
+
+/** /image, /context, /repository (spec §3.10-§3.12). */
+export const catalogRoutes: FastifyPluginAsync<VersionOptions> = async (app, { deps }) => {
+  app.get('/image', {
+    schema: {
+      tags: ['image'],
+      summary: 'Launchable images, optionally of one session type',
+      querystring: Type.Object({ type: Type.Optional(Type.String({ enum: [...SESSION_TYPES] })) }),
+      response: { 200: Type.Array(ImageObject), ...errorResponses },
+    },
+  }, async (req, reply) => {
+    principalOf(req); // users and desktop callback tokens alike (spec §6.5)
+    const type = Params.from(req).first('type');
+    // Exact, case-sensitive membership (spec §3.10).
+    if (type !== undefined && !(SESSION_TYPES as readonly string[]).includes(type)) throw badRequest(`unknown type: ${type}`);
+    return sendJson(reply, deps.catalog.list(type).map(({ id, types, digest }) => ({ id, types, digest })));
+  });
+
+  app.get('/context', {
+    schema: { tags: ['context'], summary: 'Cores, RAM and GPU options and defaults', response: { 200: Type.Object({}, { additionalProperties: true }), ...errorResponses } },
+  }, async (req, reply) => {
+    principalOf(req); // users and desktop callback tokens alike (spec §6.5)
+    return sendJson(reply, deps.context());
+  });
+
+  app.get('/repository', {
+    schema: { tags: ['repository'], summary: 'Configured registry hosts', response: { 200: Type.Array(Type.String()), ...errorResponses } },
+  }, async (_req, reply) => sendJson(reply, deps.registryHosts));
+};

@@ -1,0 +1,71 @@
+import { Type } from '@sinclair/typebox';
+
+/**
+ * Schemas of the session routes, for the OpenAPI document. Parameter names are matched
+ * case-insensitively and validated by the session service in skaha's order with skaha's messages
+ * (spec §1.2, §3.5), so these describe rather than gate (see server/app.ts).
+ */
+export const SessionObject = Type.Object({
+  id: Type.String({ description: 'Session ID: 8 characters [a-z0-9], first a letter.' }),
+  userid: Type.String(),
+  runAsUID: Type.String(),
+  runAsGID: Type.String(),
+  supplementalGroups: Type.Array(Type.Integer()),
+  appid: Type.String({ description: 'Desktop-app ID, or "<none>".' }),
+  image: Type.String(),
+  type: Type.String({ enum: ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless', 'desktop-app'] }),
+  status: Type.String({ enum: ['Pending', 'Running', 'Terminating', 'Succeeded', 'Failed'] }),
+  name: Type.String(),
+  startTime: Type.String({ description: 'ISO-8601 UTC, second precision; creation time while pending.' }),
+  expiryTime: Type.String(),
+  connectURL: Type.String({ description: 'URL of the session, or "not-applicable".' }),
+  requestedRAM: Type.String({ examples: ['8G'] }),
+  requestedCPUCores: Type.String(),
+  requestedGPUCores: Type.String(),
+  ramInUse: Type.String(),
+  gpuRAMInUse: Type.String(),
+  cpuCoresInUse: Type.String(),
+  gpuUtilization: Type.String(),
+});
+
+export const ListQuery = Type.Object({
+  type: Type.Optional(Type.String({ description: 'Keep sessions of this type (case-insensitive).' })),
+  status: Type.Optional(Type.String({ description: 'Keep sessions with this status (case-insensitive).' })),
+  view: Type.Optional(Type.String({ description: '`all` (every user, public shape), `stats`, `interactive` (v1).' })),
+});
+
+export const LaunchQuery = Type.Object({
+  name: Type.String({ description: 'Session name: [A-Za-z0-9-]+, stored lower-cased.' }),
+  image: Type.String({ description: 'Image reference starting with a configured registry host.' }),
+  type: Type.Optional(Type.String({ description: 'notebook, desktop, carta, contributed, firefly or headless (default).' })),
+  cores: Type.Optional(Type.String({ description: 'Cores, one of /context cores.options.' })),
+  ram: Type.Optional(Type.String({ description: 'RAM in GiB, one of /context memoryGB.options.' })),
+  gpus: Type.Optional(Type.String({ description: 'GPUs, one of /context gpus.options.' })),
+  cmd: Type.Optional(Type.String({ description: 'Headless: replaces the entrypoint.' })),
+  args: Type.Optional(Type.String({ description: 'Headless: arguments, split on single spaces.' })),
+  env: Type.Optional(Type.Array(Type.String(), { description: 'Headless: KEY=VALUE, repeatable.' })),
+});
+
+export const SessionIdParams = Type.Object({ id: Type.String() });
+export const AppParams = Type.Object({ id: Type.String(), appId: Type.String() });
+export const GetQuery = Type.Object({
+  view: Type.Optional(Type.String({ description: '`logs` (text), `events` (text); anything else: the session object.' })),
+});
+export const RenewQuery = Type.Object({ action: Type.String({ description: '`renew`' }) });
+export const AppLaunchQuery = Type.Object({
+  image: Type.String(),
+  cores: Type.Optional(Type.String()),
+  ram: Type.Optional(Type.String()),
+});
+
+export const PlainId = Type.String({ description: 'text/plain: the new ID followed by a newline.' });
+export const PlainError = Type.String({ description: 'text/plain: a one-line message.' });
+export const Empty = Type.String({ description: 'Empty body.' });
+
+export const errorResponses = {
+  400: PlainError,
+  401: PlainError,
+  403: PlainError,
+  404: PlainError,
+  503: PlainError,
+};

@@ -1,0 +1,98 @@
+import type { SessionEvent } from '../../backends/backend.js';
+import { effectiveStart, expiryOf, type SessionRecord } from '../../sessions/model.js';
+import { connectUrl, type StorageLayout } from '../../sessions/recipes.js';
+import { JavaDouble } from '../gson.js';
+
+const NONE = '<none>';
+
+/** ISO-8601 UTC with second precision: `2025-03-05T21:48:29Z` (spec §3.2). */
+export function isoSeconds(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** A number as skaha prints a quantity: `2`, `0.25`, no trailing zeros. */
+function quantity(n: number): string {
+  return String(Number(n.toFixed(3)));
+}
+
+export interface ViewContext {
+  baseUrl: string;
+  layout: StorageLayout;
+}
+
+/**
+ * The v0 session object (spec §3.2): all 20 fields, in order, `"<none>"` for unknowns; start
+ * and expiry are real timestamps even while pending (spec §11.4), GPUs `"0"` (§11.5).
+ */
+export function sessionView(s: SessionRecord, ctx: ViewContext) {
+  return {
+    id: s.id,
+    userid: s.username,
+    runAsUID: String(s.uid),
+    runAsGID: String(s.gid),
+    supplementalGroups: s.supplementalGroups,
+    appid: s.appId ?? NONE,
+    image: s.image,
+    type: s.type,
+    status: s.status,
+    name: s.name || NONE,
+    startTime: isoSeconds(effectiveStart(s)),
+    expiryTime: isoSeconds(expiryOf(s)),
+    connectURL: connectUrl(ctx.baseUrl, s.type, s.id, s.username, ctx.layout),
+    requestedRAM: `${quantity(s.resources.ramRequestGiB)}G`,
+    requestedCPUCores: quantity(s.resources.coresRequest),
+    requestedGPUCores: String(s.resources.gpus),
+    ramInUse: NONE,
+    gpuRAMInUse: NONE,
+    cpuCoresInUse: NONE,
+    gpuUtilization: NONE,
+  };
+}
+
+/** view=all: exactly userid, type, status, startTime (spec §3.3). */
+export function publicSessionView(s: SessionRecord) {
+  return { userid: s.username, type: s.type, status: s.status, startTime: isoSeconds(effectiveStart(s)) };
+}
+
+/** `#.###G` of a byte count in GiB (spec §3.4). */
+export function gibString(bytes: number): string {
+  return `${Number((bytes / 2 ** 30).toFixed(3))}G`;
+}
+
+/** view=stats, v0 shape with `instances` (spec §3.4), from running sessions and this machine. */
+export function statsView(sessions: SessionRecord[], machine: { cores: number; memoryBytes: number }) {
+  const running = sessions.filter((s) => s.status === 'Running');
+  const desktopApp = running.filter((s) => s.type === 'desktop-app').length;
+  const headless = running.filter((s) => s.type === 'headless').length;
+  const requestedCores = running.reduce((sum, s) => sum + s.resources.coresRequest, 0);
+  const requestedRam = running.reduce((sum, s) => sum + s.resources.ramRequestGiB * 2 ** 30, 0);
+  return {
+    instances: { session: running.length - desktopApp - headless, desktopApp, headless, total: running.length },
+    cores: {
+      requestedCPUCores: new JavaDouble(Number(requestedCores.toFixed(3))),
+      cpuCoresAvailable: new JavaDouble(machine.cores),
+      maxCPUCores: { cpuCores: new JavaDouble(machine.cores), withRam: gibString(machine.memoryBytes) },
+    },
+    ram: {
+      requestedRAM: gibString(requestedRam),
+      ramAvailable: gibString(machine.memoryBytes),
+      maxRAM: { ram: gibString(machine.memoryBytes), withCPUCores: new JavaDouble(machine.cores) },
+    },
+  };
+}
+
+/**
+ * view=events as `kubectl get event -o custom-columns` prints it (spec §3.6): a header, columns
+ * padded to their widest cell (at least 10) plus 3 spaces, `<none>` when there are no events.
+ */
+export function eventsTable(events: SessionEvent[]): string {
+  if (events.length === 0) return '<none>\n';
+  const rows = [
+    ['TYPE', 'REASON', 'MESSAGE', 'FIRST-TIME', 'LAST-TIME'],
+    ...events.map((e) => [e.type, e.reason, e.message || NONE, isoSeconds(e.firstTime), isoSeconds(e.lastTime)]),
+  ];
+  const widths = rows[0]!.map((_, col) => Math.max(10, ...rows.map((r) => r[col]!.length)));
+  return rows
+    .map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]! + 3))).join(''))
+    .join('\n') + '\n';
+}

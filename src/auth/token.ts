@@ -1,0 +1,21 @@
+import type { FastifyRequest } from 'fastify';
+import type { IdentityStore } from '../store/store.js';
+import type { Authenticator, Principal } from './authenticator.js';
+
+/** `Authorization: Bearer <api token>`; only the token's hash is stored. */
+export class BearerTokenAuthenticator implements Authenticator {
+  readonly name = 'token';
+
+  constructor(private readonly store: IdentityStore) {}
+
+  matches(req: FastifyRequest): boolean {
+    return /^bearer\s+/i.test(req.headers.authorization ?? '');
+  }
+
+  async authenticate(req: FastifyRequest): Promise<Principal | undefined> {
+    const token = (req.headers.authorization ?? '').replace(/^bearer\s+/i, '').trim();
+    if (!token) return undefined;
+    const user = this.store.userForToken(token);
+    return user ? { user, method: 'token' } : undefined;
+  }
+}

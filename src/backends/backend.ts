@@ -1,0 +1,121 @@
+import type { Resources, SessionRecord, SessionType } from '../sessions/model.js';
+
+/** A host path bound into the container. */
+export interface Mount {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+/**
+ * Everything a backend needs to run one session, fully resolved by the session service
+ * (design.md: both backends receive the same spec). Pure data: no engine types.
+ */
+export interface LaunchSpec {
+  sessionId: string;
+  /** Desktop-apps only. */
+  appId?: string;
+  username: string;
+  /** Lower-cased session name (desktop-apps: the image-derived app name). */
+  name: string;
+  type: SessionType;
+  image: string;
+  /** Replaces the image's entrypoint when set. */
+  command?: string[];
+  /** Replaces the image's CMD when set. */
+  args?: string[];
+  /** Ordered; later entries win. */
+  env: Array<[string, string]>;
+  uid: number;
+  gid: number;
+  supplementalGroups: number[];
+  mounts: Mount[];
+  workingDir?: string;
+  hostname: string;
+  resources: Resources;
+  /** Container ports reachable by the proxy; the first is the one connectURL leads to. */
+  ports: number[];
+  /** activeDeadlineSeconds: the session is stopped this long after it starts. */
+  deadlineSeconds: number;
+  /** Job name of spec §5.1 (container name on Podman). */
+  jobName: string;
+  /** Desktop-apps: share the network (and X display) of this desktop session. */
+  joinSessionOf?: string;
+  /** Registry credentials for a private image; used for the pull only, never stored in the container. */
+  registryAuth?: { username: string; password: string; serveraddress: string };
+}
+
+/** One line of `view=events` (spec §3.6). */
+export interface SessionEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  firstTime: Date;
+  lastTime: Date;
+}
+
+export interface EngineImage {
+  /** Repository:tag references of this image. */
+  tags: string[];
+  digest: string;
+  labels: Record<string, string>;
+}
+
+export interface EngineStats {
+  cores: number;
+  memoryBytes: number;
+}
+
+/** Keys of the backend's index: `<sessionId>` for sessions, `<sessionId>/<appId>` for desktop-apps. */
+export const recordKey = (id: string, appId?: string) => (appId ? `${id}/${appId}` : id);
+
+/**
+ * The only code that knows a container engine. Only the SessionService calls it.
+ *
+ * `list`/`get` answer from an index kept current by the engine's event stream (never a listing
+ * per request). Status of a record, by engine state:
+ *
+ * | engine state                         | status        |
+ * |--------------------------------------|---------------|
+ * | create() not returned yet            | absent        |
+ * | created, not started                 | `Pending`     |
+ * | running                              | `Running`     |
+ * | exited with code 0                   | `Succeeded`   |
+ * | exited non-zero, OOM-killed, dead    | `Failed`      |
+ * | delete() called, not yet removed     | `Terminating` |
+ * | removed                              | absent        |
+ */
+export interface SessionBackend {
+  readonly name: string;
+  /** Connect, rebuild the index from the engine and follow its events. Throws when unreachable. */
+  start(): Promise<void>;
+  /** Stop following events. Sessions keep running. */
+  close(): Promise<void>;
+  /**
+   * Create and start the session. Idempotent on (sessionId, appId): a second call for an existing
+   * record does nothing. On failure everything it made is removed before it throws.
+   * Throws SkahaError 400 for an image that cannot be found or pulled, 503 when the engine fails.
+   */
+  create(spec: LaunchSpec): Promise<void>;
+  /** Every session and desktop-app in the index. */
+  list(): SessionRecord[];
+  get(id: string, appId?: string): SessionRecord | undefined;
+  /** Stop and remove (asynchronously; the record shows `Terminating` until gone). Idempotent. */
+  delete(id: string, appId?: string): Promise<void>;
+  /** Set a new deadline, in seconds after start. Durable across restarts. */
+  renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void>;
+  /** All output of the session's container (stdout and stderr, in order). */
+  logs(id: string, appId?: string): Promise<string>;
+  /** What the engine recorded about the session's container. */
+  events(id: string, appId?: string): Promise<SessionEvent[]>;
+  /** Where the proxy reaches the given container port of a session, or undefined. */
+  address(id: string, port: number): { host: string; port: number } | undefined;
+  /** Images present in the engine. */
+  images(): Promise<EngineImage[]>;
+  /** Capacity of what the engine runs on. */
+  capacity(): Promise<EngineStats>;
+  /** Whether the engine answers, with a note for /availability. */
+  availability(): Promise<{ available: boolean; note: string }>;
+  /** Called after each change of the index (and of the engine's images: `kind` = 'image'). */
+  onChange(listener: (kind: 'session' | 'image') => void): void;
+}

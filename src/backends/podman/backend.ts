@@ -1,0 +1,404 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+import { backendUnavailable, SkahaError } from '../../server/errors.js';
+import type { SessionRecord } from '../../sessions/model.js';
+import { recordKey, type EngineImage, type EngineStats, type LaunchSpec, type SessionBackend, type SessionEvent } from '../backend.js';
+import { demuxLogs, LABEL, publishedPorts, recordFromInspect, toContainerCreate, type PodmanOptions } from './objects.js';
+import { eventsFromEngine, type EngineEvent } from './events.js';
+
+interface Entry {
+  record: SessionRecord;
+  containerId: string;
+  ports: Map<number, number>;
+}
+
+/** Reconnect backoff for the event stream (style.md: named constants, 1 s → 30 s). */
+export const WATCH_BACKOFF_INITIAL_MS = 1000;
+export const WATCH_BACKOFF_MAX_MS = 30_000;
+
+export interface PodmanBackendOptions extends PodmanOptions {
+  /** Directory for the backend's own durable state (renewed deadlines). */
+  stateDir: string;
+  log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+}
+
+/** An error from dockerode/the socket that means the engine, not the request, failed. */
+function isEngineDown(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EPIPE' || code === 'ECONNRESET' || code === 'ETIMEDOUT';
+}
+
+const statusCodeOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
+
+function engineMessage(err: unknown): string {
+  const json = (err as { json?: { message?: string; cause?: string } })?.json;
+  return json?.message ?? json?.cause ?? (err as Error)?.message ?? String(err);
+}
+
+/**
+ * Sessions as containers on Podman (or Docker) through the Docker-compatible API. Container
+ * labels are the source of truth; an in-memory index is rebuilt from them at start and kept
+ * current from the engine's event stream.
+ */
+export class PodmanBackend implements SessionBackend {
+  readonly name = 'podman';
+  private readonly index = new Map<string, Entry>();
+  private readonly terminating = new Set<string>();
+  private readonly deadlines = new Map<string, number>();
+  private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
+  private eventStream: Readable | undefined;
+  private closed = false;
+  private networkReady: Promise<void> | undefined;
+  private watching = false;
+
+  constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {}
+
+  async start(): Promise<void> {
+    fs.mkdirSync(this.deadlinesDir(), { recursive: true });
+    for (const file of fs.readdirSync(this.deadlinesDir())) {
+      const value = Number(fs.readFileSync(path.join(this.deadlinesDir(), file), 'utf8'));
+      if (value > 0) this.deadlines.set(file.replace('-', '/'), value);
+    }
+    await this.relist();
+    this.watch();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.eventStream?.destroy();
+  }
+
+  onChange(listener: (kind: 'session' | 'image') => void): void {
+    this.listeners.push(listener);
+  }
+
+  list(): SessionRecord[] {
+    return [...this.index.values()].map((e) => e.record);
+  }
+
+  get(id: string, appId?: string): SessionRecord | undefined {
+    return this.index.get(recordKey(id, appId))?.record;
+  }
+
+  address(id: string, port: number): { host: string; port: number } | undefined {
+    const hostPort = this.index.get(id)?.ports.get(port);
+    return hostPort ? { host: '127.0.0.1', port: hostPort } : undefined;
+  }
+
+  async create(spec: LaunchSpec): Promise<void> {
+    const key = recordKey(spec.sessionId, spec.appId);
+    if (this.index.has(key)) return;
+    let networkOf: string | undefined;
+    if (spec.joinSessionOf) {
+      networkOf = this.index.get(spec.joinSessionOf)?.containerId;
+      if (!networkOf) throw new SkahaError('SKAHA_ERR_NOT_FOUND', `session ${spec.joinSessionOf} not found`);
+    } else {
+      await this.ensureNetwork();
+    }
+    const body = toContainerCreate(spec, this.opts, networkOf);
+    let container: Docker.Container | undefined;
+    try {
+      container = await this.createPullingIfMissing(body, spec);
+      await container.start();
+      await this.refresh(container.id);
+    } catch (err) {
+      if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+      this.index.delete(key);
+      if (err instanceof SkahaError) throw err;
+      if (isEngineDown(err)) throw backendUnavailable(`create ${key}: ${engineMessage(err)}`);
+      const status = statusCodeOf(err);
+      if (status === 409) throw new SkahaError('SKAHA_ERR_CONFLICT', `session ${spec.sessionId} already exists`);
+      // An image that runs but whose command cannot start (no such file, not executable) is
+      // the caller's to fix: say what the engine said, on one line.
+      if (status === 500 && /executable file|no such file|permission denied|not found/i.test(engineMessage(err))) {
+        throw new SkahaError('SKAHA_ERR_BAD_REQUEST', `session failed to start: ${engineMessage(err)}`);
+      }
+      throw backendUnavailable(`create ${key}: ${engineMessage(err)}`);
+    }
+  }
+
+  async delete(id: string, appId?: string): Promise<void> {
+    const key = recordKey(id, appId);
+    const entry = this.index.get(key);
+    if (!entry) return;
+    // A desktop's apps share its network namespace: they must go first.
+    const dependents = appId ? [] : [...this.index.values()].filter((e) => e.record.id === id && e.record.appId);
+    for (const e of [...dependents, entry]) this.markTerminating(recordKey(e.record.id, e.record.appId));
+    this.emit('session');
+    try {
+      await Promise.all([...dependents, entry].map((e) => this.docker.getContainer(e.containerId).kill({ signal: 'SIGTERM' }).catch((err) => {
+        if (isEngineDown(err)) throw err;
+      })));
+    } catch (err) {
+      for (const e of [...dependents, entry]) this.unmarkTerminating(recordKey(e.record.id, e.record.appId));
+      this.emit('session');
+      throw backendUnavailable(`delete ${key}: ${engineMessage(err)}`);
+    }
+    void this.removeAfterGrace([...dependents.map((e) => e.containerId)], entry.containerId, key);
+  }
+
+  async renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void> {
+    const key = recordKey(id, appId);
+    fs.writeFileSync(path.join(this.deadlinesDir(), key.replace('/', '-')), String(deadlineSeconds));
+    this.deadlines.set(key, deadlineSeconds);
+    const entry = this.index.get(key);
+    if (entry) entry.record = { ...entry.record, deadlineSeconds };
+    this.emit('session');
+  }
+
+  async logs(id: string, appId?: string): Promise<string> {
+    const entry = this.index.get(recordKey(id, appId));
+    if (!entry) return '';
+    try {
+      const buffer = (await this.docker.getContainer(entry.containerId).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+      return demuxLogs(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)));
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return '';
+      throw backendUnavailable(`logs ${id}: ${engineMessage(err)}`);
+    }
+  }
+
+  async events(id: string, appId?: string): Promise<SessionEvent[]> {
+    const entry = this.index.get(recordKey(id, appId));
+    if (!entry) return [];
+    try {
+      const since = Math.floor(entry.record.createdAt.getTime() / 1000) - 1;
+      const until = Math.ceil(Date.now() / 1000) + 1;
+      const stream = (await this.docker.getEvents({ since, until, filters: { container: [entry.containerId] } })) as unknown;
+      const text = Buffer.isBuffer(stream) ? stream.toString('utf8') : await readAll(stream as Readable);
+      const raw = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as EngineEvent);
+      return eventsFromEngine(raw, entry.record);
+    } catch (err) {
+      throw backendUnavailable(`events ${id}: ${engineMessage(err)}`);
+    }
+  }
+
+  async images(): Promise<EngineImage[]> {
+    try {
+      const images = await this.docker.listImages();
+      return images.map((img) => ({
+        tags: (img.RepoTags ?? []).filter((t) => t && !t.startsWith('<none>')),
+        digest: img.RepoDigests?.[0]?.split('@')[1] ?? img.Id,
+        labels: img.Labels ?? {},
+      }));
+    } catch (err) {
+      throw backendUnavailable(`images: ${engineMessage(err)}`);
+    }
+  }
+
+  async capacity(): Promise<EngineStats> {
+    try {
+      const info = (await this.docker.info()) as { NCPU?: number; MemTotal?: number };
+      return { cores: info.NCPU ?? 0, memoryBytes: info.MemTotal ?? 0 };
+    } catch (err) {
+      throw backendUnavailable(`info: ${engineMessage(err)}`);
+    }
+  }
+
+  async availability(): Promise<{ available: boolean; note: string }> {
+    try {
+      await this.docker.ping();
+      return this.watching
+        ? { available: true, note: 'skaha service is available.' }
+        : { available: false, note: 'container engine answers but its event stream is reconnecting' };
+    } catch (err) {
+      return { available: false, note: `container engine not reachable: ${engineMessage(err)}` };
+    }
+  }
+
+  // --- internals -------------------------------------------------------------------------
+
+  private deadlinesDir() {
+    return path.join(this.opts.stateDir, 'deadlines');
+  }
+
+  private emit(kind: 'session' | 'image') {
+    for (const listener of this.listeners) listener(kind);
+  }
+
+  private markTerminating(key: string) {
+    this.terminating.add(key);
+    const entry = this.index.get(key);
+    if (entry) entry.record = { ...entry.record, status: 'Terminating' };
+  }
+
+  private unmarkTerminating(key: string) {
+    this.terminating.delete(key);
+  }
+
+  private async removeAfterGrace(dependentIds: string[], containerId: string, key: string) {
+    const wait = (id: string) =>
+      Promise.race([
+        this.docker.getContainer(id).wait().catch(() => undefined),
+        new Promise((r) => setTimeout(r, this.opts.stopTimeoutSeconds * 1000)),
+      ]);
+    for (const id of [...dependentIds, containerId]) {
+      await wait(id);
+      await this.docker.getContainer(id).remove({ force: true, v: true }).catch((err) => {
+        if (statusCodeOf(err) !== 404) this.opts.log.warn(`remove ${id}: ${engineMessage(err)}`);
+      });
+    }
+    // The remove events update the index; this covers an engine that sends none.
+    for (const [k, e] of this.index) {
+      if (e.containerId === containerId || dependentIds.includes(e.containerId)) this.forget(k);
+    }
+    this.terminating.delete(key);
+    this.emit('session');
+  }
+
+  private forget(key: string) {
+    this.index.delete(key);
+    this.terminating.delete(key);
+    if (this.deadlines.delete(key)) fs.rmSync(path.join(this.deadlinesDir(), key.replace('/', '-')), { force: true });
+  }
+
+  private async createPullingIfMissing(body: Docker.ContainerCreateOptions, spec: LaunchSpec): Promise<Docker.Container> {
+    try {
+      return await this.docker.createContainer(body);
+    } catch (err) {
+      if (statusCodeOf(err) !== 404) throw err;
+    }
+    // spec §7: a private image is pulled with the caller's credentials, which go to the engine
+    // for this pull only.
+    try {
+      const stream = await this.docker.pull(spec.image, spec.registryAuth ? { authconfig: spec.registryAuth } : {});
+      await new Promise<void>((resolve, reject) =>
+        this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())),
+      );
+    } catch (err) {
+      if (isEngineDown(err)) throw err;
+      throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `image not found or not accessible: ${spec.image}`, engineMessage(err));
+    }
+    return this.docker.createContainer(body);
+  }
+
+  private ensureNetwork(): Promise<void> {
+    this.networkReady ??= (async () => {
+      const existing = await this.docker.listNetworks({ filters: { name: [this.opts.network] } });
+      if (!existing.some((n) => n.Name === this.opts.network)) {
+        await this.docker.createNetwork({ Name: this.opts.network, Driver: 'bridge' }).catch((err) => {
+          if (statusCodeOf(err) !== 409) throw err;
+        });
+      }
+    })().catch((err) => {
+      this.networkReady = undefined;
+      throw err;
+    });
+    return this.networkReady;
+  }
+
+  /** Rebuild the whole index from the engine (at start and after every reconnect). */
+  private async relist(): Promise<void> {
+    const containers = await this.docker.listContainers({ all: true, filters: { label: [LABEL.id] } });
+    const seen = new Set<string>();
+    for (const c of containers) {
+      const key = await this.refresh(c.Id, false);
+      if (key) seen.add(key);
+    }
+    for (const key of [...this.index.keys()]) if (!seen.has(key)) this.forget(key);
+    this.emit('session');
+  }
+
+  /** Inspect one container and put it in (or take it out of) the index; returns its key. */
+  private async refresh(containerId: string, notify = true): Promise<string | undefined> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(containerId).inspect();
+    } catch (err) {
+      if (statusCodeOf(err) === 404) {
+        for (const [k, e] of this.index) if (e.containerId === containerId) this.forget(k);
+        if (notify) this.emit('session');
+        return undefined;
+      }
+      throw err;
+    }
+    const labels = info.Config?.Labels ?? {};
+    const id = labels[LABEL.id];
+    if (!id) return undefined;
+    const key = recordKey(id, labels[LABEL.appId]);
+    const deadlineOverride = this.deadlines.get(key);
+    const record = recordFromInspect(info, { terminating: this.terminating.has(key), ...(deadlineOverride ? { deadlineOverride } : {}) });
+    if (!record) return undefined;
+    this.index.set(key, { record, containerId: info.Id, ports: publishedPorts(info) });
+    if (notify) this.emit('session');
+    return key;
+  }
+
+  /** Follow the engine's events; on a break, back off, reconnect and re-list. */
+  private watch(backoffMs = WATCH_BACKOFF_INITIAL_MS): void {
+    if (this.closed) return;
+    // Filtering by label key delivers nothing on Podman 4 (design.md): take all container and
+    // image events and pick ours by the labels in Actor.Attributes.
+    this.docker.getEvents({ filters: { type: ['container', 'image'] } }, (err, stream) => {
+      if (err || !stream) {
+        this.watching = false;
+        this.opts.log.warn(`engine event stream unavailable (${engineMessage(err)}); retrying in ${backoffMs} ms`);
+        setTimeout(() => this.reconnect(backoffMs), backoffMs).unref();
+        return;
+      }
+      this.eventStream = stream as Readable;
+      this.watching = true;
+      let pending = '';
+      stream.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('utf8');
+        let newline: number;
+        while ((newline = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, newline).trim();
+          pending = pending.slice(newline + 1);
+          if (line) this.onEngineEvent(line);
+        }
+      });
+      const restart = () => {
+        if (this.eventStream !== stream) return;
+        this.eventStream = undefined;
+        this.watching = false;
+        if (this.closed) return;
+        this.opts.log.warn('engine event stream ended; reconnecting');
+        setTimeout(() => this.reconnect(WATCH_BACKOFF_INITIAL_MS), WATCH_BACKOFF_INITIAL_MS).unref();
+      };
+      stream.on('end', restart);
+      stream.on('error', restart);
+    });
+  }
+
+  private reconnect(backoffMs: number) {
+    if (this.closed) return;
+    this.relist()
+      .then(() => this.watch())
+      .catch((err) => {
+        const next = Math.min(backoffMs * 2, WATCH_BACKOFF_MAX_MS);
+        this.opts.log.warn(`engine not reachable (${engineMessage(err)}); retrying in ${next} ms`);
+        setTimeout(() => this.reconnect(next), next).unref();
+      });
+  }
+
+  private onEngineEvent(line: string) {
+    let event: EngineEvent;
+    try {
+      event = JSON.parse(line) as EngineEvent;
+    } catch {
+      return;
+    }
+    if (event.Type === 'image') {
+      this.emit('image');
+      return;
+    }
+    const attributes = event.Actor?.Attributes ?? {};
+    const containerId = event.Actor?.ID ?? event.id;
+    if (!containerId || !attributes[LABEL.id]) return;
+    if (event.Action === 'remove' || event.status === 'remove') {
+      for (const [k, e] of this.index) if (e.containerId === containerId) this.forget(k);
+      this.emit('session');
+      return;
+    }
+    this.refresh(containerId).catch((err) => this.opts.log.warn(`inspect ${containerId}: ${engineMessage(err)}`));
+  }
+}
+
+async function readAll(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}

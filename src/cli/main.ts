@@ -1,0 +1,106 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig, type ConfigOverrides } from '../server/config.js';
+import { SqliteIdentityStore } from '../store/sqlite.js';
+
+/** Exit codes (docs/cli.md): 0 ok, 1 error, 2 usage. */
+const EXIT_ERROR = 1;
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('a port is a number from 0 to 65535');
+  return n;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`skaha: ${message}\n`);
+  process.exit(EXIT_ERROR);
+}
+
+function overrides(opts: { config?: string; port?: number; dataDir?: string }): ConfigOverrides {
+  return { configFile: opts.config, port: opts.port, dataDir: opts.dataDir };
+}
+
+const program = new Command()
+  .name('skaha')
+  .description('skaha: container sessions for astronomers (server and operator commands)')
+  .showHelpAfterError()
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+program
+  .command('serve')
+  .description('run the platform: API, session proxy and background loops, on Podman by default')
+  .option('-p, --port <n>', 'port to listen on (env SKAHA_PORT, default 8555)', port)
+  .option('-d, --data-dir <dir>', 'data directory (env SKAHA_DATA_DIR, default ./data)')
+  .option('-c, --config <file>', 'JSON config file (env SKAHA_CONFIG); see docs/config.md')
+  .addHelpText('after', '\nExample:\n  npx skaha serve --port 8555 --data-dir /var/lib/skaha')
+  .action(async (opts) => {
+    let config;
+    try {
+      config = loadConfig(overrides(opts));
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    const { createPlatform } = await import('../server/platform.js');
+    let platform;
+    try {
+      platform = await createPlatform(config);
+    } catch (err) {
+      fail(`cannot start: ${(err as Error).message}`);
+    }
+    const url = await platform.listen().catch((err: Error) => fail(`cannot listen on ${config.host}:${config.port}: ${err.message}`));
+    console.log(`skaha serving ${url}/skaha/v0 (data in ${config.dataDir})`);
+    let closing = false;
+    const stop = (signal: string) => {
+      if (closing) return;
+      closing = true;
+      console.log(`${signal}: closing (sessions keep running)`);
+      const force = setTimeout(() => process.exit(0), 10_000);
+      force.unref();
+      platform.close().finally(() => process.exit(0));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+const admin = program.command('admin').description('operator commands; they work whether or not the server runs');
+const token = admin.command('token').description('API tokens');
+token
+  .command('create <username>')
+  .description('create the user if new and print one new API token, alone on the last line')
+  .option('-d, --data-dir <dir>', 'data directory (env SKAHA_DATA_DIR)')
+  .option('-c, --config <file>', 'JSON config file (env SKAHA_CONFIG)')
+  .option('-n, --name <name>', 'a name to recognise the token by', 'admin')
+  .addHelpText('after', '\nExample:\n  TOKEN=$(npx skaha admin token create alice | tail -1)\n  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8555/skaha/v0/session')
+  .action((username: string, opts) => {
+    try {
+      const config = loadConfig(overrides(opts));
+      const store = new SqliteIdentityStore(config.dataDir, config.identity);
+      const { token: secret } = store.createToken(username, opts.name);
+      const user = store.findUser(username)!;
+      store.close();
+      console.log(`token for ${user.username} (uid ${user.uid}); keep it secret:`);
+      console.log(secret);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  });
+
+const group = admin.command('group').description('shared POSIX groups (supplemental gids of sessions)');
+group
+  .command('add <group> <username>')
+  .description('add a user to a group, creating either if new')
+  .option('-d, --data-dir <dir>', 'data directory (env SKAHA_DATA_DIR)')
+  .option('-c, --config <file>', 'JSON config file (env SKAHA_CONFIG)')
+  .action((groupName: string, username: string, opts) => {
+    try {
+      const config = loadConfig(overrides(opts));
+      const store = new SqliteIdentityStore(config.dataDir, config.identity);
+      const g = store.addToGroup(username, groupName);
+      store.close();
+      console.log(`${username} is in group ${g.name} (gid ${g.gid}); new sessions get it`);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  });
+
+await program.parseAsync(process.argv);

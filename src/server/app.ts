@@ -1,0 +1,101 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import { authenticate, type Authenticator } from '../auth/authenticator.js';
+import type { ApiDeps } from '../api/deps.js';
+import { sessionRoutes } from '../api/session/routes.js';
+import { catalogRoutes } from '../api/image/routes.js';
+import { vosiRoutes } from '../api/vosi/routes.js';
+import { oneLine, SkahaError } from './errors.js';
+
+export interface AppOptions {
+  deps: ApiDeps;
+  authenticators: Authenticator[];
+  logger?: boolean | { level: string };
+}
+
+const API_PREFIX = /^\/+skaha\/+v[01](\/|$)/;
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * The HTTP application (style.md: app.ts builds, main.ts listens). Registration is explicit:
+ * OpenAPI, the unversioned VOSI routes, then the same API plugin under /skaha/v0 and /skaha/v1.
+ */
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // Request lines are logged by us without query strings (which may carry session tokens).
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: {
+      // The Python client can send `//v0/session` (spec §1.1).
+      ignoreDuplicateSlashes: true,
+    },
+  });
+
+  // Parameter names are case-insensitive and validated by the session service in skaha's order
+  // and words (spec §1.2, §3.5); the route schemas document them for OpenAPI, they do not gate.
+  app.setValidatorCompiler(() => () => true);
+
+  // skaha reads urlencoded bodies; a compatible server merges them whatever the Content-Type
+  // (spec §1.2), so every body is taken as text and parsed as a query string by Params.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'skaha', version: '0.1.0', description: 'The skaha session API (CANFAR Science Platform), served under /skaha/v0 and /skaha/v1.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, desktopCallback: { type: 'apiKey', in: 'header', name: 'x-auth-token-skaha' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+
+  app.addHook('onRequest', async (req) => {
+    if (!API_PREFIX.test(req.url)) return;
+    const principal = await authenticate(opts.authenticators, req);
+    if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', 'Unauthorized');
+    req.principal = principal;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const path = req.url.split('?')[0];
+    const who = req.principal ? ` user=${req.principal.user.username}` : '';
+    req.log.info(`${req.method} ${path} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms${who}`);
+  });
+
+  app.setErrorHandler((err: FastifyError | SkahaError, req, reply) => {
+    let status: number;
+    let message: string;
+    if (err instanceof SkahaError) {
+      status = err.statusCode;
+      message = err.message;
+      if (status >= 500) req.log.error(`${err.reason}: ${err.logMessage ?? err.message}`);
+      if (status === 503) void reply.header('Retry-After', '30');
+    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      status = err.statusCode;
+      message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `request body larger than ${BODY_LIMIT_BYTES} bytes` : err.message;
+    } else {
+      // Never echo an unexpected error: it may carry paths or engine internals.
+      status = 500;
+      message = 'internal error; the server log has the details';
+      req.log.error(err);
+    }
+    return reply.code(status).type('text/plain; charset=utf-8').send(`${oneLine(message)}\n`);
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).type('text/plain; charset=utf-8').send(`not found: ${req.url.split('?')[0]}\n`),
+  );
+
+  await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog });
+  for (const version of ['v0', 'v1'] as const) {
+    await app.register(
+      async (api) => {
+        await api.register(sessionRoutes, { version, deps: opts.deps });
+        await api.register(catalogRoutes, { version, deps: opts.deps });
+      },
+      { prefix: `/skaha/${version}` },
+    );
+  }
+  app.get('/skaha/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

@@ -1,0 +1,95 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_CONTAINERS_CONF } from './paths.js';
+
+/**
+ * The one configuration schema (style.md). Precedence: built-in defaults < config file (JSON)
+ * < environment (SKAHA_PORT, SKAHA_DATA_DIR, SKAHA_CONFIG, SKAHA_PUBLIC_URL) < command-line flags.
+ * Every field says what it is and its unit; docs/config.md is generated from this schema.
+ */
+export const ConfigSchema = Type.Object({
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8555, description: 'TCP port the API, proxy and portal listen on.' }),
+  host: Type.String({ default: '127.0.0.1', description: 'Address to listen on. Use 0.0.0.0 to serve other machines (put TLS in front, or use the identity issue\'s HTTPS listener).' }),
+  dataDir: Type.String({ default: 'data', description: 'Directory holding the SQLite identity store, user storage (arc/), per-session files and secrets. Relative paths are taken from the working directory.' }),
+  publicUrl: Type.String({ default: '', description: 'Base URL users reach this server at, used in connectURL (spec §4.3). Empty: http://<host>:<port>.' }),
+  registryHosts: Type.Array(Type.String({ minLength: 1 }), { default: ['images.canfar.net'], description: 'Registry host prefixes a launched image must start with (skaha.harborhosts); listed by /repository.' }),
+  sessions: Type.Object({
+    expirySeconds: Type.Integer({ minimum: 60, default: 345600, description: 'Lifetime of interactive sessions and desktop-apps, and the extension a renew grants (skaha.sessionexpiry), in seconds.' }),
+    headlessExpirySeconds: Type.Integer({ minimum: 60, default: 1209600, description: 'Lifetime of headless jobs, in seconds (14 days in skaha).' }),
+    maxUserSessions: Type.Integer({ minimum: 1, default: 5, description: 'Concurrent interactive (non-headless) Pending or Running sessions per user (skaha.maxusersessions).' }),
+    headlessTtlAfterFinishedSeconds: Type.Integer({ minimum: 0, default: 3600, description: 'How long a finished headless job stays listed (its logs readable) before it is removed, in seconds.' }),
+    interactiveTtlAfterFinishedSeconds: Type.Integer({ minimum: 0, default: 86400, description: 'How long a finished interactive session stays listed before it is removed, in seconds.' }),
+    reaperIntervalMs: Type.Integer({ minimum: 100, default: 15000, description: 'How often expired and finished sessions are looked for, in milliseconds.' }),
+  }, { default: {} }),
+  storage: Type.Object({
+    topLevelDir: Type.String({ default: '/arc', description: 'Where user storage appears inside containers (SKAHA_TOP_LEVEL_DIR): homes at <dir>/home/<user>, projects at <dir>/projects.' }),
+    hostDir: Type.String({ default: '', description: 'Host directory backing user storage. Empty: <dataDir>/arc.' }),
+  }, { default: {} }),
+  identity: Type.Object({
+    uidMin: Type.Integer({ minimum: 1000, default: 200000, description: 'First uid (and personal gid) allocated to users.' }),
+    uidMax: Type.Integer({ minimum: 1000, default: 299999, description: 'Last uid allocated to users.' }),
+  }, { default: {} }),
+  resources: Type.Object({
+    file: Type.String({ default: '', description: 'A k8s-resources.json file (spec §3.11) with cores/memoryGB/gpus options and defaults. Empty: skaha\'s chart defaults. Options are trimmed to what this machine has.' }),
+  }, { default: {} }),
+  podman: Type.Object({
+    socketPath: Type.String({ default: '/run/skaha/podman.sock', description: 'Unix socket of Podman\'s Docker-compatible API (a Docker Engine socket works too).' }),
+    startService: Type.Boolean({ default: true, description: 'Start `podman system service` on socketPath when nothing answers there.' }),
+    containersConf: Type.String({ default: DEFAULT_CONTAINERS_CONF, description: 'containers.conf given to the Podman service we start (runc, lowered ulimits).' }),
+    network: Type.String({ default: 'skaha', description: 'Bridge network sessions are attached to (created if missing).' }),
+    stopTimeoutSeconds: Type.Integer({ minimum: 0, default: 5, description: 'Grace period between SIGTERM and SIGKILL when a session is deleted, in seconds.' }),
+    pidsLimit: Type.Integer({ minimum: 0, default: 4096, description: 'Maximum number of processes in one session container (0: unlimited).' }),
+  }, { default: {} }),
+  catalog: Type.Object({
+    refreshIntervalMs: Type.Integer({ minimum: 1000, default: 60000, description: 'Background refresh period of the image catalog, in milliseconds (engine image events also refresh it).' }),
+  }, { default: {} }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export interface ConfigOverrides {
+  configFile?: string | undefined;
+  port?: number | undefined;
+  dataDir?: string | undefined;
+}
+
+/** Build the effective configuration; throws a one-line Error on a bad file or value. */
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const configFile = overrides.configFile ?? env.SKAHA_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (configFile) {
+    try {
+      raw = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`cannot read config file ${configFile}: ${(err as Error).message}`);
+    }
+  }
+  if (env.SKAHA_PORT) raw.port = Number(env.SKAHA_PORT);
+  if (env.SKAHA_DATA_DIR) raw.dataDir = env.SKAHA_DATA_DIR;
+  if (env.SKAHA_PUBLIC_URL) raw.publicUrl = env.SKAHA_PUBLIC_URL;
+  if (overrides.port !== undefined) raw.port = overrides.port;
+  if (overrides.dataDir !== undefined) raw.dataDir = overrides.dataDir;
+  return resolveConfig(raw);
+}
+
+export function resolveConfig(raw: unknown): Config {
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw ?? {}));
+  if (!Value.Check(ConfigSchema, withDefaults)) {
+    const first = [...Value.Errors(ConfigSchema, withDefaults)][0];
+    throw new Error(`invalid configuration at ${first?.path || '/'}: ${first?.message ?? 'bad value'}`);
+  }
+  const config = withDefaults as Config;
+  config.dataDir = path.resolve(config.dataDir);
+  if (!config.storage.hostDir) config.storage.hostDir = path.join(config.dataDir, 'arc');
+  if (config.identity.uidMax < config.identity.uidMin) throw new Error('invalid configuration: identity.uidMax < identity.uidMin');
+  return config;
+}
+
+/** The base of connect URLs. */
+export function publicBaseUrl(config: Config, boundPort?: number): string {
+  if (config.publicUrl) return config.publicUrl.replace(/\/+$/, '');
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host}:${boundPort ?? config.port}`;
+}

@@ -1,0 +1,11 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** The package root, whether we run from src/ (tsx) or dist/ (built): both sit one level down. */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Podman settings shipped with the project (runc, lowered ulimits); see deploy/podman/. */
+export const DEFAULT_CONTAINERS_CONF = path.join(PACKAGE_ROOT, 'deploy', 'podman', 'containers.conf');
+
+/** Scripts mounted read-only at /skaha-system in session containers, as skaha's chart does. */
+export const LAUNCH_SCRIPTS_DIR = path.join(PACKAGE_ROOT, 'images', 'launch-scripts');

@@ -1,0 +1,123 @@
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { CallbackAuthenticator, CallbackTokens } from '../auth/callback.js';
+import { BearerTokenAuthenticator } from '../auth/token.js';
+import { connectEngine } from '../backends/podman/engine-process.js';
+import { PodmanBackend } from '../backends/podman/backend.js';
+import { CachedCatalog } from '../catalog/catalog.js';
+import { LocalCatalog } from '../catalog/local/local.js';
+import { buildContext, loadContextFile, thisMachine } from '../sessions/context.js';
+import { SessionService } from '../sessions/service.js';
+import { HostStorage } from '../storage/homes.js';
+import { SqliteIdentityStore } from '../store/sqlite.js';
+import { buildApp } from './app.js';
+import { publicBaseUrl, type Config } from './config.js';
+import { LAUNCH_SCRIPTS_DIR } from './paths.js';
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export const consoleLogger: Logger = {
+  info: (m) => console.log(`${new Date().toISOString()} INFO ${m}`),
+  warn: (m) => console.warn(`${new Date().toISOString()} WARN ${m}`),
+  error: (m) => console.error(`${new Date().toISOString()} ERROR ${m}`),
+};
+
+export interface Platform {
+  app: FastifyInstance;
+  service: SessionService;
+  backend: PodmanBackend;
+  store: SqliteIdentityStore;
+  catalog: CachedCatalog;
+  /** Listen on config.host:config.port (0: any free port); returns the base URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * Wire the embedded default: SQLite identity store, Podman backend, local image catalog, session
+ * service, HTTP app, background loops. Nothing listens until `listen()`.
+ */
+export async function createPlatform(config: Config, opts: { log?: Logger; httpLogs?: boolean } = {}): Promise<Platform> {
+  const log = opts.log ?? consoleLogger;
+  const store = new SqliteIdentityStore(config.dataDir, config.identity);
+  const docker = await connectEngine({
+    socketPath: config.podman.socketPath,
+    containersConf: config.podman.containersConf,
+    startService: config.podman.startService,
+    logFile: path.join(config.dataDir, 'logs', 'podman-service.log'),
+    log: log.info,
+  });
+  const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), log });
+  await backend.start();
+  const catalog = new CachedCatalog([new LocalCatalog(backend)], log);
+  await catalog.start(config.catalog.refreshIntervalMs);
+  let imageRefresh: NodeJS.Timeout | undefined;
+  backend.onChange((kind) => {
+    if (kind !== 'image') return;
+    // Image events come in bursts (a tag is several events): refresh once after the burst.
+    clearTimeout(imageRefresh);
+    imageRefresh = setTimeout(() => void catalog.refresh(), 200);
+  });
+
+  const machine = thisMachine();
+  const context = buildContext(loadContextFile(config.resources.file), machine, config.sessions.maxUserSessions);
+  const layout = { topLevelDir: config.storage.topLevelDir };
+  const storage = new HostStorage(config.storage.hostDir, config.dataDir, layout, LAUNCH_SCRIPTS_DIR);
+  const callbackTokens = new CallbackTokens(config.dataDir);
+  let boundPort = config.port;
+  const baseUrl = () => publicBaseUrl(config, boundPort);
+  const service = new SessionService(
+    backend,
+    catalog,
+    storage,
+    callbackTokens,
+    () => context,
+    {
+      registryHosts: config.registryHosts,
+      ...config.sessions,
+      baseUrl,
+    },
+    log,
+  );
+  const authenticators = [
+    new BearerTokenAuthenticator(store),
+    new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store),
+  ];
+  const app = await buildApp({
+    deps: { service, backend, catalog, context: () => context, registryHosts: config.registryHosts, baseUrl, layout },
+    authenticators,
+    logger: opts.httpLogs === false ? false : { level: 'info' },
+  });
+
+  const reaper = setInterval(() => {
+    service.reap().catch((err) => log.warn(`reaper: ${(err as Error).message}`));
+  }, config.sessions.reaperIntervalMs);
+  reaper.unref();
+  void service.reap().catch((err) => log.warn(`reaper: ${(err as Error).message}`));
+
+  return {
+    app,
+    service,
+    backend,
+    store,
+    catalog,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      if (address && typeof address === 'object') boundPort = address.port;
+      return baseUrl();
+    },
+    async close() {
+      clearInterval(reaper);
+      clearTimeout(imageRefresh);
+      catalog.stop();
+      await app.close();
+      await backend.close();
+      store.close();
+    },
+  };
+}

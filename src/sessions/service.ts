@@ -1,0 +1,389 @@
+import type { LaunchSpec, SessionBackend, SessionEvent } from '../backends/backend.js';
+import type { CachedCatalog } from '../catalog/catalog.js';
+import type { CallbackTokens } from '../auth/callback.js';
+import { badRequest, invalidValue, missingParameter, notFound, SkahaError } from '../server/errors.js';
+import type { User } from '../store/store.js';
+import type { HostStorage } from '../storage/homes.js';
+import type { ResourceContext } from './context.js';
+import { appJobName, appNameFromImage, jobName, nameProblem, newAppId, newSessionId } from './ids.js';
+import { isInteractive, isLaunchableType, type LaunchableType, type Resources, type SessionRecord } from './model.js';
+import { desktopAppEnv, FIXED_RESOURCES, recipeFor } from './recipes.js';
+
+/** Raw launch parameters, as strings, exactly as the client sent them (spec §3.5). */
+export interface LaunchRequest {
+  name?: string | undefined;
+  image?: string | undefined;
+  type?: string | undefined;
+  cores?: string | undefined;
+  ram?: string | undefined;
+  gpus?: string | undefined;
+  cmd?: string | undefined;
+  args?: string | undefined;
+  env: string[];
+  /** The x-skaha-registry-auth header: base64(username:secret). */
+  registryAuth?: string | undefined;
+}
+
+export type ApiVersion = 'v0' | 'v1';
+
+export interface SessionServiceOptions {
+  registryHosts: string[];
+  expirySeconds: number;
+  headlessExpirySeconds: number;
+  maxUserSessions: number;
+  headlessTtlAfterFinishedSeconds: number;
+  interactiveTtlAfterFinishedSeconds: number;
+  /** The server's public base URL: SKAHA_HOSTNAME and where desktops call back to. */
+  baseUrl: () => string;
+}
+
+export interface ListFilter {
+  type?: string | undefined;
+  status?: string | undefined;
+}
+
+export interface Log {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/**
+ * The rules of sessions: validation, limits, IDs, expiry, ownership. The only caller of the
+ * backend; it resolves everything (user, mounts, env, resources) before calling it.
+ */
+export class SessionService {
+  /** Launches of one user run one at a time, so two parallel POSTs cannot both pass the limit. */
+  private readonly userLocks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly backend: SessionBackend,
+    private readonly catalog: CachedCatalog,
+    private readonly storage: HostStorage,
+    private readonly callbackTokens: CallbackTokens,
+    private readonly context: () => ResourceContext,
+    private readonly opts: SessionServiceOptions,
+    private readonly log: Log,
+  ) {}
+
+  // --- launch ---------------------------------------------------------------------------
+
+  /** Validate in skaha's order (spec §3.5), then create. Returns the new session ID. */
+  async launch(user: User, req: LaunchRequest, version: ApiVersion): Promise<string> {
+    // 1. image
+    const image = req.image?.trim();
+    if (!image) throw missingParameter('image');
+    // 2. registry host (a string prefix, spec §11.17)
+    if (!this.opts.registryHosts.some((host) => image.startsWith(host))) {
+      throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `session image '${image}' must come from one of [${this.opts.registryHosts.join(', ')}]`);
+    }
+    // 3. type
+    const typeWord = (req.type ?? '').trim().toLowerCase() || 'headless';
+    if (!isLaunchableType(typeWord)) throw badRequest(`Invalid session type: ${req.type}`);
+    const type: LaunchableType = typeWord;
+    const registryAuth = req.registryAuth ? parseRegistryAuth(req.registryAuth, image) : undefined;
+    const listed = this.catalog.find(image);
+    if (version === 'v0') {
+      if (listed && !listed.types.includes(type)) {
+        throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `image/type mismatch: ${image}/${type}`);
+      }
+      if (!listed && !registryAuth) {
+        throw new SkahaError(
+          'SKAHA_ERR_IMAGE_REJECTED',
+          'No authentication provided for unknown or private image.  Use x-skaha-registry-auth request header with base64Encode(username:secret).',
+        );
+      }
+    }
+    // 4. cores and ram
+    const context = this.context();
+    const cores = parseOption('cores', req.cores, context.cores.options, version);
+    const ram = parseOption('ram', req.ram, context.memoryGB.options, version);
+    // 5. name
+    const rawName = req.name?.trim();
+    if (!rawName) throw missingParameter('name');
+    const problem = nameProblem(rawName);
+    if (problem) throw badRequest(problem);
+    const name = rawName.toLowerCase();
+
+    return this.withUserLock(user.username, async () => {
+      // 6. limit on interactive sessions (Pending + Running, spec §11.12 v1 counting)
+      if (type !== 'headless') {
+        const active = this.backend.list().filter(
+          (s) => s.username === user.username && isInteractive(s.type) && (s.status === 'Pending' || s.status === 'Running'),
+        ).length;
+        if (active >= this.opts.maxUserSessions) {
+          throw new SkahaError('SKAHA_ERR_SESSION_LIMIT', `User ${user.username} has reached the maximum of ${this.opts.maxUserSessions} active sessions.`);
+        }
+      }
+      // 7. ID
+      let id = newSessionId();
+      while (this.backend.get(id)) id = newSessionId();
+      // 8. gpus
+      const gpus = req.gpus === undefined || req.gpus === '' ? 0 : parseOption('gpus', req.gpus, context.gpus.options, 'v0') ?? 0;
+
+      const resources: Resources = FIXED_RESOURCES[type] ?? {
+        coresRequest: cores ?? context.cores.defaultRequest,
+        coresLimit: cores ?? context.cores.defaultLimit,
+        ramRequestGiB: ram ?? context.memoryGB.defaultRequest,
+        ramLimitGiB: ram ?? context.memoryGB.defaultLimit,
+        gpus,
+      };
+      const recipe = recipeFor({
+        type,
+        sessionId: id,
+        username: user.username,
+        uid: user.uid,
+        resources,
+        layout: this.storage.layout,
+        hostname: new URL(this.opts.baseUrl()).host,
+        apiBaseUrl: this.opts.baseUrl(),
+        ...(req.cmd ? { cmd: req.cmd } : {}),
+        ...(req.args ? { args: req.args } : {}),
+        userEnv: type === 'headless' ? parseEnv(req.env) : [],
+        ...(type === 'desktop' ? { desktopAppToken: this.callbackTokens.mint(id) } : {}),
+      });
+      // 9. home, per-session files, container
+      const mounts = this.storage.prepareSession(id, user);
+      const spec: LaunchSpec = {
+        sessionId: id,
+        username: user.username,
+        name,
+        type,
+        image,
+        ...(recipe.command ? { command: recipe.command } : {}),
+        ...(recipe.args ? { args: recipe.args } : {}),
+        env: recipe.env,
+        uid: user.uid,
+        gid: user.gid,
+        supplementalGroups: user.groups.map((g) => g.gid),
+        mounts: [...mounts, ...this.storage.systemMounts()],
+        ...(recipe.workingDir ? { workingDir: recipe.workingDir } : {}),
+        hostname: name,
+        resources,
+        ports: recipe.ports,
+        deadlineSeconds: type === 'headless' ? this.opts.headlessExpirySeconds : this.opts.expirySeconds,
+        jobName: jobName(type, user.username, id),
+        ...(registryAuth ? { registryAuth } : {}),
+      };
+      try {
+        await this.backend.create(spec);
+      } catch (err) {
+        this.storage.removeSession(id);
+        throw err;
+      }
+      this.log.info(`launched ${type} session ${id} (${name}) for ${user.username} from ${image}`);
+      return id;
+    });
+  }
+
+  /** Attach a desktop-app to the caller's desktop (spec §3.9). Returns the app ID. */
+  async launchApp(user: User, desktopId: string, req: { image?: string | undefined; cores?: string | undefined; ram?: string | undefined }): Promise<string> {
+    const image = req.image?.trim();
+    if (!image) throw missingParameter('image');
+    const desktop = this.backend.get(desktopId);
+    if (!desktop || desktop.username !== user.username || desktop.type !== 'desktop' || desktop.status === 'Terminating') {
+      throw notFound(`session ${desktopId} not found`);
+    }
+    const context = this.context();
+    const cores = parseOption('cores', req.cores, context.cores.options, 'v1');
+    const ram = parseOption('ram', req.ram, context.memoryGB.options, 'v1');
+    const resources: Resources = {
+      coresRequest: cores ?? context.cores.defaultRequest,
+      coresLimit: cores ?? context.cores.defaultLimit,
+      ramRequestGiB: ram ?? context.memoryGB.defaultRequest,
+      ramLimitGiB: ram ?? context.memoryGB.defaultLimit,
+      gpus: 0,
+    };
+    let appId = newAppId();
+    while (this.backend.get(desktopId, appId)) appId = newAppId();
+    const appName = appNameFromImage(image);
+    const key = `${desktopId}/${appId}`;
+    const mounts = this.storage.prepareSession(key, user);
+    const spec: LaunchSpec = {
+      sessionId: desktopId,
+      appId,
+      username: user.username,
+      name: appName,
+      type: 'desktop-app',
+      image,
+      // The image's CMD is ignored: the seed's startup sequence runs (spec §8).
+      command: ['/skaha-system/start-desktop-software.sh', user.username, appName],
+      args: [],
+      env: desktopAppEnv({ sessionId: desktopId, username: user.username, layout: this.storage.layout, display: '127.0.0.1:1', coresRequest: resources.coresRequest }),
+      uid: user.uid,
+      gid: user.gid,
+      supplementalGroups: user.groups.map((g) => g.gid),
+      mounts: [...mounts, ...this.storage.systemMounts()],
+      workingDir: `${this.storage.layout.topLevelDir}/home/${user.username}`,
+      hostname: appName,
+      resources,
+      ports: [],
+      deadlineSeconds: this.opts.expirySeconds,
+      jobName: appJobName(desktopId, appId, user.username, appName),
+      joinSessionOf: desktopId,
+    };
+    try {
+      await this.backend.create(spec);
+    } catch (err) {
+      this.storage.removeSession(key);
+      throw err;
+    }
+    this.log.info(`launched desktop-app ${appId} (${image}) in desktop ${desktopId} for ${user.username}`);
+    return appId;
+  }
+
+  // --- read -----------------------------------------------------------------------------
+
+  /** The caller's sessions and desktop-apps (v0 lists desktop-apps too, spec §3.1). */
+  list(user: User, filter: ListFilter, opts: { includeApps: boolean }): SessionRecord[] {
+    return this.backend.list().filter(
+      (s) => s.username === user.username && (opts.includeApps || !s.appId || filter.type === 'desktop-app') && matches(s, filter),
+    );
+  }
+
+  /** Every user's sessions (view=all). */
+  listAll(filter: ListFilter, opts: { includeApps: boolean }): SessionRecord[] {
+    return this.backend.list().filter((s) => (opts.includeApps || !s.appId || filter.type === 'desktop-app') && matches(s, filter));
+  }
+
+  /** The caller's session (not a desktop-app); another user's or unknown is 404 (spec §3.6). */
+  get(user: User, id: string): SessionRecord {
+    const session = this.backend.get(id);
+    if (!session || session.username !== user.username) throw notFound(`session ${id} not found`);
+    return session;
+  }
+
+  apps(user: User, filter: ListFilter): SessionRecord[] {
+    return this.backend.list().filter((s) => s.username === user.username && s.appId && matches(s, { status: filter.status }));
+  }
+
+  getApp(user: User, id: string, appId: string): SessionRecord {
+    const app = this.backend.get(id, appId);
+    if (!app || app.username !== user.username) {
+      throw notFound(`desktop app with session ${id} and app ID ${appId} was not found`);
+    }
+    return app;
+  }
+
+  /** Logs of the session, and for a desktop those of its apps after it (spec §3.6). */
+  async logs(user: User, id: string): Promise<string> {
+    const session = this.backend.get(id);
+    if (!session || session.username !== user.username) return '';
+    const parts = [await this.backend.logs(id)];
+    for (const app of this.backend.list().filter((s) => s.id === id && s.appId)) parts.push(await this.backend.logs(id, app.appId));
+    return parts.join('');
+  }
+
+  async events(user: User, id: string): Promise<SessionEvent[]> {
+    const session = this.get(user, id);
+    return this.backend.events(session.id);
+  }
+
+  // --- change ---------------------------------------------------------------------------
+
+  /** Extend the session (and a desktop's apps) to expire `expirySeconds` from now (spec §3.7). */
+  async renew(user: User, id: string): Promise<void> {
+    const active = this.backend.list().filter(
+      (s) => s.id === id && s.username === user.username && (s.status === 'Running' || s.status === 'Pending'),
+    );
+    if (active.length === 0) throw badRequest(`No active job for user ${user.username} with session ${id}`);
+    const now = Date.now();
+    for (const s of active) {
+      const elapsed = Math.floor((now - (s.startedAt ?? s.createdAt).getTime()) / 1000);
+      const remaining = s.deadlineSeconds - elapsed;
+      if (this.opts.expirySeconds > remaining) await this.backend.renew(s.id, s.appId, elapsed + this.opts.expirySeconds);
+    }
+    this.log.info(`renewed session ${id} for ${user.username}`);
+  }
+
+  /** Delete the caller's session; another user's or unknown is 404 and nothing changes. */
+  async delete(user: User, id: string): Promise<void> {
+    const session = this.backend.get(id);
+    if (!session || session.username !== user.username) throw notFound(`session ${id} not found`);
+    await this.remove(session);
+    this.log.info(`deleted session ${id} for ${user.username}`);
+  }
+
+  async deleteApp(user: User, id: string, appId: string): Promise<void> {
+    const app = this.backend.get(id, appId);
+    if (!app || app.username !== user.username) return; // spec §3.9: 200 even if nothing matched
+    await this.remove(app);
+  }
+
+  /** Reaper pass: stop what expired, remove what finished long enough ago, sweep stale files. */
+  async reap(now = Date.now()): Promise<number> {
+    let removed = 0;
+    const all = this.backend.list();
+    for (const s of all) {
+      if (s.status === 'Terminating') continue;
+      const start = (s.startedAt ?? s.createdAt).getTime();
+      const expired = (s.status === 'Running' || s.status === 'Pending') && now >= start + s.deadlineSeconds * 1000;
+      const ttl = s.type === 'headless' ? this.opts.headlessTtlAfterFinishedSeconds : this.opts.interactiveTtlAfterFinishedSeconds;
+      const finished = (s.status === 'Succeeded' || s.status === 'Failed') && now >= (s.finishedAt ?? s.createdAt).getTime() + ttl * 1000;
+      // A desktop's apps go with it; do not reap them twice.
+      if (s.appId && all.some((d) => d.id === s.id && !d.appId && (expired || finished))) continue;
+      if (expired || finished) {
+        this.log.info(`reaper: removing ${s.appId ? `desktop-app ${s.id}/${s.appId}` : `session ${s.id}`} (${expired ? 'expired' : 'finished'})`);
+        await this.remove(s).catch((err) => this.log.warn(`reaper: ${(err as Error).message}`));
+        removed++;
+      }
+    }
+    const live = new Set(this.backend.list().map((s) => (s.appId ? `${s.id}/${s.appId}` : s.id)));
+    for (const key of this.storage.sessionKeys()) if (!live.has(key)) this.storage.removeSession(key);
+    return removed;
+  }
+
+  private async remove(session: SessionRecord): Promise<void> {
+    await this.backend.delete(session.id, session.appId);
+  }
+
+  private async withUserLock<T>(username: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.userLocks.get(username) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(fn);
+    this.userLocks.set(username, run);
+    try {
+      return await run;
+    } finally {
+      if (this.userLocks.get(username) === run) this.userLocks.delete(username);
+    }
+  }
+}
+
+function matches(s: SessionRecord, filter: ListFilter): boolean {
+  if (filter.type && s.type.toLowerCase() !== filter.type.toLowerCase()) return false;
+  if (filter.status && s.status.toLowerCase() !== filter.status.toLowerCase()) return false;
+  return true;
+}
+
+/**
+ * A cores/ram/gpus value: absent → undefined; v0 takes integers only, v1 decimals whose integer
+ * part is checked (spec §3.5, §11.13). Not in the options → `Invalid value for '<name>': <v>`.
+ */
+export function parseOption(name: string, raw: string | undefined, options: number[], version: ApiVersion): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = raw.trim();
+  const pattern = version === 'v0' ? /^\d+$/ : /^\d+(\.\d+)?$/;
+  if (!pattern.test(value)) throw invalidValue(name, raw);
+  const number = Number(value);
+  if (!options.includes(Math.trunc(number))) throw invalidValue(name, raw);
+  return number;
+}
+
+/** `KEY=VALUE` entries; others are dropped silently, as skaha does (spec §3.5, §11.14). */
+export function parseEnv(entries: string[]): Array<[string, string]> {
+  const env: Array<[string, string]> = [];
+  for (const entry of entries) {
+    const parts = entry.split('=');
+    if (parts.length !== 2 || !parts[0] || !parts[1]) continue;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(parts[0])) continue;
+    env.push([parts[0], parts[1]]);
+  }
+  return env;
+}
+
+/** `x-skaha-registry-auth`: base64 of `username:secret`, exactly one ':' (spec §7). */
+export function parseRegistryAuth(header: string, image: string): { username: string; password: string; serveraddress: string } {
+  const decoded = Buffer.from(header.trim(), 'base64').toString('utf8');
+  const parts = decoded.split(':');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw badRequest('Invalid input.  Must be in form of username:secret');
+  return { username: parts[0], password: parts[1], serveraddress: image.split('/')[0] ?? '' };
+}

@@ -1,0 +1,79 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { User } from '../store/store.js';
+import { passwdFile, groupFile } from './passwd.js';
+import type { Mount } from '../backends/backend.js';
+import { homeDir, projectsDir, type StorageLayout } from '../sessions/recipes.js';
+
+/**
+ * User storage on the host for the embedded engine: homes and projects under `hostDir`
+ * (seen in containers at `layout.topLevelDir`), plus per-session files (passwd, group, scratch)
+ * under `<dataDir>/sessions/<id>`, removed with the session.
+ */
+export class HostStorage {
+  constructor(
+    private readonly hostDir: string,
+    private readonly dataDir: string,
+    readonly layout: StorageLayout,
+    private readonly launchScriptsDir: string,
+  ) {}
+
+  /** The platform's launch scripts, read-only at /skaha-system as skaha's chart mounts them. */
+  systemMounts(): Mount[] {
+    return [{ hostPath: this.launchScriptsDir, containerPath: '/skaha-system', readOnly: true }];
+  }
+
+  /** Create the user's home (0700, owned by them) on first use; later calls change nothing. */
+  ensureHome(user: User): string {
+    const home = path.join(this.hostDir, 'home', user.username);
+    fs.mkdirSync(path.join(this.hostDir, 'home'), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(path.join(this.hostDir, 'projects'), { recursive: true, mode: 0o755 });
+    try {
+      fs.mkdirSync(home, { mode: 0o700 });
+      fs.chownSync(home, user.uid, user.gid);
+      fs.chmodSync(home, 0o700);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    return home;
+  }
+
+  sessionDir(sessionKey: string): string {
+    return path.join(this.dataDir, 'sessions', sessionKey.replace('/', '-'));
+  }
+
+  /**
+   * Write the session's passwd/group files and scratch directory; return the mounts of a
+   * session: home, projects, scratch, passwd, group.
+   */
+  prepareSession(sessionKey: string, user: User): Mount[] {
+    const hostHome = this.ensureHome(user);
+    const dir = this.sessionDir(sessionKey);
+    const scratch = path.join(dir, 'scratch');
+    fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
+    fs.chownSync(scratch, user.uid, user.gid);
+    const home = homeDir(this.layout, user.username);
+    fs.writeFileSync(path.join(dir, 'passwd'), passwdFile(user, home), { mode: 0o644 });
+    fs.writeFileSync(path.join(dir, 'group'), groupFile(user), { mode: 0o644 });
+    return [
+      { hostPath: hostHome, containerPath: home, readOnly: false },
+      { hostPath: path.join(this.hostDir, 'projects'), containerPath: projectsDir(this.layout), readOnly: false },
+      { hostPath: scratch, containerPath: '/scratch', readOnly: false },
+      { hostPath: path.join(dir, 'passwd'), containerPath: '/etc/passwd', readOnly: true },
+      { hostPath: path.join(dir, 'group'), containerPath: '/etc/group', readOnly: true },
+    ];
+  }
+
+  removeSession(sessionKey: string): void {
+    fs.rmSync(this.sessionDir(sessionKey), { recursive: true, force: true });
+  }
+
+  /** Session directories on disk (for sweeping ones whose session is gone). */
+  sessionKeys(): string[] {
+    try {
+      return fs.readdirSync(path.join(this.dataDir, 'sessions')).map((d) => d.replace('-', '/'));
+    } catch {
+      return [];
+    }
+  }
+}
