@@ -100,8 +100,12 @@ export interface SessionBackend {
   /** Every session and desktop-app in the index. */
   list(): SessionRecord[];
   get(id: string, appId?: string): SessionRecord | undefined;
-  /** Stop and remove (asynchronously; the record shows `Terminating` until gone). Idempotent. */
-  delete(id: string, appId?: string): Promise<void>;
+  /**
+   * Stop and remove; for a desktop, its apps first. Resolves once the stop is under way (the
+   * record shows `Terminating`); `removed` resolves with the keys of every record removed.
+   * Idempotent: an unknown record resolves with nothing removed.
+   */
+  delete(id: string, appId?: string): Promise<{ removed: Promise<string[]> }>;
   /** Set a new deadline, in seconds after start. Durable across restarts. */
   renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void>;
   /** All output of the session's container (stdout and stderr, in order). */

@@ -6,11 +6,13 @@ import { sessionRoutes } from '../api/session/routes.js';
 import { catalogRoutes } from '../api/image/routes.js';
 import { vosiRoutes } from '../api/vosi/routes.js';
 import { oneLine, SkahaError } from './errors.js';
+import type { Logger } from './platform.js';
 
 export interface AppOptions {
   deps: ApiDeps;
   authenticators: Authenticator[];
-  logger?: boolean | { level: string };
+  /** Where request lines and server errors go; silent when absent (tests). */
+  log?: Logger;
 }
 
 const API_PREFIX = /^\/+skaha\/+v[01](\/|$)/;
@@ -21,10 +23,11 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
  * OpenAPI, the unversioned VOSI routes, then the same API plugin under /skaha/v0 and /skaha/v1.
  */
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const log = opts.log;
+  // Fastify's own logger stays off: we log one line per request, without the query string
+  // (which may carry session tokens), and errors with their log-only detail.
   const app = Fastify({
-    logger: opts.logger ?? false,
-    // Request lines are logged by us without query strings (which may carry session tokens).
-    disableRequestLogging: true,
+    logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: {
       // The Python client can send `//v0/session` (spec §1.1).
@@ -56,11 +59,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     req.principal = principal;
   });
 
-  app.addHook('onResponse', async (req, reply) => {
-    const path = req.url.split('?')[0];
-    const who = req.principal ? ` user=${req.principal.user.username}` : '';
-    req.log.info(`${req.method} ${path} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms${who}`);
-  });
+  if (log) {
+    app.addHook('onResponse', async (req, reply) => {
+      const path = req.url.split('?')[0];
+      const who = req.principal ? ` user=${req.principal.user.username}` : '';
+      log.info(`${req.method} ${path} ${reply.statusCode} ${reply.elapsedTime.toFixed(1)}ms${who}`);
+    });
+  }
 
   app.setErrorHandler((err: FastifyError | SkahaError, req, reply) => {
     let status: number;
@@ -68,7 +73,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     if (err instanceof SkahaError) {
       status = err.statusCode;
       message = err.message;
-      if (status >= 500) req.log.error(`${err.reason}: ${err.logMessage ?? err.message}`);
+      if (status >= 500) log?.error(`${req.method} ${req.url.split('?')[0]}: ${err.reason}: ${err.logMessage ?? err.message}`);
       if (status === 503) void reply.header('Retry-After', '30');
     } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       status = err.statusCode;
@@ -77,7 +82,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       // Never echo an unexpected error: it may carry paths or engine internals.
       status = 500;
       message = 'internal error; the server log has the details';
-      req.log.error(err);
+      log?.error(`${req.method} ${req.url.split('?')[0]}: ${(err as Error).stack ?? String(err)}`);
     }
     return reply.code(status).type('text/plain; charset=utf-8').send(`${oneLine(message)}\n`);
   });

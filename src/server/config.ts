@@ -16,7 +16,7 @@ export const ConfigSchema = Type.Object({
   publicUrl: Type.String({ default: '', description: 'Base URL users reach this server at, used in connectURL (spec §4.3). Empty: http://<host>:<port>.' }),
   registryHosts: Type.Array(Type.String({ minLength: 1 }), { default: ['images.canfar.net'], description: 'Registry host prefixes a launched image must start with (skaha.harborhosts); listed by /repository.' }),
   sessions: Type.Object({
-    expirySeconds: Type.Integer({ minimum: 60, default: 345600, description: 'Lifetime of interactive sessions and desktop-apps, and the extension a renew grants (skaha.sessionexpiry), in seconds.' }),
+    expirySeconds: Type.Integer({ minimum: 1, default: 345600, description: 'Lifetime of interactive sessions and desktop-apps, and the extension a renew grants (skaha.sessionexpiry), in seconds.' }),
     headlessExpirySeconds: Type.Integer({ minimum: 60, default: 1209600, description: 'Lifetime of headless jobs, in seconds (14 days in skaha).' }),
     maxUserSessions: Type.Integer({ minimum: 1, default: 5, description: 'Concurrent interactive (non-headless) Pending or Running sessions per user (skaha.maxusersessions).' }),
     headlessTtlAfterFinishedSeconds: Type.Integer({ minimum: 0, default: 3600, description: 'How long a finished headless job stays listed (its logs readable) before it is removed, in seconds.' }),

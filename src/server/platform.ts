@@ -41,7 +41,7 @@ export interface Platform {
  * Wire the embedded default: SQLite identity store, Podman backend, local image catalog, session
  * service, HTTP app, background loops. Nothing listens until `listen()`.
  */
-export async function createPlatform(config: Config, opts: { log?: Logger; httpLogs?: boolean } = {}): Promise<Platform> {
+export async function createPlatform(config: Config, opts: { log?: Logger; requestLog?: boolean } = {}): Promise<Platform> {
   const log = opts.log ?? consoleLogger;
   const store = new SqliteIdentityStore(config.dataDir, config.identity);
   const docker = await connectEngine({
@@ -90,7 +90,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; httpL
   const app = await buildApp({
     deps: { service, backend, catalog, context: () => context, registryHosts: config.registryHosts, baseUrl, layout },
     authenticators,
-    logger: opts.httpLogs === false ? false : { level: 'info' },
+    ...(opts.requestLog === false ? {} : { log }),
   });
 
   const reaper = setInterval(() => {

@@ -54,6 +54,8 @@ export interface Log {
 export class SessionService {
   /** Launches of one user run one at a time, so two parallel POSTs cannot both pass the limit. */
   private readonly userLocks = new Map<string, Promise<unknown>>();
+  /** Session keys whose files exist but whose container may not yet: the sweep leaves them. */
+  private readonly launching = new Set<string>();
 
   constructor(
     private readonly backend: SessionBackend,
@@ -142,6 +144,7 @@ export class SessionService {
         ...(type === 'desktop' ? { desktopAppToken: this.callbackTokens.mint(id) } : {}),
       });
       // 9. home, per-session files, container
+      this.launching.add(id);
       const mounts = this.storage.prepareSession(id, user);
       const spec: LaunchSpec = {
         sessionId: id,
@@ -169,6 +172,8 @@ export class SessionService {
       } catch (err) {
         this.storage.removeSession(id);
         throw err;
+      } finally {
+        this.launching.delete(id);
       }
       this.log.info(`launched ${type} session ${id} (${name}) for ${user.username} from ${image}`);
       return id;
@@ -197,6 +202,7 @@ export class SessionService {
     while (this.backend.get(desktopId, appId)) appId = newAppId();
     const appName = appNameFromImage(image);
     const key = `${desktopId}/${appId}`;
+    this.launching.add(key);
     const mounts = this.storage.prepareSession(key, user);
     const spec: LaunchSpec = {
       sessionId: desktopId,
@@ -226,6 +232,8 @@ export class SessionService {
     } catch (err) {
       this.storage.removeSession(key);
       throw err;
+    } finally {
+      this.launching.delete(key);
     }
     this.log.info(`launched desktop-app ${appId} (${image}) in desktop ${desktopId} for ${user.username}`);
     return appId;
@@ -328,12 +336,18 @@ export class SessionService {
       }
     }
     const live = new Set(this.backend.list().map((s) => (s.appId ? `${s.id}/${s.appId}` : s.id)));
-    for (const key of this.storage.sessionKeys()) if (!live.has(key)) this.storage.removeSession(key);
+    for (const key of this.storage.sessionKeys(SWEEP_MIN_AGE_MS)) {
+      if (!live.has(key) && !this.launching.has(key)) this.storage.removeSession(key);
+    }
     return removed;
   }
 
+  /** Delete through the backend; the session's files go once its containers are gone. */
   private async remove(session: SessionRecord): Promise<void> {
-    await this.backend.delete(session.id, session.appId);
+    const { removed } = await this.backend.delete(session.id, session.appId);
+    removed
+      .then((keys) => keys.forEach((key) => this.storage.removeSession(key)))
+      .catch((err) => this.log.warn(`removing ${session.id}: ${(err as Error).message}`));
   }
 
   private async withUserLock<T>(username: string, fn: () => Promise<T>): Promise<T> {
@@ -347,6 +361,9 @@ export class SessionService {
     }
   }
 }
+
+/** Session files younger than this are never swept (another process may be launching them). */
+const SWEEP_MIN_AGE_MS = 5 * 60_000;
 
 function matches(s: SessionRecord, filter: ListFilter): boolean {
   if (filter.type && s.type.toLowerCase() !== filter.type.toLowerCase()) return false;

@@ -68,12 +68,24 @@ export class HostStorage {
     fs.rmSync(this.sessionDir(sessionKey), { recursive: true, force: true });
   }
 
-  /** Session directories on disk (for sweeping ones whose session is gone). */
-  sessionKeys(): string[] {
+  /** Session directories on disk at least `minAgeMs` old (to sweep those whose session is gone). */
+  sessionKeys(minAgeMs = 0): string[] {
+    const root = path.join(this.dataDir, 'sessions');
+    let names: string[];
     try {
-      return fs.readdirSync(path.join(this.dataDir, 'sessions')).map((d) => d.replace('-', '/'));
+      names = fs.readdirSync(root);
     } catch {
       return [];
     }
+    const now = Date.now();
+    return names
+      .filter((d) => {
+        try {
+          return now - fs.statSync(path.join(root, d)).mtimeMs >= minAgeMs;
+        } catch {
+          return false;
+        }
+      })
+      .map((d) => d.replace('-', '/'));
   }
 }

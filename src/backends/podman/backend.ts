@@ -32,6 +32,9 @@ function isEngineDown(err: unknown): boolean {
 
 const statusCodeOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
 
+/** Podman answers some lookups of a vanished container with 500 "no such container". */
+const isGone = (err: unknown) => statusCodeOf(err) === 404 || /no such container/i.test(engineMessage(err));
+
 function engineMessage(err: unknown): string {
   const json = (err as { json?: { message?: string; cause?: string } })?.json;
   return json?.message ?? json?.cause ?? (err as Error)?.message ?? String(err);
@@ -119,10 +122,10 @@ export class PodmanBackend implements SessionBackend {
     }
   }
 
-  async delete(id: string, appId?: string): Promise<void> {
+  async delete(id: string, appId?: string): Promise<{ removed: Promise<string[]> }> {
     const key = recordKey(id, appId);
     const entry = this.index.get(key);
-    if (!entry) return;
+    if (!entry) return { removed: Promise.resolve([]) };
     // A desktop's apps share its network namespace: they must go first.
     const dependents = appId ? [] : [...this.index.values()].filter((e) => e.record.id === id && e.record.appId);
     for (const e of [...dependents, entry]) this.markTerminating(recordKey(e.record.id, e.record.appId));
@@ -136,7 +139,9 @@ export class PodmanBackend implements SessionBackend {
       this.emit('session');
       throw backendUnavailable(`delete ${key}: ${engineMessage(err)}`);
     }
-    void this.removeAfterGrace([...dependents.map((e) => e.containerId)], entry.containerId, key);
+    const keys = [...dependents, entry].map((e) => recordKey(e.record.id, e.record.appId));
+    const removed = this.removeAfterGrace(dependents.map((e) => e.containerId), entry.containerId, key).then(() => keys);
+    return { removed };
   }
 
   async renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void> {
@@ -155,7 +160,7 @@ export class PodmanBackend implements SessionBackend {
       const buffer = (await this.docker.getContainer(entry.containerId).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
       return demuxLogs(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)));
     } catch (err) {
-      if (statusCodeOf(err) === 404) return '';
+      if (isGone(err)) return '';
       throw backendUnavailable(`logs ${id}: ${engineMessage(err)}`);
     }
   }
@@ -237,7 +242,7 @@ export class PodmanBackend implements SessionBackend {
     for (const id of [...dependentIds, containerId]) {
       await wait(id);
       await this.docker.getContainer(id).remove({ force: true, v: true }).catch((err) => {
-        if (statusCodeOf(err) !== 404) this.opts.log.warn(`remove ${id}: ${engineMessage(err)}`);
+        if (!isGone(err)) this.opts.log.warn(`remove ${id}: ${engineMessage(err)}`);
       });
     }
     // The remove events update the index; this covers an engine that sends none.
@@ -307,7 +312,7 @@ export class PodmanBackend implements SessionBackend {
     try {
       info = await this.docker.getContainer(containerId).inspect();
     } catch (err) {
-      if (statusCodeOf(err) === 404) {
+      if (isGone(err)) {
         for (const [k, e] of this.index) if (e.containerId === containerId) this.forget(k);
         if (notify) this.emit('session');
         return undefined;

@@ -1,0 +1,55 @@
+# Idempotent install steps shared by scripts/setup.sh and scripts/test.sh. Each step checks
+# first and does nothing when its work is already done, so a second run is fast.
+# Sourced, not run: expects ROOT to be the repository root.
+
+say() { printf '[skaha] %s\n' "$*"; }
+die() { printf '[skaha] error: %s\n' "$*" >&2; exit 1; }
+
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/deploy/podman/containers.conf}"
+
+# Debian packages: the engine (podman with runc; netavark needs iptables), debootstrap for the
+# reference images, a compiler and python3 for better-sqlite3's native build, curl for examples.
+DEBIAN_PACKAGES="podman runc netavark aardvark-dns iptables uidmap debootstrap ca-certificates curl python3 make g++"
+
+ensure_root() {
+  [ "$(id -u)" = 0 ] || die "run as root (rootful Podman runs sessions as each user's uid): sudo $0"
+}
+
+ensure_packages() {
+  local missing=()
+  for p in $DEBIAN_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then say "Debian packages present"; return; fi
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+}
+
+ensure_node_modules() {
+  if [ -d "$ROOT/node_modules" ] && [ "$ROOT/node_modules/.package-lock.json" -nt "$ROOT/package-lock.json" ] 2>/dev/null; then
+    say "npm dependencies present"; return
+  fi
+  say "installing npm dependencies (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"
+  touch "$ROOT/node_modules/.package-lock.json"
+}
+
+ensure_build() {
+  say "building (tsc)"
+  (cd "$ROOT" && npm run -s build) || die "build failed"
+}
+
+ensure_images() {
+  bash "$ROOT/images/build.sh" || die "building the reference images failed (see above)"
+}
+
+# Everything a machine needs before the platform or its tests can run.
+ensure_all() {
+  ensure_root
+  ensure_packages
+  ensure_node_modules
+  ensure_build
+  ensure_images
+}

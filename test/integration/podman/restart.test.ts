@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { WEB_IMAGE } from '../../helpers/platform.js';
+
+const BIN = path.resolve('bin/skaha.js');
+
+/** `skaha serve --port 0`; resolves with the process and the URL it printed. */
+function serve(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /skaha serving (http:\/\/[^/\s]+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1]! });
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+}
+
+describe('the skaha command and a server restart', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-cli-'));
+  const children: ChildProcess[] = [];
+  after(() => {
+    for (const c of children) c.kill('SIGKILL');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('admin token create prints the token alone on its last line, server running or not', () => {
+    const r = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'cliuser', '--data-dir', dataDir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const last = r.stdout.trim().split('\n').pop()!;
+    assert.match(last, /^skt_[A-Za-z0-9_-]{43}$/);
+    const bad = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'Not Valid', '--data-dir', dataDir], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^skaha: invalid username 'Not Valid'/);
+    const usage = spawnSync(process.execPath, [BIN, 'serve', '--port', 'abc'], { encoding: 'utf8' });
+    assert.equal(usage.status, 2);
+  });
+
+  it('lists every session it had after being killed and started again', async () => {
+    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+    const auth = { authorization: `Bearer ${token}` };
+    let server = await serve(dataDir);
+    children.push(server.child);
+    assert.equal((await fetch(`${server.url}/skaha/v0/session`)).status, 401);
+    const created = await fetch(`${server.url}/skaha/v0/session`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name: 'survivor', image: WEB_IMAGE, type: 'contributed' }),
+    });
+    assert.equal(created.status, 200);
+    const id = (await created.text()).trim();
+
+    server.child.kill('SIGKILL');
+    await new Promise((r) => server.child.once('exit', r));
+    // A token made while the server is down works once it is back.
+    const later = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+
+    server = await serve(dataDir);
+    children.push(server.child);
+    // Double slashes are tolerated (the Python client can send them, spec §1.1).
+    const list = await fetch(`${server.url}//skaha//v0/session`, { headers: { authorization: `Bearer ${later}` } });
+    assert.equal(list.status, 200);
+    const sessions = (await list.json()) as Array<{ id: string; status: string; name: string }>;
+    const survivor = sessions.find((s) => s.id === id);
+    assert.ok(survivor, 'the session is listed after the restart');
+    assert.equal(survivor.name, 'survivor');
+    assert.match(survivor.status, /^(Pending|Running)$/);
+
+    assert.equal((await fetch(`${server.url}/skaha/v1/session/${id}`, { method: 'DELETE', headers: auth })).status, 200);
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 404; i++) {
+      status = (await fetch(`${server.url}/skaha/v0/session/${id}`, { headers: auth })).status;
+      if (status !== 404) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(status, 404);
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+  });
+});
