@@ -10,8 +10,8 @@ import { DEFAULT_CONTAINERS_CONF } from './paths.js';
  * Every field says what it is and its unit; docs/config.md is generated from this schema.
  */
 export const ConfigSchema = Type.Object({
-  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8555, description: 'TCP port the API, proxy and portal listen on.' }),
-  host: Type.String({ default: '127.0.0.1', description: 'Address to listen on. Use 0.0.0.0 to serve other machines (put TLS in front, or use the identity issue\'s HTTPS listener).' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8555, description: 'TCP port skaha serves HTTP on (0: any free port).' }),
+  host: Type.String({ default: '127.0.0.1', description: 'Address to listen on; 0.0.0.0 serves other machines (put a TLS reverse proxy in front until the HTTPS listener lands).' }),
   dataDir: Type.String({ default: 'data', description: 'Directory holding the SQLite identity store, user storage (arc/), per-session files and secrets. Relative paths are taken from the working directory.' }),
   publicUrl: Type.String({ default: '', description: 'Base URL users reach this server at, used in connectURL (spec §4.3). Empty: http://<host>:<port>.' }),
   registryHosts: Type.Array(Type.String({ minLength: 1 }), { default: ['images.canfar.net'], description: 'Registry host prefixes a launched image must start with (skaha.harborhosts); listed by /repository.' }),

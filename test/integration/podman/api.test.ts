@@ -16,7 +16,7 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
     tp.request('POST', `/skaha/${version}/session`, { token, form, headers });
 
   it('answers 401 Unauthorized without or with a bad credential', async () => {
-    for (const headers of [{}, { authorization: 'Bearer skt_nope' }]) {
+    for (const headers of [{}, { authorization: 'Bearer skt_nope' }] as Array<Record<string, string>>) {
       const r = await tp.request('GET', '/skaha/v0/session', { headers });
       assert.equal(r.status, 401);
       assert.equal(r.body, 'Unauthorized\n');

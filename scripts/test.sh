@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The README's second command: the whole test suite. Works on a fresh machine on its own: it
+# installs and builds what the tests need (the same idempotent steps as setup.sh), and the
+# integration tests start the services they use (Podman's API service, servers on loopback).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/scripts/lib/ensure.sh"
+cd "$ROOT"
+
+ensure_all
+say "type-checking the tests"
+npx tsc -p test/tsconfig.json || die "type errors in the tests"
+
+# Files run one at a time: integration suites share one Podman engine on two cores.
+shopt -s globstar nullglob
+files=(test/unit/**/*.test.ts test/integration/**/*.test.ts)
+say "running ${#files[@]} test files"
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
