@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { connectEngine } from '../../../src/backends/podman/engine-process.js';
+import { DEFAULT_CONTAINERS_CONF } from '../../../src/server/paths.js';
+import { cleanupList, HEADLESS_IMAGE, startPlatform, WEB_IMAGE } from '../../helpers/platform.js';
+
+/** This suite's own Podman API service, so stopping it disturbs nobody else. */
+const socketPath = `/run/skaha/test-${crypto.randomBytes(4).toString('hex')}.sock`;
+const startEngine = () => connectEngine({ socketPath, containersConf: DEFAULT_CONTAINERS_CONF, startService: true, logFile: '/tmp/skaha-test-podman.log' });
+const stopEngine = () => {
+  try {
+    execFileSync('pkill', ['-f', `podman system service --time=0 unix://${socketPath}`]);
+  } catch {
+    // nothing to kill
+  }
+};
+
+describe('when the container engine goes away', () => {
+  const cleanups = cleanupList();
+  after(async () => {
+    await cleanups.run();
+    stopEngine();
+  });
+
+  it('answers 503 with a clear line, creates nothing, keeps listing, and recovers by itself', async () => {
+    await startEngine();
+    const tp = await startPlatform(cleanups.add, { podman: { socketPath } });
+    const { token } = tp.newUser();
+    const running = await tp.request('POST', '/skaha/v0/session', { token, form: { name: 'before', image: WEB_IMAGE, type: 'contributed' } });
+    assert.equal(running.status, 200, running.body);
+
+    stopEngine();
+    await new Promise((r) => setTimeout(r, 500));
+    const refused = await tp.request('POST', '/skaha/v0/session', { token, form: { name: 'during', image: HEADLESS_IMAGE, cmd: 'true' } });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body, 'temporarily unavailable: the container engine is not reachable, try again shortly\n');
+    assert.equal(refused.headers.get('retry-after'), '30');
+    const list = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token })).body) as Array<{ name: string }>;
+    assert.deepEqual(list.map((s) => s.name), ['before'], 'the list still answers, and nothing half-made is in it');
+    const avail = await tp.request('GET', '/skaha/availability');
+    assert.match(avail.body, /<vosi:available>false<\/vosi:available>/);
+
+    await startEngine();
+    let available = '';
+    for (let i = 0; i < 150 && !available.includes('>true<'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      available = (await tp.request('GET', '/skaha/availability')).body;
+    }
+    assert.match(available, /<vosi:available>true<\/vosi:available>/, 'the event stream reconnected');
+    const again = await tp.request('POST', '/skaha/v0/session', { token, form: { name: 'after', image: HEADLESS_IMAGE, cmd: 'true' } });
+    assert.equal(again.status, 200, again.body);
+    assert.equal(await tp.waitStatus(token, again.body.trim(), ['Succeeded']), 'Succeeded', 'events flow again');
+  });
+});
