@@ -8,6 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 ensure_all
+ensure_python_client
+export PYTHON_CLIENT_VENV
 say "type-checking the tests"
 npx tsc -p test/tsconfig.json || die "type errors in the tests"
 

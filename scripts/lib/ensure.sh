@@ -9,7 +9,7 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/deploy/podman/containers.conf}"
 
 # Debian packages: the engine (podman with runc; netavark needs iptables), debootstrap for the
 # reference images, a compiler and python3 for better-sqlite3's native build, curl for examples.
-DEBIAN_PACKAGES="podman runc netavark aardvark-dns iptables uidmap debootstrap ca-certificates curl python3 make g++"
+DEBIAN_PACKAGES="podman runc netavark aardvark-dns iptables debootstrap ca-certificates curl python3 python3-venv make g++"
 
 ensure_root() {
   [ "$(id -u)" = 0 ] || die "run as root (rootful Podman runs sessions as each user's uid): sudo $0"
@@ -43,6 +43,17 @@ ensure_build() {
 
 ensure_images() {
   bash "$ROOT/images/build.sh" || die "building the reference images failed (see above)"
+}
+
+# The official skaha Python client, in its own virtualenv, for the compatibility tests.
+PYTHON_CLIENT_VENV="${PYTHON_CLIENT_VENV:-/var/cache/skaha-test/python-client}"
+ensure_python_client() {
+  if [ -x "$PYTHON_CLIENT_VENV/bin/python" ] && "$PYTHON_CLIENT_VENV/bin/python" -c 'import skaha' 2>/dev/null; then
+    say "skaha Python client present"; return
+  fi
+  say "installing the skaha Python client 1.7.0 into $PYTHON_CLIENT_VENV"
+  /usr/bin/python3 -m venv "$PYTHON_CLIENT_VENV" || python3 -m venv "$PYTHON_CLIENT_VENV" || die "cannot create a virtualenv"
+  "$PYTHON_CLIENT_VENV/bin/pip" install -q skaha==1.7.0 || die "pip install skaha==1.7.0 failed"
 }
 
 # Everything a machine needs before the platform or its tests can run.

@@ -170,10 +170,18 @@ export class PodmanBackend implements SessionBackend {
     if (!entry) return [];
     try {
       const since = Math.floor(entry.record.createdAt.getTime() / 1000) - 1;
-      const until = Math.ceil(Date.now() / 1000) + 1;
-      const stream = (await this.docker.getEvents({ since, until, filters: { container: [entry.containerId] } })) as unknown;
-      const text = Buffer.isBuffer(stream) ? stream.toString('utf8') : await readAll(stream as Readable);
-      const raw = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as EngineEvent);
+      // `stream: false` (Podman) returns what happened so far at once; `until` would make the
+      // engine wait for that second to pass.
+      const query = { since, filters: { container: [entry.containerId] }, stream: false } as Docker.GetEventsOptions;
+      const stream = (await this.docker.getEvents(query)) as unknown;
+      const text = Buffer.isBuffer(stream) ? stream.toString('utf8') : await readAll(stream as Readable, EVENTS_READ_LIMIT_MS);
+      const raw = text.split('\n').flatMap((line) => {
+        try {
+          return [JSON.parse(line) as EngineEvent];
+        } catch {
+          return []; // blank, or cut short by the read limit
+        }
+      });
       return eventsFromEngine(raw, entry.record);
     } catch (err) {
       throw backendUnavailable(`events ${id}: ${engineMessage(err)}`);
@@ -402,8 +410,25 @@ export class PodmanBackend implements SessionBackend {
   }
 }
 
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8');
+/** An engine that ignores `stream: false` (Docker) keeps the stream open: take what came by then. */
+const EVENTS_READ_LIMIT_MS = 2000;
+
+function readAll(stream: Readable, limitMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(() => {
+      stream.destroy();
+      done();
+    }, limitMs);
+    stream.on('data', (chunk: Buffer | string) => chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)));
+    stream.on('end', done);
+    stream.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }
