@@ -6,12 +6,14 @@
  *
  * Each round, in rotating order:
  *   skaha   POST /skaha/v0/session (type=contributed, webapp image, cores=1, ram=1), then
- *           GET /skaha/v0/session/<id> every 20 ms until status Running; then DELETE it and
- *           wait until it is gone (404).
+ *           GET /skaha/v0/session/<id> every 20 ms until status Running.
  *   cli     `podman run -d --rm --user 200000:200000 --cap-drop ALL -p 127.0.0.1::5000 <image>`,
- *           then `podman inspect` every 20 ms until running; then `podman rm -f -t 0`.
+ *           then `podman inspect` every 20 ms until running.
  *   engine  the same container through the Docker-compatible API on skaha's socket
- *           (dockerode create + start + inspect until running); then remove.
+ *           (dockerode create + start, then inspect every 20 ms until running).
+ * Then, for all three, the time until the web app answers `GET /healthz` on its published
+ * loopback port (polled every 20 ms; the port is read from the engine), and the removal:
+ * skaha's DELETE, waiting until the session is gone (404); `podman rm -f -t 0`; remove.
  * Round 0 is a warm-up and not counted.
  *
  * Environment: BENCH_LAUNCHES (20), BENCH_PAUSE_MS (250, between steps), BENCH_TIMEOUT_S (900).
@@ -47,6 +49,7 @@ const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 900, 30, 7200);
 const POLL_MS = 20;
 const STEP_TIMEOUT_MS = 60_000;
 const GOAL_P50_MS = 1000;
+const APP_PORT = '5000/tcp';
 
 const PEER_USER = '200000:200000';
 const RUN_ID = randomHex(4);
@@ -55,13 +58,34 @@ const RUN_LABEL = `skaha-bench.run=${RUN_ID}`;
 interface Samples {
   skahaRunning: number[];
   skahaPost: number[];
+  skahaReady: number[];
   skahaDelete: number[];
-  cli: number[];
-  engine: number[];
+  cliRunning: number[];
+  cliReady: number[];
+  engineRunning: number[];
+  engineReady: number[];
   runningAtFirstGet: number;
 }
 
-async function skahaRound(server: Server, cleanup: Cleanup, known: Set<string>, round: number, s: Samples | undefined): Promise<void> {
+/** Milliseconds from `t0` until the container's web app answers GET /healthz on its host port. */
+async function appAnswers(docker: Docker, containerId: string, t0: number): Promise<number> {
+  const info = await docker.getContainer(containerId).inspect();
+  const hostPort = info.NetworkSettings?.Ports?.[APP_PORT]?.[0]?.HostPort;
+  if (!hostPort) throw new Error(`container ${containerId} publishes no ${APP_PORT}`);
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${hostPort}/healthz`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return now() - t0;
+    } catch {
+      /* not listening yet */
+    }
+    if (now() - t0 > STEP_TIMEOUT_MS) throw new Error(`container ${containerId}: no answer on port ${hostPort} after ${STEP_TIMEOUT_MS} ms`);
+    await sleep(POLL_MS);
+  }
+}
+
+async function skahaRound(server: Server, docker: Docker, cleanup: Cleanup, known: Set<string>, round: number, s: Samples | undefined): Promise<void> {
   const t0 = now();
   const { id, ms: postMs } = await cleanup.track(
     server.api.launch({ name: `lat-${round}`, image: WEB_IMAGE, type: 'contributed', cores: '1', ram: '1' }),
@@ -77,6 +101,8 @@ async function skahaRound(server: Server, cleanup: Cleanup, known: Set<string>, 
     await sleep(POLL_MS);
   }
   const running = now() - t0;
+  // The container is named after the session's job (skaha-<type>-<user>-<id>): one inspect, as for the peers.
+  const ready = await appAnswers(docker, `skaha-contributed-${server.username}-${id}`, t0);
 
   const td = now();
   const r = await server.api.request('DELETE', `/skaha/v0/session/${id}`);
@@ -90,6 +116,7 @@ async function skahaRound(server: Server, cleanup: Cleanup, known: Set<string>, 
   if (s) {
     s.skahaRunning.push(running);
     s.skahaPost.push(postMs);
+    s.skahaReady.push(ready);
     s.skahaDelete.push(deleted);
     if (polls === 1) s.runningAtFirstGet++;
   }
@@ -125,11 +152,15 @@ async function cliRound(docker: Docker, round: number, s: Samples | undefined): 
     if (now() - t0 > STEP_TIMEOUT_MS) throw new Error(`podman container ${id} not running after ${STEP_TIMEOUT_MS} ms`);
     await sleep(POLL_MS);
   }
-  const t = now() - t0;
+  const running = now() - t0;
+  const ready = await appAnswers(docker, id, t0);
   // --rm may remove it first: "no such container" from rm is fine.
   await podman(['rm', '-f', '-t', '0', id]).catch(() => undefined);
   await gone(docker, id);
-  if (s) s.cli.push(t);
+  if (s) {
+    s.cliRunning.push(running);
+    s.cliReady.push(ready);
+  }
 }
 
 async function engineRound(docker: Docker, round: number, s: Samples | undefined): Promise<void> {
@@ -139,8 +170,8 @@ async function engineRound(docker: Docker, round: number, s: Samples | undefined
     Image: WEB_IMAGE,
     User: PEER_USER,
     Labels: { 'skaha-bench.run': RUN_ID },
-    ExposedPorts: { '5000/tcp': {} },
-    HostConfig: { CapDrop: ['ALL'], PortBindings: { '5000/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+    ExposedPorts: { [APP_PORT]: {} },
+    HostConfig: { CapDrop: ['ALL'], PortBindings: { [APP_PORT]: [{ HostIp: '127.0.0.1', HostPort: '' }] } },
   });
   await container.start();
   for (;;) {
@@ -148,10 +179,14 @@ async function engineRound(docker: Docker, round: number, s: Samples | undefined
     if (now() - t0 > STEP_TIMEOUT_MS) throw new Error(`engine container ${container.id} not running after ${STEP_TIMEOUT_MS} ms`);
     await sleep(POLL_MS);
   }
-  const t = now() - t0;
+  const running = now() - t0;
+  const ready = await appAnswers(docker, container.id, t0);
   await container.remove({ force: true, v: true });
   await gone(docker, container.id);
-  if (s) s.engine.push(t);
+  if (s) {
+    s.engineRunning.push(running);
+    s.engineReady.push(ready);
+  }
 }
 
 /** This run's peer containers, whatever state they are in. */
@@ -186,53 +221,67 @@ async function main(): Promise<void> {
     });
     console.log(`server ${srv.base} (user ${srv.username}, data in ${srv.workDir})`);
 
-    const s: Samples = { skahaRunning: [], skahaPost: [], skahaDelete: [], cli: [], engine: [], runningAtFirstGet: 0 };
+    const s: Samples = {
+      skahaRunning: [], skahaPost: [], skahaReady: [], skahaDelete: [],
+      cliRunning: [], cliReady: [], engineRunning: [], engineReady: [],
+      runningAtFirstGet: 0,
+    };
     const kinds = [
-      (round: number, into: Samples | undefined) => skahaRound(srv, cleanup, known, round, into),
+      (round: number, into: Samples | undefined) => skahaRound(srv, docker, cleanup, known, round, into),
       (round: number, into: Samples | undefined) => cliRound(docker, round, into),
       (round: number, into: Samples | undefined) => engineRound(docker, round, into),
     ];
+    const last = (a: number[]) => ms(a[a.length - 1] ?? Number.NaN, 0);
     for (let round = 0; round <= LAUNCHES; round++) {
       for (let k = 0; k < kinds.length; k++) {
         cleanup.check();
         await kinds[(round + k) % kinds.length]!(round, round === 0 ? undefined : s);
         if (PAUSE_MS) await sleep(PAUSE_MS);
       }
-      if (round > 0) {
-        const last = (a: number[]) => ms(a[a.length - 1] ?? Number.NaN, 0);
-        console.log(`round ${String(round).padStart(2)}/${LAUNCHES}: skaha ${last(s.skahaRunning)} ms (POST ${last(s.skahaPost)}), podman CLI ${last(s.cli)} ms, engine API ${last(s.engine)} ms`);
-      } else {
-        console.log('warm-up round done');
+      if (round === 0) console.log('warm-up round done');
+      else {
+        console.log(
+          `round ${String(round).padStart(2)}/${LAUNCHES}: Running after skaha ${last(s.skahaRunning)} ms (POST ${last(s.skahaPost)}), ` +
+            `podman CLI ${last(s.cliRunning)}, engine API ${last(s.engineRunning)}; app answers after ${last(s.skahaReady)} / ${last(s.cliReady)} / ${last(s.engineReady)} ms; DELETE → gone ${last(s.skahaDelete)} ms`,
+        );
       }
     }
 
     const skaha = summarize(s.skahaRunning);
     const post = summarize(s.skahaPost);
+    const skahaReady = summarize(s.skahaReady);
+    const cli = summarize(s.cliRunning);
+    const cliReady = summarize(s.cliReady);
+    const eng = summarize(s.engineRunning);
+    const engReady = summarize(s.engineReady);
     const del = summarize(s.skahaDelete);
-    const cli = summarize(s.cli);
-    const eng = summarize(s.engine);
     const headers = ['measure (ms)', 'n', 'min', 'p50', 'p95', 'max', 'mean'];
     const rows = [
-      row('skaha: POST → Running', skaha),
-      row('skaha: POST alone', post),
-      row('peer: podman run -d + inspect (CLI)', cli),
-      row('peer: create + start + inspect (engine API)', eng),
-      row('skaha: DELETE → gone (not a goal)', del),
+      row('skaha: POST → status Running', skaha),
+      row('skaha: the POST alone', post),
+      row('peer, podman CLI: run -d → inspect running', cli),
+      row('peer, engine API: create + start → inspect running', eng),
+      row('skaha: POST → app answers /healthz', skahaReady),
+      row('peer, podman CLI: run -d → app answers', cliReady),
+      row('peer, engine API: create → app answers', engReady),
+      row('skaha: DELETE → session gone (404)', del),
     ];
-    const ratioHeaders = ['ratio', 'p50', 'p95'];
+    const ratioHeaders = ['ratio skaha / peer', 'p50', 'p95'];
     const ratioRows = [
-      ['skaha POST→Running / podman CLI', ratio(skaha.p50, cli.p50), ratio(skaha.p95, cli.p95)],
-      ['skaha POST→Running / engine API', ratio(skaha.p50, eng.p50), ratio(skaha.p95, eng.p95)],
+      ['to Running: skaha / podman CLI', ratio(skaha.p50, cli.p50), ratio(skaha.p95, cli.p95)],
+      ['to Running: skaha / engine API', ratio(skaha.p50, eng.p50), ratio(skaha.p95, eng.p95)],
+      ['to app answers: skaha / podman CLI', ratio(skahaReady.p50, cliReady.p50), ratio(skahaReady.p95, cliReady.p95)],
+      ['to app answers: skaha / engine API', ratio(skahaReady.p50, engReady.p50), ratio(skahaReady.p95, engReady.p95)],
     ];
     const verdict = `goal p50(POST → Running) < ${GOAL_P50_MS} ms: ${skaha.p50 < GOAL_P50_MS ? 'met' : 'NOT met'} (p50 ${ms(skaha.p50, 0)} ms)`;
-    console.log(`\n${textTable(headers, rows)}\n\n${textTable(ratioHeaders, ratioRows)}\n\n${verdict}`);
-    console.log(`status was already Running at the first GET after the POST in ${s.runningAtFirstGet}/${s.skahaRunning.length} launches`);
+    const firstGet = `the session was already Running at the first GET after the POST in ${s.runningAtFirstGet} of ${s.skahaRunning.length} launches`;
+    console.log(`\n${textTable(headers, rows)}\n\n${textTable(ratioHeaders, ratioRows)}\n\n${verdict}\n${firstGet}`);
     console.log('\n--- markdown ---');
-    console.log(`Launch latency, ${LAUNCHES} sequential launches of \`${WEB_IMAGE}\` (type=contributed, cores=1, ram=1) after one warm-up; ${machineLine(m)}.\n`);
+    console.log(`Launch latency, ${LAUNCHES} sequential launches of each kind of \`${WEB_IMAGE}\` (skaha: type=contributed, cores=1, ram=1), after one warm-up; ${machineLine(m)}.\n`);
     console.log(markdownTable(headers, rows));
     console.log('');
     console.log(markdownTable(ratioHeaders, ratioRows));
-    console.log(`\n${verdict}.`);
+    console.log(`\n${verdict}; ${firstGet}.`);
     console.log('--- end ---\n');
   } catch (err) {
     failed = true;

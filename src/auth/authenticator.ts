@@ -1,12 +1,17 @@
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { User } from '../store/store.js';
 
 /** Who is calling, and how they proved it. */
 export interface Principal {
   user: User;
-  method: 'token' | 'callback';
+  method: 'token' | 'callback' | 'cookie';
   /** Callback tokens act for one desktop session only (spec §6.5). */
   sessionScope?: string;
+}
+
+/** What an authenticator may look at: the headers (Fastify requests and raw Node requests alike). */
+export interface Credentials {
+  headers: IncomingHttpHeaders;
 }
 
 /**
@@ -15,12 +20,12 @@ export interface Principal {
  */
 export interface Authenticator {
   readonly name: string;
-  matches(req: FastifyRequest): boolean;
+  matches(req: Credentials): boolean;
   /** The principal, or undefined when the credential is not valid. */
-  authenticate(req: FastifyRequest): Promise<Principal | undefined>;
+  authenticate(req: Credentials): Promise<Principal | undefined>;
 }
 
-export async function authenticate(chain: Authenticator[], req: FastifyRequest): Promise<Principal | undefined> {
+export async function authenticate(chain: Authenticator[], req: Credentials): Promise<Principal | undefined> {
   for (const authenticator of chain) {
     if (authenticator.matches(req)) return authenticator.authenticate(req);
   }

@@ -1,9 +1,7 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import type { FastifyRequest } from 'fastify';
+import { loadOrCreateKey } from './keys.js';
 import type { IdentityStore } from '../store/store.js';
-import type { Authenticator, Principal } from './authenticator.js';
+import type { Authenticator, Credentials, Principal } from './authenticator.js';
 
 export const CALLBACK_HEADER = 'x-auth-token-skaha';
 
@@ -16,14 +14,7 @@ export class CallbackTokens {
   private readonly key: Buffer;
 
   constructor(dataDir: string) {
-    const file = path.join(dataDir, 'secrets', 'callback.key');
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    try {
-      fs.writeFileSync(file, crypto.randomBytes(32), { flag: 'wx', mode: 0o600 });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    this.key = fs.readFileSync(file);
+    this.key = loadOrCreateKey(dataDir, 'callback');
   }
 
   mint(sessionId: string): string {
@@ -54,11 +45,11 @@ export class CallbackAuthenticator implements Authenticator {
     private readonly store: IdentityStore,
   ) {}
 
-  matches(req: FastifyRequest): boolean {
+  matches(req: Credentials): boolean {
     return !req.headers.authorization && typeof req.headers[CALLBACK_HEADER] === 'string';
   }
 
-  async authenticate(req: FastifyRequest): Promise<Principal | undefined> {
+  async authenticate(req: Credentials): Promise<Principal | undefined> {
     const sessionId = this.tokens.verify(String(req.headers[CALLBACK_HEADER]));
     if (!sessionId) return undefined;
     const owner = this.ownerOf(sessionId);

@@ -1,6 +1,5 @@
-import type { FastifyRequest } from 'fastify';
 import type { IdentityStore } from '../store/store.js';
-import type { Authenticator, Principal } from './authenticator.js';
+import type { Authenticator, Credentials, Principal } from './authenticator.js';
 
 /** `Authorization: Bearer <api token>`; only the token's hash is stored. */
 export class BearerTokenAuthenticator implements Authenticator {
@@ -8,11 +7,11 @@ export class BearerTokenAuthenticator implements Authenticator {
 
   constructor(private readonly store: IdentityStore) {}
 
-  matches(req: FastifyRequest): boolean {
+  matches(req: Credentials): boolean {
     return /^bearer\s+/i.test(req.headers.authorization ?? '');
   }
 
-  async authenticate(req: FastifyRequest): Promise<Principal | undefined> {
+  async authenticate(req: Credentials): Promise<Principal | undefined> {
     const token = (req.headers.authorization ?? '').replace(/^bearer\s+/i, '').trim();
     if (!token) return undefined;
     const user = this.store.userForToken(token);

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { authenticate, type Authenticator } from '../auth/authenticator.js';
@@ -5,6 +6,11 @@ import type { ApiDeps } from '../api/deps.js';
 import { sessionRoutes } from '../api/session/routes.js';
 import { catalogRoutes } from '../api/image/routes.js';
 import { vosiRoutes } from '../api/vosi/routes.js';
+import { loginRoutes } from '../api/login/routes.js';
+import type { CookieIssuer } from '../auth/cookie.js';
+import type { IdentityStore } from '../store/store.js';
+import { isSessionUrl } from '../proxy/path.js';
+import type { SessionProxy } from '../proxy/proxy.js';
 import { oneLine, SkahaError } from './errors.js';
 import type { Logger } from './platform.js';
 
@@ -13,6 +19,10 @@ export interface AppOptions {
   authenticators: Authenticator[];
   /** Where request lines and server errors go; silent when absent (tests). */
   log?: Logger;
+  /** The session proxy, served ahead of Fastify's router for `/session/...`. */
+  proxy?: SessionProxy;
+  /** Browser login (sets the cookie the proxy accepts). */
+  login?: { store: IdentityStore; cookies: CookieIssuer };
 }
 
 const API_PREFIX = /^\/+skaha\/+v[01](\/|$)/;
@@ -26,8 +36,23 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const log = opts.log;
   // Fastify's own logger stays off: we log one line per request, without the query string
   // (which may carry session tokens), and errors with their log-only detail.
+  const proxy = opts.proxy;
   const app = Fastify({
     logger: false,
+    // Session traffic goes straight to the proxy, ahead of Fastify's routing, hooks and body
+    // parsing: it is the hot path, and bodies must stream, not be parsed.
+    ...(proxy
+      ? {
+          serverFactory: (handler: http.RequestListener) => {
+            const server = http.createServer((req, res) => (isSessionUrl(req.url ?? '') ? proxy.handle(req, res) : handler(req, res)));
+            server.on('upgrade', (req, socket, head) => {
+              if (isSessionUrl(req.url ?? '')) proxy.handleUpgrade(req, socket, head);
+              else socket.destroy();
+            });
+            return server;
+          },
+        }
+      : {}),
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: {
       // The Python client can send `//v0/session` (spec §1.1).
@@ -92,6 +117,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog });
+  if (opts.login) await app.register(loginRoutes, opts.login);
   for (const version of ['v0', 'v1'] as const) {
     await app.register(
       async (api) => {

@@ -21,7 +21,13 @@ export const ConfigSchema = Type.Object({
     maxUserSessions: Type.Integer({ minimum: 1, default: 5, description: 'Concurrent interactive (non-headless) Pending or Running sessions per user (skaha.maxusersessions).' }),
     headlessTtlAfterFinishedSeconds: Type.Integer({ minimum: 0, default: 3600, description: 'How long a finished headless job stays listed (its logs readable) before it is removed, in seconds.' }),
     interactiveTtlAfterFinishedSeconds: Type.Integer({ minimum: 0, default: 86400, description: 'How long a finished interactive session stays listed before it is removed, in seconds.' }),
-    reaperIntervalMs: Type.Integer({ minimum: 100, default: 15000, description: 'How often expired and finished sessions are looked for, in milliseconds.' }),
+    reaperIntervalMs: Type.Integer({ minimum: 100, default: 15000, description: 'How often expired, finished and idle sessions are looked for, in milliseconds.' }),
+    idleCullSeconds: Type.Integer({ minimum: 0, default: 0, description: 'Delete notebook sessions with no proxied request or WebSocket frame for this long, in seconds (0: never). Other types are never culled.' }),
+  }, { default: {} }),
+  proxy: Type.Object({
+    upstreamTimeoutMs: Type.Integer({ minimum: 100, default: 120000, description: 'Time a session container has to send response headers before the proxy answers 504, in milliseconds.' }),
+    startupGraceMs: Type.Integer({ minimum: 0, default: 120000, description: 'For this long after a session starts, a browser whose request cannot connect yet sees the waiting page instead of a 502, in milliseconds.' }),
+    loginCookieHours: Type.Integer({ minimum: 1, default: 12, description: 'Lifetime of the browser login cookie and of per-session cookies, in hours.' }),
   }, { default: {} }),
   storage: Type.Object({
     topLevelDir: Type.String({ default: '/arc', description: 'Where user storage appears inside containers (SKAHA_TOP_LEVEL_DIR): homes at <dir>/home/<user>, projects at <dir>/projects.' }),

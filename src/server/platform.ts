@@ -1,6 +1,10 @@
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { CallbackAuthenticator, CallbackTokens } from '../auth/callback.js';
+import { CookieIssuer, LoginCookieAuthenticator } from '../auth/cookie.js';
+import { loadOrCreateKey, Signer } from '../auth/keys.js';
+import { ActivityTracker } from '../proxy/activity.js';
+import { SessionProxy } from '../proxy/proxy.js';
 import { BearerTokenAuthenticator } from '../auth/token.js';
 import { connectEngine } from '../backends/podman/engine-process.js';
 import { PodmanBackend } from '../backends/podman/backend.js';
@@ -83,13 +87,29 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     },
     log,
   );
-  const authenticators = [
-    new BearerTokenAuthenticator(store),
-    new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store),
-  ];
+  const bearer = new BearerTokenAuthenticator(store);
+  const authenticators = [bearer, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
+  const cookies = new CookieIssuer(new Signer(loadOrCreateKey(config.dataDir, 'cookie')), {
+    secure: baseUrl().startsWith('https:'),
+    maxAgeSeconds: config.proxy.loginCookieHours * 3600,
+  });
+  const activity = new ActivityTracker();
+  const proxy = new SessionProxy({
+    backend,
+    authenticators: [bearer, new LoginCookieAuthenticator(cookies, store)],
+    cookies,
+    activity,
+    loginPath: '/login',
+    upstreamTimeoutMs: config.proxy.upstreamTimeoutMs,
+    startupGraceMs: config.proxy.startupGraceMs,
+    log,
+  });
+  service.setActivity(activity, config.sessions.idleCullSeconds);
   const app = await buildApp({
     deps: { service, backend, catalog, context: () => context, registryHosts: config.registryHosts, baseUrl, layout },
     authenticators,
+    proxy,
+    login: { store, cookies },
     ...(opts.requestLog === false ? {} : { log }),
   });
 
@@ -116,6 +136,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       clearTimeout(imageRefresh);
       catalog.stop();
       await app.close();
+      proxy.close();
       await backend.close();
       store.close();
     },

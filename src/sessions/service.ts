@@ -57,6 +57,9 @@ export class SessionService {
   /** Session keys whose files exist but whose container may not yet: the sweep leaves them. */
   private readonly launching = new Set<string>();
 
+  private activity: { lastActivity(id: string): number; forget(id: string): void } | undefined;
+  private idleCullSeconds = 0;
+
   constructor(
     private readonly backend: SessionBackend,
     private readonly catalog: CachedCatalog,
@@ -66,6 +69,12 @@ export class SessionService {
     private readonly opts: SessionServiceOptions,
     private readonly log: Log,
   ) {}
+
+  /** Feed of proxy activity for idle culling of notebooks (0 seconds: never cull). */
+  setActivity(activity: { lastActivity(id: string): number; forget(id: string): void }, idleCullSeconds: number): void {
+    this.activity = activity;
+    this.idleCullSeconds = idleCullSeconds;
+  }
 
   // --- launch ---------------------------------------------------------------------------
 
@@ -327,10 +336,14 @@ export class SessionService {
       const expired = (s.status === 'Running' || s.status === 'Pending') && now >= start + s.deadlineSeconds * 1000;
       const ttl = s.type === 'headless' ? this.opts.headlessTtlAfterFinishedSeconds : this.opts.interactiveTtlAfterFinishedSeconds;
       const finished = (s.status === 'Succeeded' || s.status === 'Failed') && now >= (s.finishedAt ?? s.createdAt).getTime() + ttl * 1000;
+      const idle = s.type === 'notebook' && s.status === 'Running' && this.idleCullSeconds > 0 && this.activity !== undefined
+        && now - Math.max(this.activity.lastActivity(s.id), start) >= this.idleCullSeconds * 1000;
       // A desktop's apps go with it; do not reap them twice.
       if (s.appId && all.some((d) => d.id === s.id && !d.appId && (expired || finished))) continue;
-      if (expired || finished) {
-        this.log.info(`reaper: removing ${s.appId ? `desktop-app ${s.id}/${s.appId}` : `session ${s.id}`} (${expired ? 'expired' : 'finished'})`);
+      if (expired || finished || idle) {
+        const why = expired ? 'expired' : finished ? 'finished' : `idle for ${this.idleCullSeconds} s`;
+        this.log.info(`reaper: removing ${s.appId ? `desktop-app ${s.id}/${s.appId}` : `session ${s.id}`} (${why})`);
+        this.activity?.forget(s.id);
         await this.remove(s).catch((err) => this.log.warn(`reaper: ${(err as Error).message}`));
         removed++;
       }

@@ -26,6 +26,10 @@ export function validateUsername(username: string): string | undefined {
  */
 export class SqliteIdentityStore implements IdentityStore {
   private readonly db: Database.Database;
+  // Statements on the request path (every authenticated request), prepared once.
+  private readonly byToken: Database.Statement;
+  private readonly byName: Database.Statement;
+  private readonly groupsOf: Database.Statement;
 
   constructor(dataDir: string, private readonly uidRange: { uidMin: number; uidMax: number }) {
     fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -56,10 +60,13 @@ export class SqliteIdentityStore implements IdentityStore {
         created_at TEXT NOT NULL
       );
     `);
+    this.byToken = this.db.prepare('SELECT u.username, u.uid FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.hash = ?');
+    this.byName = this.db.prepare('SELECT username, uid FROM users WHERE username = ?');
+    this.groupsOf = this.db.prepare('SELECT g.name, g.gid FROM memberships m JOIN groups g ON g.name = m.group_name WHERE m.username = ? ORDER BY g.gid');
   }
 
   findUser(username: string): User | undefined {
-    const row = this.db.prepare('SELECT username, uid FROM users WHERE username = ?').get(username) as
+    const row = this.byName.get(username) as
       | { username: string; uid: number }
       | undefined;
     return row ? this.withGroups(row) : undefined;
@@ -109,9 +116,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   userForToken(token: string): User | undefined {
-    const row = this.db
-      .prepare('SELECT u.username, u.uid FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.hash = ?')
-      .get(hashToken(token)) as { username: string; uid: number } | undefined;
+    const row = this.byToken.get(hashToken(token)) as { username: string; uid: number } | undefined;
     return row ? this.withGroups(row) : undefined;
   }
 
@@ -120,9 +125,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   private withGroups(row: { username: string; uid: number }): User {
-    const groups = this.db
-      .prepare('SELECT g.name, g.gid FROM memberships m JOIN groups g ON g.name = m.group_name WHERE m.username = ? ORDER BY g.gid')
-      .all(row.username) as Group[];
+    const groups = this.groupsOf.all(row.username) as Group[];
     return { username: row.username, uid: row.uid, gid: row.uid, groups };
   }
 }

@@ -1,0 +1,58 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { CookieIssuer } from '../../auth/cookie.js';
+import type { IdentityStore } from '../../store/store.js';
+
+function escape(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** Only a local path may be a `next`: never `//host` or `https://...` (no open redirect). */
+export function safeNext(next: string | undefined): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  return next;
+}
+
+function loginPage(next: string, error?: string): string {
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Log in · skaha</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1b1f24}
+label{display:block;margin:.5rem 0 .25rem}input{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}
+button{margin-top:1rem;padding:.5rem 1.25rem;font:inherit}.error{color:#a40e26}</style></head>
+<body><main>
+<h1>Log in to skaha</h1>
+${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
+<form method="post" action="/login">
+<input type="hidden" name="next" value="${escape(next)}">
+<label for="token">API token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">Log in</button>
+</form>
+<p>An operator creates tokens with <code>skaha admin token create &lt;username&gt;</code>.</p>
+</main></body></html>`;
+}
+
+/**
+ * Browser login with an API token, setting the signed login cookie the session proxy accepts.
+ * (The identity work adds passwords and OIDC behind the same cookie.)
+ */
+export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer }> = async (app, { store, cookies }) => {
+  app.get('/login', { schema: { hide: true } }, async (req, reply) => {
+    const next = safeNext((req.query as { next?: string }).next);
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next));
+  });
+
+  app.post('/login', { schema: { hide: true } }, async (req, reply) => {
+    const form = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
+    const next = safeNext(form.get('next') ?? undefined);
+    const user = store.userForToken((form.get('token') ?? '').trim());
+    if (!user) {
+      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, 'That token is not valid.'));
+    }
+    return reply.code(303).header('set-cookie', cookies.loginCookie(user.username)).header('location', next).send();
+  });
+
+  app.post('/logout', { schema: { hide: true } }, async (_req, reply) =>
+    reply.code(303).header('set-cookie', cookies.clearLoginCookie()).header('location', '/login').send(),
+  );
+};

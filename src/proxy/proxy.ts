@@ -1,0 +1,274 @@
+import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { authenticate, type Authenticator } from '../auth/authenticator.js';
+import { CookieIssuer, parseCookies } from '../auth/cookie.js';
+import type { SessionBackend } from '../backends/backend.js';
+import type { SessionRecord } from '../sessions/model.js';
+import type { ActivityTracker } from './activity.js';
+import { errorPage, waitingPage } from './pages.js';
+import { parseSessionPath, UPSTREAM_PORT, unsafePath, upstreamTarget, withoutSecret, type SessionPath } from './path.js';
+
+export interface ProxyLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface SessionProxyOptions {
+  backend: Pick<SessionBackend, 'get' | 'address'>;
+  /** Bearer token, then login cookie: the first credential present decides. */
+  authenticators: Authenticator[];
+  cookies: CookieIssuer;
+  activity: ActivityTracker;
+  /** Where unauthenticated browsers are sent, with `?next=`. */
+  loginPath: string;
+  /** Time allowed for the container's response headers, in milliseconds. */
+  upstreamTimeoutMs: number;
+  /** After a session starts, connection errors show the waiting page this long, in milliseconds. */
+  startupGraceMs: number;
+  log: ProxyLog;
+}
+
+/** Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+/** Client-supplied forwarding headers are replaced by what we saw (no spoofing). */
+const FORWARDED = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip']);
+
+type Decision =
+  | { kind: 'forward'; path: SessionPath; session: SessionRecord; target: { host: string; port: number }; username: string; viaBearer: boolean }
+  | { kind: 'respond'; status: number; title: string; detail: string; headers?: Record<string, string>; waiting?: boolean; session?: SessionRecord };
+
+const wantsHtml = (req: IncomingMessage) => (req.method === 'GET' || req.method === 'HEAD') && /text\/html/.test(req.headers.accept ?? '');
+
+/**
+ * The authenticated session proxy: `/session/<type>/<id>/...` over HTTP and WebSocket to the
+ * session's container, for its owner only. Routing is decided from the raw request target and
+ * the backend's event-fed index; bodies stream both ways.
+ */
+export class SessionProxy {
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256, scheduling: 'lifo' });
+
+  constructor(private readonly opts: SessionProxyOptions) {}
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** HTTP requests whose target starts with `/session/`. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.decide(req).then(
+      (d) => (d.kind === 'forward' ? this.forward(req, res, d) : this.respond(req, res, d)),
+      (err) => {
+        this.opts.log.warn(`proxy: ${(err as Error).message}`);
+        this.respond(req, res, { kind: 'respond', status: 500, title: 'Proxy error', detail: 'The proxy failed; the server log has the details.' });
+      },
+    );
+  }
+
+  /** WebSocket (and other) upgrades whose target starts with `/session/`. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    this.decide(req).then(
+      (d) => {
+        if (d.kind !== 'forward') {
+          socket.end(`HTTP/1.1 ${d.status} ${http.STATUS_CODES[d.status] ?? ''}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${d.detail}\n`);
+          return;
+        }
+        this.tunnel(req, socket, head, d);
+      },
+      () => socket.destroy(),
+    );
+  }
+
+  // --- decisions ------------------------------------------------------------------------
+
+  private async decide(req: IncomingMessage): Promise<Decision> {
+    const url = req.url ?? '/';
+    const path = parseSessionPath(url);
+    if (!path) return { kind: 'respond', status: 404, title: 'No such session', detail: 'There is no session at this address.' };
+    if (unsafePath(path.rest)) {
+      return { kind: 'respond', status: 400, title: 'Bad request', detail: 'Encoded slashes, dot segments and empty segments are not allowed in session URLs.' };
+    }
+
+    const principal = await authenticate(this.opts.authenticators, req);
+    if (req.headers.authorization && !principal) {
+      return { kind: 'respond', status: 401, title: 'Not authenticated', detail: 'The credential sent is not valid.' };
+    }
+    const username = principal?.method === 'callback' ? undefined : principal?.user.username ?? this.opts.cookies.sessionUser(parseCookies(req.headers), path.id);
+    if (!username) {
+      if (wantsHtml(req)) {
+        const next = withoutSecret(url, path.id) ?? url;
+        return { kind: 'respond', status: 302, title: 'Log in', detail: 'Log in to open this session.', headers: { location: `${this.opts.loginPath}?next=${encodeURIComponent(next)}` } };
+      }
+      return { kind: 'respond', status: 401, title: 'Not authenticated', detail: 'Log in, or send an API token, to reach this session.' };
+    }
+
+    const session = this.opts.backend.get(path.id);
+    // Another user's session, an unknown ID and a type that does not match all look the same.
+    if (!session || session.appId || session.username !== username || session.type !== path.type) {
+      return { kind: 'respond', status: 404, title: 'No such session', detail: `You have no ${path.type} session ${path.id}.` };
+    }
+
+    // skaha's connect URLs carry the session ID as ?token= or ?password=. For its owner, trade
+    // it for a cookie scoped to this session and drop it from the address bar and history.
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const clean = withoutSecret(url, path.id);
+      if (clean !== undefined) {
+        return {
+          kind: 'respond',
+          status: 302,
+          title: 'Opening',
+          detail: 'Opening your session.',
+          headers: { location: clean, 'set-cookie': this.opts.cookies.sessionCookie(path.id, path.prefix, username) },
+        };
+      }
+    }
+
+    if (session.status === 'Pending') return this.waiting(session, 'The container is being created.');
+    if (session.status !== 'Running') {
+      return { kind: 'respond', status: 404, title: 'Session ended', detail: `Session ${session.name} is ${session.status.toLowerCase()}.` };
+    }
+    const port = UPSTREAM_PORT[session.type];
+    const target = port ? this.opts.backend.address(session.id, port) : undefined;
+    if (!target) return this.waiting(session, 'The session has no address yet.');
+    return { kind: 'forward', path, session, target, username, viaBearer: principal?.method === 'token' };
+  }
+
+  private waiting(session: SessionRecord, detail: string): Decision {
+    return { kind: 'respond', status: 503, title: 'Starting', detail, waiting: true, session, headers: { 'retry-after': '1', 'x-skaha-waiting': '1' } };
+  }
+
+  private respond(req: IncomingMessage, res: ServerResponse, d: Extract<Decision, { kind: 'respond' }>): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const html = wantsHtml(req) || d.status === 302;
+    const body = d.waiting && d.session && html
+      ? waitingPage(d.session.name, d.session.status, d.detail)
+      : html
+        ? errorPage(d.status, d.title, d.detail)
+        : `${d.detail}\n`;
+    res.writeHead(d.status, {
+      'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
+      'cache-control': 'no-store',
+      ...d.headers,
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  // --- forwarding -----------------------------------------------------------------------
+
+  private upstreamHeaders(req: IncomingMessage, d: Extract<Decision, { kind: 'forward' }>, keepUpgrade: boolean): IncomingHttpHeaders {
+    const headers: IncomingHttpHeaders = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value === undefined || FORWARDED.has(name)) continue;
+      if (HOP_BY_HOP.has(name) && !(keepUpgrade && (name === 'upgrade' || name === 'connection'))) continue;
+      headers[name] = value;
+    }
+    headers.host = req.headers.host ?? `${d.target.host}:${d.target.port}`;
+    // Our credentials never reach the container: not the API token, not our cookies.
+    if (d.viaBearer) delete headers.authorization;
+    if (headers.cookie) {
+      const kept = String(headers.cookie).split(';').map((c) => c.trim()).filter((c) => c && !CookieIssuer.isOurs(c.slice(0, c.indexOf('='))));
+      if (kept.length) headers.cookie = kept.join('; ');
+      else delete headers.cookie;
+    }
+    // The notebook's own token is the session ID (spec §4.2); the proxy has already checked the
+    // owner, so it presents the token for them instead of the URL.
+    if (d.session.type === 'notebook' && !headers.authorization) headers.authorization = `token ${d.session.id}`;
+    const socket = req.socket;
+    headers['x-forwarded-for'] = socket.remoteAddress ?? '';
+    headers['x-forwarded-proto'] = (socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+    headers['x-forwarded-prefix'] = d.path.prefix;
+    return headers;
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, d: Extract<Decision, { kind: 'forward' }>): void {
+    this.opts.activity.touch(d.session.id);
+    const upstream = http.request({
+      host: d.target.host,
+      port: d.target.port,
+      method: req.method,
+      path: upstreamTarget(d.path),
+      headers: this.upstreamHeaders(req, d, false),
+      agent: this.agent,
+    });
+    const timer = setTimeout(() => {
+      upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'SKAHA_UPSTREAM_TIMEOUT' }));
+    }, this.opts.upstreamTimeoutMs);
+
+    upstream.on('response', (up) => {
+      clearTimeout(timer);
+      const headers: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(up.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+      }
+      res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
+      up.pipe(res);
+      up.on('error', () => res.destroy());
+    });
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err.code === 'SKAHA_UPSTREAM_TIMEOUT') {
+        this.respond(req, res, { kind: 'respond', status: 504, title: 'Session did not answer', detail: `Session ${d.session.name} did not answer in time.` });
+        return;
+      }
+      const starting = Date.now() - (d.session.startedAt ?? d.session.createdAt).getTime() < this.opts.startupGraceMs;
+      if (starting && (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET')) {
+        this.respond(req, res, this.waiting(d.session, 'The session is starting its application.') as Extract<Decision, { kind: 'respond' }>);
+        return;
+      }
+      this.opts.log.warn(`proxy ${d.session.id}: ${err.code ?? err.message}`);
+      this.respond(req, res, { kind: 'respond', status: 502, title: 'Session not reachable', detail: `Session ${d.session.name} is not answering (${err.code ?? 'error'}).` });
+    });
+    // A client that goes away takes its upstream request with it.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    req.pipe(upstream);
+  }
+
+  private tunnel(req: IncomingMessage, socket: Duplex, head: Buffer, d: Extract<Decision, { kind: 'forward' }>): void {
+    const upstream = net.connect(d.target.port, d.target.host);
+    const sessionId = d.session.id;
+    const touch = () => this.opts.activity.touch(sessionId);
+    touch();
+    upstream.setNoDelay(true);
+    (socket as net.Socket).setNoDelay?.(true);
+    upstream.on('connect', () => {
+      const headers = this.upstreamHeaders(req, d, true);
+      let head0 = `${req.method} ${upstreamTarget(d.path)} HTTP/1.1\r\n`;
+      for (const [name, value] of Object.entries(headers)) {
+        for (const v of Array.isArray(value) ? value : [value]) {
+          // Node has already refused CR/LF in incoming header values; check again for our own.
+          if (v !== undefined && !/[\r\n]/.test(String(v))) head0 += `${name}: ${v}\r\n`;
+        }
+      }
+      upstream.write(head0 + '\r\n');
+      if (head.length) upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    socket.on('data', touch);
+    upstream.on('data', touch);
+    const closeBoth = () => {
+      socket.destroy();
+      upstream.destroy();
+    };
+    upstream.on('error', (err: NodeJS.ErrnoException) => {
+      if (!socket.destroyed && (socket as net.Socket).bytesWritten === 0) {
+        socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nSession ${d.session.name} is not answering (${err.code ?? 'error'}).\n`);
+      } else {
+        closeBoth();
+      }
+    });
+    upstream.on('close', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+  }
+}
