@@ -1,9 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../server/config.js';
 import { SqliteIdentityStore } from '../store/sqlite.js';
-
-/** Exit codes (docs/cli.md): 0 ok, 1 error, 2 usage. */
-const EXIT_ERROR = 1;
+import { catalogCommands } from './commands/catalog.js';
+import { completionCommand } from './commands/completion.js';
+import { sessionCommands } from './commands/sessions.js';
+import { settingsCommands } from './commands/settings.js';
+import { EXIT } from './run.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -13,7 +15,7 @@ function port(value: string): number {
 
 function fail(message: string): never {
   process.stderr.write(`skaha: ${message}\n`);
-  process.exit(EXIT_ERROR);
+  process.exit(EXIT.error);
 }
 
 function overrides(opts: { config?: string; port?: number; dataDir?: string }): ConfigOverrides {
@@ -22,9 +24,14 @@ function overrides(opts: { config?: string; port?: number; dataDir?: string }): 
 
 const program = new Command()
   .name('skaha')
-  .description('skaha: container sessions for astronomers (server and operator commands)')
+  .description('skaha: container sessions for astronomers. Talks to any skaha server (SKAHA_URL + SKAHA_TOKEN, or `skaha login`); `serve` and `admin` run one.')
+  .option('--context <name>', 'use this context of the config file instead of the active one')
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage));
+
+settingsCommands(program);
+sessionCommands(program);
+catalogCommands(program);
 
 program
   .command('serve')
@@ -102,5 +109,7 @@ group
       fail((err as Error).message);
     }
   });
+
+completionCommand(program);
 
 await program.parseAsync(process.argv);

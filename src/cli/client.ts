@@ -1,0 +1,196 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+
+/** How the CLI reaches a server: any skaha-compatible one, including CANFAR's. */
+export interface Connection {
+  /** Server root, e.g. https://host or http://127.0.0.1:8555 (no /skaha/v0). */
+  url: string;
+  version: 'v0' | 'v1';
+  token?: string | undefined;
+  /** A PEM holding certificate and key (e.g. cadcproxy.pem). */
+  certFile?: string | undefined;
+  /** CA bundle to verify the server with (default: the system's). */
+  caFile?: string | undefined;
+  timeoutMs?: number;
+}
+
+/** An error to show as one line; `status` is the HTTP status (0: no answer). */
+export class ClientError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+/**
+ * Split `https://host[:port][/prefix]/skaha[/v0|/v1]` into the server root and API version
+ * (SKAHA_URL may be given with or without the API path, as the Python client names it).
+ */
+export function parseServerUrl(raw: string): { url: string; version?: 'v0' | 'v1' } {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ClientError(`not a URL: ${raw}`, 0);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ClientError(`not an http(s) URL: ${raw}`, 0);
+  const m = /^(.*?)(?:\/skaha(?:\/(v0|v1))?)?\/*$/.exec(url.pathname)!;
+  const root = `${url.protocol}//${url.host}${m[1] ?? ''}`;
+  return m[2] ? { url: root, version: m[2] as 'v0' | 'v1' } : { url: root };
+}
+
+export interface Reply {
+  status: number;
+  body: string;
+  contentType: string;
+}
+
+export interface SessionJson {
+  id: string;
+  userid: string;
+  runAsUID: string;
+  runAsGID: string;
+  supplementalGroups: number[];
+  appid: string;
+  image: string;
+  type: string;
+  status: string;
+  name: string;
+  startTime: string;
+  expiryTime: string;
+  connectURL: string;
+  requestedRAM: string;
+  requestedCPUCores: string;
+  requestedGPUCores: string;
+  [more: string]: unknown;
+}
+
+export interface ImageJson {
+  id: string;
+  types: string[];
+  digest: string;
+}
+
+export type Params = Record<string, string | string[] | undefined>;
+
+function encode(params: Params): string {
+  const search = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined) continue;
+    for (const value of Array.isArray(v) ? v : [v]) search.append(k, value);
+  }
+  return search.toString();
+}
+
+/** A typed client of the skaha REST API; it knows nothing of the server's internals. */
+export class SkahaClient {
+  private readonly agent: http.Agent;
+
+  constructor(readonly conn: Connection) {
+    const pem = conn.certFile ? readFile(conn.certFile, 'certificate') : undefined;
+    this.agent = conn.url.startsWith('https:')
+      ? new https.Agent({ keepAlive: true, ...(pem ? { cert: pem, key: pem } : {}), ...(conn.caFile ? { ca: readFile(conn.caFile, 'CA file') } : {}) })
+      : new http.Agent({ keepAlive: true });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** Raw call to `<url>/skaha/<version>/<path>`; non-2xx becomes a ClientError with the server's words. */
+  async call(method: string, path: string, opts: { query?: Params; form?: Params; root?: boolean; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const query = opts.query ? encode(opts.query) : '';
+    const url = `${this.conn.url}${opts.root ? '/skaha' : `/skaha/${this.conn.version}`}/${path}${query ? `?${query}` : ''}`;
+    const body = opts.form ? encode(opts.form) : undefined;
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'skaha-cli', ...opts.headers };
+    if (this.conn.token) headers.authorization = `Bearer ${this.conn.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const req = (url.startsWith('https:') ? https : http).request(url, { method, headers, agent: this.agent, timeout: this.conn.timeoutMs ?? 30_000 }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new ClientError(`no answer from ${this.conn.url} within ${(this.conn.timeoutMs ?? 30_000) / 1000} s`, 0)));
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        reject(err instanceof ClientError ? err : new ClientError(`cannot reach ${this.conn.url}: ${err.code ?? err.message}`, 0)),
+      );
+      req.end(body);
+    });
+    if (reply.status < 200 || reply.status >= 300) {
+      const message = reply.contentType.includes('html') ? `HTTP ${reply.status}` : reply.body.trim().split('\n')[0] || `HTTP ${reply.status}`;
+      throw new ClientError(message, reply.status);
+    }
+    return reply;
+  }
+
+  private async json<T>(path: string, query?: Params): Promise<T> {
+    const reply = await this.call('GET', path, query ? { query } : {});
+    try {
+      return JSON.parse(reply.body) as T;
+    } catch {
+      throw new ClientError(`the server's answer to ${path} is not JSON`, reply.status);
+    }
+  }
+
+  sessions(filter: { type?: string; status?: string; view?: string } = {}): Promise<SessionJson[]> {
+    return this.json('session', filter);
+  }
+
+  session(id: string): Promise<SessionJson> {
+    return this.json(`session/${encodeURIComponent(id)}`);
+  }
+
+  async logs(id: string): Promise<string> {
+    return (await this.call('GET', `session/${encodeURIComponent(id)}`, { query: { view: 'logs' } })).body;
+  }
+
+  async events(id: string): Promise<string> {
+    return (await this.call('GET', `session/${encodeURIComponent(id)}`, { query: { view: 'events' } })).body;
+  }
+
+  async create(params: Params): Promise<string> {
+    return (await this.call('POST', 'session', { form: params })).body.trim();
+  }
+
+  async renew(id: string): Promise<void> {
+    await this.call('POST', `session/${encodeURIComponent(id)}`, { form: { action: 'renew' } });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.call('DELETE', `session/${encodeURIComponent(id)}`);
+  }
+
+  stats(): Promise<Record<string, unknown>> {
+    return this.json('session', { view: 'stats' });
+  }
+
+  images(type?: string): Promise<ImageJson[]> {
+    return this.json('image', type ? { type } : undefined);
+  }
+
+  context(): Promise<Record<string, unknown>> {
+    return this.json('context');
+  }
+
+  apps(desktopId: string): Promise<SessionJson[]> {
+    return this.json(`session/${encodeURIComponent(desktopId)}/app`);
+  }
+
+  async launchApp(desktopId: string, params: Params): Promise<string> {
+    return (await this.call('POST', `session/${encodeURIComponent(desktopId)}/app`, { form: params })).body.trim();
+  }
+
+  async deleteApp(desktopId: string, appId: string): Promise<void> {
+    await this.call('DELETE', `session/${encodeURIComponent(desktopId)}/app/${encodeURIComponent(appId)}`);
+  }
+}
+
+function readFile(file: string, what: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new ClientError(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 0);
+  }
+}

@@ -1,0 +1,66 @@
+import { Command } from 'commander';
+import { colourStatus, relativeTime, table } from '../format.js';
+import { print, printJson, withClient } from '../run.js';
+
+export function catalogCommands(program: Command): void {
+  program
+    .command('images')
+    .description('images you can launch, with their session types')
+    .option('-t, --type <type>', 'only images of this session type')
+    .option('--json', 'print the server\'s image objects')
+    .action(withClient(async (client, opts: { type?: string; json?: boolean }) => {
+      const images = await client.images(opts.type);
+      if (opts.json) return printJson(images);
+      print(images.length ? table(['IMAGE', 'TYPES'], images.map((i) => [i.id, i.types.join(',')])) : 'no images');
+    }));
+
+  program
+    .command('context')
+    .description('cores, RAM and GPUs you can ask for, and the defaults')
+    .option('--json', 'print the server\'s object')
+    .action(withClient(async (client, opts: { json?: boolean }) => {
+      const ctx = (await client.context()) as Record<string, { default?: number; options?: number[] }>;
+      if (opts.json) return printJson(ctx);
+      print(table(['RESOURCE', 'DEFAULT', 'OPTIONS'], ['cores', 'memoryGB', 'gpus'].map((k) => [k, String(ctx[k]?.default ?? '-'), (ctx[k]?.options ?? []).join(' ') || '-'])));
+    }));
+
+  const app = program.command('app').description('software containers on a desktop (desktop-apps)');
+  app
+    .command('launch')
+    .description('launch a desktop-app on one of your desktops')
+    .argument('<desktop-id>')
+    .argument('<image>')
+    .option('-c, --cores <n>', 'cores')
+    .option('-m, --ram <GiB>', 'RAM in GiB')
+    .option('-w, --wait', 'wait until it runs')
+    .action(withClient(async (client, desktop: string, image: string, opts: { cores?: string; ram?: string; wait?: boolean }) => {
+      const appId = await client.launchApp(desktop, { image, cores: opts.cores, ram: opts.ram });
+      if (opts.wait) {
+        for (let i = 0; i < 600; i++) {
+          const status = (await client.apps(desktop)).find((a) => a.appid === appId)?.status;
+          if (status && status !== 'Pending') break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      print(appId);
+    }));
+  app
+    .command('ps')
+    .description('your desktop-apps')
+    .argument('<desktop-id>')
+    .option('--json', 'print the server\'s objects')
+    .action(withClient(async (client, desktop: string, opts: { json?: boolean }) => {
+      const apps = (await client.apps(desktop)).filter((a) => a.id === desktop);
+      if (opts.json) return printJson(apps);
+      print(apps.length ? table(['APP', 'NAME', 'STATUS', 'IMAGE', 'STARTED'], apps.map((a) => [a.appid, a.name, colourStatus(a.status), a.image, relativeTime(a.startTime)])) : 'no desktop-apps');
+    }));
+  app
+    .command('delete')
+    .description('delete a desktop-app')
+    .argument('<desktop-id>')
+    .argument('<app-id>')
+    .action(withClient(async (client, desktop: string, appId: string) => {
+      await client.deleteApp(desktop, appId);
+      print(`${desktop}/${appId} deleted`);
+    }));
+}
