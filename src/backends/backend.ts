@@ -118,6 +118,11 @@ export interface SessionBackend {
   images(): Promise<EngineImage[]>;
   /** Capacity of what the engine runs on. */
   capacity(): Promise<EngineStats>;
+  /**
+   * The IP address at which session containers reach this host (the desktops' API callbacks
+   * go there), or undefined when they cannot.
+   */
+  hostAddress(): Promise<string | undefined>;
   /** Whether the engine answers, with a note for /availability. */
   availability(): Promise<{ available: boolean; note: string }>;
   /** Called after each change of the index (and of the engine's images: `kind` = 'image'). */

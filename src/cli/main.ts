@@ -3,6 +3,7 @@ import { loadConfig, type ConfigOverrides } from '../server/config.js';
 import { SqliteIdentityStore } from '../store/sqlite.js';
 import { catalogCommands } from './commands/catalog.js';
 import { completionCommand } from './commands/completion.js';
+import { imageCommands } from './commands/image.js';
 import { sessionCommands } from './commands/sessions.js';
 import { settingsCommands } from './commands/settings.js';
 import { EXIT } from './run.js';
@@ -32,6 +33,7 @@ const program = new Command()
 settingsCommands(program);
 sessionCommands(program);
 catalogCommands(program);
+imageCommands(program);
 
 program
   .command('serve')

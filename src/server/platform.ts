@@ -1,3 +1,4 @@
+import http from 'node:http';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { CallbackAuthenticator, CallbackTokens } from '../auth/callback.js';
@@ -74,6 +75,10 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const callbackTokens = new CallbackTokens(config.dataDir);
   let boundPort = config.port;
   const baseUrl = () => publicBaseUrl(config, boundPort);
+  // Desktops call the API back (menu, app launches) from inside their containers, where
+  // 127.0.0.1 is the container itself: they use the sessions network's gateway address.
+  const sessionsHost = await backend.hostAddress();
+  let callbackUrl = baseUrl;
   const service = new SessionService(
     backend,
     catalog,
@@ -84,6 +89,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       registryHosts: config.registryHosts,
       ...config.sessions,
       baseUrl,
+      callbackUrl: () => callbackUrl(),
     },
     log,
   );
@@ -119,6 +125,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   reaper.unref();
   void service.reap().catch((err) => log.warn(`reaper: ${(err as Error).message}`));
 
+  let callbackServer: http.Server | undefined;
   return {
     app,
     service,
@@ -129,12 +136,31 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       await app.listen({ port: config.port, host: config.host });
       const address = app.server.address();
       if (address && typeof address === 'object') boundPort = address.port;
+      if (sessionsHost && config.host !== '0.0.0.0' && config.host !== sessionsHost) {
+        // The API only (no proxy, no portal) on the gateway address, reachable from session
+        // containers and not from other machines.
+        callbackServer = http.createServer((req, res) => app.routing(req, res));
+        await new Promise<void>((resolve, reject) => {
+          callbackServer!.once('error', reject);
+          callbackServer!.listen(boundPort, sessionsHost, () => resolve());
+        }).catch((err: Error) => {
+          log.warn(`desktop callbacks unavailable: cannot listen on ${sessionsHost}:${boundPort}: ${err.message}`);
+          callbackServer = undefined;
+        });
+        if (callbackServer) callbackUrl = () => `http://${sessionsHost}:${boundPort}`;
+      } else if (sessionsHost) {
+        callbackUrl = () => `http://${sessionsHost}:${boundPort}`;
+      }
       return baseUrl();
     },
     async close() {
       clearInterval(reaper);
       clearTimeout(imageRefresh);
       catalog.stop();
+      if (callbackServer) {
+        callbackServer.closeAllConnections();
+        await new Promise((r) => callbackServer!.close(r));
+      }
       await app.close();
       proxy.close();
       await backend.close();

@@ -3,7 +3,7 @@ import type { CachedCatalog } from '../catalog/catalog.js';
 import type { CallbackTokens } from '../auth/callback.js';
 import { badRequest, invalidValue, missingParameter, notFound, SkahaError } from '../server/errors.js';
 import type { User } from '../store/store.js';
-import type { HostStorage } from '../storage/homes.js';
+import { HostStorage } from '../storage/homes.js';
 import type { ResourceContext } from './context.js';
 import { appJobName, appNameFromImage, jobName, nameProblem, newAppId, newSessionId } from './ids.js';
 import { isInteractive, isLaunchableType, type LaunchableType, type Resources, type SessionRecord } from './model.js';
@@ -33,8 +33,10 @@ export interface SessionServiceOptions {
   maxUserSessions: number;
   headlessTtlAfterFinishedSeconds: number;
   interactiveTtlAfterFinishedSeconds: number;
-  /** The server's public base URL: SKAHA_HOSTNAME and where desktops call back to. */
+  /** The server's public base URL (SKAHA_HOSTNAME). */
   baseUrl: () => string;
+  /** Where session containers reach the API (desktop menus and app launches). */
+  callbackUrl?: () => string;
 }
 
 export interface ListFilter {
@@ -146,7 +148,7 @@ export class SessionService {
         resources,
         layout: this.storage.layout,
         hostname: new URL(this.opts.baseUrl()).host,
-        apiBaseUrl: this.opts.baseUrl(),
+        apiBaseUrl: (this.opts.callbackUrl ?? this.opts.baseUrl)(),
         ...(req.cmd ? { cmd: req.cmd } : {}),
         ...(req.args ? { args: req.args } : {}),
         userEnv: type === 'headless' ? parseEnv(req.env) : [],
@@ -155,6 +157,7 @@ export class SessionService {
       // 9. home, per-session files, container
       this.launching.add(id);
       const mounts = this.storage.prepareSession(id, user);
+      if (type === 'desktop') mounts.push(this.storage.createDesktopXauthority(id));
       const spec: LaunchSpec = {
         sessionId: id,
         username: user.username,
@@ -163,7 +166,7 @@ export class SessionService {
         image,
         ...(recipe.command ? { command: recipe.command } : {}),
         ...(recipe.args ? { args: recipe.args } : {}),
-        env: recipe.env,
+        env: type === 'desktop' ? [...recipe.env, ['XAUTHORITY', HostStorage.XAUTHORITY]] : recipe.env,
         uid: user.uid,
         gid: user.gid,
         supplementalGroups: user.groups.map((g) => g.gid),
@@ -212,7 +215,7 @@ export class SessionService {
     const appName = appNameFromImage(image);
     const key = `${desktopId}/${appId}`;
     this.launching.add(key);
-    const mounts = this.storage.prepareSession(key, user);
+    const mounts = [...this.storage.prepareSession(key, user), this.storage.desktopXauthority(desktopId)];
     const spec: LaunchSpec = {
       sessionId: desktopId,
       appId,
@@ -223,7 +226,8 @@ export class SessionService {
       // The image's CMD is ignored: the seed's startup sequence runs (spec §8).
       command: ['/skaha-system/start-desktop-software.sh', user.username, appName],
       args: [],
-      env: desktopAppEnv({ sessionId: desktopId, username: user.username, layout: this.storage.layout, display: '127.0.0.1:1', coresRequest: resources.coresRequest }),
+      // The app shares the desktop's network namespace: its X server is 127.0.0.1:1 (TCP 6001).
+      env: desktopAppEnv({ sessionId: desktopId, username: user.username, layout: this.storage.layout, display: '127.0.0.1:1', coresRequest: resources.coresRequest, xauthority: HostStorage.XAUTHORITY }),
       uid: user.uid,
       gid: user.gid,
       supplementalGroups: user.groups.map((g) => g.gid),

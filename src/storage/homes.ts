@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { User } from '../store/store.js';
 import { passwdFile, groupFile } from './passwd.js';
+import { xauthorityFile } from './xauth.js';
 import type { Mount } from '../backends/backend.js';
 import { homeDir, projectsDir, type StorageLayout } from '../sessions/recipes.js';
 
@@ -62,6 +63,26 @@ export class HostStorage {
       { hostPath: path.join(dir, 'passwd'), containerPath: '/etc/passwd', readOnly: true },
       { hostPath: path.join(dir, 'group'), containerPath: '/etc/group', readOnly: true },
     ];
+  }
+
+  /** Where a desktop's X cookie appears in its container and in its apps' containers. */
+  static readonly XAUTHORITY = '/skaha-session/Xauthority';
+
+  /**
+   * Write a new X cookie for a desktop session; returns the mount that gives it to the desktop
+   * (and, through `desktopXauthority`, to its apps).
+   */
+  createDesktopXauthority(sessionId: string): Mount {
+    const file = path.join(this.sessionDir(sessionId), 'Xauthority');
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // Readable inside the container (which runs as the user); the session directory itself is
+    // not reachable by anyone else on the host.
+    fs.writeFileSync(file, xauthorityFile('1'), { mode: 0o644 });
+    return this.desktopXauthority(sessionId);
+  }
+
+  desktopXauthority(sessionId: string): Mount {
+    return { hostPath: path.join(this.sessionDir(sessionId), 'Xauthority'), containerPath: HostStorage.XAUTHORITY, readOnly: true };
   }
 
   removeSession(sessionKey: string): void {

@@ -210,6 +210,17 @@ export class PodmanBackend implements SessionBackend {
     }
   }
 
+  async hostAddress(): Promise<string | undefined> {
+    try {
+      await this.ensureNetwork();
+      const info = (await this.docker.getNetwork(this.opts.network).inspect()) as { IPAM?: { Config?: Array<{ Gateway?: string }> } };
+      return info.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+    } catch (err) {
+      this.opts.log.warn(`no host address for sessions: ${engineMessage(err)}`);
+      return undefined;
+    }
+  }
+
   async availability(): Promise<{ available: boolean; note: string }> {
     try {
       await this.docker.ping();

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Build the desktop's Applications -> Astro Software -> <project> -> <name:version> menu (spec §8)
+from GET /skaha/<v>/image?type=desktop-app, called back with the desktop's token, plus the
+Resolution submenu. Writes a fluxbox menu to $SKAHA_DESKTOP_DIR/menu (default /tmp/skaha-desktop):
+container-local, so nothing is left in the user's home."""
+import json
+import os
+import sys
+import urllib.request
+
+API = os.environ.get("SKAHA_API_URL", "").rstrip("/")
+VERSION = os.environ.get("SKAHA_API_VERSION", "v0")
+TOKEN = os.environ.get("DESKTOP_SESSION_APP_TOKEN", "")
+OUT = os.environ.get("SKAHA_DESKTOP_DIR", "/tmp/skaha-desktop")
+RESOLUTIONS = ["1920x1200", "1920x1080", "1680x1050", "1600x900", "1440x900", "1280x1024", "1280x800", "1024x768", "800x600", "640x480"]
+LAUNCHER = "/skaha-system/launch-app.py"
+
+
+def fetch_apps():
+    req = urllib.request.Request(f"{API}/skaha/{VERSION}/image?type=desktop-app", headers={"x-auth-token-skaha": TOKEN, "accept": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as res:
+        return [img["id"] for img in json.load(res)]
+
+
+def quote(text):
+    """Fluxbox menu labels end at ')' and commands at '}'."""
+    return text.replace(")", "\\)").replace("}", "\\}")
+
+
+def menu(apps):
+    projects = {}
+    for image in sorted(set(apps)):
+        parts = image.split("/")
+        if len(parts) < 3:
+            continue  # host/project/name:version only (spec §8)
+        projects.setdefault(parts[-2], []).append((parts[-1], image))
+    lines = ["[begin] (skaha desktop)", "  [submenu] (Applications)", "    [submenu] (Astro Software)"]
+    for project in sorted(projects):
+        lines.append(f"      [submenu] ({quote(project)})")
+        for label, image in projects[project]:
+            title = f"launch {label}"
+            lines.append(f"        [exec] ({quote(label)}) {{xterm -title {quote(json.dumps(title))} -e {LAUNCHER} {image}}}")
+        lines.append("      [end]")
+    lines += ["    [end]", "    [exec] (Terminal) {xterm}", "  [end]", "  [submenu] (Resolution)"]
+    lines += [f"    [exec] ({r}) {{xrandr -s {r}}}" for r in RESOLUTIONS]
+    lines += ["  [end]", "  [reconfig] (Reload menu)", "[end]", ""]
+    return "\n".join(lines)
+
+
+def main():
+    if not API or not TOKEN:
+        print("build-menu: SKAHA_API_URL and DESKTOP_SESSION_APP_TOKEN are needed", file=sys.stderr)
+        return 1
+    try:
+        apps = fetch_apps()
+    except Exception as err:  # the desktop still starts, with an empty Astro Software menu
+        print(f"build-menu: cannot list desktop-apps: {err}", file=sys.stderr)
+        apps = []
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "menu"), "w") as f:
+        f.write(menu(apps))
+    print(f"build-menu: {len(apps)} desktop-app image(s) in Applications -> Astro Software")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
