@@ -195,9 +195,14 @@ export class SessionProxy {
       headers: this.upstreamHeaders(req, d, false),
       agent: this.agent,
     });
-    const timer = setTimeout(() => {
-      upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'SKAHA_UPSTREAM_TIMEOUT' }));
-    }, this.opts.upstreamTimeoutMs);
+    // The container's time to answer counts from when the whole request has reached it, so a
+    // long upload is never cut short.
+    let timer: NodeJS.Timeout | undefined;
+    upstream.on('finish', () => {
+      timer = setTimeout(() => {
+        upstream.destroy(Object.assign(new Error('upstream timeout'), { code: 'SKAHA_UPSTREAM_TIMEOUT' }));
+      }, this.opts.upstreamTimeoutMs);
+    });
 
     upstream.on('response', (up) => {
       clearTimeout(timer);

@@ -25,7 +25,7 @@ export const ConfigSchema = Type.Object({
     idleCullSeconds: Type.Integer({ minimum: 0, default: 0, description: 'Delete notebook sessions with no proxied request or WebSocket frame for this long, in seconds (0: never). Other types are never culled.' }),
   }, { default: {} }),
   proxy: Type.Object({
-    upstreamTimeoutMs: Type.Integer({ minimum: 100, default: 120000, description: 'Time a session container has to send response headers before the proxy answers 504, in milliseconds.' }),
+    upstreamTimeoutMs: Type.Integer({ minimum: 100, default: 120000, description: 'Time a session container has, once a request has reached it, to send response headers before the proxy answers 504, in milliseconds.' }),
     startupGraceMs: Type.Integer({ minimum: 0, default: 120000, description: 'For this long after a session starts, a browser whose request cannot connect yet sees the waiting page instead of a 502, in milliseconds.' }),
     loginCookieHours: Type.Integer({ minimum: 1, default: 12, description: 'Lifetime of the browser login cookie and of per-session cookies, in hours.' }),
   }, { default: {} }),
