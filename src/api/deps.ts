@@ -7,6 +7,7 @@ import type { ApiVersion, SessionService } from '../sessions/service.js';
 import type { StorageLayout } from '../sessions/recipes.js';
 import { forbidden, SkahaError } from '../server/errors.js';
 import type { FastifyRequest } from 'fastify';
+import { isAdmin, type AuthorizationPolicy } from '../auth/authorize.js';
 
 /** What the API routes need; built once by the server. */
 export interface ApiDeps {
@@ -18,6 +19,7 @@ export interface ApiDeps {
   /** Base of connect URLs (spec §4.3). */
   baseUrl: () => string;
   layout: StorageLayout;
+  policy: AuthorizationPolicy;
 }
 
 export interface VersionOptions {
@@ -52,5 +54,12 @@ export function requireUserOrDesktop(req: FastifyRequest, desktopId?: string): P
 export function requireUser(req: FastifyRequest): Principal {
   const principal = principalOf(req);
   if (principal.method === 'callback') throw forbidden('the desktop callback token is not valid for this request');
+  return principal;
+}
+
+/** view=all shows every user's sessions: administrators only (issue 3). */
+export function requireAdmin(req: FastifyRequest, policy: AuthorizationPolicy): Principal {
+  const principal = requireUser(req);
+  if (!isAdmin(principal, policy)) throw forbidden('Not authorized to view all sessions: administrators only');
   return principal;
 }

@@ -1,10 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { User } from '../store/store.js';
+import type { Scope, User } from '../store/store.js';
 
 /** Who is calling, and how they proved it. */
 export interface Principal {
   user: User;
-  method: 'token' | 'callback' | 'cookie';
+  method: 'token' | 'callback' | 'cookie' | 'password';
+  /** What this credential may do (a token's own scopes; all of them for a logged-in browser). */
+  scopes: ReadonlySet<Scope>;
   /** Callback tokens act for one desktop session only (spec §6.5). */
   sessionScope?: string;
 }

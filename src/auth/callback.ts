@@ -54,6 +54,6 @@ export class CallbackAuthenticator implements Authenticator {
     if (!sessionId) return undefined;
     const owner = this.ownerOf(sessionId);
     const user = owner ? this.store.findUser(owner) : undefined;
-    return user ? { user, method: 'callback', sessionScope: sessionId } : undefined;
+    return user ? { user, method: 'callback', sessionScope: sessionId, scopes: new Set(['read', 'launch'] as const) } : undefined;
   }
 }

@@ -37,7 +37,7 @@ export class Signer {
     return Buffer.from(body, 'base64url').toString('utf8');
   }
 
-  private mac(body: string): string {
+  mac(body: string): string {
     return crypto.createHmac('sha256', this.key).update(body).digest('base64url');
   }
 }

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../server/config.js';
 import { SqliteIdentityStore } from '../store/sqlite.js';
+import type { Scope } from '../store/store.js';
 import { catalogCommands } from './commands/catalog.js';
 import { completionCommand } from './commands/completion.js';
 import { imageCommands } from './commands/image.js';
@@ -79,16 +80,45 @@ token
   .option('-d, --data-dir <dir>', 'data directory (env SKAHA_DATA_DIR)')
   .option('-c, --config <file>', 'JSON config file (env SKAHA_CONFIG)')
   .option('-n, --name <name>', 'a name to recognise the token by', 'admin')
+  .option('-s, --scopes <list>', 'comma list of read, launch, admin', 'read,launch')
+  .option('-e, --expires-days <n>', 'days until it expires (default: never)')
   .addHelpText('after', '\nExample:\n  TOKEN=$(npx skaha admin token create alice | tail -1)\n  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8555/skaha/v0/session')
   .action((username: string, opts) => {
     try {
       const config = loadConfig(overrides(opts));
       const store = new SqliteIdentityStore(config.dataDir, config.identity);
-      const { token: secret } = store.createToken(username, opts.name);
+      const days = opts.expiresDays === undefined ? undefined : Number(opts.expiresDays);
+      if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new Error('--expires-days takes a whole number of days');
+      const { token: secret } = store.createToken(username, opts.name, {
+        scopes: String(opts.scopes).split(',').map((s: string) => s.trim()) as Scope[],
+        ...(days ? { expiresAt: new Date(Date.now() + days * 86400_000) } : {}),
+      });
       const user = store.findUser(username)!;
       store.close();
       console.log(`token for ${user.username} (uid ${user.uid}); keep it secret:`);
       console.log(secret);
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  });
+
+const userCmd = admin.command('user').description('local accounts (browser login with a password)');
+userCmd
+  .command('passwd <username>')
+  .description('set a user\'s password (creating the user if new); the password is read from standard input')
+  .option('-d, --data-dir <dir>', 'data directory (env SKAHA_DATA_DIR)')
+  .option('-c, --config <file>', 'JSON config file (env SKAHA_CONFIG)')
+  .addHelpText('after', '\nExample:\n  printf %s "$PASSWORD" | npx skaha admin user passwd alice')
+  .action(async (username: string, opts) => {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      const config = loadConfig(overrides(opts));
+      const store = new SqliteIdentityStore(config.dataDir, config.identity);
+      await store.setPassword(username, password);
+      store.close();
+      console.log(`password set for ${username}`);
     } catch (err) {
       fail((err as Error).message);
     }

@@ -2,11 +2,13 @@ import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import { authenticate, type Authenticator } from '../auth/authenticator.js';
+import { authorize, type AuthorizationPolicy } from '../auth/authorize.js';
 import type { ApiDeps } from '../api/deps.js';
 import { sessionRoutes } from '../api/session/routes.js';
 import { catalogRoutes } from '../api/image/routes.js';
 import { vosiRoutes } from '../api/vosi/routes.js';
 import { loginRoutes } from '../api/login/routes.js';
+import { accountRoutes } from '../api/auth/routes.js';
 import type { CookieIssuer } from '../auth/cookie.js';
 import type { IdentityStore } from '../store/store.js';
 import { isSessionUrl } from '../proxy/path.js';
@@ -16,16 +18,19 @@ import type { Logger } from './platform.js';
 
 export interface AppOptions {
   deps: ApiDeps;
+  /** Tried in this order; the first whose credential is present decides (docs/auth.md). */
   authenticators: Authenticator[];
+  policy: AuthorizationPolicy;
+  cookies: CookieIssuer;
   /** Where request lines and server errors go; silent when absent (tests). */
   log?: Logger;
   /** The session proxy, served ahead of Fastify's router for `/session/...`. */
   proxy?: SessionProxy;
-  /** Browser login (sets the cookie the proxy accepts). */
-  login?: { store: IdentityStore; cookies: CookieIssuer };
+  store: IdentityStore;
 }
 
-const API_PREFIX = /^\/+skaha\/+v[01](\/|$)/;
+/** Routes that need a caller: the skaha API and the account routes. */
+const AUTHENTICATED = /^\/+(skaha\/+v[01]|auth)(\/|$)/;
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /**
@@ -77,10 +82,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   });
 
+  const origin = () => new URL(opts.deps.baseUrl()).origin;
   app.addHook('onRequest', async (req) => {
-    if (!API_PREFIX.test(req.url)) return;
+    if (!AUTHENTICATED.test(req.url)) return;
     const principal = await authenticate(opts.authenticators, req);
     if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', 'Unauthorized');
+    authorize(principal, req, opts.policy, opts.cookies, origin);
     req.principal = principal;
   });
 
@@ -117,7 +124,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog });
-  if (opts.login) await app.register(loginRoutes, opts.login);
+  await app.register(loginRoutes, { store: opts.store, cookies: opts.cookies });
+  await app.register(accountRoutes, { store: opts.store, cookies: opts.cookies, policy: opts.policy });
   for (const version of ['v0', 'v1'] as const) {
     await app.register(
       async (api) => {

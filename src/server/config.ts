@@ -24,6 +24,11 @@ export const ConfigSchema = Type.Object({
     reaperIntervalMs: Type.Integer({ minimum: 100, default: 15000, description: 'How often expired, finished and idle sessions are looked for, in milliseconds.' }),
     idleCullSeconds: Type.Integer({ minimum: 0, default: 0, description: 'Delete notebook sessions with no proxied request or WebSocket frame for this long, in seconds (0: never). Other types are never culled.' }),
   }, { default: {} }),
+  authorization: Type.Object({
+    usersGroup: Type.String({ default: '', description: 'Group whose members may use the platform (skaha.usersgroup). Empty: every authenticated user.' }),
+    headlessGroup: Type.String({ default: '', description: 'Group whose members may launch headless jobs (skaha.headlessgroup). Empty: everyone.' }),
+    adminsGroup: Type.String({ default: 'skaha-admins', description: 'Group whose members, with a credential allowing `admin`, may see every user\'s sessions (view=all).' }),
+  }, { default: {} }),
   proxy: Type.Object({
     upstreamTimeoutMs: Type.Integer({ minimum: 100, default: 120000, description: 'Time a session container has, once a request has reached it, to send response headers before the proxy answers 504, in milliseconds.' }),
     startupGraceMs: Type.Integer({ minimum: 0, default: 120000, description: 'For this long after a session starts, a browser whose request cannot connect yet sees the waiting page instead of a 502, in milliseconds.' }),

@@ -90,19 +90,22 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       ...config.sessions,
       baseUrl,
       callbackUrl: () => callbackUrl(),
+      headlessGroup: config.authorization.headlessGroup,
     },
     log,
   );
-  const bearer = new BearerTokenAuthenticator(store);
-  const authenticators = [bearer, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
   const cookies = new CookieIssuer(new Signer(loadOrCreateKey(config.dataDir, 'cookie')), {
     secure: baseUrl().startsWith('https:'),
     maxAgeSeconds: config.proxy.loginCookieHours * 3600,
   });
+  const bearer = new BearerTokenAuthenticator(store);
+  const loginCookie = new LoginCookieAuthenticator(cookies, store);
+  // The fixed order of docs/auth.md: bearer token, browser cookie, desktop callback token.
+  const authenticators = [bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
   const activity = new ActivityTracker();
   const proxy = new SessionProxy({
     backend,
-    authenticators: [bearer, new LoginCookieAuthenticator(cookies, store)],
+    authenticators: [bearer, loginCookie],
     cookies,
     activity,
     loginPath: '/login',
@@ -112,10 +115,12 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   });
   service.setActivity(activity, config.sessions.idleCullSeconds);
   const app = await buildApp({
-    deps: { service, backend, catalog, context: () => context, registryHosts: config.registryHosts, baseUrl, layout },
+    deps: { service, backend, catalog, context: () => context, registryHosts: config.registryHosts, baseUrl, layout, policy: config.authorization },
     authenticators,
+    policy: config.authorization,
+    cookies,
+    store,
     proxy,
-    login: { store, cookies },
     ...(opts.requestLog === false ? {} : { log }),
   });
 

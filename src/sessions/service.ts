@@ -37,6 +37,8 @@ export interface SessionServiceOptions {
   baseUrl: () => string;
   /** Where session containers reach the API (desktop menus and app launches). */
   callbackUrl?: () => string;
+  /** Only members may launch headless jobs (skaha.headlessgroup); empty: everyone. */
+  headlessGroup?: string;
 }
 
 export interface ListFilter {
@@ -105,6 +107,9 @@ export class SessionService {
           'No authentication provided for unknown or private image.  Use x-skaha-registry-auth request header with base64Encode(username:secret).',
         );
       }
+    }
+    if (type === 'headless' && this.opts.headlessGroup && !user.groups.some((g) => g.name === this.opts.headlessGroup)) {
+      throw new SkahaError('SKAHA_ERR_FORBIDDEN', 'Not authorized to create a headless session');
     }
     // 4. cores and ram
     const context = this.context();

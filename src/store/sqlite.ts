@@ -2,7 +2,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { ApiTokenInfo, Group, IdentityStore, User } from './store.js';
+import { promisify } from 'node:util';
+import { SCOPES, type ApiTokenInfo, type Group, type IdentityStore, type Scope, type TokenOptions, type User } from './store.js';
+
+const scrypt = promisify(crypto.scrypt) as (password: string, salt: Buffer, keylen: number, options: crypto.ScryptOptions) => Promise<Buffer>;
+/** scrypt, memory-hard: N=2^15, r=8 (32 MiB per hash), p=1. */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 2 ** 20 };
+const KEY_LENGTH = 32;
 
 const USERNAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 
@@ -28,6 +34,8 @@ export class SqliteIdentityStore implements IdentityStore {
   private readonly db: Database.Database;
   // Statements on the request path (every authenticated request), prepared once.
   private readonly byToken: Database.Statement;
+  private readonly touchToken: Database.Statement;
+  private readonly lastTouch = new Map<string, number>();
   private readonly byName: Database.Statement;
   private readonly groupsOf: Database.Statement;
 
@@ -60,7 +68,11 @@ export class SqliteIdentityStore implements IdentityStore {
         created_at TEXT NOT NULL
       );
     `);
-    this.byToken = this.db.prepare('SELECT u.username, u.uid FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.hash = ?');
+    this.migrate();
+    this.byToken = this.db.prepare(
+      'SELECT u.username, u.uid, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.hash = ? AND t.revoked_at IS NULL',
+    );
+    this.touchToken = this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
     this.byName = this.db.prepare('SELECT username, uid FROM users WHERE username = ?');
     this.groupsOf = this.db.prepare('SELECT g.name, g.gid FROM memberships m JOIN groups g ON g.name = m.group_name WHERE m.username = ? ORDER BY g.gid');
   }
@@ -105,19 +117,80 @@ export class SqliteIdentityStore implements IdentityStore {
     return add.immediate();
   }
 
-  createToken(username: string, name: string): { token: string; info: ApiTokenInfo } {
+  async setPassword(username: string, password: string): Promise<void> {
+    if (password.length < 8) throw new Error('a password needs at least 8 characters');
+    this.ensureUser(username);
+    const salt = crypto.randomBytes(16);
+    const key = await scrypt(password, salt, KEY_LENGTH, SCRYPT);
+    const stored = `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+    this.db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(stored, username);
+  }
+
+  async verifyPassword(username: string, password: string): Promise<User | undefined> {
+    const row = this.db.prepare('SELECT password_hash FROM users WHERE username = ?').get(username) as { password_hash: string | null } | undefined;
+    // Unknown users cost the same as known ones, so timing does not tell which names exist.
+    const [scheme, n, r, p, salt, key] = (row?.password_hash ?? `scrypt$${SCRYPT.N}$8$1$${Buffer.alloc(16).toString('base64')}$`).split('$');
+    if (scheme !== 'scrypt' || !salt || key === undefined) return undefined;
+    const expected = Buffer.from(key, 'base64');
+    const actual = await scrypt(password, Buffer.from(salt, 'base64'), KEY_LENGTH, { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem });
+    if (!row?.password_hash || expected.length !== actual.length || !crypto.timingSafeEqual(expected, actual)) return undefined;
+    return this.findUser(username);
+  }
+
+  createToken(username: string, name: string, options: TokenOptions = {}): { token: string; info: ApiTokenInfo } {
     const user = this.ensureUser(username);
+    const scopes = options.scopes ?? ['read', 'launch'];
+    if (scopes.length === 0 || scopes.some((s) => !SCOPES.includes(s))) throw new Error(`scopes are some of ${SCOPES.join(', ')}`);
     const token = TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
-    const info: ApiTokenInfo = { id: crypto.randomUUID(), username: user.username, name, createdAt: new Date().toISOString() };
+    const info: ApiTokenInfo = {
+      id: crypto.randomUUID(),
+      username: user.username,
+      name,
+      scopes: [...new Set(scopes)],
+      createdAt: new Date().toISOString(),
+      expiresAt: options.expiresAt ? options.expiresAt.toISOString() : null,
+    };
     this.db
-      .prepare('INSERT INTO api_tokens (id, hash, username, name, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(info.id, hashToken(token), info.username, info.name, info.createdAt);
+      .prepare('INSERT INTO api_tokens (id, hash, username, name, created_at, scopes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(info.id, hashToken(token), info.username, info.name, info.createdAt, info.scopes.join(','), info.expiresAt);
     return { token, info };
   }
 
-  userForToken(token: string): User | undefined {
-    const row = this.byToken.get(hashToken(token)) as { username: string; uid: number } | undefined;
-    return row ? this.withGroups(row) : undefined;
+  userForToken(token: string): { user: User; token: ApiTokenInfo } | undefined {
+    const row = this.byToken.get(hashToken(token)) as (TokenRow & { uid: number }) | undefined;
+    if (!row) return undefined;
+    const info = tokenInfo(row);
+    if (info.expiresAt && Date.parse(info.expiresAt) <= Date.now()) return undefined;
+    // Last use is recorded at most once a minute per token: never a write per request.
+    const now = Date.now();
+    if ((this.lastTouch.get(info.id) ?? 0) < now - 60_000) {
+      this.lastTouch.set(info.id, now);
+      this.touchToken.run(new Date(now).toISOString(), info.id);
+    }
+    return { user: this.withGroups(row), token: info };
+  }
+
+  listTokens(username: string): ApiTokenInfo[] {
+    const rows = this.db
+      .prepare('SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = ? AND t.revoked_at IS NULL ORDER BY t.created_at')
+      .all(username) as TokenRow[];
+    return rows.map(tokenInfo);
+  }
+
+  revokeToken(username: string, id: string): boolean {
+    return this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND username = ? AND revoked_at IS NULL').run(new Date().toISOString(), id, username).changes > 0;
+  }
+
+  /** Columns added after the first release, added in place to existing databases. */
+  private migrate(): void {
+    const columns = (table: string) => new Set((this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
+    const users = columns('users');
+    if (!users.has('password_hash')) this.db.exec('ALTER TABLE users ADD COLUMN password_hash TEXT');
+    const tokens = columns('api_tokens');
+    if (!tokens.has('scopes')) this.db.exec("ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT 'read,launch'");
+    if (!tokens.has('expires_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN expires_at TEXT');
+    if (!tokens.has('revoked_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT');
+    if (!tokens.has('last_used_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT');
   }
 
   close(): void {
@@ -128,4 +201,25 @@ export class SqliteIdentityStore implements IdentityStore {
     const groups = this.groupsOf.all(row.username) as Group[];
     return { username: row.username, uid: row.uid, gid: row.uid, groups };
   }
+}
+
+interface TokenRow {
+  username: string;
+  uid?: number;
+  id: string;
+  name: string;
+  scopes: string;
+  created_at: string;
+  expires_at: string | null;
+}
+
+function tokenInfo(row: TokenRow): ApiTokenInfo {
+  return {
+    id: row.id,
+    username: row.username,
+    name: row.name,
+    scopes: row.scopes.split(',').filter((s): s is Scope => (SCOPES as readonly string[]).includes(s)),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
 }

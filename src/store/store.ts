@@ -13,17 +13,33 @@ export interface Group {
   gid: number;
 }
 
+/**
+ * What a credential may do: `read` (GET), `launch` (create, renew, delete sessions and apps),
+ * `admin` (other users' sessions; also needs the admins group).
+ */
+export const SCOPES = ['read', 'launch', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
 export interface ApiTokenInfo {
   id: string;
   username: string;
   name: string;
+  scopes: Scope[];
   createdAt: string;
+  /** ISO time, or null for a token that does not expire. */
+  expiresAt: string | null;
+}
+
+export interface TokenOptions {
+  scopes?: Scope[];
+  /** Absolute expiry; undefined: never. */
+  expiresAt?: Date;
 }
 
 /**
  * Durable platform state that is not session state (design.md: the backend owns sessions):
- * users, their uids/gids and groups, API tokens (hashes only). SQLite by default; the interface
- * is small so a PostgreSQL store can follow for multi-replica deployments (issue 9).
+ * users, their uids/gids, groups and passwords (hashed), API tokens (hashes only). SQLite by
+ * default; the interface is small so a PostgreSQL store can follow (issue 9).
  */
 export interface IdentityStore {
   /** The user, or undefined. Never creates. */
@@ -32,9 +48,16 @@ export interface IdentityStore {
   ensureUser(username: string): User;
   /** Add the user to a shared group (created with the next free gid when new). Idempotent. */
   addToGroup(username: string, groupName: string): Group;
+  /** Set (or replace) the user's password; creates the user if new. Stored as a scrypt hash. */
+  setPassword(username: string, password: string): Promise<void>;
+  /** The user if the password is theirs; undefined otherwise (also for users without one). */
+  verifyPassword(username: string, password: string): Promise<User | undefined>;
   /** Store a new token for the user; returns its secret, shown once. */
-  createToken(username: string, name: string): { token: string; info: ApiTokenInfo };
-  /** The owner of a token secret, or undefined when unknown. */
-  userForToken(token: string): User | undefined;
+  createToken(username: string, name: string, options?: TokenOptions): { token: string; info: ApiTokenInfo };
+  /** The owner and scopes of a token secret; undefined when unknown, revoked or expired. */
+  userForToken(token: string): { user: User; token: ApiTokenInfo } | undefined;
+  listTokens(username: string): ApiTokenInfo[];
+  /** Revoke one of the user's tokens; false when they have no such token. */
+  revokeToken(username: string, id: string): boolean;
   close(): void;
 }

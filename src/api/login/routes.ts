@@ -24,17 +24,23 @@ button{margin-top:1rem;padding:.5rem 1.25rem;font:inherit}.error{color:#a40e26}<
 ${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
 <form method="post" action="/login">
 <input type="hidden" name="next" value="${escape(next)}">
+<label for="username">Username</label>
+<input id="username" name="username" autocomplete="username" autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password">
+<details><summary>Log in with an API token instead</summary>
 <label for="token">API token</label>
-<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<input id="token" name="token" type="password" autocomplete="off">
+</details>
 <button type="submit">Log in</button>
 </form>
-<p>An operator creates tokens with <code>skaha admin token create &lt;username&gt;</code>.</p>
+<p>Accounts: <code>skaha admin user passwd &lt;username&gt;</code>; tokens: <code>skaha admin token create &lt;username&gt;</code>.</p>
 </main></body></html>`;
 }
 
 /**
- * Browser login with an API token, setting the signed login cookie the session proxy accepts.
- * (The identity work adds passwords and OIDC behind the same cookie.)
+ * Browser login with a local account (scrypt-hashed password) or an API token, setting the
+ * signed login cookie that the API (with CSRF) and the session proxy accept.
  */
 export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer }> = async (app, { store, cookies }) => {
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
@@ -45,9 +51,16 @@ export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: Co
   app.post('/login', { schema: { hide: true } }, async (req, reply) => {
     const form = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
     const next = safeNext(form.get('next') ?? undefined);
-    const user = store.userForToken((form.get('token') ?? '').trim());
+    const token = (form.get('token') ?? '').trim();
+    const username = (form.get('username') ?? '').trim();
+    const user = token
+      ? store.userForToken(token)?.user
+      : username
+        ? await store.verifyPassword(username, form.get('password') ?? '')
+        : undefined;
     if (!user) {
-      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, 'That token is not valid.'));
+      const error = token ? 'That token is not valid.' : 'Wrong username or password.';
+      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, error));
     }
     return reply.code(303).header('set-cookie', cookies.loginCookie(user.username)).header('location', next).send();
   });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { badRequest, notFound } from '../../server/errors.js';
-import { requireUser, requireUserOrDesktop, type VersionOptions } from '../deps.js';
+import { requireAdmin, requireUser, requireUserOrDesktop, type VersionOptions } from '../deps.js';
 import { Params } from '../params.js';
 import { sendEmpty, sendJson, sendText } from '../replies.js';
 import { eventsTable, publicSessionView, sessionView, statsView } from './views.js';
@@ -25,7 +25,10 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
     if (which === 'stats') {
       return sendJson(reply, statsView(service.listAll({}, { includeApps: true }), await deps.backend.capacity()));
     }
-    if (which === 'all') return sendJson(reply, service.listAll(filter, { includeApps }).map(publicSessionView));
+    if (which === 'all') {
+      requireAdmin(req, deps.policy);
+      return sendJson(reply, service.listAll(filter, { includeApps }).map(publicSessionView));
+    }
     if (which === 'interactive' && version === 'v1') {
       const sessions = service.list(user, { status: filter.status }, { includeApps: true }).filter((s) => s.type !== 'headless');
       return sendJson(reply, sessions.map((s) => sessionView(s, view())));
@@ -97,7 +100,10 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
     const { user } = requireUserOrDesktop(req, req.params.id);
     const p = Params.from(req);
     const apps = service.apps(user, { status: p.first('status') });
-    if (p.first('view') === 'all') return sendJson(reply, apps.map(publicSessionView));
+    if (p.first('view') === 'all') {
+      requireAdmin(req, deps.policy);
+      return sendJson(reply, service.listAll({ type: 'desktop-app', status: p.first('status') }, { includeApps: true }).map(publicSessionView));
+    }
     return sendJson(reply, apps.map((s) => sessionView(s, view())));
   });
 

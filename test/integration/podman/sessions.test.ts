@@ -143,8 +143,12 @@ describe('sessions on real Podman', () => {
     assert.deepEqual(bobs, []);
     const still = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: alice.token })).body);
     assert.equal(still.status, 'Running');
-    // view=all shows everyone's sessions in the four-field public shape.
-    const all = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token: bob.token, query: { view: 'all' } })).body) as Array<Record<string, string>>;
+    // view=all shows everyone's sessions in the four-field public shape, to administrators only.
+    const refused = await tp.request('GET', '/skaha/v0/session', { token: bob.token, query: { view: 'all' } });
+    assert.deepEqual([refused.status, refused.body], [403, 'Not authorized to view all sessions: administrators only\n']);
+    tp.platform.store.addToGroup(bob.username, 'skaha-admins');
+    const adminToken = tp.platform.store.createToken(bob.username, 'admin', { scopes: ['read', 'admin'] }).token;
+    const all = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token: adminToken, query: { view: 'all' } })).body) as Array<Record<string, string>>;
     const row = all.find((s) => s.userid === alice.username);
     assert.deepEqual(Object.keys(row ?? {}), ['userid', 'type', 'status', 'startTime']);
   });

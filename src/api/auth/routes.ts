@@ -1,0 +1,81 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { isAdmin, type AuthorizationPolicy } from '../../auth/authorize.js';
+import { LOGIN_COOKIE, parseCookies, type CookieIssuer } from '../../auth/cookie.js';
+import { badRequest, notFound } from '../../server/errors.js';
+import { SCOPES, type IdentityStore, type Scope } from '../../store/store.js';
+import { requireUser } from '../deps.js';
+import { Params } from '../params.js';
+import { sendEmpty, sendJson } from '../replies.js';
+import { errorResponses } from '../session/schemas.js';
+
+const TokenInfo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  scopes: Type.Array(Type.String({ enum: [...SCOPES] })),
+  createdAt: Type.String(),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+const MAX_TOKEN_DAYS = 3650;
+const DEFAULT_TOKEN_DAYS = 90;
+
+/** The caller's account: who am I (and the CSRF token of a browser), and their API tokens. */
+export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer; policy: AuthorizationPolicy }> = async (app, { store, cookies, policy }) => {
+  const tags = ['account'];
+
+  app.get('/auth/session', {
+    schema: {
+      tags,
+      summary: 'Who the caller is; for a browser login, the CSRF token to send as X-CSRF-Token',
+      response: { 200: Type.Object({ username: Type.String(), uid: Type.Integer(), groups: Type.Array(Type.String()), method: Type.String(), scopes: Type.Array(Type.String()), admin: Type.Boolean(), csrfToken: Type.Optional(Type.String()) }), ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const principal = requireUser(req);
+    const cookie = parseCookies(req.headers).get(LOGIN_COOKIE);
+    return sendJson(reply, {
+      username: principal.user.username,
+      uid: principal.user.uid,
+      groups: principal.user.groups.map((g) => g.name),
+      method: principal.method,
+      scopes: [...principal.scopes],
+      admin: isAdmin(principal, policy),
+      ...(principal.method === 'cookie' && cookie ? { csrfToken: cookies.csrfToken(cookie) } : {}),
+    });
+  });
+
+  app.get('/auth/tokens', { schema: { tags, summary: "The caller's API tokens (never their secrets)", response: { 200: Type.Array(TokenInfo), ...errorResponses } } }, async (req, reply) => {
+    const { user } = requireUser(req);
+    return sendJson(reply, store.listTokens(user.username).map(({ username: _, ...info }) => info));
+  });
+
+  app.post('/auth/tokens', {
+    schema: {
+      tags,
+      summary: 'Create an API token; its secret is in this answer only',
+      querystring: Type.Object({ name: Type.String(), scopes: Type.Optional(Type.String({ description: 'Comma list of read, launch, admin; default read,launch; at most the caller\'s own.' })), expiresDays: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TOKEN_DAYS })) }),
+      response: { 200: Type.Object({ token: Type.String(), ...TokenInfo.properties }), ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const principal = requireUser(req);
+    const p = Params.from(req);
+    const name = (p.first('name') ?? '').trim();
+    if (!name || name.length > 64) throw badRequest('a token needs a name of 1 to 64 characters');
+    const requested = (p.all('scopes').join(',') || 'read,launch').split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = requested.filter((s) => !(SCOPES as readonly string[]).includes(s));
+    if (unknown.length) throw badRequest(`unknown scope: ${unknown.join(', ')} (use read, launch, admin)`);
+    const beyond = requested.filter((s) => !principal.scopes.has(s as Scope));
+    if (beyond.length) throw badRequest(`your credential cannot grant: ${beyond.join(', ')}`);
+    const days = Number(p.first('expiresDays') ?? DEFAULT_TOKEN_DAYS);
+    if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS) throw badRequest(`expiresDays must be a whole number from 1 to ${MAX_TOKEN_DAYS}`);
+    const { token, info } = store.createToken(principal.user.username, name, { scopes: requested as Scope[], expiresAt: new Date(Date.now() + days * 86400_000) });
+    const { username: _, ...shown } = info;
+    return sendJson(reply, { token, ...shown });
+  });
+
+  app.delete<{ Params: { id: string } }>('/auth/tokens/:id', { schema: { tags, summary: 'Revoke one of the caller\'s tokens', params: Type.Object({ id: Type.String() }), response: { 200: Type.String(), ...errorResponses } } }, async (req, reply) => {
+    const { user } = requireUser(req);
+    if (!store.revokeToken(user.username, req.params.id)) throw notFound(`no token ${req.params.id}`);
+    return sendEmpty(reply);
+  });
+};
