@@ -1,10 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Scope, User } from '../store/store.js';
 
 /** Who is calling, and how they proved it. */
 export interface Principal {
   user: User;
-  method: 'token' | 'callback' | 'cookie' | 'password';
+  method: 'x509' | 'token' | 'callback' | 'cookie';
   /** What this credential may do (a token's own scopes; all of them for a logged-in browser). */
   scopes: ReadonlySet<Scope>;
   /** Callback tokens act for one desktop session only (spec §6.5). */
@@ -14,6 +15,10 @@ export interface Principal {
 /** What an authenticator may look at: the headers (Fastify requests and raw Node requests alike). */
 export interface Credentials {
   headers: IncomingHttpHeaders;
+  /** The connection: a TLS socket carries client certificates. */
+  socket?: Socket;
+  /** Why a credential was refused, for the 401 message (set by the authenticator). */
+  rejection?: string;
 }
 
 /**

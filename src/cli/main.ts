@@ -5,6 +5,7 @@ import type { Scope } from '../store/store.js';
 import { catalogCommands } from './commands/catalog.js';
 import { completionCommand } from './commands/completion.js';
 import { imageCommands } from './commands/image.js';
+import { pkiCommands } from './commands/pki.js';
 import { sessionCommands } from './commands/sessions.js';
 import { settingsCommands } from './commands/settings.js';
 import { EXIT } from './run.js';
@@ -59,6 +60,8 @@ program
     }
     const url = await platform.listen().catch((err: Error) => fail(`cannot listen on ${config.host}:${config.port}: ${err.message}`));
     console.log(`skaha serving ${url}/skaha/v0 (data in ${config.dataDir})`);
+    const tlsUrl = platform.tlsUrl();
+    if (tlsUrl) console.log(`skaha serving ${tlsUrl}/skaha/v0 with client certificates (CA: ${config.tls.clientCaFile})`);
     let closing = false;
     const stop = (signal: string) => {
       if (closing) return;
@@ -101,6 +104,8 @@ token
       fail((err as Error).message);
     }
   });
+
+pkiCommands(admin);
 
 const userCmd = admin.command('user').description('local accounts (browser login with a password)');
 userCmd

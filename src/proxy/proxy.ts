@@ -91,8 +91,8 @@ export class SessionProxy {
     }
 
     const principal = await authenticate(this.opts.authenticators, req);
-    if (req.headers.authorization && !principal) {
-      return { kind: 'respond', status: 401, title: 'Not authenticated', detail: 'The credential sent is not valid.' };
+    if (!principal && (req.headers.authorization || (req as { rejection?: string }).rejection)) {
+      return { kind: 'respond', status: 401, title: 'Not authenticated', detail: (req as { rejection?: string }).rejection ?? 'The credential sent is not valid.' };
     }
     const username = principal?.method === 'callback' ? undefined : principal?.user.username ?? this.opts.cookies.sessionUser(parseCookies(req.headers), path.id);
     if (!username) {

@@ -29,6 +29,19 @@ export interface AppOptions {
   store: IdentityStore;
 }
 
+/**
+ * Serve `/session/...` (HTTP and WebSocket upgrades) with the proxy, everything else with
+ * `handler` (Fastify). Used for the HTTP server and the HTTPS listener alike.
+ */
+export function withSessionTraffic<S extends http.Server>(server: S, proxy: SessionProxy, handler: http.RequestListener): S {
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => (isSessionUrl(req.url ?? '') ? proxy.handle(req, res) : handler(req, res)));
+  server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
+    if (isSessionUrl(req.url ?? '')) proxy.handleUpgrade(req, socket, head);
+    else socket.destroy();
+  });
+  return server;
+}
+
 /** Routes that need a caller: the skaha API and the account routes. */
 const AUTHENTICATED = /^\/+(skaha\/+v[01]|auth)(\/|$)/;
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -48,14 +61,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // parsing: it is the hot path, and bodies must stream, not be parsed.
     ...(proxy
       ? {
-          serverFactory: (handler: http.RequestListener) => {
-            const server = http.createServer((req, res) => (isSessionUrl(req.url ?? '') ? proxy.handle(req, res) : handler(req, res)));
-            server.on('upgrade', (req, socket, head) => {
-              if (isSessionUrl(req.url ?? '')) proxy.handleUpgrade(req, socket, head);
-              else socket.destroy();
-            });
-            return server;
-          },
+          serverFactory: (handler: http.RequestListener) => withSessionTraffic(http.createServer(), proxy, handler),
         }
       : {}),
     bodyLimit: BODY_LIMIT_BYTES,
@@ -86,7 +92,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req) => {
     if (!AUTHENTICATED.test(req.url)) return;
     const principal = await authenticate(opts.authenticators, req);
-    if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', 'Unauthorized');
+    if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', (req as { rejection?: string }).rejection ?? 'Unauthorized');
     authorize(principal, req, opts.policy, opts.cookies, origin);
     req.principal = principal;
   });

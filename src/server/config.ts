@@ -24,6 +24,14 @@ export const ConfigSchema = Type.Object({
     reaperIntervalMs: Type.Integer({ minimum: 100, default: 15000, description: 'How often expired, finished and idle sessions are looked for, in milliseconds.' }),
     idleCullSeconds: Type.Integer({ minimum: 0, default: 0, description: 'Delete notebook sessions with no proxied request or WebSocket frame for this long, in seconds (0: never). Other types are never culled.' }),
   }, { default: {} }),
+  tls: Type.Object({
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'Port of the HTTPS listener (0: none). It serves everything the HTTP one does and asks for client certificates (X.509 and RFC 3820 proxy certificates).' }),
+    host: Type.String({ default: '', description: 'Address of the HTTPS listener. Empty: the same as `host`.' }),
+    certFile: Type.String({ default: '', description: 'Server certificate (PEM, with its chain). Empty: <dataDir>/tls/server.pem, as `skaha admin tls init` writes it.' }),
+    keyFile: Type.String({ default: '', description: 'Server private key (PEM). Empty: <dataDir>/tls/server.key.' }),
+    clientCaFile: Type.String({ default: '', description: 'Authorities whose user certificates are accepted (PEM bundle). Empty: <dataDir>/tls/ca.pem, the platform CA.' }),
+    dnMapFile: Type.String({ default: '', description: 'JSON object mapping certificate subject DNs (`O=skaha,CN=alice`) to usernames. Without an entry, the certificate\'s CN is the username.' }),
+  }, { default: {} }),
   authorization: Type.Object({
     usersGroup: Type.String({ default: '', description: 'Group whose members may use the platform (skaha.usersgroup). Empty: every authenticated user.' }),
     headlessGroup: Type.String({ default: '', description: 'Group whose members may launch headless jobs (skaha.headlessgroup). Empty: everyone.' }),
@@ -94,6 +102,11 @@ export function resolveConfig(raw: unknown): Config {
   const config = withDefaults as Config;
   config.dataDir = path.resolve(config.dataDir);
   if (!config.storage.hostDir) config.storage.hostDir = path.join(config.dataDir, 'arc');
+  const tlsDir = path.join(config.dataDir, 'tls');
+  config.tls.certFile ||= path.join(tlsDir, 'server.pem');
+  config.tls.keyFile ||= path.join(tlsDir, 'server.key');
+  config.tls.clientCaFile ||= path.join(tlsDir, 'ca.pem');
+  config.tls.host ||= config.host;
   if (config.identity.uidMax < config.identity.uidMin) throw new Error('invalid configuration: identity.uidMax < identity.uidMin');
   return config;
 }

@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { CallbackAuthenticator, CallbackTokens } from '../auth/callback.js';
@@ -15,7 +17,8 @@ import { buildContext, loadContextFile, thisMachine } from '../sessions/context.
 import { SessionService } from '../sessions/service.js';
 import { HostStorage } from '../storage/homes.js';
 import { SqliteIdentityStore } from '../store/sqlite.js';
-import { buildApp } from './app.js';
+import { buildApp, withSessionTraffic } from './app.js';
+import { readCertificates, X509Authenticator } from '../auth/x509/authenticator.js';
 import { publicBaseUrl, type Config } from './config.js';
 import { LAUNCH_SCRIPTS_DIR } from './paths.js';
 
@@ -37,8 +40,9 @@ export interface Platform {
   backend: PodmanBackend;
   store: SqliteIdentityStore;
   catalog: CachedCatalog;
-  /** Listen on config.host:config.port (0: any free port); returns the base URL. */
+  /** Listen on config.host:config.port (0: any free port), and HTTPS if configured; returns the base URL. */
   listen(): Promise<string>;
+  tlsUrl(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -100,12 +104,15 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   });
   const bearer = new BearerTokenAuthenticator(store);
   const loginCookie = new LoginCookieAuthenticator(cookies, store);
-  // The fixed order of docs/auth.md: bearer token, browser cookie, desktop callback token.
-  const authenticators = [bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
+  const x509 = config.tls.port && fs.existsSync(config.tls.clientCaFile)
+    ? [new X509Authenticator({ trusted: readCertificates(config.tls.clientCaFile), dnMap: config.tls.dnMapFile ? (JSON.parse(fs.readFileSync(config.tls.dnMapFile, 'utf8')) as Record<string, string>) : {} }, store)]
+    : [];
+  // The fixed order of docs/auth.md: client certificate, bearer token, browser cookie, desktop callback token.
+  const authenticators = [...x509, bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
   const activity = new ActivityTracker();
   const proxy = new SessionProxy({
     backend,
-    authenticators: [bearer, loginCookie],
+    authenticators: [...x509, bearer, loginCookie],
     cookies,
     activity,
     loginPath: '/login',
@@ -131,6 +138,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   void service.reap().catch((err) => log.warn(`reaper: ${(err as Error).message}`));
 
   let callbackServer: http.Server | undefined;
+  let tlsServer: https.Server | undefined;
   return {
     app,
     service,
@@ -156,12 +164,41 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       } else if (sessionsHost) {
         callbackUrl = () => `http://${sessionsHost}:${boundPort}`;
       }
+      if (config.tls.port) {
+        let tlsOptions: https.ServerOptions;
+        try {
+          tlsOptions = {
+            cert: fs.readFileSync(config.tls.certFile),
+            key: fs.readFileSync(config.tls.keyFile),
+            // Ask every client for a certificate, and judge it ourselves (proxy certificates).
+            requestCert: true,
+            rejectUnauthorized: false,
+            ...(fs.existsSync(config.tls.clientCaFile) ? { ca: fs.readFileSync(config.tls.clientCaFile) } : {}),
+          };
+        } catch (err) {
+          throw new Error(`HTTPS: ${(err as Error).message} (run \`skaha admin tls init\`, or set tls.certFile and tls.keyFile)`);
+        }
+        tlsServer = withSessionTraffic(https.createServer(tlsOptions), proxy, (req, res) => app.routing(req, res));
+        await new Promise<void>((resolve, reject) => {
+          tlsServer!.once('error', reject);
+          tlsServer!.listen(config.tls.port, config.tls.host, () => resolve());
+        });
+      }
       return baseUrl();
+    },
+    /** The HTTPS listener's base URL, when there is one. */
+    tlsUrl() {
+      const address = tlsServer?.address();
+      return address && typeof address === 'object' ? `https://${config.tls.host === '0.0.0.0' ? '127.0.0.1' : config.tls.host}:${address.port}` : undefined;
     },
     async close() {
       clearInterval(reaper);
       clearTimeout(imageRefresh);
       catalog.stop();
+      if (tlsServer) {
+        tlsServer.closeAllConnections();
+        await new Promise((r) => tlsServer!.close(r));
+      }
       if (callbackServer) {
         callbackServer.closeAllConnections();
         await new Promise((r) => callbackServer!.close(r));
