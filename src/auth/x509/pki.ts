@@ -74,9 +74,11 @@ export function issueUserCert(ca: Issued, username: string, days = 365, notBefor
   const issuer = load(ca);
   const keys = rsaKeys();
   const cert = base([{ name: 'organizationName', value: 'skaha' }, { name: 'commonName', value: username }], issuer.cert.subject.attributes, keys.publicKey, days, notBefore);
+  // No keyUsage extension: a legacy (Globus) proxy is signed by this certificate, and OpenSSL
+  // (which links the chain Node shows us) only lets a keyUsage-less or keyCertSign certificate
+  // sign a non-RFC-3820 certificate.
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', clientAuth: true },
   ]);
   cert.sign(issuer.key as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
