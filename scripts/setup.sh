@@ -15,6 +15,14 @@ URL="http://127.0.0.1:$PORT"
 
 ensure_all
 
+# HTTPS with client certificates next to plain HTTP: the platform CA and a server certificate,
+# made once, and a config file naming the HTTPS port (both kept across runs).
+TLS_PORT=$((PORT + 1))
+CONFIG="$DATA_DIR/config.json"
+mkdir -p "$DATA_DIR"
+node "$ROOT/bin/skaha.js" admin tls init --data-dir "$DATA_DIR" >/dev/null || die "could not create the TLS certificates"
+[ -f "$CONFIG" ] || printf '{\n  "tls": { "port": %s }\n}\n' "$TLS_PORT" > "$CONFIG"
+
 healthy() { curl -fsS -m 2 "$URL/healthz" >/dev/null 2>&1; }
 
 mkdir -p "$DATA_DIR/logs"
@@ -23,7 +31,7 @@ if healthy; then
 else
   say "starting skaha serve on port $PORT (data in $DATA_DIR, log in $DATA_DIR/logs/server.log)"
   cd "$ROOT"
-  setsid nohup node "$ROOT/bin/skaha.js" serve --port "$PORT" --data-dir "$DATA_DIR" >>"$DATA_DIR/logs/server.log" 2>&1 < /dev/null &
+  setsid nohup node "$ROOT/bin/skaha.js" serve --port "$PORT" --data-dir "$DATA_DIR" --config "$CONFIG" >>"$DATA_DIR/logs/server.log" 2>&1 < /dev/null &
   echo $! > "$DATA_DIR/server.pid"
   for _ in $(seq 1 60); do healthy && break; sleep 0.5; done
   healthy || { tail -20 "$DATA_DIR/logs/server.log" >&2; die "the server did not come up; its log is above"; }
@@ -51,6 +59,12 @@ cat <<MSG
   curl -H "Authorization: Bearer \$TOKEN" $URL/skaha/v0/session -d name=hello -d type=headless \\
        -d image=images.canfar.net/skaha/headless:1.0 -d cmd=echo -d args=hello
   curl -H "Authorization: Bearer \$TOKEN" $URL/skaha/v0/session
+
+  Browser: $URL/login  (a password: printf %s 'secret-pw' | npx skaha admin user passwd $FIRST_USER --data-dir $DATA_DIR)
+
+  HTTPS with a proxy certificate, as skaha's users do (CA: $DATA_DIR/tls/ca.pem):
+  npx skaha admin cert proxy $FIRST_USER --data-dir $DATA_DIR --out ~/.ssl/cadcproxy.pem
+  curl --cacert $DATA_DIR/tls/ca.pem -E ~/.ssl/cadcproxy.pem https://127.0.0.1:$TLS_PORT/skaha/v0/session
 
   More users: npx skaha admin token create <username> --data-dir $DATA_DIR
   Stop: kill \$(cat $DATA_DIR/server.pid)     Tests: ./scripts/test.sh
