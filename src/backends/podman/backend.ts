@@ -17,6 +17,7 @@ interface Entry {
 /** Reconnect backoff for the event stream (style.md: named constants, 1 s → 30 s). */
 export const WATCH_BACKOFF_INITIAL_MS = 1000;
 export const WATCH_BACKOFF_MAX_MS = 30_000;
+const CAPACITY_TTL_MS = 5 * 60_000;
 
 export interface PodmanBackendOptions extends PodmanOptions {
   /** Directory for the backend's own durable state (renewed deadlines). */
@@ -55,6 +56,7 @@ export class PodmanBackend implements SessionBackend {
   private closed = false;
   private networkReady: Promise<void> | undefined;
   private watching = false;
+  private capacityCache: { at: number; stats: EngineStats } | undefined;
 
   constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {}
 
@@ -202,9 +204,14 @@ export class PodmanBackend implements SessionBackend {
   }
 
   async capacity(): Promise<EngineStats> {
+    // The engine's `info` costs ~200 ms on Podman and the machine does not change size: ask
+    // once every few minutes, not per view=stats request.
+    if (this.capacityCache && Date.now() - this.capacityCache.at < CAPACITY_TTL_MS) return this.capacityCache.stats;
     try {
       const info = (await this.docker.info()) as { NCPU?: number; MemTotal?: number };
-      return { cores: info.NCPU ?? 0, memoryBytes: info.MemTotal ?? 0 };
+      const stats = { cores: info.NCPU ?? 0, memoryBytes: info.MemTotal ?? 0 };
+      this.capacityCache = { at: Date.now(), stats };
+      return stats;
     } catch (err) {
       throw backendUnavailable(`info: ${engineMessage(err)}`);
     }
