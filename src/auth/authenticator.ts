@@ -5,7 +5,7 @@ import type { Scope, User } from '../store/store.js';
 /** Who is calling, and how they proved it. */
 export interface Principal {
   user: User;
-  method: 'x509' | 'token' | 'callback' | 'cookie';
+  method: 'x509' | 'oidc' | 'token' | 'callback' | 'cookie';
   /** What this credential may do (a token's own scopes; all of them for a logged-in browser). */
   scopes: ReadonlySet<Scope>;
   /** Callback tokens act for one desktop session only (spec §6.5). */

@@ -8,6 +8,7 @@ import { sessionRoutes } from '../api/session/routes.js';
 import { catalogRoutes } from '../api/image/routes.js';
 import { vosiRoutes } from '../api/vosi/routes.js';
 import { loginRoutes } from '../api/login/routes.js';
+import { oidcLoginRoutes, type OidcLoginOptions } from '../api/login/oidc.js';
 import { accountRoutes } from '../api/auth/routes.js';
 import type { CookieIssuer } from '../auth/cookie.js';
 import type { IdentityStore } from '../store/store.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   /** The session proxy, served ahead of Fastify's router for `/session/...`. */
   proxy?: SessionProxy;
   store: IdentityStore;
+  /** Browser login through an OIDC issuer, when configured. */
+  oidcLogin?: Omit<OidcLoginOptions, 'store' | 'cookies' | 'baseUrl'>;
 }
 
 /**
@@ -130,7 +133,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   );
 
   await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog });
-  await app.register(loginRoutes, { store: opts.store, cookies: opts.cookies });
+  await app.register(loginRoutes, { store: opts.store, cookies: opts.cookies, ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}) });
+  if (opts.oidcLogin) await app.register(oidcLoginRoutes, { ...opts.oidcLogin, store: opts.store, cookies: opts.cookies, baseUrl: opts.deps.baseUrl });
   await app.register(accountRoutes, { store: opts.store, cookies: opts.cookies, policy: opts.policy });
   for (const version of ['v0', 'v1'] as const) {
     await app.register(

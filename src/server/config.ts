@@ -32,6 +32,15 @@ export const ConfigSchema = Type.Object({
     clientCaFile: Type.String({ default: '', description: 'Authorities whose user certificates are accepted (PEM bundle). Empty: <dataDir>/tls/ca.pem, the platform CA.' }),
     dnMapFile: Type.String({ default: '', description: 'JSON object mapping certificate subject DNs (`O=skaha,CN=alice`) to usernames. Without an entry, the certificate\'s CN is the username.' }),
   }, { default: {} }),
+  oidc: Type.Object({
+    issuer: Type.String({ default: '', description: 'OIDC issuer URL; bearer JWTs from it are accepted and browsers can log in with it. Empty: no OIDC.' }),
+    audience: Type.String({ default: '', description: 'The `aud` access tokens must carry (usually this server\'s URL or client id).' }),
+    clientId: Type.String({ default: '', description: 'Client id of this server at the issuer, for the browser login (authorization code with PKCE).' }),
+    clientSecret: Type.String({ default: '', description: 'Client secret for the browser login (empty for a public client).' }),
+    usernameClaim: Type.String({ default: 'preferred_username', description: 'Claim holding the username.' }),
+    groupsClaim: Type.String({ default: 'groups', description: 'Claim holding the user\'s groups (a list of names); they add to the local groups.' }),
+    clockToleranceSeconds: Type.Integer({ minimum: 0, default: 30, description: 'Clock skew allowed when checking exp/nbf/iat, in seconds.' }),
+  }, { default: {} }),
   authorization: Type.Object({
     usersGroup: Type.String({ default: '', description: 'Group whose members may use the platform (skaha.usersgroup). Empty: every authenticated user.' }),
     headlessGroup: Type.String({ default: '', description: 'Group whose members may launch headless jobs (skaha.headlessgroup). Empty: everyone.' }),

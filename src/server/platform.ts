@@ -19,6 +19,7 @@ import { HostStorage } from '../storage/homes.js';
 import { SqliteIdentityStore } from '../store/sqlite.js';
 import { buildApp, withSessionTraffic } from './app.js';
 import { readCertificates, X509Authenticator } from '../auth/x509/authenticator.js';
+import { OidcBearerAuthenticator } from '../auth/oidc/authenticator.js';
 import { publicBaseUrl, type Config } from './config.js';
 import { LAUNCH_SCRIPTS_DIR } from './paths.js';
 
@@ -98,7 +99,8 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     },
     log,
   );
-  const cookies = new CookieIssuer(new Signer(loadOrCreateKey(config.dataDir, 'cookie')), {
+  const cookieSigner = new Signer(loadOrCreateKey(config.dataDir, 'cookie'));
+  const cookies = new CookieIssuer(cookieSigner, {
     secure: baseUrl().startsWith('https:'),
     maxAgeSeconds: config.proxy.loginCookieHours * 3600,
   });
@@ -107,12 +109,14 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const x509 = config.tls.port && fs.existsSync(config.tls.clientCaFile)
     ? [new X509Authenticator({ trusted: readCertificates(config.tls.clientCaFile), dnMap: config.tls.dnMapFile ? (JSON.parse(fs.readFileSync(config.tls.dnMapFile, 'utf8')) as Record<string, string>) : {} }, store)]
     : [];
-  // The fixed order of docs/auth.md: client certificate, bearer token, browser cookie, desktop callback token.
-  const authenticators = [...x509, bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
+  const oidc = config.oidc.issuer ? [new OidcBearerAuthenticator({ ...config.oidc, audience: config.oidc.audience || config.oidc.clientId }, store)] : [];
+  // The fixed order of docs/auth.md: client certificate, OIDC JWT, API token, browser cookie,
+  // desktop callback token.
+  const authenticators = [...x509, ...oidc, bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
   const activity = new ActivityTracker();
   const proxy = new SessionProxy({
     backend,
-    authenticators: [...x509, bearer, loginCookie],
+    authenticators: [...x509, ...oidc, bearer, loginCookie],
     cookies,
     activity,
     loginPath: '/login',
@@ -128,6 +132,9 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     cookies,
     store,
     proxy,
+    ...(config.oidc.issuer && config.oidc.clientId
+      ? { oidcLogin: { issuer: config.oidc.issuer, clientId: config.oidc.clientId, clientSecret: config.oidc.clientSecret, usernameClaim: config.oidc.usernameClaim, groupsClaim: config.oidc.groupsClaim, signer: cookieSigner } }
+      : {}),
     ...(opts.requestLog === false ? {} : { log }),
   });
 

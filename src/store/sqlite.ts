@@ -99,18 +99,25 @@ export class SqliteIdentityStore implements IdentityStore {
     return create.immediate();
   }
 
-  addToGroup(username: string, groupName: string): Group {
+  ensureGroup(groupName: string): Group {
     const problem = validateUsername(groupName);
     if (problem) throw new Error(problem.replace('username', 'group name'));
+    const ensure = this.db.transaction(() => {
+      const existing = this.db.prepare('SELECT name, gid FROM groups WHERE name = ?').get(groupName) as Group | undefined;
+      if (existing) return existing;
+      // Shared groups live above the user range so a gid never equals someone's personal gid.
+      const { max } = this.db.prepare('SELECT MAX(gid) AS max FROM groups').get() as { max: number | null };
+      const group = { name: groupName, gid: max === null ? this.uidRange.uidMax + 1 : max + 1 };
+      this.db.prepare('INSERT INTO groups (name, gid) VALUES (?, ?)').run(group.name, group.gid);
+      return group;
+    });
+    return ensure.immediate();
+  }
+
+  addToGroup(username: string, groupName: string): Group {
     const add = this.db.transaction(() => {
       this.ensureUser(username);
-      let group = this.db.prepare('SELECT name, gid FROM groups WHERE name = ?').get(groupName) as Group | undefined;
-      if (!group) {
-        // Shared groups live above the user range so a gid never equals someone's personal gid.
-        const { max } = this.db.prepare('SELECT MAX(gid) AS max FROM groups').get() as { max: number | null };
-        group = { name: groupName, gid: max === null ? this.uidRange.uidMax + 1 : max + 1 };
-        this.db.prepare('INSERT INTO groups (name, gid) VALUES (?, ?)').run(group.name, group.gid);
-      }
+      const group = this.ensureGroup(groupName);
       this.db.prepare('INSERT OR IGNORE INTO memberships (username, group_name) VALUES (?, ?)').run(username, groupName);
       return group;
     });

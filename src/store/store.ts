@@ -46,6 +46,8 @@ export interface IdentityStore {
   findUser(username: string): User | undefined;
   /** The user, created with the next free uid when new. Idempotent and safe across processes. */
   ensureUser(username: string): User;
+  /** The shared group, created with the next free gid when new. Idempotent. */
+  ensureGroup(groupName: string): Group;
   /** Add the user to a shared group (created with the next free gid when new). Idempotent. */
   addToGroup(username: string, groupName: string): Group;
   /** Set (or replace) the user's password; creates the user if new. Stored as a scrypt hash. */

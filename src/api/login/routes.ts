@@ -12,7 +12,7 @@ export function safeNext(next: string | undefined): string {
   return next;
 }
 
-function loginPage(next: string, error?: string): string {
+function loginPage(next: string, error?: string, oidcIssuer?: string): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Log in · skaha</title>
@@ -34,6 +34,7 @@ ${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
 </details>
 <button type="submit">Log in</button>
 </form>
+${oidcIssuer ? `<p><a href="/login/oidc?next=${encodeURIComponent(next)}" id="oidc-login">Log in with ${escape(new URL(oidcIssuer).host)}</a></p>` : ''}
 <p>Accounts: <code>skaha admin user passwd &lt;username&gt;</code>; tokens: <code>skaha admin token create &lt;username&gt;</code>.</p>
 </main></body></html>`;
 }
@@ -42,10 +43,10 @@ ${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
  * Browser login with a local account (scrypt-hashed password) or an API token, setting the
  * signed login cookie that the API (with CSRF) and the session proxy accept.
  */
-export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer }> = async (app, { store, cookies }) => {
+export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer; oidcIssuer?: string }> = async (app, { store, cookies, oidcIssuer }) => {
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
     const next = safeNext((req.query as { next?: string }).next);
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next));
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, undefined, oidcIssuer));
   });
 
   app.post('/login', { schema: { hide: true } }, async (req, reply) => {
@@ -60,7 +61,7 @@ export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: Co
         : undefined;
     if (!user) {
       const error = token ? 'That token is not valid.' : 'Wrong username or password.';
-      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, error));
+      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, error, oidcIssuer));
     }
     return reply.code(303).header('set-cookie', cookies.loginCookie(user.username)).header('location', next).send();
   });

@@ -1,0 +1,102 @@
+#!/bin/bash
+# skaha desktop (ARCADE) session: a TigerVNC X server on display :1, fluxbox, one xterm, and noVNC
+# on port 6901. Run by /skaha-system/start-desktop.sh after it has written the Astro Software menu
+# to /tmp/skaha-desktop/menu; also the image's CMD, for testing outside skaha.
+#
+#   VNC_PW       VNC password (skaha: the session ID; the noVNC page sends it). Required.
+#   XAUTHORITY   X cookie file the platform mounts read-only; the X server accepts exactly those
+#                cookies. Desktop-apps share this network namespace and reach the server as
+#                DISPLAY=127.0.0.1:1 (TCP 6001) with the same file. Without it, a private cookie
+#                is made here, so the display is never open to everyone.
+#   HOME         the user's home (only the terminal starts there; nothing is written to it).
+#
+# Runs as any uid with no capabilities; everything it writes goes under /tmp.
+set -Eeuo pipefail
+
+DISPLAY_NUM=1
+VNC_PORT=5901
+NOVNC_PORT=6901
+GEOMETRY="${VNC_GEOMETRY:-1280x800}"
+WEB_DIR=/opt/skaha-novnc
+MENU="${SKAHA_DESKTOP_DIR:-/tmp/skaha-desktop}/menu"
+
+log() { printf '[vnc_startup] %s\n' "$*"; }
+die() { printf '[vnc_startup] ERROR: %s\n' "$*" >&2; exit 1; }
+
+[ -n "${VNC_PW:-}" ] || die "VNC_PW is not set"
+export SHELL="${SHELL:-/bin/bash}"
+[ -n "${HOME:-}" ] || export HOME=/tmp
+
+# Private files (VNC password, fallback cookie, fluxbox config) in a 0700 directory.
+user_umask="$(umask)"
+umask 077
+run="$(mktemp -d /tmp/skaha-vnc.XXXXXX)"
+printf '%s\n' "$VNC_PW" | vncpasswd -f >"$run/passwd" || die "vncpasswd failed"
+chmod 600 "$run/passwd"
+
+if [ -n "${XAUTHORITY:-}" ] && [ -f "$XAUTHORITY" ] && [ -r "$XAUTHORITY" ]; then
+  log "X access: MIT-MAGIC-COOKIE-1 from $XAUTHORITY"
+else
+  [ -z "${XAUTHORITY:-}" ] || log "XAUTHORITY=$XAUTHORITY is not a readable file; using a private cookie"
+  export XAUTHORITY="$run/Xauthority"
+  # One FamilyWild entry for display 1 (matches any host name / address), as the platform writes.
+  python3 -c 'import os, sys
+n = lambda b: len(b).to_bytes(2, "big") + b
+open(sys.argv[1], "wb").write(b"\xff\xff" + n(b"") + n(sys.argv[2].encode()) + n(b"MIT-MAGIC-COOKIE-1") + n(os.urandom(16)))' \
+    "$XAUTHORITY" "$DISPLAY_NUM" || die "cannot write a private X cookie"
+  log "X access: private cookie in $XAUTHORITY"
+fi
+
+mkdir -p "$run/fluxbox"
+menu="$MENU"
+if [ ! -s "$menu" ]; then
+  menu="$run/fluxbox/menu"
+  printf '%s\n' '[begin] (skaha desktop)' '  [exec] (Terminal) {xterm}' '  [reconfig] (Reload menu)' '[end]' >"$menu"
+  log "no $MENU: using a default menu"
+fi
+# fluxbox reads everything from here, so nothing is written to the (persistent) home directory.
+printf '%s\n' \
+  "session.menuFile: $menu" \
+  "session.keyFile: /etc/X11/fluxbox/keys" \
+  "session.appsFile: $run/fluxbox/apps" \
+  "session.slitlistFile: $run/fluxbox/slitlist" \
+  "session.styleFile: /usr/share/fluxbox/styles/bloe" \
+  "session.styleOverlay: $run/fluxbox/overlay" \
+  "session.screen0.workspaces: 1" \
+  "session.screen0.workspaceNames: skaha," \
+  "session.screen0.rootCommand: xsetroot -solid #2b4257" \
+  "session.screen0.toolbar.visible: true" \
+  >"$run/fluxbox/init"
+printf '%s\n' 'background: none' >"$run/fluxbox/overlay"
+: >"$run/fluxbox/apps"
+: >"$run/fluxbox/slitlist"
+# X resources for every xterm on this display (the desktop's and its desktop-apps').
+printf '%s\n' 'XTerm*faceName: DejaVu Sans Mono' 'XTerm*faceSize: 11' 'XTerm*saveLines: 5000' \
+  'XTerm*selectToClipboard: true' 'XTerm*bellIsUrgent: false' >"$run/Xresources"
+umask "$user_umask"
+
+log "starting Xtigervnc :$DISPLAY_NUM ($GEOMETRY, VNC on 127.0.0.1:$VNC_PORT, X on TCP $((6000 + DISPLAY_NUM)))"
+Xtigervnc ":$DISPLAY_NUM" \
+  -desktop skaha -geometry "$GEOMETRY" -depth 24 \
+  -rfbport "$VNC_PORT" -localhost=1 -SecurityTypes VncAuth -PasswordFile "$run/passwd" \
+  -auth "$XAUTHORITY" -listen tcp \
+  -AlwaysShared &
+xvnc=$!
+
+export DISPLAY=":$DISPLAY_NUM"
+for _ in $(seq 1 100); do
+  xdpyinfo >/dev/null 2>&1 && break
+  kill -0 "$xvnc" 2>/dev/null || die "Xtigervnc exited during start"
+  sleep 0.1
+done
+xdpyinfo >/dev/null 2>&1 || die "display $DISPLAY did not come up within 10 s"
+log "display $DISPLAY is up"
+
+xrdb -merge "$run/Xresources" || log "xrdb failed; xterms keep their default font"
+xsetroot -solid '#2b4257' || true
+
+fluxbox -rc "$run/fluxbox/init" &
+(cd "$HOME" 2>/dev/null || cd /; exec xterm -geometry 100x30+40+40 -title terminal) &
+
+log "noVNC on port $NOVNC_PORT (web $WEB_DIR) -> VNC 127.0.0.1:$VNC_PORT"
+exec websockify --web "$WEB_DIR" "$NOVNC_PORT" "127.0.0.1:$VNC_PORT"

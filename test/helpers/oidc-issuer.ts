@@ -1,0 +1,72 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import Provider from 'oidc-provider';
+
+export interface TestIssuer {
+  issuer: string;
+  /** A JWT access token for `resource` (the audience), carrying `preferred_username` and `groups`. */
+  accessToken(resource?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export const AUDIENCE = 'https://skaha.test';
+
+/**
+ * A real OpenID Provider (the `oidc-provider` package) on loopback: client credentials give JWT
+ * access tokens for the bearer tests, and the authorization code flow with its development login
+ * and consent pages serves the browser test.
+ */
+export async function startIssuer(opts: { port: number; redirectUri?: string; accessTokenTtlSeconds?: number; username?: string }): Promise<TestIssuer> {
+  const issuer = `http://127.0.0.1:${opts.port}`;
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: 'skaha',
+      client_secret: 'test-secret',
+      grant_types: ['authorization_code', 'client_credentials'],
+      response_types: ['code'],
+      redirect_uris: [opts.redirectUri ?? 'http://127.0.0.1/unused'],
+    }],
+    findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub, preferred_username: sub, groups: ['astro', 'observers'] }) }),
+    claims: { openid: ['sub'], profile: ['preferred_username', 'groups'] },
+    features: {
+      devInteractions: { enabled: true },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => AUDIENCE,
+        getResourceServerInfo: (_ctx: unknown, resource: string) => ({ scope: 'openid', audience: resource, accessTokenFormat: 'jwt', accessTokenTTL: opts.accessTokenTtlSeconds ?? 300 }),
+        useGrantedResource: () => true,
+      },
+    },
+    extraTokenClaims: () => ({ preferred_username: opts.username ?? 'oidcuser', groups: ['astro', 'batch'] }),
+    ttl: { ClientCredentials: opts.accessTokenTtlSeconds ?? 300 },
+  });
+  const server: Server = provider.listen(opts.port, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return {
+    issuer,
+    async accessToken(resource = AUDIENCE) {
+      const res = await fetch(`${issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from('skaha:test-secret').toString('base64')}` },
+        body: new URLSearchParams({ grant_type: 'client_credentials', resource }),
+      });
+      const body = (await res.json()) as { access_token?: string; error?: string };
+      if (!body.access_token) throw new Error(`token request failed: ${JSON.stringify(body)}`);
+      return body.access_token;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return import('node:net').then(({ createServer }) => new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  }));
+}
