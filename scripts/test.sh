@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/lib/ensure.sh"
 cd "$ROOT"
 
-ensure_all
+EXTRA_PACKAGES="$TEST_PACKAGES" ensure_all
 ensure_python_client
 export PYTHON_CLIENT_VENV
 say "type-checking the tests"

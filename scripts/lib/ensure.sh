@@ -15,9 +15,12 @@ ensure_root() {
   [ "$(id -u)" = 0 ] || die "run as root (rootful Podman runs sessions as each user's uid): sudo $0"
 }
 
+# Only the tests need a browser (Debian's Chromium, driven by playwright-core; never a download).
+TEST_PACKAGES="chromium fonts-dejavu-core"
+
 ensure_packages() {
   local missing=()
-  for p in $DEBIAN_PACKAGES; do
+  for p in $DEBIAN_PACKAGES ${EXTRA_PACKAGES:-}; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then say "Debian packages present"; return; fi
