@@ -37,6 +37,17 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
     assert.equal((await tp.request('GET', '/skaha/v0/session', { headers: { authorization: `Bearer ${await issuer.accessToken()}` } })).status, 200);
   });
 
+  it('lets an OIDC token reach none of another user\'s sessions', async () => {
+    const owner = tp.newUser('own');
+    const id = (await tp.request('POST', '/skaha/v0/session', { token: owner.token, form: { name: 'mine', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' } })).body.trim();
+    const headers = { authorization: `Bearer ${await issuer.accessToken()}` };
+    for (const [method, url] of [['GET', `/skaha/v0/session/${id}`], ['DELETE', `/skaha/v0/session/${id}`], ['POST', `/skaha/v0/session/${id}?action=renew`]] as const) {
+      const r = await tp.request(method, url, { headers });
+      assert.ok([400, 404].includes(r.status), `${method} ${url} → ${r.status}`);
+    }
+    assert.equal((await fetch(`${tp.base}/session/contrib/${id}/`, { headers })).status, 404);
+  });
+
   it('refuses expired, wrong-audience, wrong-issuer and tampered tokens, with the reason', async () => {
     const wrongAudience = await issuer.accessToken('https://other.example');
     const fromRogue = await rogue.accessToken();

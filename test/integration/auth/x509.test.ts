@@ -110,6 +110,22 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
     assert.equal((await whoami()).status, 401, 'no certificate and nothing else: 401');
   });
 
+  it('lets a certificate reach none of another user\'s sessions', async () => {
+    const owner = tp.newUser('own');
+    const id = (await tp.request('POST', '/skaha/v0/session', { token: owner.token, form: { name: 'mine', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' } })).body.trim();
+    const user = issueUserCert(ca, 'certuser');
+    const pem = fromPem(proxyPem(issueProxyCert(user), [user.certPem]));
+    for (const [method, url] of [['GET', `/skaha/v0/session/${id}`], ['DELETE', `/skaha/v0/session/${id}`], ['POST', `/skaha/v0/session/${id}?action=renew`], ['GET', `/session/contrib/${id}/`]] as const) {
+      const r = await new Promise<number>((resolve, reject) => {
+        const req = https.request(`${tlsBase}${url}`, { method, ca: ca.certPem, ...pem, agent: false }, (res) => { res.resume(); resolve(res.statusCode!); });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.ok([400, 404].includes(r), `${method} ${url} → ${r}`);
+    }
+    assert.equal(JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: owner.token })).body).id, id, 'untouched');
+  });
+
   it('also serves the plain HTTP listener and the proxy path over TLS', async () => {
     const user = issueUserCert(ca, 'certuser');
     const r = await get(tlsBase, ca.certPem, '/session/contrib/abcdefgh/', fromPem(proxyPem(issueProxyCert(user), [user.certPem])));
