@@ -1,7 +1,8 @@
-import type { LaunchSpec, SessionBackend, SessionEvent } from '../backends/backend.js';
+import type { LaunchSpec, Mount, SessionBackend, SessionEvent } from '../backends/backend.js';
 import type { CachedCatalog } from '../catalog/catalog.js';
 import type { CallbackTokens } from '../auth/callback.js';
-import { badRequest, invalidValue, missingParameter, notFound, SkahaError } from '../server/errors.js';
+import { badRequest, missingParameter, notFound, SkahaError } from '../server/errors.js';
+import { parseEnv, parseOption, parseRegistryAuth, resourcesFrom } from './params.js';
 import type { User } from '../store/store.js';
 import { HostStorage } from '../storage/homes.js';
 import type { ResourceContext } from './context.js';
@@ -138,13 +139,7 @@ export class SessionService {
       // 8. gpus
       const gpus = req.gpus === undefined || req.gpus === '' ? 0 : parseOption('gpus', req.gpus, context.gpus.options, 'v0') ?? 0;
 
-      const resources: Resources = FIXED_RESOURCES[type] ?? {
-        coresRequest: cores ?? context.cores.defaultRequest,
-        coresLimit: cores ?? context.cores.defaultLimit,
-        ramRequestGiB: ram ?? context.memoryGB.defaultRequest,
-        ramLimitGiB: ram ?? context.memoryGB.defaultLimit,
-        gpus,
-      };
+      const resources: Resources = FIXED_RESOURCES[type] ?? resourcesFrom(context, cores, ram, gpus);
       const recipe = recipeFor({
         type,
         sessionId: id,
@@ -160,10 +155,7 @@ export class SessionService {
         ...(type === 'desktop' ? { desktopAppToken: this.callbackTokens.mint(id) } : {}),
       });
       // 9. home, per-session files, container
-      this.launching.add(id);
-      const mounts = this.storage.prepareSession(id, user);
-      if (type === 'desktop') mounts.push(this.storage.createDesktopXauthority(id));
-      const spec: LaunchSpec = {
+      await this.createPrepared(id, user, type === 'desktop' ? [this.storage.createDesktopXauthority(id)] : [], (mounts) => ({
         sessionId: id,
         username: user.username,
         name,
@@ -175,7 +167,7 @@ export class SessionService {
         uid: user.uid,
         gid: user.gid,
         supplementalGroups: user.groups.map((g) => g.gid),
-        mounts: [...mounts, ...this.storage.systemMounts()],
+        mounts,
         ...(recipe.workingDir ? { workingDir: recipe.workingDir } : {}),
         hostname: name,
         resources,
@@ -183,15 +175,7 @@ export class SessionService {
         deadlineSeconds: type === 'headless' ? this.opts.headlessExpirySeconds : this.opts.expirySeconds,
         jobName: jobName(type, user.username, id),
         ...(registryAuth ? { registryAuth } : {}),
-      };
-      try {
-        await this.backend.create(spec);
-      } catch (err) {
-        this.storage.removeSession(id);
-        throw err;
-      } finally {
-        this.launching.delete(id);
-      }
+      }));
       this.log.info(`launched ${type} session ${id} (${name}) for ${user.username} from ${image}`);
       return id;
     });
@@ -208,20 +192,11 @@ export class SessionService {
     const context = this.context();
     const cores = parseOption('cores', req.cores, context.cores.options, 'v1');
     const ram = parseOption('ram', req.ram, context.memoryGB.options, 'v1');
-    const resources: Resources = {
-      coresRequest: cores ?? context.cores.defaultRequest,
-      coresLimit: cores ?? context.cores.defaultLimit,
-      ramRequestGiB: ram ?? context.memoryGB.defaultRequest,
-      ramLimitGiB: ram ?? context.memoryGB.defaultLimit,
-      gpus: 0,
-    };
+    const resources = resourcesFrom(context, cores, ram, 0);
     let appId = newAppId();
     while (this.backend.get(desktopId, appId)) appId = newAppId();
     const appName = appNameFromImage(image);
-    const key = `${desktopId}/${appId}`;
-    this.launching.add(key);
-    const mounts = [...this.storage.prepareSession(key, user), this.storage.desktopXauthority(desktopId)];
-    const spec: LaunchSpec = {
+    await this.createPrepared(`${desktopId}/${appId}`, user, [this.storage.desktopXauthority(desktopId)], (mounts) => ({
       sessionId: desktopId,
       appId,
       username: user.username,
@@ -236,7 +211,7 @@ export class SessionService {
       uid: user.uid,
       gid: user.gid,
       supplementalGroups: user.groups.map((g) => g.gid),
-      mounts: [...mounts, ...this.storage.systemMounts()],
+      mounts,
       workingDir: `${this.storage.layout.topLevelDir}/home/${user.username}`,
       hostname: appName,
       resources,
@@ -244,15 +219,7 @@ export class SessionService {
       deadlineSeconds: this.opts.expirySeconds,
       jobName: appJobName(desktopId, appId, user.username, appName),
       joinSessionOf: desktopId,
-    };
-    try {
-      await this.backend.create(spec);
-    } catch (err) {
-      this.storage.removeSession(key);
-      throw err;
-    } finally {
-      this.launching.delete(key);
-    }
+    }));
     this.log.info(`launched desktop-app ${appId} (${image}) in desktop ${desktopId} for ${user.username}`);
     return appId;
   }
@@ -335,6 +302,23 @@ export class SessionService {
     await this.remove(app);
   }
 
+  /**
+   * Write the session's files (home, passwd, group, scratch, plus `extraMounts`), create it, and
+   * remove the files again if the creation fails: nothing is left half-made.
+   */
+  private async createPrepared(key: string, user: User, extraMounts: Mount[], build: (mounts: Mount[]) => LaunchSpec): Promise<void> {
+    this.launching.add(key);
+    try {
+      const mounts = [...this.storage.prepareSession(key, user), ...extraMounts, ...this.storage.systemMounts()];
+      await this.backend.create(build(mounts));
+    } catch (err) {
+      this.storage.removeSession(key);
+      throw err;
+    } finally {
+      this.launching.delete(key);
+    }
+  }
+
   /** Reaper pass: stop what expired, remove what finished long enough ago, sweep stale files. */
   async reap(now = Date.now()): Promise<number> {
     let removed = 0;
@@ -387,42 +371,10 @@ export class SessionService {
 /** Session files younger than this are never swept (another process may be launching them). */
 const SWEEP_MIN_AGE_MS = 5 * 60_000;
 
+
 function matches(s: SessionRecord, filter: ListFilter): boolean {
   if (filter.type && s.type.toLowerCase() !== filter.type.toLowerCase()) return false;
   if (filter.status && s.status.toLowerCase() !== filter.status.toLowerCase()) return false;
   return true;
 }
 
-/**
- * A cores/ram/gpus value: absent → undefined; v0 takes integers only, v1 decimals whose integer
- * part is checked (spec §3.5, §11.13). Not in the options → `Invalid value for '<name>': <v>`.
- */
-export function parseOption(name: string, raw: string | undefined, options: number[], version: ApiVersion): number | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const value = raw.trim();
-  const pattern = version === 'v0' ? /^\d+$/ : /^\d+(\.\d+)?$/;
-  if (!pattern.test(value)) throw invalidValue(name, raw);
-  const number = Number(value);
-  if (!options.includes(Math.trunc(number))) throw invalidValue(name, raw);
-  return number;
-}
-
-/** `KEY=VALUE` entries; others are dropped silently, as skaha does (spec §3.5, §11.14). */
-export function parseEnv(entries: string[]): Array<[string, string]> {
-  const env: Array<[string, string]> = [];
-  for (const entry of entries) {
-    const parts = entry.split('=');
-    if (parts.length !== 2 || !parts[0] || !parts[1]) continue;
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(parts[0])) continue;
-    env.push([parts[0], parts[1]]);
-  }
-  return env;
-}
-
-/** `x-skaha-registry-auth`: base64 of `username:secret`, exactly one ':' (spec §7). */
-export function parseRegistryAuth(header: string, image: string): { username: string; password: string; serveraddress: string } {
-  const decoded = Buffer.from(header.trim(), 'base64').toString('utf8');
-  const parts = decoded.split(':');
-  if (parts.length !== 2 || !parts[0] || !parts[1]) throw badRequest('Invalid input.  Must be in form of username:secret');
-  return { username: parts[0], password: parts[1], serveraddress: image.split('/')[0] ?? '' };
-}

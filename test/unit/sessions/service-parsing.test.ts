@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseEnv, parseOption, parseRegistryAuth } from '../../../src/sessions/service.js';
+import { parseEnv, parseOption, parseRegistryAuth } from '../../../src/sessions/params.js';
 import { SkahaError } from '../../../src/server/errors.js';
 
 const options = [1, 2, 4, 8];
