@@ -1,6 +1,10 @@
 import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fs from 'node:fs';
+import path from 'node:path';
 import swagger from '@fastify/swagger';
+import fastifyStatic from '@fastify/static';
+import { PORTAL_DIST_DIR } from './paths.js';
 import { authenticate, type Authenticator } from '../auth/authenticator.js';
 import { authorize, type AuthorizationPolicy } from '../auth/authorize.js';
 import type { ApiDeps } from '../api/deps.js';
@@ -128,9 +132,19 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).type('text/plain; charset=utf-8').send(`${oneLine(message)}\n`);
   });
 
-  app.setNotFoundHandler((req, reply) =>
-    reply.code(404).type('text/plain; charset=utf-8').send(`not found: ${req.url.split('?')[0]}\n`),
-  );
+  // The portal: static assets at /, and its index.html for the portal's own client-side routes.
+  const portalIndex = path.join(PORTAL_DIST_DIR, 'index.html');
+  const portalBuilt = fs.existsSync(portalIndex);
+  if (portalBuilt) await app.register(fastifyStatic, { root: PORTAL_DIST_DIR, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: true, maxAge: '1h' });
+  app.setNotFoundHandler((req, reply) => {
+    const pathOnly = req.url.split('?')[0] ?? '/';
+    const portalRoute = req.method === 'GET' && !/^\/(skaha|auth|session|login|logout)(\/|$)/.test(pathOnly) && /text\/html/.test(req.headers.accept ?? '');
+    if (portalRoute && portalBuilt) return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(fs.createReadStream(portalIndex));
+    if (portalRoute || (pathOnly === '/' && req.method === 'GET')) {
+      return reply.type('text/html; charset=utf-8').send('<!DOCTYPE html><title>skaha</title><h1>skaha</h1><p>The portal is not built (<code>npm run build</code>). The API is at <a href="/skaha/openapi.json">/skaha/openapi.json</a>; log in at <a href="/login">/login</a>.</p>');
+    }
+    return reply.code(404).type('text/plain; charset=utf-8').send(`not found: ${pathOnly}\n`);
+  });
 
   await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog });
   await app.register(loginRoutes, { store: opts.store, cookies: opts.cookies, ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}) });

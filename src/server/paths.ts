@@ -9,3 +9,6 @@ export const DEFAULT_CONTAINERS_CONF = path.join(PACKAGE_ROOT, 'deploy', 'podman
 
 /** Scripts mounted read-only at /skaha-system in session containers, as skaha's chart does. */
 export const LAUNCH_SCRIPTS_DIR = path.join(PACKAGE_ROOT, 'images', 'launch-scripts');
+
+/** The portal's built assets (portal/ is built into portal/dist by `npm run build`). */
+export const PORTAL_DIST_DIR = path.join(PACKAGE_ROOT, 'portal', 'dist');
