@@ -19,6 +19,7 @@ NOVNC_PORT=6901
 GEOMETRY="${VNC_GEOMETRY:-1280x800}"
 WEB_DIR=/opt/skaha-novnc
 MENU="${SKAHA_DESKTOP_DIR:-/tmp/skaha-desktop}/menu"
+BACKGROUND='#2b4257'
 
 log() { printf '[vnc_startup] %s\n' "$*"; }
 die() { printf '[vnc_startup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -47,29 +48,35 @@ open(sys.argv[1], "wb").write(b"\xff\xff" + n(b"") + n(sys.argv[2].encode()) + n
   log "X access: private cookie in $XAUTHORITY"
 fi
 
-mkdir -p "$run/fluxbox"
+# fluxbox always creates and reads ~/.fluxbox (even with -rc), so it runs with HOME set to a
+# private directory here; /dockerstartup/fluxbox-shell gives the programs it starts (menu, keys)
+# the user's HOME and SHELL back. Nothing is written to the (persistent) home directory.
+fbhome="$run/home"
+fb="$fbhome/.fluxbox"
+mkdir -p "$fb"
 menu="$MENU"
 if [ ! -s "$menu" ]; then
-  menu="$run/fluxbox/menu"
+  menu="$fb/menu"
   printf '%s\n' '[begin] (skaha desktop)' '  [exec] (Terminal) {xterm}' '  [reconfig] (Reload menu)' '[end]' >"$menu"
   log "no $MENU: using a default menu"
 fi
-# fluxbox reads everything from here, so nothing is written to the (persistent) home directory.
 printf '%s\n' \
+  "session.configVersion: 13" \
   "session.menuFile: $menu" \
   "session.keyFile: /etc/X11/fluxbox/keys" \
-  "session.appsFile: $run/fluxbox/apps" \
-  "session.slitlistFile: $run/fluxbox/slitlist" \
-  "session.styleFile: /usr/share/fluxbox/styles/bloe" \
-  "session.styleOverlay: $run/fluxbox/overlay" \
+  "session.appsFile: $fb/apps" \
+  "session.slitlistFile: $fb/slitlist" \
+  "session.styleFile: /usr/share/fluxbox/styles/Squared_for_Debian" \
+  "session.styleOverlay: $fb/overlay" \
   "session.screen0.workspaces: 1" \
   "session.screen0.workspaceNames: skaha," \
-  "session.screen0.rootCommand: xsetroot -solid #2b4257" \
-  "session.screen0.toolbar.visible: true" \
-  >"$run/fluxbox/init"
-printf '%s\n' 'background: none' >"$run/fluxbox/overlay"
-: >"$run/fluxbox/apps"
-: >"$run/fluxbox/slitlist"
+  "session.screen0.rootCommand: xsetroot -solid '$BACKGROUND'" \
+  "session.screen0.toolbar.widthPercent: 100" \
+  >"$fb/init"
+# The style's wallpaper needs a wallpaper setter: keep the plain background colour instead.
+printf '%s\n' 'background: unset' >"$fb/overlay"
+: >"$fb/apps"
+: >"$fb/slitlist"
 # X resources for every xterm on this display (the desktop's and its desktop-apps').
 printf '%s\n' 'XTerm*faceName: DejaVu Sans Mono' 'XTerm*faceSize: 11' 'XTerm*saveLines: 5000' \
   'XTerm*selectToClipboard: true' 'XTerm*bellIsUrgent: false' >"$run/Xresources"
@@ -93,10 +100,13 @@ xdpyinfo >/dev/null 2>&1 || die "display $DISPLAY did not come up within 10 s"
 log "display $DISPLAY is up"
 
 xrdb -merge "$run/Xresources" || log "xrdb failed; xterms keep their default font"
-xsetroot -solid '#2b4257' || true
+xsetroot -solid "$BACKGROUND" || true
 
-fluxbox -rc "$run/fluxbox/init" &
-(cd "$HOME" 2>/dev/null || cd /; exec xterm -geometry 100x30+40+40 -title terminal) &
+cd "$HOME" 2>/dev/null || cd /
+log "starting fluxbox (log in $run/fluxbox.log) and an xterm"
+SKAHA_DESKTOP_HOME="$HOME" SKAHA_DESKTOP_SHELL="$SHELL" HOME="$fbhome" SHELL=/dockerstartup/fluxbox-shell \
+  fluxbox -rc "$fb/init" >"$run/fluxbox.log" 2>&1 &
+xterm -geometry 100x30+40+40 -title terminal &
 
 log "noVNC on port $NOVNC_PORT (web $WEB_DIR) -> VNC 127.0.0.1:$VNC_PORT"
 exec websockify --web "$WEB_DIR" "$NOVNC_PORT" "127.0.0.1:$VNC_PORT"

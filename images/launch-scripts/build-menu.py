@@ -19,7 +19,10 @@ LAUNCHER = "/skaha-system/launch-app.py"
 def fetch_apps():
     req = urllib.request.Request(f"{API}/skaha/{VERSION}/image?type=desktop-app", headers={"x-auth-token-skaha": TOKEN, "accept": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as res:
-        return [img["id"] for img in json.load(res)]
+        images = json.load(res)
+    # A `latest` tag that names the same image as a versioned tag is not a second app.
+    versioned = {(img["id"].rsplit(":", 1)[0], img.get("digest")) for img in images if not img["id"].endswith(":latest")}
+    return [img["id"] for img in images if not (img["id"].endswith(":latest") and (img["id"].rsplit(":", 1)[0], img.get("digest")) in versioned)]
 
 
 def quote(text):

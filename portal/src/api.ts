@@ -1,0 +1,188 @@
+/**
+ * The skaha API as the portal uses it: same origin, the browser's login cookie, and the CSRF
+ * token from GET /auth/session on every state change (docs/auth.md). Errors are skaha's one-line
+ * text/plain messages, kept as they are.
+ */
+
+export interface Me {
+  username: string;
+  uid: number;
+  groups: string[];
+  method: string;
+  scopes: string[];
+  admin: boolean;
+  csrfToken?: string;
+}
+
+/** The v0 session object (spec §3.2); unknowns are the string "<none>". */
+export interface Session {
+  id: string;
+  userid: string;
+  runAsUID?: string;
+  runAsGID?: string;
+  appid?: string;
+  image: string;
+  type: string;
+  status: string;
+  name: string;
+  startTime: string;
+  expiryTime: string;
+  connectURL: string;
+  requestedRAM: string;
+  requestedCPUCores: string;
+  requestedGPUCores: string;
+}
+
+/** view=all: only these four (spec §3.3). */
+export interface PublicSession {
+  userid: string;
+  type: string;
+  status: string;
+  startTime: string;
+}
+
+export interface ImageInfo {
+  id: string;
+  types: string[];
+  digest: string;
+}
+
+export interface ResourceOption {
+  default: number;
+  defaultHeadless?: number;
+  options: number[];
+}
+
+export interface ResourceContext {
+  cores: ResourceOption;
+  memoryGB: ResourceOption;
+  gpus: { options: number[] };
+  maxInteractiveSessions?: string;
+}
+
+export interface TokenInfo {
+  id: string;
+  name: string;
+  scopes: string[];
+  createdAt: string;
+  expiresAt: string | null;
+}
+
+export interface NewToken extends TokenInfo {
+  token: string;
+}
+
+export interface Stats {
+  instances: { session: number; desktopApp: number; headless: number; total: number };
+  cores: { requestedCPUCores: number; cpuCoresAvailable: number; maxCPUCores?: { cpuCores: number; withRam: string } };
+  ram: { requestedRAM: string; ramAvailable: string; maxRAM?: { ram: string; withCPUCores: number } };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type FormFields = Array<[string, string]>;
+
+/** `application/x-www-form-urlencoded`, repeated names kept (env=..., env=...). */
+export function encodeForm(fields: FormFields): string {
+  const body = new URLSearchParams();
+  for (const [name, value] of fields) body.append(name, value);
+  return body.toString();
+}
+
+/** One line of the server's text, or the status when it said nothing. */
+async function errorOf(res: Response): Promise<ApiError> {
+  let text = '';
+  try {
+    text = (await res.text()).trim();
+  } catch {
+    // the body is optional
+  }
+  if (text.startsWith('<')) text = ''; // an HTML page from something in between: not a message
+  const line = text.split('\n')[0] ?? '';
+  return new ApiError(res.status, line || `${res.status} ${res.statusText || 'error'}`.trim());
+}
+
+export const V0 = '/skaha/v0';
+
+export class Api {
+  constructor(
+    private readonly csrfToken: () => string | undefined,
+    /** Called on any 401: the login has expired or was revoked. */
+    private readonly onUnauthorized: () => void = () => {},
+    private readonly fetcher: typeof fetch = (...args) => fetch(...args),
+  ) {}
+
+  private async send(method: string, path: string, fields?: FormFields): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/json, text/plain;q=0.9' };
+    let body: string | undefined;
+    if (method !== 'GET') {
+      const token = this.csrfToken();
+      if (token) headers['x-csrf-token'] = token;
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = encodeForm(fields ?? []);
+    }
+    let res: Response;
+    try {
+      res = await this.fetcher(path, { method, headers, credentials: 'same-origin', cache: 'no-store', ...(body !== undefined ? { body } : {}) });
+    } catch {
+      throw new ApiError(0, 'The server cannot be reached. Check your connection and try again.');
+    }
+    if (res.status === 401) this.onUnauthorized();
+    if (!res.ok) throw await errorOf(res);
+    return res;
+  }
+
+  async json<T>(path: string): Promise<T> {
+    return (await (await this.send('GET', path)).json()) as T;
+  }
+
+  async text(path: string): Promise<string> {
+    return (await this.send('GET', path)).text();
+  }
+
+  async post(path: string, fields: FormFields): Promise<string> {
+    return (await this.send('POST', path, fields)).text();
+  }
+
+  async postJson<T>(path: string, fields: FormFields): Promise<T> {
+    return (await (await this.send('POST', path, fields)).json()) as T;
+  }
+
+  async delete(path: string): Promise<void> {
+    await this.send('DELETE', path);
+  }
+
+  // --- the calls the pages make -------------------------------------------------------------
+
+  sessions = () => this.json<Session[]>(`${V0}/session`);
+  session = (id: string) => this.json<Session>(`${V0}/session/${encodeURIComponent(id)}`);
+  logs = (id: string) => this.text(`${V0}/session/${encodeURIComponent(id)}?view=logs`);
+  events = (id: string) => this.text(`${V0}/session/${encodeURIComponent(id)}?view=events`);
+  apps = (id: string) => this.json<Session[]>(`${V0}/session/${encodeURIComponent(id)}/app`);
+  launch = async (fields: FormFields) => (await this.post(`${V0}/session`, fields)).trim();
+  renew = (id: string) => this.post(`${V0}/session/${encodeURIComponent(id)}`, [['action', 'renew']]);
+  remove = (id: string) => this.delete(`${V0}/session/${encodeURIComponent(id)}`);
+  images = () => this.json<ImageInfo[]>(`${V0}/image`);
+  context = () => this.json<ResourceContext>(`${V0}/context`);
+  stats = () => this.json<Stats>(`${V0}/session?view=stats`);
+  allSessions = () => this.json<PublicSession[]>(`${V0}/session?view=all`);
+  tokens = () => this.json<TokenInfo[]>('/auth/tokens');
+  createToken = (fields: FormFields) => this.postJson<NewToken>('/auth/tokens', fields);
+  revokeToken = (id: string) => this.delete(`/auth/tokens/${encodeURIComponent(id)}`);
+}
+
+/** Who is logged in, or undefined when nobody is (401). */
+export async function whoAmI(fetcher: typeof fetch = (...args) => fetch(...args)): Promise<Me | undefined> {
+  const res = await fetcher('/auth/session', { credentials: 'same-origin', cache: 'no-store', headers: { accept: 'application/json' } });
+  if (res.status === 401) return undefined;
+  if (!res.ok) throw await errorOf(res);
+  return (await res.json()) as Me;
+}

@@ -1,0 +1,110 @@
+import type { Session } from '../api';
+
+export const SESSION_TYPES = ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless'] as const;
+
+const TYPE_LABELS: Record<string, string> = {
+  notebook: 'Notebook',
+  desktop: 'Desktop',
+  carta: 'CARTA',
+  contributed: 'Contributed',
+  firefly: 'Firefly',
+  headless: 'Headless job',
+  'desktop-app': 'Desktop app',
+};
+
+const TYPE_HINTS: Record<string, string> = {
+  notebook: 'JupyterLab in your browser',
+  desktop: 'A Linux desktop (noVNC) that runs desktop apps',
+  carta: 'The CARTA image viewer',
+  contributed: 'A web application from the community',
+  firefly: 'The Firefly image and catalogue viewer',
+  headless: 'A batch job: a command that runs to completion',
+};
+
+export const typeLabel = (type: string) => TYPE_LABELS[type] ?? type;
+export const typeHint = (type: string) => TYPE_HINTS[type] ?? '';
+
+export const NONE = '<none>';
+export const isNone = (value: string | undefined | null) => !value || value === NONE;
+
+/** "3 d 23 h", "5 min", "12 s": the two largest units, as the CLI prints (docs/cli.md). */
+export function duration(ms: number): string {
+  let s = Math.round(Math.abs(ms) / 1000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const) {
+    if (s >= size && parts.length < 2) {
+      parts.push(`${Math.floor(s / size)} ${unit}`);
+      s %= size;
+    } else if (parts.length > 0) break;
+  }
+  return parts.length ? parts.join(' ') : '0 s';
+}
+
+/** "in 3 d 23 h", "5 min ago", "just now"; empty for an unknown time. */
+export function relativeTime(iso: string | null | undefined, now: number = Date.now()): string {
+  if (isNone(iso)) return '';
+  const t = Date.parse(iso!);
+  if (Number.isNaN(t)) return '';
+  const diff = t - now;
+  if (Math.abs(diff) < 5000) return 'just now';
+  return diff > 0 ? `in ${duration(diff)}` : `${duration(diff)} ago`;
+}
+
+/** A full local date and time, for a title or a screen reader. */
+export function absoluteTime(iso: string | null | undefined): string {
+  if (isNone(iso)) return '';
+  const t = new Date(iso!);
+  if (Number.isNaN(t.getTime())) return '';
+  return t.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** "2 cores · 8 GiB · 1 GPU" from skaha's strings ("2", "8G", "0"). */
+export function resources(s: Pick<Session, 'requestedCPUCores' | 'requestedRAM' | 'requestedGPUCores'>): string {
+  const parts: string[] = [];
+  const cores = Number(s.requestedCPUCores);
+  if (!isNone(s.requestedCPUCores) && Number.isFinite(cores)) parts.push(`${cores} ${cores === 1 ? 'core' : 'cores'}`);
+  if (!isNone(s.requestedRAM)) parts.push(s.requestedRAM.replace(/^([\d.]+)G$/, '$1 GiB'));
+  const gpus = Number(s.requestedGPUCores);
+  if (Number.isFinite(gpus) && gpus > 0) parts.push(`${gpus} ${gpus === 1 ? 'GPU' : 'GPUs'}`);
+  return parts.join(' · ');
+}
+
+/** `images.canfar.net/skaha/webapp:1.0` → `skaha/webapp:1.0` (the registry host is implied). */
+export function shortImage(image: string): string {
+  const parts = image.split('/');
+  return parts.length > 2 ? parts.slice(1).join('/') : image;
+}
+
+export type Tone = 'ok' | 'busy' | 'done' | 'bad' | 'idle';
+
+export function statusTone(status: string): Tone {
+  switch (status) {
+    case 'Running':
+      return 'ok';
+    case 'Pending':
+    case 'Terminating':
+      return 'busy';
+    case 'Succeeded':
+      return 'done';
+    case 'Failed':
+    case 'Error':
+      return 'bad';
+    default:
+      return 'idle';
+  }
+}
+
+/** A session still on its way somewhere: the list polls quickly while one is. */
+export const inTransition = (status: string) => status === 'Pending' || status === 'Terminating';
+
+export const isFinished = (status: string) => status === 'Succeeded' || status === 'Failed';
+
+/** Can the browser open it: interactive, running, with a real URL. */
+export function canConnect(s: Pick<Session, 'status' | 'connectURL' | 'type'>): boolean {
+  return s.status === 'Running' && !isNone(s.connectURL) && s.connectURL !== 'not-applicable' && s.type !== 'headless';
+}
+
+/** Sessions in the order a person scans them: newest first, desktop-apps after their desktop. */
+export function sortSessions<T extends Pick<Session, 'startTime' | 'id'>>(sessions: T[]): T[] {
+  return [...sessions].sort((a, b) => Date.parse(b.startTime) - Date.parse(a.startTime) || a.id.localeCompare(b.id));
+}

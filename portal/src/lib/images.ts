@@ -1,0 +1,44 @@
+import type { ImageInfo } from '../api';
+
+/** The project of an image: its second path segment (`images.canfar.net/<project>/name:tag`). */
+export function projectOf(image: string): string {
+  const parts = image.split('/');
+  return parts.length >= 3 ? parts[1]! : parts.length === 2 ? parts[0]! : 'other';
+}
+
+/** The image without registry and project: `webapp:1.0`. */
+export function imageLabel(image: string): string {
+  const parts = image.split('/');
+  return parts.length >= 3 ? parts.slice(2).join('/') : (parts[parts.length - 1] ?? image);
+}
+
+export interface ImageGroup {
+  project: string;
+  images: ImageInfo[];
+}
+
+/**
+ * The images that can run as `type`, matching every word of `query` (in the ID, any order,
+ * case-insensitive), grouped by project; projects and images sorted by name.
+ */
+export function groupImages(images: ImageInfo[], type: string, query = ''): ImageGroup[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  const groups = new Map<string, ImageInfo[]>();
+  for (const image of images) {
+    if (type && !image.types.includes(type)) continue;
+    const id = image.id.toLowerCase();
+    if (!words.every((w) => id.includes(w))) continue;
+    const project = projectOf(image.id);
+    groups.set(project, [...(groups.get(project) ?? []), image]);
+  }
+  return [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([project, list]) => ({ project, images: list.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true })) }));
+}
+
+/** The image to preselect: the current one if still offered, else the first `:latest`, else the first. */
+export function pickImage(groups: ImageGroup[], current: string): string {
+  const all = groups.flatMap((g) => g.images.map((i) => i.id));
+  if (all.includes(current)) return current;
+  return all.find((id) => id.endsWith(':latest')) ?? all[0] ?? '';
+}

@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { cleanupList, launch, startPlatform, type TestPlatform } from '../helpers/platform.js';
+import { DESKTOP_IMAGE, execIn, NOTEBOOK_IMAGE, openThroughProxy } from '../helpers/sessions.js';
+
+const ARTIFACTS = path.resolve('test-artifacts');
+/** An empty spot of the desktop, right of the first xterm and above the toolbar. */
+const MENU_AT = { x: 980, y: 120 };
+const DISPLAY_ENV = ['DISPLAY=127.0.0.1:1', 'XAUTHORITY=/skaha-session/Xauthority'];
+
+async function shot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** Log in through the server's login page as a person would. */
+async function login(page: Page, tp: TestPlatform, username: string, password: string, next: string): Promise<void> {
+  await page.goto(`${tp.base}/login?next=${encodeURIComponent(next)}`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+}
+
+/** Window titles on the desktop's X display. */
+const windows = async (id: string) => execIn(id, ['xwininfo', '-root', '-tree'], DISPLAY_ENV);
+
+describe('in a browser: the desktop and its Astro Software menu, and a notebook', () => {
+  let tp: TestPlatform;
+  let browser: Browser;
+  const cleanups = cleanupList();
+  before(async () => {
+    tp = await startPlatform(cleanups.add);
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await cleanups.run();
+  });
+
+  it('opens the desktop through the proxy, starts the terminal from Applications → Astro Software, and its window appears', async () => {
+    const { username, token } = tp.newUser('ui');
+    await tp.platform.store.setPassword(username, 'desktop-pass-1');
+    const id = await launch(tp, token, { name: 'mydesk', image: DESKTOP_IMAGE, type: 'desktop' });
+    const connect = new URL(JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token })).body).connectURL as string);
+    assert.equal((await openThroughProxy(tp, `/session/desktop/${id}/`, { authorization: `Bearer ${token}` })).status, 200);
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await login(page, tp, username, 'desktop-pass-1', connect.pathname + connect.search);
+    // The proxy trades ?password= for a cookie and drops it from the address bar.
+    await page.waitForURL((u) => u.pathname === `/session/desktop/${id}/` && !u.searchParams.has('password'));
+    await page.waitForFunction(() => document.getElementById('status')?.classList.contains('connected'), undefined, { timeout: 60_000 });
+    await page.waitForTimeout(1500);
+    await shot(page, 'desktop');
+
+    // Right-click the desktop for fluxbox's menu, then Applications → Astro Software → skaha → terminal:1.0.
+    const canvas = page.locator('#screen canvas');
+    const box = (await canvas.boundingBox())!;
+    await page.mouse.click(box.x + MENU_AT.x, box.y + MENU_AT.y, { button: 'right' });
+    await page.waitForTimeout(700);
+    await shot(page, 'desktop-menu');
+    // Fluxbox menus follow the keyboard: the first item (Applications), into Astro Software, into
+    // the first project (skaha), then type-ahead to terminal:1.0.
+    for (const key of ['ArrowDown', 'ArrowRight', 'ArrowRight', 'ArrowRight']) {
+      await page.keyboard.press(key);
+      await page.waitForTimeout(300);
+    }
+    await page.keyboard.type('t');
+    await page.waitForTimeout(300);
+    await shot(page, 'desktop-menu-astro-software');
+    await page.keyboard.press('Enter');
+    // The launcher xterm asks about resources; answer "n", then the app starts on this desktop.
+    let tree = '';
+    for (let i = 0; i < 40 && !tree.includes('launch terminal:1.0'); i++) {
+      await page.waitForTimeout(250);
+      tree = await windows(id);
+    }
+    assert.match(tree, /launch terminal:1\.0/, 'the launcher opened');
+    await page.keyboard.type('n');
+    await page.keyboard.press('Enter');
+    for (let i = 0; i < 120 && !tree.includes('"terminal-1-0"'); i++) {
+      await page.waitForTimeout(500);
+      tree = await windows(id);
+    }
+    assert.match(tree, /"terminal-1-0"/, 'the terminal desktop-app window is on the desktop');
+    await page.waitForTimeout(1000);
+    fs.copyFileSync(await shot(page, 'desktop-with-terminal'), path.resolve('docs/screenshots/desktop-terminal.png'));
+    const apps = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}/app`, { token })).body) as Array<{ id: string; image: string; status: string }>;
+    assert.ok(apps.some((a) => a.id === id && a.image.endsWith('terminal:1.0') && a.status === 'Running'));
+  });
+
+  it('opens a notebook\'s connect URL and shows JupyterLab with the user\'s home', async () => {
+    const { username, token } = tp.newUser('nbui');
+    await tp.platform.store.setPassword(username, 'notebook-pass-1');
+    const id = await launch(tp, token, { name: 'mynb', image: NOTEBOOK_IMAGE, type: 'notebook' });
+    const connect = new URL(JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token })).body).connectURL as string);
+    assert.equal((await openThroughProxy(tp, connect.pathname, { authorization: `Bearer ${token}` })).status, 200);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await login(page, tp, username, 'notebook-pass-1', connect.pathname + connect.search);
+    await page.waitForURL((u) => u.pathname.startsWith(`/session/notebook/${id}/lab`) && !u.searchParams.has('token'));
+    // JupyterLab's file browser shows the home directory's breadcrumbs.
+    await page.waitForSelector('.jp-FileBrowser', { timeout: 60_000 });
+    await page.waitForSelector(`.jp-BreadCrumbs >> text=${username}`, { timeout: 30_000 });
+    await page.waitForTimeout(1000);
+    fs.copyFileSync(await shot(page, 'notebook'), path.resolve('docs/screenshots/notebook.png'));
+  });
+});
+
