@@ -3,12 +3,15 @@
 # on port 6901. Run by /skaha-system/start-desktop.sh after it has written the Astro Software menu
 # to /tmp/skaha-desktop/menu; also the image's CMD, for testing outside skaha.
 #
-#   VNC_PW       VNC password (skaha: the session ID; the noVNC page sends it). Required.
-#   XAUTHORITY   X cookie file the platform mounts read-only; the X server accepts exactly those
-#                cookies. Desktop-apps share this network namespace and reach the server as
+#   VNC_PW       VNC password (skaha: the session ID; the noVNC page sends it; VNC uses only
+#                its first 8 characters). Required.
+#   XAUTHORITY   X cookie file the platform mounts read-only; the X server (-auth) accepts exactly
+#                those cookies. Desktop-apps share this network namespace and reach the server as
 #                DISPLAY=127.0.0.1:1 (TCP 6001) with the same file. Without it, a private cookie
-#                is made here, so the display is never open to everyone.
-#   HOME         the user's home (only the terminal starts there; nothing is written to it).
+#                is made here, so the display is never open to everyone. The desktop's own
+#                clients use a private FamilyWild copy (xcookie.py).
+#   HOME         the user's home: the terminals start there; nothing is written to it here.
+#   VNC_GEOMETRY initial screen size (default 1280x800; the noVNC page resizes it to the window).
 #
 # Runs as any uid with no capabilities; everything it writes goes under /tmp.
 set -Eeuo pipefail
@@ -25,7 +28,10 @@ log() { printf '[vnc_startup] %s\n' "$*"; }
 die() { printf '[vnc_startup] ERROR: %s\n' "$*" >&2; exit 1; }
 
 [ -n "${VNC_PW:-}" ] || die "VNC_PW is not set"
-export SHELL="${SHELL:-/bin/bash}"
+# The user's login shell (bash sets SHELL=/bin/sh for a uid without a passwd entry): else bash.
+login_shell="$(getent passwd "$(id -u)" | cut -d: -f7 || true)"
+[ -n "$login_shell" ] && [ -x "$login_shell" ] || login_shell=/bin/bash
+export SHELL="$login_shell"
 [ -n "${HOME:-}" ] || export HOME=/tmp
 
 # Private files (VNC password, fallback cookie, fluxbox config) in a 0700 directory.
@@ -35,18 +41,20 @@ run="$(mktemp -d /tmp/skaha-vnc.XXXXXX)"
 printf '%s\n' "$VNC_PW" | vncpasswd -f >"$run/passwd" || die "vncpasswd failed"
 chmod 600 "$run/passwd"
 
+# The X server takes the cookies of $XAUTHORITY (-auth); this desktop's own clients use a private
+# FamilyWild copy of them, so an entry bound to another host name still works here.
 if [ -n "${XAUTHORITY:-}" ] && [ -f "$XAUTHORITY" ] && [ -r "$XAUTHORITY" ]; then
-  log "X access: MIT-MAGIC-COOKIE-1 from $XAUTHORITY"
+  server_auth="$XAUTHORITY"
+  /dockerstartup/xcookie.py wild "$server_auth" "$run/Xauthority" "$DISPLAY_NUM" \
+    || die "no usable X cookie in XAUTHORITY=$server_auth"
+  log "X access: MIT-MAGIC-COOKIE-1 from $server_auth"
 else
   [ -z "${XAUTHORITY:-}" ] || log "XAUTHORITY=$XAUTHORITY is not a readable file; using a private cookie"
-  export XAUTHORITY="$run/Xauthority"
-  # One FamilyWild entry for display 1 (matches any host name / address), as the platform writes.
-  python3 -c 'import os, sys
-n = lambda b: len(b).to_bytes(2, "big") + b
-open(sys.argv[1], "wb").write(b"\xff\xff" + n(b"") + n(sys.argv[2].encode()) + n(b"MIT-MAGIC-COOKIE-1") + n(os.urandom(16)))' \
-    "$XAUTHORITY" "$DISPLAY_NUM" || die "cannot write a private X cookie"
-  log "X access: private cookie in $XAUTHORITY"
+  server_auth="$run/Xauthority"
+  /dockerstartup/xcookie.py new "$server_auth" "$DISPLAY_NUM" || die "cannot write a private X cookie"
+  log "X access: private cookie in $server_auth"
 fi
+export XAUTHORITY="$run/Xauthority"
 
 # fluxbox always creates and reads ~/.fluxbox (even with -rc), so it runs with HOME set to a
 # private directory here; /dockerstartup/fluxbox-shell gives the programs it starts (menu, keys)
@@ -86,7 +94,7 @@ log "starting Xtigervnc :$DISPLAY_NUM ($GEOMETRY, VNC on 127.0.0.1:$VNC_PORT, X 
 Xtigervnc ":$DISPLAY_NUM" \
   -desktop skaha -geometry "$GEOMETRY" -depth 24 \
   -rfbport "$VNC_PORT" -localhost=1 -SecurityTypes VncAuth -PasswordFile "$run/passwd" \
-  -auth "$XAUTHORITY" -listen tcp \
+  -auth "$server_auth" -listen tcp \
   -AlwaysShared &
 xvnc=$!
 
