@@ -6,6 +6,7 @@ import react from '@vitejs/plugin-react';
 
 const portalDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(portalDir, '..');
+const devTarget = process.env.SKAHA_URL ?? 'http://127.0.0.1:8555';
 
 /**
  * The portal: `npm run build:portal` writes portal/dist, which `skaha serve` serves at `/`.
@@ -24,8 +25,11 @@ export default defineConfig({
     chunkSizeWarningLimit: 600,
   },
   server: {
-    // `npx vite --config portal/vite.config.ts` against a running `skaha serve` on 8555.
-    proxy: Object.fromEntries(['/skaha', '/auth', '/login', '/logout', '/session'].map((p) => [p, { target: 'http://127.0.0.1:8555', ws: p === '/session' }])),
+    // `npx vite --config portal/vite.config.ts` against a running `skaha serve` (SKAHA_URL, default
+    // port 8555). The Origin is the server's own, so its CSRF origin check passes in development.
+    proxy: Object.fromEntries(
+      ['/skaha', '/auth', '/login', '/logout', '/session'].map((p) => [p, { target: devTarget, ws: p === '/session', headers: { origin: new URL(devTarget).origin } }]),
+    ),
   },
   test: {
     dir: repoRoot,

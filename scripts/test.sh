@@ -13,8 +13,12 @@ export PYTHON_CLIENT_VENV
 say "type-checking the tests"
 npx tsc -p test/tsconfig.json || die "type errors in the tests"
 
+say "portal: type-check and component tests"
+npx tsc -p portal/tsconfig.json || die "type errors in the portal"
+npx vitest run --config portal/vite.config.ts || die "portal component tests failed"
+
 # Files run one at a time: integration suites share one Podman engine on two cores.
 shopt -s globstar nullglob
-files=(test/unit/**/*.test.ts test/integration/**/*.test.ts)
+files=(test/unit/**/*.test.ts test/integration/**/*.test.ts test/e2e/*.test.ts)
 say "running ${#files[@]} test files"
 exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

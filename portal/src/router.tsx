@@ -35,7 +35,6 @@ export function RouterProvider({ children }: { children: ReactNode }) {
     if (opts.replace) window.history.replaceState(null, '', url);
     else window.history.pushState(null, '', url);
     setWhere((w) => ({ path: url.pathname, search: url.search, navigations: w.navigations + 1 }));
-    window.scrollTo?.(0, 0);
   }, []);
 
   const value = useMemo(() => ({ ...where, navigate }), [where, navigate]);

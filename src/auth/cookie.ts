@@ -97,7 +97,9 @@ export class LoginCookieAuthenticator implements Authenticator {
   constructor(private readonly cookies: CookieIssuer, private readonly store: IdentityStore) {}
 
   matches(req: Credentials): boolean {
-    return !req.headers.authorization && parseCookies(req.headers).has(LOGIN_COOKIE);
+    // An Authorization header of another scheme (JupyterLab sends `token ...`) is the
+    // session's business, not a credential of ours.
+    return !/^bearer\s/i.test(req.headers.authorization ?? '') && parseCookies(req.headers).has(LOGIN_COOKIE);
   }
 
   async authenticate(req: Credentials): Promise<Principal | undefined> {

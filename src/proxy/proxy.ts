@@ -91,7 +91,7 @@ export class SessionProxy {
     }
 
     const principal = await authenticate(this.opts.authenticators, req);
-    if (!principal && (req.headers.authorization || (req as { rejection?: string }).rejection)) {
+    if (!principal && (/^bearer\s/i.test(req.headers.authorization ?? '') || (req as { rejection?: string }).rejection)) {
       return { kind: 'respond', status: 401, title: 'Not authenticated', detail: (req as { rejection?: string }).rejection ?? 'The credential sent is not valid.' };
     }
     const username = principal?.method === 'callback' ? undefined : principal?.user.username ?? this.opts.cookies.sessionUser(parseCookies(req.headers), path.id);
@@ -176,7 +176,7 @@ export class SessionProxy {
     }
     // The notebook's own token is the session ID (spec §4.2); the proxy has already checked the
     // owner, so it presents the token for them instead of the URL.
-    if (d.session.type === 'notebook' && !headers.authorization) headers.authorization = `token ${d.session.id}`;
+    if (d.session.type === 'notebook') headers.authorization = `token ${d.session.id}`;
     const socket = req.socket;
     headers['x-forwarded-for'] = socket.remoteAddress ?? '';
     headers['x-forwarded-proto'] = (socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';

@@ -135,7 +135,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The portal: static assets at /, and its index.html for the portal's own client-side routes.
   const portalIndex = path.join(PORTAL_DIST_DIR, 'index.html');
   const portalBuilt = fs.existsSync(portalIndex);
-  if (portalBuilt) await app.register(fastifyStatic, { root: PORTAL_DIST_DIR, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: true, maxAge: '1h' });
+  if (portalBuilt) // index: false: `/` goes through the handler below and index.html is never cached, so a
+  // rebuilt portal (with new asset names) is picked up at once.
+  if (portalBuilt) await app.register(fastifyStatic, { root: PORTAL_DIST_DIR, prefix: '/', wildcard: false, index: false, cacheControl: true, maxAge: '1h' });
   app.setNotFoundHandler((req, reply) => {
     const pathOnly = req.url.split('?')[0] ?? '/';
     const portalRoute = req.method === 'GET' && !/^\/(skaha|auth|session|login|logout)(\/|$)/.test(pathOnly) && /text\/html/.test(req.headers.accept ?? '');

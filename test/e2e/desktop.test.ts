@@ -100,10 +100,19 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     const connect = new URL(JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token })).body).connectURL as string);
     assert.equal((await openThroughProxy(tp, connect.pathname, { authorization: `Bearer ${token}` })).status, 200);
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const problems: string[] = [];
+    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
+    page.on('requestfailed', (r) => problems.push(`failed ${r.url()} ${r.failure()?.errorText}`));
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('websocket', (ws) => ws.on('close', () => problems.push(`ws closed ${ws.url()}`)));
     await login(page, tp, username, 'notebook-pass-1', connect.pathname + connect.search);
     await page.waitForURL((u) => u.pathname.startsWith(`/session/notebook/${id}/lab`) && !u.searchParams.has('token'));
     // JupyterLab's file browser shows the home directory's breadcrumbs.
-    await page.waitForSelector('.jp-FileBrowser', { timeout: 60_000 });
+    await page.waitForSelector('.jp-FileBrowser', { timeout: 60_000 }).catch(async (err) => {
+      await shot(page, 'notebook-failed');
+      fs.writeFileSync(path.join(ARTIFACTS, 'notebook-problems.txt'), problems.join('\n'));
+      throw new Error(`${(err as Error).message} at ${page.url()}; ${problems.slice(0, 12).join(' | ')}`);
+    });
     await page.waitForSelector(`.jp-BreadCrumbs >> text=${username}`, { timeout: 30_000 });
     await page.waitForTimeout(1000);
     fs.copyFileSync(await shot(page, 'notebook'), path.resolve('docs/screenshots/notebook.png'));

@@ -80,14 +80,14 @@ const ICON_PATHS: Record<string, ReactNode> = {
   ),
 };
 
-/** The type's pictogram (decorative) and its name (the text a screen reader reads). */
+/** The type's pictogram (decorative) and its name; without the name where the page prints it beside. */
 export function TypeLabel({ type, withText = true }: { type: string; withText?: boolean }) {
   return (
     <span className={`type type--${type}`}>
       <svg className="type-icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round">
         {ICON_PATHS[type] ?? <circle cx="12" cy="12" r="8" />}
       </svg>
-      {withText ? <span>{typeLabel(type)}</span> : <span className="visually-hidden">{typeLabel(type)}</span>}
+      {withText ? <span>{typeLabel(type)}</span> : null}
     </span>
   );
 }

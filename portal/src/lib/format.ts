@@ -22,6 +22,18 @@ const TYPE_HINTS: Record<string, string> = {
 };
 
 export const typeLabel = (type: string) => TYPE_LABELS[type] ?? type;
+
+const LAUNCH_LABELS: Record<string, string> = {
+  notebook: 'Launch notebook',
+  desktop: 'Launch desktop',
+  carta: 'Launch CARTA',
+  contributed: 'Launch web app',
+  firefly: 'Launch Firefly',
+  headless: 'Run headless job',
+};
+
+/** The launch button's words for a type. */
+export const launchLabel = (type: string) => LAUNCH_LABELS[type] ?? `Launch ${typeLabel(type)}`;
 export const typeHint = (type: string) => TYPE_HINTS[type] ?? '';
 
 export const NONE = '<none>';

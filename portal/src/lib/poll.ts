@@ -34,20 +34,31 @@ export function nextListDelay(previous: number | undefined, sessions: Pick<Sessi
   return nextDelay(previous !== undefined && previous < IDLE_LIST_DELAY ? previous : undefined, SESSION_BACKOFF);
 }
 
-/** The steps a launch shows, and how far along a session is. */
-export const LAUNCH_STEPS = ['Requested', 'Pending', 'Running'] as const;
+/** The steps a launch shows: a batch job goes on to finish, an interactive session is ready when running. */
+export function launchSteps(type: string): string[] {
+  return type === 'headless' ? ['Requested', 'Pending', 'Running', 'Finished'] : ['Requested', 'Pending', 'Running'];
+}
 
-export function launchStep(status: string | undefined): { index: number; failed: boolean; done: boolean } {
+/**
+ * How far along a new session is: `index` is the current step (the last one reached when
+ * `done`), `failed` when it ended badly. Unknown (not yet listed) is the first step.
+ */
+export function launchStep(status: string | undefined, type: string): { index: number; failed: boolean; done: boolean } {
+  const headless = type === 'headless';
   switch (status) {
     case undefined:
+    case 'Requested':
       return { index: 0, failed: false, done: false };
     case 'Pending':
       return { index: 1, failed: false, done: false };
     case 'Running':
+      return headless ? { index: 2, failed: false, done: false } : { index: 2, failed: false, done: true };
     case 'Succeeded':
-      return { index: 2, failed: false, done: true };
+      return { index: headless ? 3 : 2, failed: false, done: true };
     case 'Failed':
-      return { index: 1, failed: true, done: true };
+      return { index: headless ? 3 : 2, failed: true, done: true };
+    case 'Terminating':
+      return { index: headless ? 3 : 2, failed: true, done: true };
     default:
       return { index: 1, failed: false, done: false };
   }
