@@ -177,6 +177,7 @@ export class Api {
   tokens = () => this.json<TokenInfo[]>('/auth/tokens');
   createToken = (fields: FormFields) => this.postJson<NewToken>('/auth/tokens', fields);
   revokeToken = (id: string) => this.delete(`/auth/tokens/${encodeURIComponent(id)}`);
+  certificate = (days: number) => this.post('/auth/certificate', [['days', String(days)]]);
 }
 
 /** Who is logged in, or undefined when nobody is (401). */

@@ -32,6 +32,8 @@ export interface AppOptions {
   /** The session proxy, served ahead of Fastify's router for `/session/...`. */
   proxy?: SessionProxy;
   store: IdentityStore;
+  /** Directory of the platform CA (ca.pem, ca.key), for user certificates. */
+  caDir?: string;
   /** Browser login through an OIDC issuer, when configured. */
   oidcLogin?: Omit<OidcLoginOptions, 'store' | 'cookies' | 'baseUrl'>;
 }
@@ -151,7 +153,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog });
   await app.register(loginRoutes, { store: opts.store, cookies: opts.cookies, ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}) });
   if (opts.oidcLogin) await app.register(oidcLoginRoutes, { ...opts.oidcLogin, store: opts.store, cookies: opts.cookies, baseUrl: opts.deps.baseUrl });
-  await app.register(accountRoutes, { store: opts.store, cookies: opts.cookies, policy: opts.policy });
+  await app.register(accountRoutes, { store: opts.store, cookies: opts.cookies, policy: opts.policy, ...(opts.caDir ? { caDir: opts.caDir } : {}) });
   for (const version of ['v0', 'v1'] as const) {
     await app.register(
       async (api) => {

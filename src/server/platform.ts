@@ -131,6 +131,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     policy: config.authorization,
     cookies,
     store,
+    caDir: path.dirname(config.tls.clientCaFile),
     proxy,
     ...(config.oidc.issuer && config.oidc.clientId
       ? { oidcLogin: { issuer: config.oidc.issuer, clientId: config.oidc.clientId, clientSecret: config.oidc.clientSecret, usernameClaim: config.oidc.usernameClaim, groupsClaim: config.oidc.groupsClaim, signer: cookieSigner } }

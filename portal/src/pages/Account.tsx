@@ -161,6 +161,8 @@ export function AccountPage({ api, me }: { api: Api; me: Me }) {
         <CreateTokenForm api={api} me={me} onCreated={onCreated} />
       </section>
 
+      <CertificatePanel api={api} />
+
       <section className="panel" aria-labelledby="examples-title">
         <h2 id="examples-title">Using a token</h2>
         <p className="muted">
@@ -295,6 +297,42 @@ function NewTokenPanel({ token, origin, onDone }: { token: NewToken; origin: str
       </details>
       <button type="button" className="button button--secondary" onClick={onDone}>
         I have copied it
+      </button>
+    </section>
+  );
+}
+
+/** A proxy certificate (cadcproxy.pem) from the platform CA, for `curl -E` and X.509 clients. */
+function CertificatePanel({ api }: { api: Api }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const download = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const pem = await api.certificate(10);
+      const url = URL.createObjectURL(new Blob([pem], { type: 'application/x-pem-file' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = 'cadcproxy.pem';
+      a.click();
+      URL.revokeObjectURL(url);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="panel" aria-labelledby="cert-title">
+      <h2 id="cert-title">Proxy certificate</h2>
+      <p className="muted">
+        A 10-day proxy certificate for <code>curl -E cadcproxy.pem</code> on the HTTPS port, as skaha users get from <code>cadc-get-cert</code>.
+        Keep it private: it is as good as your password until it expires.
+      </p>
+      {error ? <p role="alert" className="error">{error}</p> : null}
+      <button type="button" className="button" onClick={() => void download()} disabled={busy}>
+        {busy ? 'Making…' : 'Download cadcproxy.pem'}
       </button>
     </section>
   );

@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
+import { issueProxyCert, issueUserCert, proxyPem, type Issued } from '../../auth/x509/pki.js';
 import { Type } from '@sinclair/typebox';
 import { isAdmin, type AuthorizationPolicy } from '../../auth/authorize.js';
 import { LOGIN_COOKIE, parseCookies, type CookieIssuer } from '../../auth/cookie.js';
@@ -18,10 +21,19 @@ const TokenInfo = Type.Object({
 });
 
 const MAX_TOKEN_DAYS = 3650;
+
+/** The platform CA (certificate and key), when `skaha admin tls init` made one. */
+function readCa(dir: string): Issued | undefined {
+  try {
+    return { certPem: fs.readFileSync(path.join(dir, 'ca.pem'), 'utf8'), keyPem: fs.readFileSync(path.join(dir, 'ca.key'), 'utf8') };
+  } catch {
+    return undefined;
+  }
+}
 const DEFAULT_TOKEN_DAYS = 90;
 
 /** The caller's account: who am I (and the CSRF token of a browser), and their API tokens. */
-export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer; policy: AuthorizationPolicy }> = async (app, { store, cookies, policy }) => {
+export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer; policy: AuthorizationPolicy; caDir?: string }> = async (app, { store, cookies, policy, caDir }) => {
   const tags = ['account'];
 
   app.get('/auth/session', {
@@ -71,6 +83,28 @@ export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: 
     const { token, info } = store.createToken(principal.user.username, name, { scopes: requested as Scope[], expiresAt: new Date(Date.now() + days * 86400_000) });
     const { username: _, ...shown } = info;
     return sendJson(reply, { token, ...shown });
+  });
+
+  app.post('/auth/certificate', {
+    schema: {
+      tags,
+      summary: 'A short-lived proxy certificate for the caller, from the platform CA (cadcproxy.pem layout)',
+      querystring: Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 30, description: 'Lifetime, default 10.' })) }),
+      response: { 200: Type.String({ description: 'application/x-pem-file: proxy certificate, its key, the user certificate.' }), ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const { user } = requireUser(req);
+    const ca = caDir ? readCa(caDir) : undefined;
+    if (!ca) throw notFound('this server issues no certificates (no platform CA: skaha admin tls init)');
+    const days = Number(Params.from(req).first('days') ?? 10);
+    if (!Number.isInteger(days) || days < 1 || days > 30) throw badRequest('days must be a whole number from 1 to 30');
+    const eec = issueUserCert(ca, user.username, days);
+    const proxy = issueProxyCert(eec, { days });
+    return reply
+      .type('application/x-pem-file')
+      .header('content-disposition', 'attachment; filename="cadcproxy.pem"')
+      .header('cache-control', 'no-store')
+      .send(proxyPem(proxy, [eec.certPem]));
   });
 
   app.delete<{ Params: { id: string } }>('/auth/tokens/:id', { schema: { tags, summary: 'Revoke one of the caller\'s tokens', params: Type.Object({ id: Type.String() }), response: { 200: Type.String(), ...errorResponses } } }, async (req, reply) => {

@@ -82,6 +82,16 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
     assert.deepEqual([list.status, list.body], [200, '[]']);
   });
 
+  it('hands a user a working proxy certificate from the account API (the portal\'s download)', async () => {
+    const { username, token } = tp.newUser('dl');
+    const r = await tp.request('POST', '/auth/certificate', { token, form: { days: '5' } });
+    assert.equal(r.status, 200, r.body);
+    assert.match(r.headers.get('content-type') ?? '', /application\/x-pem-file/);
+    const me = await whoami(fromPem(r.body));
+    assert.equal(JSON.parse(me.body).username, username);
+    assert.equal((await tp.request('POST', '/auth/certificate', { token, form: { days: '99' } })).status, 400);
+  });
+
   it('maps a DN to a username when the operator says so', async () => {
     const user = issueUserCert(ca, 'Mapped Person');
     const r = await whoami({ cert: user.certPem, key: user.keyPem });
