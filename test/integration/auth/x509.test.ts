@@ -55,6 +55,7 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
     const server = issueServerCert(ca, { dns: ['localhost'], ips: ['127.0.0.1'] });
     fs.mkdirSync(path.join(dataDir, 'tls'), { recursive: true });
     fs.writeFileSync(path.join(dataDir, 'tls', 'ca.pem'), ca.certPem);
+    fs.writeFileSync(path.join(dataDir, 'tls', 'ca.key'), ca.keyPem, { mode: 0o600 });
     fs.writeFileSync(path.join(dataDir, 'tls', 'server.pem'), server.certPem);
     fs.writeFileSync(path.join(dataDir, 'tls', 'server.key'), server.keyPem);
     const map = path.join(dataDir, 'dn-map.json');
