@@ -88,7 +88,8 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     }
     assert.match(tree, /"terminal-1-0"/, 'the terminal desktop-app window is on the desktop');
     await page.waitForTimeout(1000);
-    fs.copyFileSync(await shot(page, 'desktop-with-terminal'), path.resolve('docs/screenshots/desktop-terminal.png'));
+    await shot(page, 'desktop-with-terminal'); // docs/screenshots/desktop-terminal.png is a copy of one
+
     const apps = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}/app`, { token })).body) as Array<{ id: string; image: string; status: string }>;
     assert.ok(apps.some((a) => a.id === id && a.image.endsWith('terminal:1.0') && a.status === 'Running'));
   });
@@ -115,7 +116,7 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     });
     await page.waitForSelector(`.jp-BreadCrumbs >> text=${username}`, { timeout: 30_000 });
     await page.waitForTimeout(1000);
-    fs.copyFileSync(await shot(page, 'notebook'), path.resolve('docs/screenshots/notebook.png'));
+    await shot(page, 'notebook'); // docs/screenshots/notebook.png is a copy of one
   });
 });
 
