@@ -60,7 +60,8 @@ cat <<MSG
        -d image=images.canfar.net/skaha/headless:1.0 -d cmd=echo -d args=hello
   curl -H "Authorization: Bearer \$TOKEN" $URL/skaha/v0/session
 
-  Browser: $URL/login  (a password: printf %s 'secret-pw' | npx skaha admin user passwd $FIRST_USER --data-dir $DATA_DIR)
+  Portal: $URL/  (log in with a password set by: printf %s 'secret-pw' | npx skaha admin user passwd $FIRST_USER --data-dir $DATA_DIR,
+          or with the API token above)
 
   HTTPS with a proxy certificate, as skaha's users do (CA: $DATA_DIR/tls/ca.pem):
   npx skaha admin cert proxy $FIRST_USER --data-dir $DATA_DIR --out ~/.ssl/cadcproxy.pem
