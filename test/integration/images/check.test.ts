@@ -5,10 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkImage, type RuleResult } from '../../../src/catalog/check.js';
-import { LAUNCH_SCRIPTS_DIR } from '../../../src/server/paths.js';
-import { engine, HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
+import { connectEngine } from '../../../src/backends/podman/engine-process.js';
+import { DEFAULT_CONTAINERS_CONF, LAUNCH_SCRIPTS_DIR } from '../../../src/server/paths.js';
+import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 
-const docker = engine();
+// The engine may not run yet when this file runs first: start it as the platform would.
+const docker = await connectEngine({ socketPath: '/run/skaha/podman.sock', containersConf: DEFAULT_CONTAINERS_CONF, startService: true, logFile: '/tmp/skaha-test-podman.log' });
 const built: string[] = [];
 
 /** Build a small image FROM the headless reference image through the engine's build API. */
