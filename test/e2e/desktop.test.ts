@@ -53,7 +53,21 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     await login(page, tp, username, 'desktop-pass-1', connect.pathname + connect.search);
     // The proxy trades ?password= for a cookie and drops it from the address bar.
     await page.waitForURL((u) => u.pathname === `/session/desktop/${id}/` && !u.searchParams.has('password'));
-    await page.waitForFunction(() => document.getElementById('status')?.classList.contains('connected'), undefined, { timeout: 60_000 });
+    // noVNC connects by itself; if the first attempt fails (the VNC server still starting), the
+    // page offers a reconnect: take it, as a person would.
+    for (let attempt = 1; ; attempt++) {
+      const state = await page.waitForFunction(() => {
+        const el = document.getElementById('status');
+        return el?.classList.contains('connected') ? 'connected' : el?.classList.contains('error') ? `error: ${el.textContent}` : false;
+      }, undefined, { timeout: 30_000 }).then((h) => h.jsonValue() as Promise<string>).catch(async () => `stuck: ${await page.locator('#status').textContent()}`);
+      if (state === 'connected') break;
+      if (attempt >= 3) {
+        await shot(page, 'desktop-not-connected');
+        assert.fail(`noVNC did not connect after ${attempt} attempts: ${state}`);
+      }
+      await page.waitForTimeout(1000);
+      await page.reload();
+    }
     await page.waitForTimeout(1500);
     await shot(page, 'desktop');
 
