@@ -9,42 +9,62 @@ export interface CatalogImage {
 export const TYPES_LABEL = 'canfar.net/types';
 
 /**
- * A source of launchable images. Small on purpose: `local` (the engine's images) now; `registry`
- * (OCI) and `harbor` follow (issue 8). Implementations may be slow; callers read through
- * CachedCatalog.
+ * A source of launchable images: `local` (the engine's images), `registry` (any OCI registry),
+ * `harbor`. Implementations may be slow; callers read through CachedCatalog.
  */
 export interface ImageCatalog {
   readonly name: string;
   /** Every listable image. Throws when the source cannot be read. */
   fetch(): Promise<CatalogImage[]>;
+  /** Release connections. */
+  close?(): Promise<void>;
 }
 
 export interface CatalogLog {
+  info?(message: string): void;
   warn(message: string): void;
 }
 
+interface SourceState {
+  source: ImageCatalog;
+  images: CatalogImage[];
+  error?: string;
+  loaded: boolean;
+  inFlight?: Promise<void>;
+}
+
+/** How long start() waits for slow sources before the server goes on without them. */
+export const START_WAIT_MS = 10_000;
+
 /**
  * Answers from memory, refreshed in the background every `refreshIntervalMs` and on demand
- * (engine image events). A failed refresh keeps the last good list.
+ * (engine image events). Each source is fetched on its own: a slow registry does not hold up the
+ * engine's images, and a failing one keeps its last good list (and shows in problem()).
  */
 export class CachedCatalog {
   private images: CatalogImage[] = [];
   private byId = new Map<string, CatalogImage>();
-  private inFlight: Promise<void> | undefined;
+  private readonly states: SourceState[];
   private timer: NodeJS.Timeout | undefined;
-  private lastError: string | undefined;
 
-  constructor(private readonly sources: ImageCatalog[], private readonly log: CatalogLog) {}
+  constructor(sources: ImageCatalog[], private readonly log: CatalogLog) {
+    this.states = sources.map((source) => ({ source, images: [], loaded: false }));
+  }
 
-  /** Load once (so the first request has an answer), then refresh periodically. */
-  async start(refreshIntervalMs: number): Promise<void> {
-    await this.refresh();
+  /** Load once (waiting up to `startWaitMs` so the first requests have an answer), then periodically. */
+  async start(refreshIntervalMs: number, startWaitMs = START_WAIT_MS): Promise<void> {
+    const first = this.refresh();
+    let waited: NodeJS.Timeout | undefined;
+    await Promise.race([first, new Promise<void>((r) => (waited = setTimeout(r, startWaitMs)))]);
+    clearTimeout(waited);
+    for (const s of this.states) if (!s.loaded && s.inFlight) this.log.warn(`image catalog ${s.source.name} still loading; serving without it until it answers`);
     this.timer = setInterval(() => void this.refresh(), refreshIntervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await Promise.all(this.states.map((s) => s.source.close?.().catch(() => undefined)));
   }
 
   list(type?: string): CatalogImage[] {
@@ -55,35 +75,46 @@ export class CachedCatalog {
     return this.byId.get(id);
   }
 
-  /** Why the last refresh failed, if it did. */
+  /** Why the last refresh of some source failed, if one did. */
   problem(): string | undefined {
-    return this.lastError;
+    const failures = this.states.filter((s) => s.error).map((s) => `${s.source.name}: ${s.error}`);
+    return failures.length > 0 ? failures.join('; ') : undefined;
   }
 
-  refresh(): Promise<void> {
-    this.inFlight ??= (async () => {
-      const merged = new Map<string, CatalogImage>();
-      const failures: string[] = [];
-      for (const source of this.sources) {
-        try {
-          for (const image of await source.fetch()) if (!merged.has(image.id)) merged.set(image.id, image);
-        } catch (err) {
-          failures.push(`${source.name}: ${(err as Error).message}`);
-        }
+  /** Per-source state for operators (`skaha admin`, logs). */
+  status(): Array<{ name: string; images: number; loaded: boolean; error?: string }> {
+    return this.states.map((s) => ({ name: s.source.name, images: s.images.length, loaded: s.loaded, ...(s.error ? { error: s.error } : {}) }));
+  }
+
+  /** Refresh every source, or those `which` picks (a source already refreshing is not asked twice). */
+  async refresh(which: (source: ImageCatalog) => boolean = () => true): Promise<void> {
+    await Promise.all(this.states.filter((s) => which(s.source)).map((s) => this.refreshSource(s)));
+  }
+
+  private refreshSource(state: SourceState): Promise<void> {
+    state.inFlight ??= (async () => {
+      const started = Date.now();
+      try {
+        state.images = await state.source.fetch();
+        if (!state.loaded || state.error) this.log.info?.(`image catalog ${state.source.name}: ${state.images.length} images in ${Date.now() - started} ms`);
+        state.error = undefined;
+        state.loaded = true;
+      } catch (err) {
+        state.error = (err as Error).message.split('\n')[0];
+        this.log.warn(`image catalog ${state.source.name} refresh failed, keeping the last good list (${state.images.length} images): ${state.error}`);
       }
-      if (failures.length > 0) {
-        this.lastError = failures.join('; ');
-        this.log.warn(`image catalog refresh failed, keeping the last good list: ${this.lastError}`);
-        if (failures.length === this.sources.length) return;
-      } else {
-        this.lastError = undefined;
-      }
-      this.images = [...merged.values()].sort((a, b) => a.id.localeCompare(b.id));
-      this.byId = merged;
+      this.merge();
     })().finally(() => {
-      this.inFlight = undefined;
+      state.inFlight = undefined;
     });
-    return this.inFlight;
+    return state.inFlight;
+  }
+
+  private merge() {
+    const merged = new Map<string, CatalogImage>();
+    for (const s of this.states) for (const image of s.images) if (!merged.has(image.id)) merged.set(image.id, image);
+    this.images = [...merged.values()].sort((a, b) => a.id.localeCompare(b.id));
+    this.byId = merged;
   }
 }
 

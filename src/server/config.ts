@@ -4,6 +4,21 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { DEFAULT_CONTAINERS_CONF } from './paths.js';
 
+/** One image catalog source (docs/catalogs.md). */
+export const CatalogSourceSchema = Type.Object({
+  kind: Type.Union([Type.Literal('local'), Type.Literal('registry'), Type.Literal('harbor')], { description: 'local | registry | harbor' }),
+  url: Type.Optional(Type.String({ description: 'Registry API base URL (registry, harbor), e.g. https://images.example.org' })),
+  host: Type.Optional(Type.String({ description: 'Host prefix of the listed image IDs (default: the URL\'s host[:port]); it must be one of registryHosts to be launchable.' })),
+  username: Type.Optional(Type.String({ description: 'Account for listing (Harbor: a robot account or CLI secret user).' })),
+  password: Type.Optional(Type.String({ description: 'Its password; prefer passwordFile.' })),
+  passwordFile: Type.Optional(Type.String({ description: 'File holding the password (first line).' })),
+  caFile: Type.Optional(Type.String({ description: 'PEM authority for the registry\'s TLS certificate, also given to the engine for pulls.' })),
+  repositories: Type.Optional(Type.Array(Type.String(), { description: 'registry: only repositories starting with one of these prefixes.' })),
+  projects: Type.Optional(Type.Array(Type.String(), { description: 'harbor: only these projects.' })),
+  pullWithCatalogCredentials: Type.Optional(Type.Boolean({ description: 'Pull the images this source lists with its own credentials when the user gives none (every user may then launch them).' })),
+});
+export type CatalogSource = Static<typeof CatalogSourceSchema>;
+
 /**
  * The one configuration schema (style.md). Precedence: built-in defaults < config file (JSON)
  * < environment (SKAHA_PORT, SKAHA_DATA_DIR, SKAHA_CONFIG, SKAHA_PUBLIC_URL) < command-line flags.
@@ -69,9 +84,12 @@ export const ConfigSchema = Type.Object({
     network: Type.String({ default: 'skaha', description: 'Bridge network sessions are attached to (created if missing).' }),
     stopTimeoutSeconds: Type.Integer({ minimum: 0, default: 5, description: 'Grace period between SIGTERM and SIGKILL when a session is deleted, in seconds.' }),
     pidsLimit: Type.Integer({ minimum: 0, default: 4096, description: 'Maximum number of processes in one session container (0: unlimited).' }),
+    home: Type.String({ default: '/var/lib/skaha/podman-home', description: 'HOME of the Podman service skaha starts. Registry authorities it trusts for pulls live in <home>/.config/containers/certs.d/<host:port>/ca.crt; skaha puts the caFile of each configured registry catalog there.' }),
   }, { default: {} }),
   catalog: Type.Object({
     refreshIntervalMs: Type.Integer({ minimum: 1000, default: 60000, description: 'Background refresh period of the image catalog, in milliseconds (engine image events also refresh it).' }),
+    sources: Type.Array(CatalogSourceSchema, { default: [{ kind: 'local' }], description: 'Where launchable images are listed from, merged in order (the first source listing an image ID wins). Each is {"kind": "local"} (images in the engine), {"kind": "registry", "url": ...} (any OCI registry; types from the canfar.net/types image label) or {"kind": "harbor", "url": ...} (Harbor v2 API; types from artifact labels). See docs/catalogs.md.' }),
+    prePull: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Images pulled into the engine when the server starts (in the background, progress in the log), so first launches do not wait.' }),
   }, { default: {} }),
 });
 
@@ -117,6 +135,15 @@ export function resolveConfig(raw: unknown): Config {
   config.tls.clientCaFile ||= path.join(tlsDir, 'ca.pem');
   config.tls.host ||= config.host;
   if (config.identity.uidMax < config.identity.uidMin) throw new Error('invalid configuration: identity.uidMax < identity.uidMin');
+  config.catalog.sources.forEach((source, i) => {
+    if (source.kind === 'local') return;
+    if (!source.url || !/^https?:\/\//.test(source.url)) throw new Error(`invalid configuration at /catalog/sources/${i}/url: a ${source.kind} source needs an http(s) URL`);
+    if (source.caFile) source.caFile = path.resolve(source.caFile);
+    if (source.passwordFile) {
+      source.passwordFile = path.resolve(source.passwordFile);
+      source.password = fs.readFileSync(source.passwordFile, 'utf8').split('\n')[0]?.trim() ?? '';
+    }
+  });
   return config;
 }
 

@@ -12,7 +12,7 @@ import { BearerTokenAuthenticator } from '../auth/token.js';
 import { connectEngine } from '../backends/podman/engine-process.js';
 import { PodmanBackend } from '../backends/podman/backend.js';
 import { CachedCatalog } from '../catalog/catalog.js';
-import { LocalCatalog } from '../catalog/local/local.js';
+import { catalogsFrom, installRegistryAuthorities } from '../catalog/sources.js';
 import { buildContext, loadContextFile, thisMachine } from '../sessions/context.js';
 import { SessionService } from '../sessions/service.js';
 import { HostStorage } from '../storage/homes.js';
@@ -58,19 +58,21 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     socketPath: config.podman.socketPath,
     containersConf: config.podman.containersConf,
     startService: config.podman.startService,
+    home: config.podman.home,
     logFile: path.join(config.dataDir, 'logs', 'podman-service.log'),
     log: log.info,
   });
   const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), log });
   await backend.start();
-  const catalog = new CachedCatalog([new LocalCatalog(backend)], log);
+  installRegistryAuthorities(config.catalog.sources, config.podman.home);
+  const catalog = new CachedCatalog(catalogsFrom(config.catalog.sources, backend), log);
   await catalog.start(config.catalog.refreshIntervalMs);
   let imageRefresh: NodeJS.Timeout | undefined;
   backend.onChange((kind) => {
     if (kind !== 'image') return;
     // Image events come in bursts (a tag is several events): refresh once after the burst.
     clearTimeout(imageRefresh);
-    imageRefresh = setTimeout(() => void catalog.refresh(), 200);
+    imageRefresh = setTimeout(() => void catalog.refresh((source) => source.name === 'local'), 200);
   });
 
   const machine = thisMachine();
@@ -202,7 +204,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     async close() {
       clearInterval(reaper);
       clearTimeout(imageRefresh);
-      catalog.stop();
+      await catalog.stop();
       if (tlsServer) {
         tlsServer.closeAllConnections();
         await new Promise((r) => tlsServer!.close(r));

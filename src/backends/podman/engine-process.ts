@@ -19,6 +19,8 @@ export interface EngineProcessOptions {
   socketPath: string;
   containersConf: string;
   startService: boolean;
+  /** HOME of the service: where it finds per-registry authorities (certs.d). */
+  home?: string;
   /** Where the Podman service writes its own log. */
   logFile: string;
   log?: (message: string) => void;
@@ -38,12 +40,13 @@ export async function connectEngine(opts: EngineProcessOptions): Promise<Docker>
   fs.mkdirSync(path.dirname(opts.socketPath), { recursive: true, mode: 0o700 });
   fs.rmSync(opts.socketPath, { force: true });
   fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
+  if (opts.home) fs.mkdirSync(opts.home, { recursive: true, mode: 0o700 });
   const logFd = fs.openSync(opts.logFile, 'a');
   opts.log?.(`starting podman system service on ${opts.socketPath}`);
   const child = spawn('podman', ['system', 'service', '--time=0', `unix://${opts.socketPath}`], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
-    env: { ...process.env, CONTAINERS_CONF: opts.containersConf },
+    env: { ...process.env, CONTAINERS_CONF: opts.containersConf, ...(opts.home ? { HOME: opts.home } : {}) },
   });
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   child.unref();

@@ -1,0 +1,71 @@
+import { parseTypes, TYPES_LABEL, type CatalogImage, type ImageCatalog } from '../catalog.js';
+import { RegistryClient, type RegistryEndpoint } from './client.js';
+
+export interface RegistryCatalogOptions extends RegistryEndpoint {
+  /** Host prefix of image IDs (`<host>/<repository>:<tag>`); default: the URL's host[:port]. */
+  host?: string;
+  /** Only repositories starting with one of these (e.g. `skaha/`); empty: all. */
+  repositories?: string[];
+  /** Requests in flight at once while walking the registry. */
+  concurrency?: number;
+}
+
+/**
+ * Images of any OCI distribution registry. Session types come from the image config label
+ * `canfar.net/types`, so one image can be `notebook,headless`; images without it are not
+ * launchable and not listed. Labels are remembered by manifest digest (content-addressed, so
+ * never stale): a refresh of an unchanged registry is one HEAD per tag.
+ */
+export class RegistryCatalog implements ImageCatalog {
+  readonly name: string;
+  readonly host: string;
+  readonly client: RegistryClient;
+  private readonly typesByDigest = new Map<string, string[]>();
+
+  constructor(private readonly opts: RegistryCatalogOptions) {
+    this.client = new RegistryClient(opts);
+    this.host = opts.host || new URL(opts.url).host;
+    this.name = `registry ${this.host}`;
+  }
+
+  async fetch(): Promise<CatalogImage[]> {
+    const prefixes = this.opts.repositories ?? [];
+    const repositories = (await this.client.repositories()).filter((r) => prefixes.length === 0 || prefixes.some((p) => r.startsWith(p)));
+    const refs = (await mapLimit(repositories, this.concurrency(), async (repo) => (await this.client.tags(repo)).map((tag) => ({ repo, tag })))).flat();
+    const seen = new Set<string>();
+    const images = await mapLimit(refs, this.concurrency(), async ({ repo, tag }): Promise<CatalogImage | undefined> => {
+      const digest = await this.client.digestOf(repo, tag);
+      seen.add(digest);
+      let types = this.typesByDigest.get(digest);
+      if (!types) {
+        types = parseTypes((await this.client.imageConfig(repo, tag)).labels[TYPES_LABEL]);
+        this.typesByDigest.set(digest, types);
+      }
+      return types.length > 0 ? { id: `${this.host}/${repo}:${tag}`, types, digest } : undefined;
+    });
+    for (const digest of this.typesByDigest.keys()) if (!seen.has(digest)) this.typesByDigest.delete(digest);
+    return images.filter((i): i is CatalogImage => i !== undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  private concurrency() {
+    return this.opts.concurrency ?? 8;
+  }
+}
+
+/** `fn` over `items`, at most `limit` at a time, results in input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
