@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { DEFAULT_CONTAINERS_CONF } from './paths.js';
+import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME } from './paths.js';
 
 /** One image catalog source (docs/catalogs.md). */
 export const CatalogSourceSchema = Type.Object({
@@ -84,7 +84,7 @@ export const ConfigSchema = Type.Object({
     network: Type.String({ default: 'skaha', description: 'Bridge network sessions are attached to (created if missing).' }),
     stopTimeoutSeconds: Type.Integer({ minimum: 0, default: 5, description: 'Grace period between SIGTERM and SIGKILL when a session is deleted, in seconds.' }),
     pidsLimit: Type.Integer({ minimum: 0, default: 4096, description: 'Maximum number of processes in one session container (0: unlimited).' }),
-    home: Type.String({ default: '/var/lib/skaha/podman-home', description: 'HOME of the Podman service skaha starts. Registry authorities it trusts for pulls live in <home>/.config/containers/certs.d/<host:port>/ca.crt; skaha puts the caFile of each configured registry catalog there.' }),
+    home: Type.String({ default: DEFAULT_ENGINE_HOME, description: 'HOME of the Podman service skaha starts. Registry authorities it trusts for pulls live in <home>/.config/containers/certs.d/<host:port>/ca.crt; skaha puts the caFile of each configured registry catalog there.' }),
   }, { default: {} }),
   catalog: Type.Object({
     refreshIntervalMs: Type.Integer({ minimum: 1000, default: 60000, description: 'Background refresh period of the image catalog, in milliseconds (engine image events also refresh it).' }),

@@ -12,3 +12,9 @@ export const LAUNCH_SCRIPTS_DIR = path.join(PACKAGE_ROOT, 'images', 'launch-scri
 
 /** The portal's built assets (portal/ is built into portal/dist by `npm run build`). */
 export const PORTAL_DIST_DIR = path.join(PACKAGE_ROOT, 'portal', 'dist');
+
+/**
+ * HOME of the Podman service skaha starts: containers/image looks for registry authorities in
+ * $HOME/.config/containers/certs.d/<host:port>/, so this is where skaha can add them without /etc.
+ */
+export const DEFAULT_ENGINE_HOME = '/var/lib/skaha/podman-home';

@@ -5,13 +5,33 @@ import type { Readable } from 'node:stream';
 import { backendUnavailable, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type EngineStats, type LaunchSpec, type SessionBackend, type SessionEvent } from '../backend.js';
-import { demuxLogs, LABEL, publishedPorts, recordFromInspect, toContainerCreate, type PodmanOptions } from './objects.js';
+import { demuxLogs, LABEL, publishedPorts, recordFromInspect, recordFromSpec, toContainerCreate, type PodmanOptions } from './objects.js';
+import { formatBytes, PullProgress, pullFailureReason, type PullStreamEvent } from './pull.js';
 import { eventsFromEngine, type EngineEvent } from './events.js';
 
 interface Entry {
   record: SessionRecord;
+  /** Empty while the image is being pulled (no container yet). */
   containerId: string;
   ports: Map<number, number>;
+}
+
+/**
+ * A launch waiting for its image. Persisted (without credentials) under <stateDir>/pulls so a
+ * restart resumes it, and a failed one stays listed as Failed with its reason until reaped.
+ */
+interface PullFile {
+  spec: Omit<LaunchSpec, 'registryAuth'>;
+  createdAt: string;
+  failed?: { at: string; message: string };
+}
+
+interface Pull {
+  progress: PullProgress;
+  startedAt: Date;
+  events: SessionEvent[];
+  cancel?: () => void;
+  cancelled: boolean;
 }
 
 /** Reconnect backoff for the event stream (style.md: named constants, 1 s → 30 s). */
@@ -57,6 +77,8 @@ export class PodmanBackend implements SessionBackend {
   private networkReady: Promise<void> | undefined;
   private watching = false;
   private capacityCache: { at: number; stats: EngineStats } | undefined;
+  /** Launches waiting for their image, and what the pull said (kept for view=events afterwards). */
+  private readonly pulls = new Map<string, Pull>();
 
   constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {}
 
@@ -67,6 +89,7 @@ export class PodmanBackend implements SessionBackend {
       if (value > 0) this.deadlines.set(file.replace('-', '/'), value);
     }
     await this.relist();
+    this.resumePulls();
     this.watch();
   }
 
@@ -95,41 +118,72 @@ export class PodmanBackend implements SessionBackend {
   async create(spec: LaunchSpec): Promise<void> {
     const key = recordKey(spec.sessionId, spec.appId);
     if (this.index.has(key)) return;
+    const body = await this.createBody(spec);
+    let container: Docker.Container | undefined;
+    try {
+      container = await this.docker.createContainer(body);
+    } catch (err) {
+      if (statusCodeOf(err) === 404 && !(err instanceof SkahaError)) {
+        // The image is not in the engine: answer now, pull in the background with progress in
+        // view=events (a multi-GB pull must not hold the launch request open).
+        this.startPull(spec, new Date());
+        return;
+      }
+      throw this.createError(key, spec, err);
+    }
+    await this.startContainer(key, spec, container);
+  }
+
+  private async createBody(spec: LaunchSpec): Promise<Docker.ContainerCreateOptions> {
     let networkOf: string | undefined;
     if (spec.joinSessionOf) {
-      networkOf = this.index.get(spec.joinSessionOf)?.containerId;
-      if (!networkOf) throw new SkahaError('SKAHA_ERR_NOT_FOUND', `session ${spec.joinSessionOf} not found`);
+      const desktop = this.index.get(spec.joinSessionOf);
+      if (!desktop) throw new SkahaError('SKAHA_ERR_NOT_FOUND', `session ${spec.joinSessionOf} not found`);
+      if (!desktop.containerId) throw new SkahaError('SKAHA_ERR_BAD_REQUEST', `session ${spec.joinSessionOf} is still starting`);
+      networkOf = desktop.containerId;
     } else {
       await this.ensureNetwork();
     }
-    const body = toContainerCreate(spec, this.opts, networkOf);
-    let container: Docker.Container | undefined;
+    return toContainerCreate(spec, this.opts, networkOf);
+  }
+
+  private async startContainer(key: string, spec: LaunchSpec, container: Docker.Container): Promise<void> {
     try {
-      container = await this.createPullingIfMissing(body, spec);
       await container.start();
       await this.refresh(container.id);
     } catch (err) {
-      if (container) await container.remove({ force: true, v: true }).catch(() => undefined);
+      await container.remove({ force: true, v: true }).catch(() => undefined);
       this.index.delete(key);
-      if (err instanceof SkahaError) throw err;
-      if (isEngineDown(err)) throw backendUnavailable(`create ${key}: ${engineMessage(err)}`);
-      const status = statusCodeOf(err);
-      if (status === 409) throw new SkahaError('SKAHA_ERR_CONFLICT', `session ${spec.sessionId} already exists`);
-      // An image that runs but whose command cannot start (no such file, not executable) is
-      // the caller's to fix: say what the engine said, on one line.
-      if (status === 500 && /executable file|no such file|permission denied|not found/i.test(engineMessage(err))) {
-        throw new SkahaError('SKAHA_ERR_BAD_REQUEST', `session failed to start: ${engineMessage(err)}`);
-      }
-      throw backendUnavailable(`create ${key}: ${engineMessage(err)}`);
+      throw this.createError(key, spec, err);
     }
+  }
+
+  private createError(key: string, spec: LaunchSpec, err: unknown): Error {
+    if (err instanceof SkahaError) return err;
+    if (isEngineDown(err)) return backendUnavailable(`create ${key}: ${engineMessage(err)}`);
+    const status = statusCodeOf(err);
+    if (status === 409) return new SkahaError('SKAHA_ERR_CONFLICT', `session ${spec.sessionId} already exists`);
+    // An image that runs but whose command cannot start (no such file, not executable) is
+    // the caller's to fix: say what the engine said, on one line.
+    if (status === 500 && /executable file|no such file|permission denied|not found/i.test(engineMessage(err))) {
+      return new SkahaError('SKAHA_ERR_BAD_REQUEST', `session failed to start: ${engineMessage(err)}`);
+    }
+    return backendUnavailable(`create ${key}: ${engineMessage(err)}`);
   }
 
   async delete(id: string, appId?: string): Promise<{ removed: Promise<string[]> }> {
     const key = recordKey(id, appId);
     const entry = this.index.get(key);
     if (!entry) return { removed: Promise.resolve([]) };
+    // Launches still pulling have no container: cancel and forget them.
+    const pending = [...this.index.entries()].filter(([k, e]) => !e.containerId && (k === key || (!appId && e.record.id === id && e.record.appId)));
+    for (const [k] of pending) this.dropPull(k);
+    if (!entry.containerId) {
+      this.emit('session');
+      return { removed: Promise.resolve(pending.map(([k]) => k)) };
+    }
     // A desktop's apps share its network namespace: they must go first.
-    const dependents = appId ? [] : [...this.index.values()].filter((e) => e.record.id === id && e.record.appId);
+    const dependents = appId ? [] : [...this.index.values()].filter((e) => e.record.id === id && e.record.appId && e.containerId);
     for (const e of [...dependents, entry]) this.markTerminating(recordKey(e.record.id, e.record.appId));
     this.emit('session');
     try {
@@ -156,8 +210,10 @@ export class PodmanBackend implements SessionBackend {
   }
 
   async logs(id: string, appId?: string): Promise<string> {
-    const entry = this.index.get(recordKey(id, appId));
+    const key = recordKey(id, appId);
+    const entry = this.index.get(key);
     if (!entry) return '';
+    if (!entry.containerId) return this.pullEvents(key).map((e) => `${e.reason}: ${e.message}\n`).join('');
     try {
       const buffer = (await this.docker.getContainer(entry.containerId).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
       return demuxLogs(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)));
@@ -168,8 +224,10 @@ export class PodmanBackend implements SessionBackend {
   }
 
   async events(id: string, appId?: string): Promise<SessionEvent[]> {
-    const entry = this.index.get(recordKey(id, appId));
+    const key = recordKey(id, appId);
+    const entry = this.index.get(key);
     if (!entry) return [];
+    if (!entry.containerId) return this.pullEvents(key);
     try {
       const since = Math.floor(entry.record.createdAt.getTime() / 1000) - 1;
       // `stream: false` (Podman) returns what happened so far at once; `until` would make the
@@ -184,7 +242,7 @@ export class PodmanBackend implements SessionBackend {
           return []; // blank, or cut short by the read limit
         }
       });
-      return eventsFromEngine(raw, entry.record);
+      return [...(this.pulls.get(key)?.events ?? []), ...eventsFromEngine(raw, entry.record)];
     } catch (err) {
       throw backendUnavailable(`events ${id}: ${engineMessage(err)}`);
     }
@@ -284,28 +342,126 @@ export class PodmanBackend implements SessionBackend {
 
   private forget(key: string) {
     this.index.delete(key);
+    this.pulls.delete(key);
     this.terminating.delete(key);
     if (this.deadlines.delete(key)) fs.rmSync(path.join(this.deadlinesDir(), key.replace('/', '-')), { force: true });
   }
 
-  private async createPullingIfMissing(body: Docker.ContainerCreateOptions, spec: LaunchSpec): Promise<Docker.Container> {
+  private pullsDir() {
+    return path.join(this.opts.stateDir, 'pulls');
+  }
+
+  private pullFile(key: string) {
+    return path.join(this.pullsDir(), `${key.replace('/', '-')}.json`);
+  }
+
+  /** Show the launch as Pending now; pull, then create and start the container. */
+  private startPull(spec: LaunchSpec, createdAt: Date): void {
+    const key = recordKey(spec.sessionId, spec.appId);
+    const durable = withoutAuth(spec);
+    fs.mkdirSync(this.pullsDir(), { recursive: true });
+    fs.writeFileSync(this.pullFile(key), JSON.stringify({ spec: durable, createdAt: createdAt.toISOString() } satisfies PullFile), { mode: 0o600 });
+    const pull: Pull = { progress: new PullProgress(), startedAt: new Date(), events: [], cancelled: false };
+    pull.events.push({ type: 'Normal', reason: 'Pulling', message: `Pulling image "${spec.image}"`, firstTime: pull.startedAt, lastTime: pull.startedAt });
+    this.pulls.set(key, pull);
+    this.index.set(key, { record: recordFromSpec(spec, createdAt), containerId: '', ports: new Map() });
+    this.emit('session');
+    void this.runPull(key, spec, pull);
+  }
+
+  private async runPull(key: string, spec: LaunchSpec, pull: Pull): Promise<void> {
     try {
-      return await this.docker.createContainer(body);
-    } catch (err) {
-      if (statusCodeOf(err) !== 404) throw err;
-    }
-    // spec §7: a private image is pulled with the caller's credentials, which go to the engine
-    // for this pull only.
-    try {
-      const stream = await this.docker.pull(spec.image, spec.registryAuth ? { authconfig: spec.registryAuth } : {});
+      // spec §7: a private image is pulled with the caller's credentials, which go to the engine
+      // for this pull only.
+      const stream = (await this.docker.pull(spec.image, spec.registryAuth ? { authconfig: spec.registryAuth } : {})) as Readable;
+      pull.cancel = () => stream.destroy();
       await new Promise<void>((resolve, reject) =>
-        this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())),
+        this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve()), (event: PullStreamEvent) => pull.progress.feed(event)),
       );
+      if (pull.cancelled) return;
+      if (pull.progress.error) throw new Error(pull.progress.error);
+      const seconds = ((Date.now() - pull.startedAt.getTime()) / 1000).toFixed(1);
+      const { total } = pull.progress.bytes();
+      const now = new Date();
+      pull.events.push({ type: 'Normal', reason: 'Pulled', message: `Successfully pulled image "${spec.image}" in ${seconds}s${total ? ` (${formatBytes(total)})` : ''}`, firstTime: now, lastTime: now });
+      this.opts.log.info(`pulled ${spec.image} for ${key} in ${seconds} s`);
     } catch (err) {
-      if (isEngineDown(err)) throw err;
-      throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `image not found or not accessible: ${spec.image}`, engineMessage(err));
+      if (pull.cancelled) return;
+      return this.failPull(key, spec, pull, `${pullFailureReason(engineMessage(err))}: ${engineMessage(err)}`);
     }
-    return this.docker.createContainer(body);
+    try {
+      const container = await this.docker.createContainer(await this.createBody(spec));
+      if (pull.cancelled) {
+        await container.remove({ force: true, v: true }).catch(() => undefined);
+        return;
+      }
+      this.index.delete(key);
+      await this.startContainer(key, spec, container);
+      fs.rmSync(this.pullFile(key), { force: true });
+      if (!this.index.has(key)) this.pulls.delete(key);
+    } catch (err) {
+      if (!pull.cancelled) this.failPull(key, spec, pull, engineMessage(err));
+    }
+  }
+
+  private failPull(key: string, spec: LaunchSpec, pull: Pull, message: string): void {
+    const now = new Date();
+    pull.events.push({ type: 'Warning', reason: 'Failed', message: `Failed to pull image "${spec.image}": ${message}`, firstTime: now, lastTime: now });
+    this.opts.log.warn(`launch ${key} failed: cannot pull ${spec.image}: ${message.split(':')[0]}`);
+    const entry = this.index.get(key) ?? { record: recordFromSpec(spec, now), containerId: '', ports: new Map() };
+    entry.record = { ...entry.record, status: 'Failed', finishedAt: now };
+    this.index.set(key, entry);
+    const file: PullFile = { spec: withoutAuth(spec), createdAt: entry.record.createdAt.toISOString(), failed: { at: now.toISOString(), message } };
+    fs.writeFileSync(this.pullFile(key), JSON.stringify(file), { mode: 0o600 });
+    this.emit('session');
+  }
+
+  private dropPull(key: string): void {
+    const pull = this.pulls.get(key);
+    if (pull) {
+      pull.cancelled = true;
+      pull.cancel?.();
+    }
+    this.index.delete(key);
+    this.pulls.delete(key);
+    fs.rmSync(this.pullFile(key), { force: true });
+  }
+
+  /** After a restart: failed launches are listed again, interrupted pulls start over. */
+  private resumePulls(): void {
+    if (!fs.existsSync(this.pullsDir())) return;
+    for (const name of fs.readdirSync(this.pullsDir())) {
+      let file: PullFile;
+      try {
+        file = JSON.parse(fs.readFileSync(path.join(this.pullsDir(), name), 'utf8')) as PullFile;
+      } catch {
+        continue;
+      }
+      const key = recordKey(file.spec.sessionId, file.spec.appId);
+      if (this.index.has(key)) {
+        // The container was made just before the restart.
+        fs.rmSync(path.join(this.pullsDir(), name), { force: true });
+        continue;
+      }
+      const spec = file.spec as LaunchSpec;
+      if (file.failed) {
+        const at = new Date(file.failed.at);
+        this.pulls.set(key, { progress: new PullProgress(), startedAt: at, cancelled: false, events: [{ type: 'Warning', reason: 'Failed', message: `Failed to pull image "${spec.image}": ${file.failed.message}`, firstTime: at, lastTime: at }] });
+        this.index.set(key, { record: { ...recordFromSpec(spec, new Date(file.createdAt)), status: 'Failed', finishedAt: at }, containerId: '', ports: new Map() });
+      } else {
+        // Credentials are never written down: a private image's pull fails as unauthorized.
+        this.startPull(spec, new Date(file.createdAt));
+      }
+    }
+  }
+
+  /** view=events of a launch without a container: the pull so far. */
+  private pullEvents(key: string): SessionEvent[] {
+    const pull = this.pulls.get(key);
+    if (!pull) return [];
+    const last = pull.events.at(-1);
+    if (last?.reason !== 'Pulling') return pull.events;
+    return [...pull.events, { type: 'Normal', reason: 'Pulling', message: `Pulling image "${this.index.get(key)?.record.image}": ${pull.progress.summary()}`, firstTime: pull.startedAt, lastTime: new Date() }];
   }
 
   private ensureNetwork(): Promise<void> {
@@ -331,7 +487,7 @@ export class PodmanBackend implements SessionBackend {
       const key = await this.refresh(c.Id, false);
       if (key) seen.add(key);
     }
-    for (const key of [...this.index.keys()]) if (!seen.has(key)) this.forget(key);
+    for (const [key, e] of [...this.index.entries()]) if (!seen.has(key) && e.containerId) this.forget(key);
     this.emit('session');
   }
 
@@ -429,6 +585,11 @@ export class PodmanBackend implements SessionBackend {
     }
     this.refresh(containerId).catch((err) => this.opts.log.warn(`inspect ${containerId}: ${engineMessage(err)}`));
   }
+}
+
+function withoutAuth(spec: LaunchSpec): Omit<LaunchSpec, 'registryAuth'> {
+  const { registryAuth, ...rest } = spec;
+  return rest;
 }
 
 /** An engine that ignores `stream: false` (Docker) keeps the stream open: take what came by then. */

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Docker from 'dockerode';
+import { DEFAULT_ENGINE_HOME } from '../../server/paths.js';
 
 async function answers(docker: Docker, timeoutMs: number): Promise<boolean> {
   try {
@@ -19,7 +20,7 @@ export interface EngineProcessOptions {
   socketPath: string;
   containersConf: string;
   startService: boolean;
-  /** HOME of the service: where it finds per-registry authorities (certs.d). */
+  /** HOME of the service: where it finds per-registry authorities (certs.d). Default DEFAULT_ENGINE_HOME. */
   home?: string;
   /** Where the Podman service writes its own log. */
   logFile: string;
@@ -40,13 +41,14 @@ export async function connectEngine(opts: EngineProcessOptions): Promise<Docker>
   fs.mkdirSync(path.dirname(opts.socketPath), { recursive: true, mode: 0o700 });
   fs.rmSync(opts.socketPath, { force: true });
   fs.mkdirSync(path.dirname(opts.logFile), { recursive: true });
-  if (opts.home) fs.mkdirSync(opts.home, { recursive: true, mode: 0o700 });
+  const home = opts.home ?? DEFAULT_ENGINE_HOME;
+  fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const logFd = fs.openSync(opts.logFile, 'a');
   opts.log?.(`starting podman system service on ${opts.socketPath}`);
   const child = spawn('podman', ['system', 'service', '--time=0', `unix://${opts.socketPath}`], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
-    env: { ...process.env, CONTAINERS_CONF: opts.containersConf, ...(opts.home ? { HOME: opts.home } : {}) },
+    env: { ...process.env, CONTAINERS_CONF: opts.containersConf, HOME: home },
   });
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
   child.unref();

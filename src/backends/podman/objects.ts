@@ -205,3 +205,22 @@ export function demuxLogs(buffer: Buffer): string {
   if (offset !== buffer.length && parts.length === 0) return buffer.toString('utf8');
   return Buffer.concat(parts).toString('utf8');
 }
+
+/** The record of a session whose container does not exist yet (its image is being pulled). */
+export function recordFromSpec(spec: LaunchSpec, createdAt: Date): SessionRecord {
+  return {
+    id: spec.sessionId,
+    ...(spec.appId ? { appId: spec.appId } : {}),
+    username: spec.username,
+    name: spec.name,
+    type: spec.type,
+    image: spec.image,
+    uid: spec.uid,
+    gid: spec.gid,
+    supplementalGroups: spec.supplementalGroups,
+    status: 'Pending',
+    createdAt,
+    deadlineSeconds: spec.deadlineSeconds,
+    resources: spec.resources,
+  };
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type Docker from 'dockerode';
+import { RegistryClient } from '../../../src/catalog/registry/client.js';
+import { installRegistryAuthorities } from '../../../src/catalog/sources.js';
+import { DEFAULT_ENGINE_HOME } from '../../../src/server/paths.js';
+import { cleanupList, engine, HEADLESS_IMAGE, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
+
+/** Push a local image to `target` through the engine, as `docker push` does. */
+async function push(docker: Docker, source: string, target: string, auth: { username: string; password: string; serveraddress: string }) {
+  const [repo, tag] = [target.slice(0, target.lastIndexOf(':')), target.slice(target.lastIndexOf(':') + 1)];
+  await docker.getImage(source).tag({ repo, tag });
+  const stream = await docker.getImage(target).push({ authconfig: auth });
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err: Error | null, out: Array<{ error?: string }>) => {
+      const failed = err ?? out.find((o) => o.error);
+      return failed ? reject(new Error(String((failed as { error?: string }).error ?? failed))) : resolve();
+    }),
+  );
+  // Not in the engine any more: a launch must really pull it.
+  await docker.getImage(target).remove();
+}
+
+/** A headless image with a layer of its own (random bytes), so its pull downloads something. */
+async function buildUniqueImage(docker: Docker, ref: string): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-unique-'));
+  fs.writeFileSync(path.join(dir, 'blob'), Buffer.alloc(8 * 1024 * 1024, Math.random().toString()));
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${HEADLESS_IMAGE}\nCOPY blob /opt/blob\n`);
+  const stream = await docker.buildImage({ context: dir, src: ['Dockerfile', 'blob'] }, { t: ref, labels: { 'canfar.net/types': 'headless' } });
+  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+describe('images from a real OCI registry (docker-registry with TLS and token auth)', () => {
+  const cleanup = cleanupList();
+  const docker = engine();
+  let reg: TestRegistry;
+  let tp: TestPlatform;
+  let pusher: { username: string; password: string; serveraddress: string };
+
+  before(async () => {
+    reg = await startRegistry({ auth: 'token', users: { pusher: 'push-secret', lister: 'list-secret' }, publicPrefixes: ['pub/'] });
+    cleanup.add(() => reg.stop());
+    pusher = { username: 'pusher', password: 'push-secret', serveraddress: reg.host };
+    tp = await startPlatform(cleanup.add, {
+      registryHosts: ['images.canfar.net', reg.host],
+      catalog: {
+        sources: [
+          { kind: 'local' },
+          { kind: 'registry', url: reg.url, caFile: reg.caFile, username: 'lister', password: 'list-secret', repositories: ['pub/', 'private/'] },
+        ],
+      },
+    });
+    installRegistryAuthorities([{ kind: 'registry', url: reg.url, caFile: reg.caFile }], DEFAULT_ENGINE_HOME);
+    await push(docker, HEADLESS_IMAGE, `${reg.host}/pub/headless:1.0`, pusher);
+    await push(docker, HEADLESS_IMAGE, `${reg.host}/private/headless:1.0`, pusher);
+    await push(docker, HEADLESS_IMAGE, `${reg.host}/hidden/headless:1.0`, pusher);
+    const unique = `${reg.host}/pub/unique:${Date.now()}`;
+    await buildUniqueImage(docker, unique);
+    await push(docker, unique, unique, pusher);
+    // One image, two session types: set by rewriting its config label in the registry.
+    const client = new RegistryClient({ url: reg.url, caFile: reg.caFile, username: 'pusher', password: 'push-secret' });
+    await client.relabel('pub/headless', '1.0', { 'canfar.net/types': 'headless,notebook' });
+    await client.close();
+    await tp.platform.catalog.refresh();
+  });
+  after(() => cleanup.run());
+
+  it('lists the registry images with the types from their canfar.net/types label, beside the engine\'s', async () => {
+    const r = await tp.request('GET', '/skaha/v0/image', { token: tp.newUser().token });
+    assert.equal(r.status, 200);
+    const images = JSON.parse(r.body) as Array<{ id: string; types: string[]; digest: string }>;
+    const pub = images.find((i) => i.id === `${reg.host}/pub/headless:1.0`);
+    assert.deepEqual(pub?.types, ['headless', 'notebook']);
+    assert.match(pub!.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(images.some((i) => i.id === HEADLESS_IMAGE), 'local images stay listed');
+    assert.ok(!images.some((i) => i.id.includes('/hidden/')), 'repositories outside the configured prefixes are not listed');
+    const notebooks = JSON.parse((await tp.request('GET', '/skaha/v1/image', { token: tp.newUser().token, query: { type: 'notebook' } })).body) as Array<{ id: string }>;
+    assert.ok(notebooks.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
+    assert.deepEqual(JSON.parse((await tp.request('GET', '/skaha/v0/repository', { token: tp.newUser().token })).body), ['images.canfar.net', reg.host]);
+  });
+
+  it('launches an image by its registry reference: answered at once, pulled with progress in view=events, then run', async () => {
+    const user = tp.newUser();
+    const unique = (JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: user.token, query: { type: 'headless' } })).body) as Array<{ id: string }>)
+      .find((i) => i.id.startsWith(`${reg.host}/pub/unique:`))!.id;
+    const id = await launch(tp, user.token, { name: 'pulled', image: unique, type: 'headless', cmd: 'ls', args: '-l /opt/blob' });
+    const status = await tp.waitStatus(user.token, id, ['Succeeded', 'Failed'], 120_000);
+    assert.equal(status, 'Succeeded');
+    const events = (await tp.request('GET', `/skaha/v0/session/${id}`, { token: user.token, query: { view: 'events' } })).body;
+    assert.match(events, /Pulling\s+Pulling image "[^"]+pub\/unique:/);
+    assert.match(events, /Pulled\s+Successfully pulled image "[^"]+" in [\d.]+s/);
+    const logs = (await tp.request('GET', `/skaha/v0/session/${id}`, { token: user.token, query: { view: 'logs' } })).body;
+    assert.match(logs, /8388608 .*\/opt\/blob/);
+    await docker.getImage(unique).remove({ force: true }).catch(() => undefined);
+  });
+
+  it('a private image fails unauthorized without credentials (reason in view=events) and runs with x-skaha-registry-auth', async () => {
+    const user = tp.newUser();
+    const image = `${reg.host}/private/headless:1.0`;
+    const denied = await launch(tp, user.token, { name: 'noauth', image, type: 'headless', cmd: 'true' });
+    assert.equal(await tp.waitStatus(user.token, denied, ['Failed', 'Succeeded'], 60_000), 'Failed');
+    const events = (await tp.request('GET', `/skaha/v0/session/${denied}`, { token: user.token, query: { view: 'events' } })).body;
+    assert.match(events, /Warning\s+Failed\s+Failed to pull image "[^"]+": unauthorized/);
+    const info = JSON.parse((await tp.request('GET', `/skaha/v0/session/${denied}`, { token: user.token })).body) as { status: string };
+    assert.equal(info.status, 'Failed');
+
+    const header = { 'x-skaha-registry-auth': Buffer.from('pusher:push-secret').toString('base64') };
+    const r = await tp.request('POST', '/skaha/v0/session', { token: user.token, form: { name: 'withauth', image, type: 'headless', cmd: 'true' }, headers: header });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(await tp.waitStatus(user.token, r.body.trim(), ['Succeeded', 'Failed'], 60_000), 'Succeeded');
+    // The credentials went to the engine for the pull only.
+    const dataFiles = fs.readdirSync(tp.dataDir, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(tp.dataDir, f)).isFile());
+    for (const f of dataFiles) assert.ok(!fs.readFileSync(path.join(tp.dataDir, f)).includes('push-secret'), `secret written to ${f}`);
+    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+  });
+
+  it('an unlisted image needs credentials before anything is made (v0)', async () => {
+    const user = tp.newUser();
+    const r = await tp.request('POST', '/skaha/v0/session', { token: user.token, form: { name: 'hidden', image: `${reg.host}/hidden/headless:1.0`, type: 'headless' } });
+    assert.equal(r.status, 400);
+    assert.match(r.body, /^No authentication provided for unknown or private image/);
+    assert.equal(tp.platform.backend.list().filter((s) => s.username === user.username).length, 0);
+  });
+
+  it('keeps the last good list while the registry is down, and says so in /availability', async () => {
+    await reg.pause();
+    try {
+      await tp.platform.catalog.refresh();
+      const images = JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: tp.newUser().token })).body) as Array<{ id: string }>;
+      assert.ok(images.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
+      const availability = await (await fetch(`${tp.base}/skaha/availability`)).text();
+      assert.match(availability, /Image catalog: registry 127\.0\.0\.1:\d+: .*(ECONNREFUSED|connect)/);
+    } finally {
+      await reg.resume();
+    }
+    await tp.platform.catalog.refresh();
+    assert.equal(tp.platform.catalog.problem(), undefined);
+  });
+});
