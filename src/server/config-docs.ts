@@ -7,6 +7,7 @@ interface SchemaNode {
   properties?: Record<string, SchemaNode>;
   minimum?: number;
   maximum?: number;
+  anyOf?: Array<{ const?: unknown }>;
 }
 
 /** docs/config.md, generated from the config schema (a test fails when the file drifts). */
@@ -21,7 +22,9 @@ export function renderConfigDocs(): string {
       }
       const range = child.minimum !== undefined ? ` (≥ ${child.minimum}${child.maximum !== undefined ? `, ≤ ${child.maximum}` : ''})` : '';
       const def = name === 'podman.containersConf' ? '`deploy/podman/containers.conf` of this package' : `\`${JSON.stringify(child.default)}\``;
-      rows.push(`| \`${name}\` | ${child.type}${range} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')} |`);
+      // A union of literals (e.g. `podman | kubernetes`) reads best as its words.
+      const type = child.anyOf ? child.anyOf.map((a) => `\`${String(a.const)}\``).join(' \\| ') : child.type;
+      rows.push(`| \`${name}\` | ${type}${range} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')} |`);
     }
   };
   walk(ConfigSchema as unknown as SchemaNode, '');

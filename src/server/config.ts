@@ -77,6 +77,7 @@ export const ConfigSchema = Type.Object({
   resources: Type.Object({
     file: Type.String({ default: '', description: 'A k8s-resources.json file (spec §3.11) with cores/memoryGB/gpus options and defaults. Empty: skaha\'s chart defaults. Options are trimmed to what this machine has.' }),
   }, { default: {} }),
+  backend: Type.Union([Type.Literal('podman'), Type.Literal('kubernetes')], { default: 'podman', description: 'Where sessions run: `podman` (one machine, the embedded default) or `kubernetes` (a cluster; see the `kubernetes` section).' }),
   podman: Type.Object({
     socketPath: Type.String({ default: '/run/skaha/podman.sock', description: 'Unix socket of Podman\'s Docker-compatible API (a Docker Engine socket works too).' }),
     startService: Type.Boolean({ default: true, description: 'Start `podman system service` on socketPath when nothing answers there.' }),
@@ -85,6 +86,18 @@ export const ConfigSchema = Type.Object({
     stopTimeoutSeconds: Type.Integer({ minimum: 0, default: 5, description: 'Grace period between SIGTERM and SIGKILL when a session is deleted, in seconds.' }),
     pidsLimit: Type.Integer({ minimum: 0, default: 4096, description: 'Maximum number of processes in one session container (0: unlimited).' }),
     home: Type.String({ default: DEFAULT_ENGINE_HOME, description: 'HOME of the Podman service skaha starts. Registry authorities it trusts for pulls live in <home>/.config/containers/certs.d/<host:port>/ca.crt; skaha puts the caFile of each configured registry catalog there.' }),
+  }, { default: {} }),
+  kubernetes: Type.Object({
+    kubeconfig: Type.String({ default: '', description: 'kubeconfig file of the cluster. Empty: the pod\'s service account when skaha runs in the cluster, else $KUBECONFIG or ~/.kube/config.' }),
+    namespace: Type.String({ default: 'skaha-workload', description: 'Namespace session Jobs, Pods, Services, ConfigMaps and Secrets are made in (skaha.namespace). It must exist.' }),
+    storage: Type.Object({
+      kind: Type.Union([Type.Literal('hostPath'), Type.Literal('pvc')], { default: 'hostPath', description: 'How user storage (`storage.hostDir`, seen at `storage.topLevelDir`) reaches session pods: `hostPath` (the same directory on every node, e.g. an NFS mount) or `pvc` (a ReadWriteMany claim that skaha\'s own pod mounts at `storage.hostDir`). Homes and projects are sub-paths of it.' }),
+      hostPath: Type.String({ default: '', description: 'Node directory holding user storage when kind is `hostPath`. Empty: the same path as `storage.hostDir`.' }),
+      claimName: Type.String({ default: 'skaha-storage', description: 'PersistentVolumeClaim holding user storage when kind is `pvc`.' }),
+    }, { default: {} }),
+    imagePullPolicy: Type.Union([Type.Literal('Always'), Type.Literal('IfNotPresent'), Type.Literal('Never')], { default: 'IfNotPresent', description: 'imagePullPolicy of session containers (skaha\'s chart uses Always).' }),
+    nodeSelector: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Node labels session pods must match (JSON object of label: value).' }),
+    launchScriptsConfigMap: Type.String({ default: 'skaha-launch-scripts', description: 'ConfigMap skaha writes its launch scripts into at start, mounted read-only at /skaha-system in sessions.' }),
   }, { default: {} }),
   catalog: Type.Object({
     refreshIntervalMs: Type.Integer({ minimum: 1000, default: 60000, description: 'Background refresh period of the image catalog, in milliseconds (engine image events also refresh it).' }),

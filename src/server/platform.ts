@@ -11,9 +11,12 @@ import { SessionProxy } from '../proxy/proxy.js';
 import { BearerTokenAuthenticator } from '../auth/token.js';
 import { connectEngine } from '../backends/podman/engine-process.js';
 import { PodmanBackend } from '../backends/podman/backend.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { SessionBackend } from '../backends/backend.js';
+import { KubernetesBackend } from '../backends/kubernetes/backend.js';
 import { CachedCatalog } from '../catalog/catalog.js';
 import { catalogsFrom, installRegistryAuthorities } from '../catalog/sources.js';
-import { buildContext, loadContextFile, thisMachine } from '../sessions/context.js';
+import { buildContext, loadContextFile, thisMachine, type MachineCapacity } from '../sessions/context.js';
 import { SessionService } from '../sessions/service.js';
 import { HostStorage } from '../storage/homes.js';
 import { SqliteIdentityStore } from '../store/sqlite.js';
@@ -38,7 +41,7 @@ export const consoleLogger: Logger = {
 export interface Platform {
   app: FastifyInstance;
   service: SessionService;
-  backend: PodmanBackend;
+  backend: SessionBackend;
   store: SqliteIdentityStore;
   catalog: CachedCatalog;
   /** Listen on config.host:config.port (0: any free port), and HTTPS if configured; returns the base URL. */
@@ -48,23 +51,14 @@ export interface Platform {
 }
 
 /**
- * Wire the embedded default: SQLite identity store, Podman backend, local image catalog, session
- * service, HTTP app, background loops. Nothing listens until `listen()`.
+ * Wire the platform: SQLite identity store, the configured backend (Podman, the embedded default,
+ * or Kubernetes), local image catalog, session service, HTTP app, background loops. Nothing
+ * listens until `listen()`.
  */
 export async function createPlatform(config: Config, opts: { log?: Logger; requestLog?: boolean } = {}): Promise<Platform> {
   const log = opts.log ?? consoleLogger;
   const store = new SqliteIdentityStore(config.dataDir, config.identity);
-  const docker = await connectEngine({
-    socketPath: config.podman.socketPath,
-    containersConf: config.podman.containersConf,
-    startService: config.podman.startService,
-    home: config.podman.home,
-    logFile: path.join(config.dataDir, 'logs', 'podman-service.log'),
-    log: log.info,
-  });
-  const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), log });
-  await backend.start();
-  installRegistryAuthorities(config.catalog.sources, config.podman.home);
+  const { backend, machine } = await createBackend(config, log);
   const catalog = new CachedCatalog(catalogsFrom(config.catalog.sources, backend), log);
   await catalog.start(config.catalog.refreshIntervalMs);
   let imageRefresh: NodeJS.Timeout | undefined;
@@ -75,7 +69,6 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     imageRefresh = setTimeout(() => void catalog.refresh((source) => source.name === 'local'), 200);
   });
 
-  const machine = thisMachine();
   const context = buildContext(loadContextFile(config.resources.file), machine, config.sessions.maxUserSessions);
   const layout = { topLevelDir: config.storage.topLevelDir };
   const storage = new HostStorage(config.storage.hostDir, config.dataDir, layout, LAUNCH_SCRIPTS_DIR);
@@ -219,4 +212,43 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       store.close();
     },
   };
+}
+
+/**
+ * The configured SessionBackend, started, and the largest machine a session can get (the
+ * context's options are trimmed to it).
+ */
+async function createBackend(config: Config, log: Logger): Promise<{ backend: SessionBackend; machine: MachineCapacity }> {
+  if (config.backend === 'kubernetes') {
+    const k = config.kubernetes;
+    const kubeConfig = new KubeConfig();
+    // loadFromDefault: $KUBECONFIG, ~/.kube/config, or the pod's service account in a cluster.
+    if (k.kubeconfig) kubeConfig.loadFromFile(k.kubeconfig);
+    else kubeConfig.loadFromDefault();
+    const backend = new KubernetesBackend(kubeConfig, {
+      namespace: k.namespace,
+      storage: k.storage.kind === 'pvc' ? { kind: 'pvc', claimName: k.storage.claimName } : { kind: 'hostPath', hostPath: k.storage.hostPath || config.storage.hostDir },
+      storageHostDir: config.storage.hostDir,
+      launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: k.launchScriptsConfigMap },
+      imagePullPolicy: k.imagePullPolicy,
+      nodeSelector: k.nodeSelector,
+      ttlAfterFinishedSeconds: { headless: config.sessions.headlessTtlAfterFinishedSeconds, interactive: config.sessions.interactiveTtlAfterFinishedSeconds },
+      log,
+    });
+    await backend.start();
+    return { backend, machine: await backend.largestNode() };
+  }
+  const docker = await connectEngine({
+    socketPath: config.podman.socketPath,
+    containersConf: config.podman.containersConf,
+    startService: config.podman.startService,
+    home: config.podman.home,
+    logFile: path.join(config.dataDir, 'logs', 'podman-service.log'),
+    log: log.info,
+  });
+  const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), log });
+  await backend.start();
+  // The engine pulls from registries whose CA the catalog sources name.
+  installRegistryAuthorities(config.catalog.sources, config.podman.home);
+  return { backend, machine: thisMachine() };
 }

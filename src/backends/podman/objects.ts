@@ -1,21 +1,11 @@
 import type Docker from 'dockerode';
 import type { LaunchSpec } from '../backend.js';
+import { labelValue, SESSION_LABEL, sessionLabels } from '../labels.js';
 import { isSessionType, type Resources, type SessionRecord, type SessionStatus } from '../../sessions/model.js';
 
-/** Label keys (spec §5.3), plus the few the Podman backend needs to rebuild a record. */
+/** Label keys (spec §5.3, shared with Kubernetes), plus the few the Podman backend needs to rebuild a record. */
 export const LABEL = {
-  id: 'canfar.net/id',
-  username: 'canfar.net/username',
-  name: 'canfar.net/name',
-  kind: 'canfar.net/kind',
-  job: 'canfar.net/job',
-  flavor: 'canfar.net/flavor',
-  accelerator: 'canfar.net/accelerator',
-  community: 'canfar.net/community',
-  project: 'canfar.net/project',
-  appId: 'canfar.net/app-id',
-  managedBy: 'app.kubernetes.io/managed-by',
-  partOf: 'app.kubernetes.io/part-of',
+  ...SESSION_LABEL,
   // Podman-only: what Kubernetes keeps in the Job spec.
   image: 'canfar.net/image',
   coresRequest: 'canfar.net/cores-request',
@@ -28,26 +18,12 @@ export const LABEL = {
 
 const GiB = 2 ** 30;
 
-/** Label values must match [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? and be ≤ 63 chars (spec §5.3). */
-export function labelValue(value: string): string {
-  return value.slice(0, 63).replace(/[^-A-Za-z0-9_.]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
-}
+export { labelValue };
 
 export function labelsFor(spec: LaunchSpec): Record<string, string> {
   const r = spec.resources;
   return {
-    [LABEL.id]: spec.sessionId,
-    [LABEL.username]: spec.username,
-    [LABEL.name]: labelValue(spec.name),
-    [LABEL.kind]: spec.type,
-    [LABEL.job]: spec.jobName,
-    [LABEL.flavor]: r.ramRequestGiB === r.ramLimitGiB ? 'fixed' : 'flexible',
-    [LABEL.accelerator]: r.gpus > 0 ? 'gpu' : 'none',
-    [LABEL.community]: 'default',
-    [LABEL.project]: 'default',
-    ...(spec.appId ? { [LABEL.appId]: spec.appId } : {}),
-    [LABEL.managedBy]: 'skaha',
-    [LABEL.partOf]: 'canfar',
+    ...sessionLabels(spec),
     [LABEL.image]: spec.image,
     [LABEL.coresRequest]: String(r.coresRequest),
     [LABEL.coresLimit]: String(r.coresLimit),

@@ -1,0 +1,440 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { BatchV1Api, CoreV1Api, VersionApi, type KubeConfig, type V1ConfigMap, type V1Job, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import { backendUnavailable, notFound, SkahaError } from '../../server/errors.js';
+import type { SessionRecord } from '../../sessions/model.js';
+import { recordKey, type EngineImage, type EngineStats, type LaunchSpec, type SessionBackend, type SessionEvent } from '../backend.js';
+import { SESSION_LABEL } from '../labels.js';
+import { apiFailure, isConflict, isNotFound, statusOf } from './errors.js';
+import { describe, Informer } from './informer.js';
+import {
+  makeFilesConfigMap, makeFilesSecret, makeJob, makeLaunchScriptsConfigMap, makeRegistrySecret, makeService, planMounts,
+  type DesktopOfApp, type KubernetesObjectOptions,
+} from './objects.js';
+import { currentPod, parseQuantity, recordFromJob, sessionEvents } from './records.js';
+
+/**
+ * Sessions as Kubernetes Jobs (issue 9). Jobs and Pods carrying skaha's labels (spec §5.3) are
+ * the source of truth: two informers (list + watch, informer.ts) keep an index of them that
+ * `list`/`get`/`address` read, so no API request lists anything, and a restarted server has its
+ * index back after one list.
+ *
+ * Several servers may run against one cluster. What keeps them from racing:
+ * - expiry is `activeDeadlineSeconds` on the Job and finished Jobs go by `ttlSecondsAfterFinished`:
+ *   the cluster enforces both, whichever server is up. The session service's reaper may still ask
+ *   for the same deletions; they are idempotent (a Job already gone is a 404, taken as done);
+ * - delete uses Foreground propagation, so every server sees `Terminating` (the Job's
+ *   deletionTimestamp) until the pods and a desktop's apps are gone, and the garbage collector,
+ *   not a server, removes dependents (ownerReferences);
+ * - create is idempotent on the Job name (which holds the session ID): a 409 for the same
+ *   session is success; renew writes an absolute deadline, so two renews agree.
+ */
+
+export interface KubernetesBackendOptions extends KubernetesObjectOptions {
+  log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+}
+
+const SELECTOR = `${SESSION_LABEL.managedBy}=skaha,${SESSION_LABEL.id}`;
+/** A just-created Job counts as listed for this long, or until the watch delivers it. */
+const FRESH_MS = 30_000;
+/** A desktop-app needs its desktop's pod IP (its X display): wait this long for the pod. */
+const DESKTOP_IP_WAIT_MS = 30_000;
+/** After this, `removed` resolves even if the cluster still holds something (the files are copies). */
+const REMOVAL_WAIT_MS = 10 * 60_000;
+const CAPACITY_TTL_MS = 5 * 60_000;
+/** A Docker image reference: [registry[:port]/]path[:tag][@digest]. */
+const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+const keyOfLabels = (labels: Record<string, string> | undefined) => {
+  const id = labels?.[SESSION_LABEL.id];
+  return id ? recordKey(id, labels?.[SESSION_LABEL.appId]) : undefined;
+};
+
+export class KubernetesBackend implements SessionBackend {
+  readonly name = 'kubernetes';
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+  private readonly jobInformer: Informer<V1Job>;
+  private readonly podInformer: Informer<V1Pod>;
+  private readonly jobs = new Map<string, V1Job>();
+  private readonly pods = new Map<string, Map<string, V1Pod>>();
+  private readonly fresh = new Map<string, { job: V1Job; until: number }>();
+  private readonly records = new Map<string, SessionRecord>();
+  private readonly terminating = new Set<string>();
+  private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
+  private readonly changeWaiters = new Set<() => void>();
+  private capacityCache: { at: number; stats: EngineStats } | undefined;
+
+  constructor(private readonly kubeConfig: KubeConfig, private readonly opts: KubernetesBackendOptions) {
+    this.batch = kubeConfig.makeApiClient(BatchV1Api);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    const ns = opts.namespace;
+    const common = { kubeConfig, labelSelector: SELECTOR, log: opts.log };
+    this.jobInformer = new Informer<V1Job>({
+      ...common,
+      path: `/apis/batch/v1/namespaces/${ns}/jobs`,
+      list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: SELECTOR }),
+      onEvent: (event, job) => this.onJob(event, job),
+    });
+    this.podInformer = new Informer<V1Pod>({
+      ...common,
+      path: `/api/v1/namespaces/${ns}/pods`,
+      list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR }),
+      onEvent: (event, pod) => this.onPod(event, pod),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.syncLaunchScripts();
+    await Promise.all([this.podInformer.start(), this.jobInformer.start()]);
+    this.emit('session');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.jobInformer.stop(), this.podInformer.stop()]);
+    for (const wake of this.changeWaiters) wake();
+  }
+
+  onChange(listener: (kind: 'session' | 'image') => void): void {
+    this.listeners.push(listener);
+  }
+
+  list(): SessionRecord[] {
+    return [...this.records.values()];
+  }
+
+  get(id: string, appId?: string): SessionRecord | undefined {
+    return this.records.get(recordKey(id, appId));
+  }
+
+  /** The session's pod IP: the proxy reaches the container port there, as skaha's Service would. */
+  address(id: string, port: number): { host: string; port: number } | undefined {
+    const ip = this.podOf(id)?.status?.podIP;
+    return ip ? { host: ip, port } : undefined;
+  }
+
+  async create(spec: LaunchSpec): Promise<void> {
+    const key = recordKey(spec.sessionId, spec.appId);
+    if (this.records.has(key)) return;
+    if (!IMAGE_REFERENCE.test(spec.image)) throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `invalid image reference: ${spec.image}`);
+    const desktop = spec.joinSessionOf ? await this.desktopOf(spec.joinSessionOf) : undefined;
+    const plan = planMounts(spec, this.opts, this.readSessionFiles(spec));
+    const ns = this.opts.namespace;
+    let job: V1Job;
+    try {
+      const pullSecret = makeRegistrySecret(spec, this.opts);
+      if (pullSecret) await this.upsertSecret(pullSecret);
+      job = await this.batch.createNamespacedJob({ namespace: ns, body: makeJob(spec, this.opts, plan, desktop) });
+    } catch (err) {
+      if (isConflict(err) && (await this.isSameSession(spec, key))) return;
+      if (isConflict(err)) throw new SkahaError('SKAHA_ERR_CONFLICT', `session ${spec.sessionId} already exists`);
+      throw apiFailure(`create ${key}`, err);
+    }
+    this.fresh.set(key, { job, until: Date.now() + FRESH_MS });
+    this.rebuild(key);
+    // The Service, passwd/group and secret files belong to the Job: the garbage collector
+    // removes them with it, and a failure here removes the Job (nothing half-made).
+    const uid = job.metadata?.uid ?? '';
+    try {
+      const service = makeService(spec, this.opts, uid);
+      const configMap = makeFilesConfigMap(spec, this.opts, plan, uid);
+      const secret = makeFilesSecret(spec, this.opts, plan, uid);
+      await Promise.all([
+        service && this.core.createNamespacedService({ namespace: ns, body: service }),
+        configMap && this.core.createNamespacedConfigMap({ namespace: ns, body: configMap }),
+        secret && this.core.createNamespacedSecret({ namespace: ns, body: secret }),
+      ]);
+    } catch (err) {
+      await this.batch.deleteNamespacedJob({ name: spec.jobName, namespace: ns, propagationPolicy: 'Background' }).catch(() => undefined);
+      this.fresh.delete(key);
+      this.rebuild(key);
+      throw apiFailure(`create ${key}`, err);
+    }
+  }
+
+  async delete(id: string, appId?: string): Promise<{ removed: Promise<string[]> }> {
+    const key = recordKey(id, appId);
+    const job = this.jobOf(key);
+    if (!job?.metadata?.name) return { removed: Promise.resolve([]) };
+    // A desktop's apps are owned by its Job: the garbage collector deletes them with it.
+    const keys = [key, ...(appId ? [] : [...this.records.values()].filter((r) => r.id === id && r.appId).map((r) => recordKey(r.id, r.appId)))];
+    for (const k of keys) this.terminating.add(k);
+    keys.forEach((k) => this.rebuild(k, false));
+    this.emit('session');
+    try {
+      await this.batch.deleteNamespacedJob({ name: job.metadata.name, namespace: this.opts.namespace, propagationPolicy: 'Foreground' });
+    } catch (err) {
+      if (!isNotFound(err)) {
+        for (const k of keys) this.terminating.delete(k);
+        keys.forEach((k) => this.rebuild(k));
+        throw apiFailure(`delete ${key}`, err);
+      }
+      // Already gone: another server, the TTL controller, or an earlier call removed it.
+      this.fresh.delete(key);
+      this.rebuild(key);
+    }
+    return { removed: this.whenGone(keys) };
+  }
+
+  async renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void> {
+    const key = recordKey(id, appId);
+    const name = this.jobOf(key)?.metadata?.name;
+    if (!name) return;
+    try {
+      // spec §3.7: the deadline lives on the Job, so it is durable and every server sees it.
+      const patched = await this.batch.patchNamespacedJob({
+        name,
+        namespace: this.opts.namespace,
+        body: [{ op: 'replace', path: '/spec/activeDeadlineSeconds', value: deadlineSeconds }],
+      });
+      if (this.jobs.has(key)) this.jobs.set(key, patched);
+      else if (this.fresh.has(key)) this.fresh.set(key, { job: patched, until: Date.now() + FRESH_MS });
+      this.rebuild(key);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw apiFailure(`renew ${key}`, err);
+    }
+  }
+
+  async logs(id: string, appId?: string): Promise<string> {
+    const pod = this.podOf(id, appId);
+    const name = pod?.metadata?.name;
+    if (!name) return '';
+    try {
+      return await this.core.readNamespacedPodLog({ name, namespace: this.opts.namespace });
+    } catch (err) {
+      const status = statusOf(err);
+      // 404: the pod went; 400: its container has not started yet (nothing logged so far).
+      if (status === 404 || status === 400) return '';
+      if (status === undefined || status === 503) throw apiFailure(`logs ${id}`, err);
+      // The API server answers but cannot reach the node's kubelet (e.g. a node gone, or a
+      // simulated one): say so in the text rather than failing the request.
+      return `logs of this session are not available: ${describe(err)}\n`;
+    }
+  }
+
+  async events(id: string, appId?: string): Promise<SessionEvent[]> {
+    const key = recordKey(id, appId);
+    const job = this.jobOf(key);
+    if (!job?.metadata?.name) return [];
+    const names = [job.metadata.name, ...[...(this.pods.get(key)?.values() ?? [])].map((p) => p.metadata?.name ?? '')].filter(Boolean);
+    try {
+      const lists = await Promise.all(
+        names.map((name) => this.core.listNamespacedEvent({ namespace: this.opts.namespace, fieldSelector: `involvedObject.name=${name}` })),
+      );
+      return sessionEvents(lists.flatMap((l) => l.items));
+    } catch (err) {
+      throw apiFailure(`events ${key}`, err);
+    }
+  }
+
+  /** Kubernetes cannot list images across nodes: the registry and Harbor catalogs do that. */
+  async images(): Promise<EngineImage[]> {
+    return [];
+  }
+
+  /** Sum of the nodes' allocatable CPU and memory (what sessions can be given). */
+  async capacity(): Promise<EngineStats> {
+    if (this.capacityCache && Date.now() - this.capacityCache.at < CAPACITY_TTL_MS) return this.capacityCache.stats;
+    try {
+      const nodes = await this.core.listNode();
+      const stats = { cores: 0, memoryBytes: 0 };
+      for (const node of nodes.items) {
+        if (node.spec?.unschedulable) continue;
+        stats.cores += parseQuantity(node.status?.allocatable?.cpu);
+        stats.memoryBytes += parseQuantity(node.status?.allocatable?.memory);
+      }
+      this.capacityCache = { at: Date.now(), stats };
+      return stats;
+    } catch (err) {
+      throw apiFailure('list nodes', err);
+    }
+  }
+
+  /** The largest schedulable node: /context offers no size that could never be scheduled. */
+  async largestNode(): Promise<{ cores: number; memoryGiB: number; gpus: number }> {
+    try {
+      const nodes = (await this.core.listNode()).items.filter((n) => !n.spec?.unschedulable);
+      const sizes = nodes.map((n) => ({
+        cores: parseQuantity(n.status?.allocatable?.cpu),
+        memoryGiB: parseQuantity(n.status?.allocatable?.memory) / 2 ** 30,
+        gpus: parseQuantity(n.status?.allocatable?.['nvidia.com/gpu']),
+      }));
+      return sizes.sort((a, b) => b.cores - a.cores || b.memoryGiB - a.memoryGiB)[0] ?? { cores: 1, memoryGiB: 1, gpus: 0 };
+    } catch (err) {
+      throw apiFailure('list nodes', err);
+    }
+  }
+
+  /** Pods reach the API through the public URL (or the in-cluster Service the chart sets it to). */
+  async hostAddress(): Promise<string | undefined> {
+    return undefined;
+  }
+
+  async availability(): Promise<{ available: boolean; note: string }> {
+    try {
+      await this.kubeConfig.makeApiClient(VersionApi).getCode();
+    } catch (err) {
+      return { available: false, note: `Kubernetes API server not reachable: ${describe(err)}` };
+    }
+    return this.jobInformer.connected && this.podInformer.connected
+      ? { available: true, note: 'skaha service is available.' }
+      : { available: false, note: 'Kubernetes API server answers but the session watch is reconnecting' };
+  }
+
+  // --- the index -------------------------------------------------------------------------
+
+  private onJob(event: 'add' | 'update' | 'delete', job: V1Job) {
+    const key = keyOfLabels(job.metadata?.labels);
+    if (!key) return;
+    if (event === 'delete') {
+      if (this.jobs.get(key)?.metadata?.uid === job.metadata?.uid) this.jobs.delete(key);
+      this.terminating.delete(key);
+    } else {
+      this.jobs.set(key, job);
+    }
+    this.fresh.delete(key);
+    this.rebuild(key);
+  }
+
+  private onPod(event: 'add' | 'update' | 'delete', pod: V1Pod) {
+    const key = keyOfLabels(pod.metadata?.labels);
+    const name = pod.metadata?.name;
+    if (!key || !name) return;
+    const pods = this.pods.get(key) ?? new Map<string, V1Pod>();
+    if (event === 'delete') pods.delete(name);
+    else pods.set(name, pod);
+    if (pods.size) this.pods.set(key, pods);
+    else this.pods.delete(key);
+    this.rebuild(key);
+  }
+
+  private jobOf(key: string): V1Job | undefined {
+    const fresh = this.fresh.get(key);
+    if (fresh && fresh.until < Date.now()) this.fresh.delete(key);
+    return this.jobs.get(key) ?? this.fresh.get(key)?.job;
+  }
+
+  private podOf(id: string, appId?: string): V1Pod | undefined {
+    return this.podOfKey(recordKey(id, appId));
+  }
+
+  private podOfKey(key: string): V1Pod | undefined {
+    return currentPod([...(this.pods.get(key)?.values() ?? [])]);
+  }
+
+  /** Recompute one record from the cached Job and pods. */
+  private rebuild(key: string, notify = true) {
+    const job = this.jobOf(key);
+    const record = job ? recordFromJob(job, this.podOfKey(key), { terminating: this.terminating.has(key) }) : undefined;
+    if (record) this.records.set(key, record);
+    else this.records.delete(key);
+    if (notify) this.emit('session');
+  }
+
+  private emit(kind: 'session' | 'image') {
+    for (const listener of this.listeners) listener(kind);
+    for (const wake of [...this.changeWaiters]) wake();
+  }
+
+  /** Resolves at the next change of the index, or after `ms`. */
+  private nextChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.changeWaiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      this.changeWaiters.add(wake);
+    });
+  }
+
+  private async whenGone(keys: string[]): Promise<string[]> {
+    const deadline = Date.now() + REMOVAL_WAIT_MS;
+    while (keys.some((k) => this.jobOf(k)) && Date.now() < deadline) await this.nextChange(5000);
+    return keys;
+  }
+
+  /** The desktop a desktop-app joins: its Job (the app's owner) and pod IP (the app's DISPLAY). */
+  private async desktopOf(desktopId: string): Promise<DesktopOfApp> {
+    const deadline = Date.now() + DESKTOP_IP_WAIT_MS;
+    for (;;) {
+      const job = this.jobOf(desktopId);
+      if (!job?.metadata?.name || !job.metadata.uid) throw notFound(`session ${desktopId} not found`);
+      const podIp = this.podOf(desktopId)?.status?.podIP;
+      if (podIp) return { jobName: job.metadata.name, jobUid: job.metadata.uid, podIp };
+      if (Date.now() > deadline) throw backendUnavailable(`desktop ${desktopId} has no pod IP after ${DESKTOP_IP_WAIT_MS} ms`);
+      await this.nextChange(1000);
+    }
+  }
+
+  /** A 409 on create: the same session (created before, maybe by another server) is success. */
+  private async isSameSession(spec: LaunchSpec, key: string): Promise<boolean> {
+    try {
+      const existing = await this.batch.readNamespacedJob({ name: spec.jobName, namespace: this.opts.namespace });
+      const labels = existing.metadata?.labels ?? {};
+      const same = keyOfLabels(labels) === key && labels[SESSION_LABEL.username] === spec.username && !existing.metadata?.deletionTimestamp;
+      if (same && !this.jobs.has(key)) this.fresh.set(key, { job: existing, until: Date.now() + FRESH_MS });
+      if (same) this.rebuild(key);
+      return same;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Contents of the per-session files the service wrote on this machine (passwd, group, a
+   * desktop's X cookie): they travel to the pod in a ConfigMap or Secret. User storage and the
+   * launch scripts are volumes of their own, never read here.
+   */
+  private readSessionFiles(spec: LaunchSpec): Map<string, Buffer> {
+    const files = new Map<string, Buffer>();
+    const under = (dir: string, p: string) => !path.relative(dir, p).startsWith('..');
+    for (const m of spec.mounts) {
+      if (under(this.opts.storageHostDir, m.hostPath) || path.resolve(m.hostPath) === path.resolve(this.opts.launchScripts.hostDir)) continue;
+      try {
+        if (fs.statSync(m.hostPath).isFile()) files.set(m.hostPath, fs.readFileSync(m.hostPath));
+      } catch (err) {
+        throw new SkahaError('SKAHA_ERR_INTERNAL', 'session files could not be prepared', `${m.hostPath}: ${(err as Error).message}`);
+      }
+    }
+    return files;
+  }
+
+  private async upsertSecret(secret: V1Secret): Promise<void> {
+    const ns = this.opts.namespace;
+    try {
+      await this.core.createNamespacedSecret({ namespace: ns, body: secret });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      await this.core.replaceNamespacedSecret({ name: secret.metadata!.name!, namespace: ns, body: secret });
+    }
+  }
+
+  private async upsertConfigMap(configMap: V1ConfigMap): Promise<void> {
+    const ns = this.opts.namespace;
+    try {
+      await this.core.createNamespacedConfigMap({ namespace: ns, body: configMap });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+      await this.core.replaceNamespacedConfigMap({ name: configMap.metadata!.name!, namespace: ns, body: configMap });
+    }
+  }
+
+  /** The launch scripts of this version of skaha, as the ConfigMap sessions mount at /skaha-system. */
+  private async syncLaunchScripts(): Promise<void> {
+    const dir = this.opts.launchScripts.hostDir;
+    const scripts: Record<string, string> = {};
+    for (const name of fs.readdirSync(dir)) {
+      const file = path.join(dir, name);
+      if (fs.statSync(file).isFile()) scripts[name] = fs.readFileSync(file, 'utf8');
+    }
+    try {
+      await this.upsertConfigMap(makeLaunchScriptsConfigMap(this.opts, scripts));
+    } catch (err) {
+      throw new Error(`Kubernetes namespace ${this.opts.namespace}: cannot write ConfigMap ${this.opts.launchScripts.configMap}: ${describe(err)}`);
+    }
+  }
+}
