@@ -19,6 +19,8 @@ export interface CheckOptions {
   uid?: number;
   /** How long a session type's port may take to answer, in milliseconds. */
   portTimeoutMs?: number;
+  /** Check for these session types instead of the image's label (what it is about to be published as). */
+  types?: string[];
 }
 
 const CHECK_UID = 54321;
@@ -74,7 +76,7 @@ function portAnswers(port: number): Promise<boolean> {
 }
 
 /** Start the image as a session of `type` would start and wait for its port to answer HTTP. */
-async function typePortAnswers(docker: Docker, image: string, type: SessionType, o: Required<CheckOptions>): Promise<RuleResult> {
+async function typePortAnswers(docker: Docker, image: string, type: SessionType, o: Required<Omit<CheckOptions, 'types'>>): Promise<RuleResult> {
   const port = SESSION_PORTS[type][0]!;
   const recipe = recipeFor({
     type: type as Exclude<SessionType, 'desktop-app'>,
@@ -130,7 +132,7 @@ async function typePortAnswers(docker: Docker, image: string, type: SessionType,
  * `exec "$@"`, valid labels, and the type's port answering.
  */
 export async function checkImage(docker: Docker, image: string, options: CheckOptions): Promise<RuleResult[]> {
-  const o: Required<CheckOptions> = { uid: CHECK_UID, portTimeoutMs: 90_000, ...options };
+  const o = { uid: CHECK_UID, portTimeoutMs: 90_000, ...options };
   const results: RuleResult[] = [];
   let inspect: Docker.ImageInspectInfo;
   try {
@@ -138,8 +140,7 @@ export async function checkImage(docker: Docker, image: string, options: CheckOp
   } catch {
     return [{ rule: 'image is in the engine', outcome: 'fail', detail: `${image} is not in the engine; build or pull it first` }];
   }
-  const label = inspect.Config?.Labels?.[TYPES_LABEL];
-  const types = parseTypes(label);
+  const types = o.types ?? parseTypes(inspect.Config?.Labels?.[TYPES_LABEL]);
   const unknown = types.filter((t) => !isSessionType(t));
   results.push(
     types.length === 0

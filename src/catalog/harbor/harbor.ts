@@ -51,11 +51,18 @@ export class HarborCatalog implements ImageCatalog {
       const artifacts = await this.pages<HarborArtifact>(`${artifactsPath(project, name)}?with_tag=true&with_label=true&detail=true`);
       return artifacts.flatMap((a): CatalogImage[] => {
         const tag = a.tags?.[0]?.name;
-        const types = [...new Set([...(a.labels ?? []).map((l) => l.name), ...parseTypes(a.extra_attrs?.config?.Labels?.[TYPES_LABEL])])];
+        const types = typesOf(a);
         return tag && types.length > 0 ? [{ id: `${this.host}/${name}:${tag}`, types, digest: a.digest }] : [];
       });
     });
     return perRepo.flat();
+  }
+
+  /** The types of one artifact (its label names and its image's own types label). */
+  async fetchOne(repository: string, reference: string): Promise<{ digest: string; types: string[] }> {
+    const [project] = repository.split('/');
+    const a = await this.json<HarborArtifact>('GET', `${artifactsPath(project ?? '', repository)}/${enc(reference)}?with_label=true`);
+    return { digest: a.digest, types: typesOf(a) };
   }
 
   /**
@@ -128,6 +135,8 @@ export class HarborCatalog implements ImageCatalog {
 }
 
 const enc = encodeURIComponent;
+
+const typesOf = (a: HarborArtifact) => [...new Set([...(a.labels ?? []).map((l) => l.name), ...parseTypes(a.extra_attrs?.config?.Labels?.[TYPES_LABEL])])];
 
 /** Harbor wants the repository name without its project, and a slash inside it encoded twice. */
 function artifactsPath(project: string, repository: string): string {

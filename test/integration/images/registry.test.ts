@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +34,17 @@ async function buildUniqueImage(docker: Docker, ref: string): Promise<void> {
   const stream = await docker.buildImage({ context: dir, src: ['Dockerfile', 'blob'] }, { t: ref, labels: { 'canfar.net/types': 'headless' } });
   await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
   fs.rmSync(dir, { recursive: true, force: true });
+}
+
+const BIN = path.resolve('bin/skaha.js');
+
+/** Run the built `skaha` command; resolves with its exit code and output. */
+function skaha(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 240_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
 }
 
 describe('images from a real OCI registry (docker-registry with TLS and token auth)', () => {
@@ -125,6 +137,42 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.equal(r.status, 400);
     assert.match(r.body, /^No authentication provided for unknown or private image/);
     assert.equal(tp.platform.backend.list().filter((s) => s.username === user.username).length, 0);
+  });
+
+  it('skaha image publish checks, pushes and sets the types; skaha image types shows and changes them', async () => {
+    const target = `${reg.host}/pub/published:${Date.now()}`;
+    const env = { SKAHA_REGISTRY_USERNAME: 'pusher', SKAHA_REGISTRY_SECRET: 'push-secret', SKAHA_REGISTRY_CA: reg.caFile };
+    // The check runs for the types asked, not the image's label: a headless image is no notebook.
+    const notANotebook = await skaha(['image', 'publish', HEADLESS_IMAGE, target, '--types', 'notebook'], env);
+    assert.equal(notANotebook.code, 1);
+    assert.match(notANotebook.stdout, /FAIL +notebook: /);
+    assert.match(notANotebook.stderr, /^skaha: .* does not follow the container rules; fix it or use --skip-check\n$/);
+
+    const published = await skaha(['image', 'publish', HEADLESS_IMAGE, target, '--types', 'headless', '--json'], env);
+    assert.equal(published.code, 0, published.stderr);
+    const result = JSON.parse(published.stdout) as { image: string; types: string[]; digest: string };
+    assert.deepEqual(result.types, ['headless']);
+    assert.ok(!published.stderr.includes('push-secret') && !published.stdout.includes('push-secret'));
+    await assert.rejects(docker.getImage(target).inspect(), 'the push tag is not left in the engine');
+
+    await tp.platform.catalog.refresh();
+    const listed = (JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: tp.newUser().token })).body) as Array<{ id: string; types: string[]; digest: string }>).find((i) => i.id === target);
+    assert.deepEqual(listed, { id: target, types: ['headless'], digest: result.digest });
+
+    const changed = await skaha(['image', 'types', target, '--set', 'headless,contributed'], env);
+    assert.equal(changed.code, 0, changed.stderr);
+    assert.equal(changed.stdout.trim(), `${target}: headless, contributed`);
+    const shown = await skaha(['image', 'types', target, '--json'], env);
+    assert.deepEqual(JSON.parse(shown.stdout), { image: target, types: ['headless', 'contributed'] });
+
+    const badType = await skaha(['image', 'publish', HEADLESS_IMAGE, target, '--types', 'spaceship'], env);
+    assert.equal(badType.code, 2);
+    assert.match(badType.stderr, /^skaha: invalid session type\(s\): spaceship; choose from /);
+    const noRegistry = await skaha(['image', 'publish', HEADLESS_IMAGE, 'just-a-name:1', '--types', 'headless'], env);
+    assert.equal(noRegistry.code, 2);
+    const refused = await skaha(['image', 'types', target, '--set', 'headless'], { ...env, SKAHA_REGISTRY_SECRET: 'wrong' });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^skaha: .*401/);
   });
 
   it('keeps the last good list while the registry is down, and says so in /availability', async () => {
