@@ -4,7 +4,7 @@ import { SqliteIdentityStore } from '../store/sqlite.js';
 import type { Scope } from '../store/store.js';
 import { catalogCommands } from './commands/catalog.js';
 import { completionCommand } from './commands/completion.js';
-import { imageCommands } from './commands/image.js';
+import { adminImageCommands, imageCommands } from './commands/image.js';
 import { pkiCommands } from './commands/pki.js';
 import { sessionCommands } from './commands/sessions.js';
 import { settingsCommands } from './commands/settings.js';
@@ -106,6 +106,7 @@ token
   });
 
 pkiCommands(admin);
+adminImageCommands(admin);
 
 const userCmd = admin.command('user').description('local accounts (browser login with a password)');
 userCmd

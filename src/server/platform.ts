@@ -250,5 +250,6 @@ async function createBackend(config: Config, log: Logger): Promise<{ backend: Se
   await backend.start();
   // The engine pulls from registries whose CA the catalog sources name.
   installRegistryAuthorities(config.catalog.sources, config.podman.home);
+  if (config.catalog.prePull.length > 0) void backend.prePull(config.catalog.prePull);
   return { backend, machine: thisMachine() };
 }

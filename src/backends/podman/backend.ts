@@ -6,7 +6,7 @@ import { backendUnavailable, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type EngineStats, type LaunchSpec, type SessionBackend, type SessionEvent } from '../backend.js';
 import { demuxLogs, LABEL, publishedPorts, recordFromInspect, recordFromSpec, toContainerCreate, type PodmanOptions } from './objects.js';
-import { formatBytes, PullProgress, pullFailureReason, type PullStreamEvent } from './pull.js';
+import { formatBytes, PullProgress, pullFailureReason, pullImage } from './pull.js';
 import { eventsFromEngine, type EngineEvent } from './events.js';
 
 interface Entry {
@@ -261,6 +261,30 @@ export class PodmanBackend implements SessionBackend {
     }
   }
 
+  /**
+   * Pull images ahead of launches (config catalog.prePull), one at a time, skipping those present;
+   * progress goes to the log every 10 s. Failures are logged, not thrown.
+   */
+  async prePull(images: string[]): Promise<void> {
+    for (const image of images) {
+      try {
+        await this.docker.getImage(image).inspect();
+        continue;
+      } catch {
+        // not present: pull it
+      }
+      const started = Date.now();
+      try {
+        const running = await pullImage(this.docker, image);
+        const ticker = setInterval(() => this.opts.log.info(`pre-pulling ${image}: ${running.progress.summary()}`), 10_000);
+        await running.done.finally(() => clearInterval(ticker));
+        this.opts.log.info(`pre-pulled ${image} in ${((Date.now() - started) / 1000).toFixed(1)} s (${running.progress.summary()})`);
+      } catch (err) {
+        this.opts.log.warn(`pre-pull of ${image} failed: ${pullFailureReason(engineMessage(err))}: ${engineMessage(err)}`);
+      }
+    }
+  }
+
   async capacity(): Promise<EngineStats> {
     // The engine's `info` costs ~200 ms on Podman and the machine does not change size: ask
     // once every few minutes, not per view=stats request.
@@ -373,13 +397,11 @@ export class PodmanBackend implements SessionBackend {
     try {
       // spec §7: a private image is pulled with the caller's credentials, which go to the engine
       // for this pull only.
-      const stream = (await this.docker.pull(spec.image, spec.registryAuth ? { authconfig: spec.registryAuth } : {})) as Readable;
-      pull.cancel = () => stream.destroy();
-      await new Promise<void>((resolve, reject) =>
-        this.docker.modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve()), (event: PullStreamEvent) => pull.progress.feed(event)),
-      );
+      const running = await pullImage(this.docker, spec.image, spec.registryAuth);
+      pull.progress = running.progress;
+      pull.cancel = running.cancel;
+      await running.done;
       if (pull.cancelled) return;
-      if (pull.progress.error) throw new Error(pull.progress.error);
       const seconds = ((Date.now() - pull.startedAt.getTime()) / 1000).toFixed(1);
       const { total } = pull.progress.bytes();
       const now = new Date();

@@ -1,3 +1,6 @@
+import type Docker from 'dockerode';
+import type { Readable } from 'node:stream';
+
 /** One line of the engine's pull stream (Docker-compatible `POST /images/create`). */
 export interface PullStreamEvent {
   status?: string;
@@ -95,4 +98,31 @@ export function pullFailureReason(message: string): string {
   if (/x509|certificate/i.test(message)) return 'registry certificate not trusted';
   if (/connection refused|no such host|timeout|i\/o timeout/i.test(message)) return 'registry unreachable';
   return 'pull failed';
+}
+
+export interface RunningPull {
+  progress: PullProgress;
+  /** Resolves when the image is in the engine; rejects with the engine's reason. */
+  done: Promise<void>;
+  cancel(): void;
+}
+
+/**
+ * Pull `image` into the engine, following its progress stream. The engine reports most failures
+ * (unauthorized, not found) inside the stream rather than as an HTTP error: both reject `done`.
+ */
+export async function pullImage(docker: Docker, image: string, auth?: { username: string; password: string; serveraddress: string }, onEvent?: (progress: PullProgress) => void): Promise<RunningPull> {
+  const progress = new PullProgress();
+  const stream = (await docker.pull(image, auth ? { authconfig: auth } : {})) as Readable;
+  const done = new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null) => (err ? reject(err) : progress.error ? reject(new Error(progress.error)) : resolve()),
+      (event: PullStreamEvent) => {
+        progress.feed(event);
+        onEvent?.(progress);
+      },
+    ),
+  );
+  return { progress, done, cancel: () => stream.destroy() };
 }

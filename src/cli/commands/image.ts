@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { connectEngine } from '../../backends/podman/engine-process.js';
 import type Docker from 'dockerode';
-import { PullProgress, type PullStreamEvent } from '../../backends/podman/pull.js';
+import { PullProgress, pullFailureReason, pullImage, type PullStreamEvent } from '../../backends/podman/pull.js';
 import { parseTypes, TYPES_LABEL } from '../../catalog/catalog.js';
 import { checkImage, type RuleResult } from '../../catalog/check.js';
 import { HarborCatalog } from '../../catalog/harbor/harbor.js';
@@ -94,6 +94,44 @@ export function imageCommands(program: Command): void {
         const types = await readTypes(registry, ref, opts.harbor);
         if (opts.json) printJson({ image: target, types });
         else print(`${target}: ${types.length ? types.join(', ') : '(no session types: not launchable)'}`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+}
+
+/** `skaha admin image pull`: fill the engine ahead of launches (the server's catalog.prePull does it at start). */
+export function adminImageCommands(admin: Command): void {
+  admin
+    .command('image')
+    .description('images in this machine\'s engine')
+    .command('pull')
+    .description('pull images into the engine now, with progress, so first launches do not wait')
+    .argument('<images...>', 'image references')
+    .option('--engine-socket <path>', 'Docker-compatible API socket (env SKAHA_ENGINE_SOCKET)', process.env.SKAHA_ENGINE_SOCKET ?? '/run/skaha/podman.sock')
+    .addHelpText('after', `${REGISTRY_HELP}\n\nExample:\n  skaha admin image pull images.canfar.net/skaha/notebook:1.0 images.canfar.net/skaha/desktop:1.0`)
+    .action(async (images: string[], opts: { engineSocket: string }) => {
+      try {
+        const docker = await localEngine(opts.engineSocket);
+        for (const image of images) {
+          const ref = parseTarget(image);
+          const registry = registryFor(ref);
+          if (registry.caFile) installRegistryAuthorities([{ kind: 'registry', url: registry.url, caFile: registry.caFile }], DEFAULT_ENGINE_HOME);
+          const auth = registry.username ? { username: registry.username, password: registry.password ?? '', serveraddress: ref.host } : undefined;
+          const started = Date.now();
+          const spinner = new Spinner().start(`pulling ${image}`);
+          const running = await pullImage(docker, image, auth, (progress) => {
+            if (!progress.error) spinner.update(`pulling ${image}: ${progress.summary()}`);
+          });
+          try {
+            await running.done;
+          } catch (err) {
+            spinner.stop();
+            throw new Error(`${image}: ${pullFailureReason((err as Error).message)}: ${(err as Error).message}`);
+          }
+          spinner.stop();
+          print(`pulled ${image} in ${((Date.now() - started) / 1000).toFixed(1)} s (${running.progress.summary()})`);
+        }
       } catch (err) {
         fail(err);
       }

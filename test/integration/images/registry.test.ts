@@ -175,6 +175,19 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.match(refused.stderr, /^skaha: .*401/);
   });
 
+  it('skaha admin image pull fills the engine ahead of launches, and names the reason when it cannot', async () => {
+    const image = `${reg.host}/pub/headless:1.0`;
+    const pulled = await skaha(['admin', 'image', 'pull', image], { SKAHA_REGISTRY_CA: reg.caFile });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    assert.match(pulled.stdout, /^pulled 127\.0\.0\.1:\d+\/pub\/headless:1\.0 in [\d.]+ s \(.*layers\)\n$/);
+    const inspect = await docker.getImage(image).inspect();
+    assert.equal(inspect.Config.Labels?.['canfar.net/types'], 'headless,notebook');
+    await docker.getImage(image).remove();
+    const missing = await skaha(['admin', 'image', 'pull', `${reg.host}/pub/nothing:1.0`], { SKAHA_REGISTRY_CA: reg.caFile });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr.trim().split('\n').pop()!, /^skaha: 127\.0\.0\.1:\d+\/pub\/nothing:1\.0: (not found|unauthorized): /);
+  });
+
   it('keeps the last good list while the registry is down, and says so in /availability', async () => {
     await reg.pause();
     try {
