@@ -31,6 +31,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal?: Principal;
   }
+  interface FastifyContextConfig {
+    /** A route under an authenticated prefix (/auth) that callers reach before they have a credential. */
+    anonymous?: boolean;
+  }
 }
 
 /** The authenticated caller (the auth hook has run for every /skaha/v* route). */

@@ -13,6 +13,12 @@ export interface Connection {
   /** CA bundle to verify the server with (default: the system's). */
   caFile?: string | undefined;
   timeoutMs?: number;
+  /**
+   * A new bearer token when the server answers 401 to the current one (an OIDC access token that
+   * expired sooner than its stated lifetime, or on a skewed clock). Called at most once per call;
+   * it throws when no new token can be had.
+   */
+  refresh?: (() => Promise<string>) | undefined;
 }
 
 /** An error to show as one line; `status` is the HTTP status (0: no answer). */
@@ -71,6 +77,14 @@ export interface ImageJson {
   digest: string;
 }
 
+/** The answer of `GET /auth/oidc` (src/api/auth/oidc.ts). */
+export interface OidcOfferJson {
+  issuer: string;
+  clientId: string;
+  audience: string;
+  scopes: string[];
+}
+
 export type Params = Record<string, string | string[] | undefined>;
 
 function encode(params: Params): string {
@@ -85,8 +99,10 @@ function encode(params: Params): string {
 /** A typed client of the skaha REST API; it knows nothing of the server's internals. */
 export class SkahaClient {
   private readonly agent: http.Agent;
+  private token: string | undefined;
 
   constructor(readonly conn: Connection) {
+    this.token = conn.token;
     const pem = conn.certFile ? readFile(conn.certFile, 'certificate') : undefined;
     this.agent = conn.url.startsWith('https:')
       ? new https.Agent({ keepAlive: true, ...(pem ? { cert: pem, key: pem } : {}), ...(conn.caFile ? { ca: readFile(conn.caFile, 'CA file') } : {}) })
@@ -97,13 +113,35 @@ export class SkahaClient {
     this.agent.destroy();
   }
 
-  /** Raw call to `<url>/skaha/<version>/<path>`; non-2xx becomes a ClientError with the server's words. */
-  async call(method: string, path: string, opts: { query?: Params; form?: Params; root?: boolean; headers?: Record<string, string> } = {}): Promise<Reply> {
+  /**
+   * Raw call to `<url>/skaha/<version>/<path>` (`root`: `<url>/skaha/<path>`, `server`:
+   * `<url>/<path>`); non-2xx becomes a ClientError with the server's words. A 401 is retried
+   * once with the token `conn.refresh` gives, when there is one.
+   */
+  async call(method: string, path: string, opts: { query?: Params; form?: Params; root?: boolean; server?: boolean; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const reply = await this.send(method, path, opts);
+    if (reply.status === 401 && this.conn.refresh) {
+      this.token = await this.conn.refresh();
+      return this.check(await this.send(method, path, opts));
+    }
+    return this.check(reply);
+  }
+
+  private check(reply: Reply): Reply {
+    if (reply.status < 200 || reply.status >= 300) {
+      const message = reply.contentType.includes('html') ? `HTTP ${reply.status}` : reply.body.trim().split('\n')[0] || `HTTP ${reply.status}`;
+      throw new ClientError(message, reply.status);
+    }
+    return reply;
+  }
+
+  private async send(method: string, path: string, opts: { query?: Params; form?: Params; root?: boolean; server?: boolean; headers?: Record<string, string> }): Promise<Reply> {
     const query = opts.query ? encode(opts.query) : '';
-    const url = `${this.conn.url}${opts.root ? '/skaha' : `/skaha/${this.conn.version}`}/${path}${query ? `?${query}` : ''}`;
+    const prefix = opts.server ? '' : opts.root ? '/skaha' : `/skaha/${this.conn.version}`;
+    const url = `${this.conn.url}${prefix}/${path}${query ? `?${query}` : ''}`;
     const body = opts.form ? encode(opts.form) : undefined;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'skaha-cli', ...opts.headers };
-    if (this.conn.token) headers.authorization = `Bearer ${this.conn.token}`;
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
     const reply = await new Promise<Reply>((resolve, reject) => {
       const req = (url.startsWith('https:') ? https : http).request(url, { method, headers, agent: this.agent, timeout: this.conn.timeoutMs ?? 30_000 }, (res) => {
@@ -118,15 +156,11 @@ export class SkahaClient {
       );
       req.end(body);
     });
-    if (reply.status < 200 || reply.status >= 300) {
-      const message = reply.contentType.includes('html') ? `HTTP ${reply.status}` : reply.body.trim().split('\n')[0] || `HTTP ${reply.status}`;
-      throw new ClientError(message, reply.status);
-    }
     return reply;
   }
 
-  private async json<T>(path: string, query?: Params): Promise<T> {
-    const reply = await this.call('GET', path, query ? { query } : {});
+  private async json<T>(path: string, query?: Params, server = false): Promise<T> {
+    const reply = await this.call('GET', path, { ...(query ? { query } : {}), server });
     try {
       return JSON.parse(reply.body) as T;
     } catch {
@@ -172,6 +206,25 @@ export class SkahaClient {
 
   context(): Promise<Record<string, unknown>> {
     return this.json('context');
+  }
+
+  /** `GET /auth/oidc`: how to log in with the server's OIDC issuer (no credential needed). */
+  async oidcOffer(): Promise<OidcOfferJson> {
+    try {
+      return await this.json<OidcOfferJson>('auth/oidc', undefined, true);
+    } catch (err) {
+      // A server without the route (CANFAR's, an older one) answers an HTML or generic 404.
+      if (err instanceof ClientError && err.status === 404 && !/OIDC/.test(err.message)) {
+        throw new ClientError(`${this.conn.url} offers no OIDC login (${err.message} from /auth/oidc): use --token or --cert`, 404);
+      }
+      throw err;
+    }
+  }
+
+  /** `GET /auth/session`: the username the server sees, on servers that have the route. */
+  async whoami(): Promise<string | undefined> {
+    const me = await this.json<{ username?: unknown }>('auth/session', undefined, true).catch(() => undefined);
+    return typeof me?.username === 'string' ? me.username : undefined;
   }
 
   apps(desktopId: string): Promise<SessionJson[]> {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ClientError, SkahaClient } from './client.js';
-import { resolveConnection } from './settings.js';
+import { openConnection } from './oidc.js';
 
 /** Exit codes (docs/cli.md): 0 ok, 1 error, 2 usage. */
 export const EXIT = { ok: 0, error: 1, usage: 2 } as const;
@@ -28,7 +28,7 @@ export function withClient<A extends unknown[]>(body: (client: SkahaClient, ...a
     const command = args[args.length - 1] as Command;
     let client: SkahaClient | undefined;
     try {
-      client = new SkahaClient(resolveConnection({ context: command.optsWithGlobals().context as string | undefined }));
+      client = new SkahaClient(await openConnection({ context: command.optsWithGlobals().context as string | undefined }));
       await body(client, ...args);
     } catch (err) {
       fail(err instanceof ClientError || err instanceof UsageError ? err : new Error((err as Error).message));

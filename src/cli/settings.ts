@@ -3,14 +3,28 @@ import os from 'node:os';
 import path from 'node:path';
 import { ClientError, parseServerUrl, type Connection } from './client.js';
 
+/** How an OIDC context renews its access token (`skaha login URL --oidc`). */
+export interface OidcGrant {
+  issuer: string;
+  /** The public client the tokens were issued to; a refresh must use the same one. */
+  clientId: string;
+  /** RFC 8707 resource the tokens are for (the server's audience, when it is a URL). */
+  resource?: string;
+  refreshToken?: string;
+  /** When the access token (`token`) expires, in milliseconds since the epoch; absent: unknown. */
+  expiresAtMs?: number;
+}
+
 /** One server the CLI knows, as stored in the config file. */
 export interface ContextEntry {
   url: string;
   version: 'v0' | 'v1';
-  auth: 'token' | 'x509';
+  /** token: an API or bearer token; x509: a PEM; oidc: `token` is an access token renewed by `oidc`. */
+  auth: 'token' | 'x509' | 'oidc';
   token?: string;
   certFile?: string;
   caFile?: string;
+  oidc?: OidcGrant;
 }
 
 export interface CliSettings {
@@ -43,9 +57,69 @@ export function saveSettings(settings: CliSettings, file = settingsPath()): void
   fs.renameSync(tmp, file);
 }
 
+const LOCK_WAIT_MS = 15_000;
+/** A lock older than this was left by a process that died while holding it. */
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * Read, change and write the config file under a lock file. Two commands refreshing the same
+ * OIDC context at once would otherwise both spend its refresh token; issuers that rotate refresh
+ * tokens accept only the first, and the loser's write could replace the winner's new token.
+ */
+export async function updateSettings<T>(change: (settings: CliSettings) => T | Promise<T>, file = settingsPath()): Promise<T> {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const lock = `${file}.lock`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      fs.closeSync(fs.openSync(lock, 'wx', 0o600));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new ClientError(`cannot lock ${file}: ${(err as Error).message}`, 0);
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > LOCK_STALE_MS) fs.rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new ClientError(`${lock} is held by another skaha command; remove it if none is running`, 0);
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    const settings = loadSettings(file);
+    const result = await change(settings);
+    saveSettings(settings, file);
+    return result;
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/** The named context, or the active one; throws the one-line error telling how to add one. */
+export function selectContext(opts: { context?: string | undefined }, env: NodeJS.ProcessEnv = process.env): { name: string; entry: ContextEntry } {
+  const settings = loadSettings(settingsPath(env));
+  const name = opts.context ?? settings.active;
+  const entry = name ? settings.contexts[name] : undefined;
+  if (!name || !entry) {
+    throw new ClientError(
+      name ? `no context named '${name}' (see: skaha config show)` : 'no server configured: run `skaha login <url> --token <token>` (or --oidc), or set SKAHA_URL and SKAHA_TOKEN',
+      0,
+    );
+  }
+  return { name, entry };
+}
+
+export function connectionOf(entry: ContextEntry): Connection {
+  return {
+    url: entry.url,
+    version: entry.version,
+    ...((entry.auth === 'token' || entry.auth === 'oidc') && entry.token ? { token: entry.token } : {}),
+    ...(entry.auth === 'x509' && entry.certFile ? { certFile: entry.certFile } : {}),
+    ...(entry.caFile ? { caFile: entry.caFile } : {}),
+  };
+}
+
 /**
  * The connection to use: SKAHA_URL with SKAHA_TOKEN or SKAHA_CERTIFICATE when set (as the Python
- * client names them), else the named or active context of the config file.
+ * client names them), else the named or active context of the config file. An OIDC context's
+ * token is taken as stored; `openConnection` (oidc.ts) refreshes it first.
  */
 export function resolveConnection(opts: { context?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Connection {
   if (env.SKAHA_URL) {
@@ -57,20 +131,5 @@ export function resolveConnection(opts: { context?: string | undefined }, env: N
       ...(!env.SKAHA_TOKEN && env.SKAHA_CERTIFICATE ? { certFile: env.SKAHA_CERTIFICATE } : {}),
     };
   }
-  const settings = loadSettings(settingsPath(env));
-  const name = opts.context ?? settings.active;
-  const entry = name ? settings.contexts[name] : undefined;
-  if (!entry) {
-    throw new ClientError(
-      name ? `no context named '${name}' (see: skaha config show)` : 'no server configured: run `skaha login <url> --token <token>`, or set SKAHA_URL and SKAHA_TOKEN',
-      0,
-    );
-  }
-  return {
-    url: entry.url,
-    version: entry.version,
-    ...(entry.auth === 'token' && entry.token ? { token: entry.token } : {}),
-    ...(entry.auth === 'x509' && entry.certFile ? { certFile: entry.certFile } : {}),
-    ...(entry.caFile ? { caFile: entry.caFile } : {}),
-  };
+  return connectionOf(selectContext(opts, env).entry);
 }

@@ -14,6 +14,7 @@ import { vosiRoutes } from '../api/vosi/routes.js';
 import { loginRoutes } from '../api/login/routes.js';
 import { oidcLoginRoutes, type OidcLoginOptions } from '../api/login/oidc.js';
 import { accountRoutes } from '../api/auth/routes.js';
+import { oidcOfferRoutes, type OidcOffer } from '../api/auth/oidc.js';
 import type { CookieIssuer } from '../auth/cookie.js';
 import type { IdentityStore } from '../store/store.js';
 import { isSessionUrl } from '../proxy/path.js';
@@ -36,6 +37,8 @@ export interface AppOptions {
   caDir?: string;
   /** Browser login through an OIDC issuer, when configured. */
   oidcLogin?: Omit<OidcLoginOptions, 'store' | 'cookies' | 'baseUrl'>;
+  /** What `GET /auth/oidc` tells command-line clients; absent: that route answers 404. */
+  oidcOffer?: OidcOffer | undefined;
 }
 
 /**
@@ -99,7 +102,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const origin = () => new URL(opts.deps.baseUrl()).origin;
   app.addHook('onRequest', async (req) => {
-    if (!AUTHENTICATED.test(req.url)) return;
+    // `anonymous` is read from the matched route, not the raw URL, so `/auth//oidc` and the like
+    // still resolve to the right decision (ignoreDuplicateSlashes).
+    if (!AUTHENTICATED.test(req.url) || req.routeOptions.config.anonymous === true) return;
     const principal = await authenticate(opts.authenticators, req);
     if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', (req as { rejection?: string }).rejection ?? 'Unauthorized');
     authorize(principal, req, opts.policy, opts.cookies, origin);
@@ -154,6 +159,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(loginRoutes, { store: opts.store, cookies: opts.cookies, ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}) });
   if (opts.oidcLogin) await app.register(oidcLoginRoutes, { ...opts.oidcLogin, store: opts.store, cookies: opts.cookies, baseUrl: opts.deps.baseUrl });
   await app.register(accountRoutes, { store: opts.store, cookies: opts.cookies, policy: opts.policy, ...(opts.caDir ? { caDir: opts.caDir } : {}) });
+  await app.register(oidcOfferRoutes, { offer: opts.oidcOffer });
   for (const version of ['v0', 'v1'] as const) {
     await app.register(
       async (api) => {

@@ -52,6 +52,8 @@ export const ConfigSchema = Type.Object({
     audience: Type.String({ default: '', description: 'The `aud` access tokens must carry (usually this server\'s URL or client id).' }),
     clientId: Type.String({ default: '', description: 'Client id of this server at the issuer, for the browser login (authorization code with PKCE).' }),
     clientSecret: Type.String({ default: '', description: 'Client secret for the browser login (empty for a public client).' }),
+    cliClientId: Type.String({ default: '', description: 'Client id the `skaha` CLI logs in with (device or loopback browser flow, PKCE): a public client, since a secret cannot be kept on users\' machines. Empty: the same as `clientId`. Offered, with the issuer, at GET /auth/oidc.' }),
+    cliScopes: Type.Array(Type.String({ minLength: 1 }), { default: ['openid', 'profile', 'offline_access'], description: 'Scopes the CLI asks for; `offline_access` is what gets it a refresh token from most issuers.' }),
     usernameClaim: Type.String({ default: 'preferred_username', description: 'Claim holding the username.' }),
     groupsClaim: Type.String({ default: 'groups', description: 'Claim holding the user\'s groups (a list of names); they add to the local groups.' }),
     clockToleranceSeconds: Type.Integer({ minimum: 0, default: 30, description: 'Clock skew allowed when checking exp/nbf/iat, in seconds.' }),

@@ -23,6 +23,7 @@ import { SqliteIdentityStore } from '../store/sqlite.js';
 import { buildApp, withSessionTraffic } from './app.js';
 import { readCertificates, X509Authenticator } from '../auth/x509/authenticator.js';
 import { OidcBearerAuthenticator } from '../auth/oidc/authenticator.js';
+import { oidcOfferOf } from '../api/auth/oidc.js';
 import { publicBaseUrl, type Config } from './config.js';
 import { LAUNCH_SCRIPTS_DIR } from './paths.js';
 
@@ -131,6 +132,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     ...(config.oidc.issuer && config.oidc.clientId
       ? { oidcLogin: { issuer: config.oidc.issuer, clientId: config.oidc.clientId, clientSecret: config.oidc.clientSecret, usernameClaim: config.oidc.usernameClaim, groupsClaim: config.oidc.groupsClaim, signer: cookieSigner } }
       : {}),
+    oidcOffer: oidcOfferOf(config.oidc),
     ...(opts.requestLog === false ? {} : { log }),
   });
 

@@ -11,10 +11,18 @@ export interface TestIssuer {
 
 export const AUDIENCE = 'https://skaha.test';
 
+/** The public client `skaha login --oidc` uses (server config `oidc.cliClientId`). */
+export const CLI_CLIENT_ID = 'skaha-cli';
+
+/** Groups the issuer gives a user who logged in (the client-credentials tokens carry others). */
+export const USER_GROUPS = ['astro', 'observers'];
+
 /**
  * A real OpenID Provider (the `oidc-provider` package) on loopback: client credentials give JWT
  * access tokens for the bearer tests, and the authorization code flow with its development login
- * and consent pages serves the browser test.
+ * and consent pages serves the browser test. A public, native client (`skaha-cli`) has the
+ * device flow (RFC 8628), refresh tokens, and the code flow on a loopback redirect with any
+ * port (RFC 8252 §7.3: oidc-provider allows that for native clients).
  */
 export async function startIssuer(opts: { port: number; redirectUri?: string; accessTokenTtlSeconds?: number; username?: string }): Promise<TestIssuer> {
   const issuer = `http://127.0.0.1:${opts.port}`;
@@ -25,11 +33,20 @@ export async function startIssuer(opts: { port: number; redirectUri?: string; ac
       grant_types: ['authorization_code', 'client_credentials'],
       response_types: ['code'],
       redirect_uris: [opts.redirectUri ?? 'http://127.0.0.1/unused'],
+    }, {
+      client_id: CLI_CLIENT_ID,
+      client_name: 'skaha CLI',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token', 'authorization_code'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback'],
     }],
-    findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub, preferred_username: sub, groups: ['astro', 'observers'] }) }),
+    findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub, preferred_username: sub, groups: USER_GROUPS }) }),
     claims: { openid: ['sub'], profile: ['preferred_username', 'groups'] },
     features: {
       devInteractions: { enabled: true },
+      deviceFlow: { enabled: true },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
@@ -38,7 +55,11 @@ export async function startIssuer(opts: { port: number; redirectUri?: string; ac
         useGrantedResource: () => true,
       },
     },
-    extraTokenClaims: () => ({ preferred_username: opts.username ?? 'oidcuser', groups: ['astro', 'batch'] }),
+    // A user's access token names that user (as a real issuer's would); a client-credentials
+    // token has no account and stands for `opts.username`.
+    extraTokenClaims: (_ctx: unknown, token: { accountId?: string }) => (token.accountId
+      ? { preferred_username: token.accountId, groups: USER_GROUPS }
+      : { preferred_username: opts.username ?? 'oidcuser', groups: ['astro', 'batch'] }),
     ttl: { ClientCredentials: opts.accessTokenTtlSeconds ?? 300 },
   });
   const server: Server = provider.listen(opts.port, '127.0.0.1');

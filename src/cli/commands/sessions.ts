@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import { spawn } from 'node:child_process';
 import { Command, Option } from 'commander';
+import { openInBrowser } from '../browser.js';
 import type { SessionJson, SkahaClient } from '../client.js';
 import { colourStatus, relativeTime, Spinner, table } from '../format.js';
 import { confirm, print, printJson, UsageError, withClient } from '../run.js';
@@ -34,12 +34,6 @@ export async function waitFor(client: SkahaClient, ids: string[], want: (s: Sess
     spinner.stop();
   }
   return last;
-}
-
-function openInBrowser(url: string): void {
-  const child = spawn('xdg-open', [url], { stdio: 'ignore', detached: true });
-  child.on('error', () => undefined);
-  child.unref();
 }
 
 export function sessionCommands(program: Command): void {
