@@ -227,6 +227,19 @@ export class SkahaClient {
     return typeof me?.username === 'string' ? me.username : undefined;
   }
 
+  /** Registries the caller has stored credentials for (this server's /auth/registry). */
+  registryCredentials(): Promise<Array<{ host: string; username: string; updatedAt: string }>> {
+    return this.json('auth/registry', undefined, true);
+  }
+
+  async storeRegistryCredential(host: string, username: string, secret: string): Promise<void> {
+    await this.call('PUT', `auth/registry/${encodeURIComponent(host)}`, { server: true, form: { username, secret } });
+  }
+
+  async forgetRegistryCredential(host: string): Promise<void> {
+    await this.call('DELETE', `auth/registry/${encodeURIComponent(host)}`, { server: true });
+  }
+
   apps(desktopId: string): Promise<SessionJson[]> {
     return this.json(`session/${encodeURIComponent(desktopId)}/app`);
   }

@@ -1,3 +1,5 @@
+import { registryCredentialRoutes } from '../api/auth/registry.js';
+import type { RegistryCredentialStore } from '../store/credentials.js';
 import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
@@ -33,6 +35,8 @@ export interface AppOptions {
   /** The session proxy, served ahead of Fastify's router for `/session/...`. */
   proxy?: SessionProxy;
   store: IdentityStore;
+  /** Users' stored registry credentials (GET/PUT/DELETE /auth/registry). */
+  registryCredentials: RegistryCredentialStore;
   /** Directory of the platform CA (ca.pem, ca.key), for user certificates. */
   caDir?: string;
   /** Browser login through an OIDC issuer, when configured. */
@@ -160,6 +164,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.oidcLogin) await app.register(oidcLoginRoutes, { ...opts.oidcLogin, store: opts.store, cookies: opts.cookies, baseUrl: opts.deps.baseUrl });
   await app.register(accountRoutes, { store: opts.store, cookies: opts.cookies, policy: opts.policy, ...(opts.caDir ? { caDir: opts.caDir } : {}) });
   await app.register(oidcOfferRoutes, { offer: opts.oidcOffer });
+  await app.register(registryCredentialRoutes, { credentials: opts.registryCredentials, registryHosts: opts.deps.registryHosts });
   for (const version of ['v0', 'v1'] as const) {
     await app.register(
       async (api) => {

@@ -15,7 +15,6 @@ export const CatalogSourceSchema = Type.Object({
   caFile: Type.Optional(Type.String({ description: 'PEM authority for the registry\'s TLS certificate, also given to the engine for pulls.' })),
   repositories: Type.Optional(Type.Array(Type.String(), { description: 'registry: only repositories starting with one of these prefixes.' })),
   projects: Type.Optional(Type.Array(Type.String(), { description: 'harbor: only these projects.' })),
-  pullWithCatalogCredentials: Type.Optional(Type.Boolean({ description: 'Pull the images this source lists with its own credentials when the user gives none (every user may then launch them).' })),
 });
 export type CatalogSource = Static<typeof CatalogSourceSchema>;
 

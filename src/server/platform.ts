@@ -20,6 +20,7 @@ import { buildContext, loadContextFile, thisMachine, type MachineCapacity } from
 import { SessionService } from '../sessions/service.js';
 import { HostStorage } from '../storage/homes.js';
 import { SqliteIdentityStore } from '../store/sqlite.js';
+import { RegistryCredentialStore } from '../store/credentials.js';
 import { buildApp, withSessionTraffic } from './app.js';
 import { readCertificates, X509Authenticator } from '../auth/x509/authenticator.js';
 import { OidcBearerAuthenticator } from '../auth/oidc/authenticator.js';
@@ -59,6 +60,7 @@ export interface Platform {
 export async function createPlatform(config: Config, opts: { log?: Logger; requestLog?: boolean } = {}): Promise<Platform> {
   const log = opts.log ?? consoleLogger;
   const store = new SqliteIdentityStore(config.dataDir, config.identity);
+  const registryCredentials = new RegistryCredentialStore(config.dataDir);
   const { backend, machine } = await createBackend(config, log);
   const catalog = new CachedCatalog(catalogsFrom(config.catalog.sources, backend), log);
   await catalog.start(config.catalog.refreshIntervalMs);
@@ -92,6 +94,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       baseUrl,
       callbackUrl: () => callbackUrl(),
       headlessGroup: config.authorization.headlessGroup,
+      registryCredentials,
     },
     log,
   );
@@ -127,6 +130,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     policy: config.authorization,
     cookies,
     store,
+    registryCredentials,
     caDir: path.dirname(config.tls.clientCaFile),
     proxy,
     ...(config.oidc.issuer && config.oidc.clientId
@@ -212,6 +216,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       proxy.close();
       await backend.close();
       store.close();
+      registryCredentials.close();
     },
   };
 }

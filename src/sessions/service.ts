@@ -40,6 +40,8 @@ export interface SessionServiceOptions {
   callbackUrl?: () => string;
   /** Only members may launch headless jobs (skaha.headlessgroup); empty: everyone. */
   headlessGroup?: string;
+  /** Users' stored registry credentials, used when a launch brings no x-skaha-registry-auth. */
+  registryCredentials?: { get(owner: string, host: string): { username: string; password: string } | undefined };
 }
 
 export interface ListFilter {
@@ -83,6 +85,12 @@ export class SessionService {
 
   // --- launch ---------------------------------------------------------------------------
 
+  private storedRegistryAuth(user: User, image: string): { username: string; password: string; serveraddress: string } | undefined {
+    const host = image.split('/')[0] ?? '';
+    const stored = this.opts.registryCredentials?.get(user.username, host);
+    return stored ? { ...stored, serveraddress: host } : undefined;
+  }
+
   /** Validate in skaha's order (spec §3.5), then create. Returns the new session ID. */
   async launch(user: User, req: LaunchRequest, version: ApiVersion): Promise<string> {
     // 1. image
@@ -96,7 +104,7 @@ export class SessionService {
     const typeWord = (req.type ?? '').trim().toLowerCase() || 'headless';
     if (!isLaunchableType(typeWord)) throw badRequest(`Invalid session type: ${req.type}`);
     const type: LaunchableType = typeWord;
-    const registryAuth = req.registryAuth ? parseRegistryAuth(req.registryAuth, image) : undefined;
+    const registryAuth = req.registryAuth ? parseRegistryAuth(req.registryAuth, image) : this.storedRegistryAuth(user, image);
     const listed = this.catalog.find(image);
     if (version === 'v0') {
       if (listed && !listed.types.includes(type)) {

@@ -1,6 +1,12 @@
 import { Command } from 'commander';
 import { colourStatus, relativeTime, table } from '../format.js';
-import { print, printJson, withClient } from '../run.js';
+import { print, printJson, UsageError, withClient } from '../run.js';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export function catalogCommands(program: Command): void {
   program
@@ -22,6 +28,37 @@ export function catalogCommands(program: Command): void {
       const ctx = (await client.context()) as Record<string, { default?: number; options?: number[] }>;
       if (opts.json) return printJson(ctx);
       print(table(['RESOURCE', 'DEFAULT', 'OPTIONS'], ['cores', 'memoryGB', 'gpus'].map((k) => [k, String(ctx[k]?.default ?? '-'), (ctx[k]?.options ?? []).join(' ') || '-'])));
+    }));
+
+  const registry = program.command('registry').description('your credentials for private images, stored encrypted by the server (used when you launch without --registry-auth)');
+  registry
+    .command('login')
+    .description('store your credentials for one registry host; the secret is read from stdin or SKAHA_REGISTRY_SECRET')
+    .argument('<host>', 'registry host, one of `skaha repositories`')
+    .requiredOption('-u, --username <name>', 'registry username (Harbor: your user or a robot account)')
+    .addHelpText('after', '\nExample:\n  printf %s "$HARBOR_CLI_SECRET" | skaha registry login images.canfar.net -u alice')
+    .action(withClient(async (client, host: string, opts: { username: string }) => {
+      const secret = process.env.SKAHA_REGISTRY_SECRET ?? (process.stdin.isTTY ? '' : (await readStdin()).replace(/\r?\n$/, ''));
+      if (!secret) throw new UsageError('give the secret on stdin or in SKAHA_REGISTRY_SECRET');
+      await client.storeRegistryCredential(host, opts.username, secret);
+      print(`stored credentials of ${opts.username} for ${host}`);
+    }));
+  registry
+    .command('ls')
+    .description('registries you have credentials stored for')
+    .option('--json', 'print the server\'s objects')
+    .action(withClient(async (client, opts: { json?: boolean }) => {
+      const stored = await client.registryCredentials();
+      if (opts.json) return printJson(stored);
+      print(stored.length ? table(['HOST', 'USERNAME', 'STORED'], stored.map((c) => [c.host, c.username, relativeTime(c.updatedAt)])) : 'no registry credentials stored');
+    }));
+  registry
+    .command('logout')
+    .description('forget your credentials for one registry host')
+    .argument('<host>', 'registry host')
+    .action(withClient(async (client, host: string) => {
+      await client.forgetRegistryCredential(host);
+      print(`forgot credentials for ${host}`);
     }));
 
   const app = program.command('app').description('software containers on a desktop (desktop-apps)');

@@ -131,6 +131,41 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
   });
 
+  it('stored registry credentials (sealed at rest, never shown) pull a user\'s private images without the header, for that user only', async () => {
+    const alice = tp.newUser();
+    const bob = tp.newUser();
+    const image = `${reg.host}/private/headless:1.0`;
+    const cli = (args: string[], extra: Record<string, string> = {}) => skaha(args, { SKAHA_URL: tp.base, SKAHA_TOKEN: alice.token, ...extra });
+
+    const stored = await cli(['registry', 'login', reg.host, '-u', 'pusher'], { SKAHA_REGISTRY_SECRET: 'push-secret' });
+    assert.equal(stored.code, 0, stored.stderr);
+    const listed = JSON.parse((await cli(['registry', 'ls', '--json'])).stdout) as Array<Record<string, string>>;
+    assert.deepEqual(listed.map((c) => [c.host, c.username]), [[reg.host, 'pusher']]);
+    assert.ok(!JSON.stringify(listed).includes('push-secret'));
+    const db = fs.readFileSync(path.join(tp.dataDir, 'skaha.db'));
+    const wal = fs.existsSync(path.join(tp.dataDir, 'skaha.db-wal')) ? fs.readFileSync(path.join(tp.dataDir, 'skaha.db-wal')) : Buffer.alloc(0);
+    assert.ok(!db.includes('push-secret') && !wal.includes('push-secret'), 'the secret is sealed at rest');
+
+    const mine = await launch(tp, alice.token, { name: 'stored', image, type: 'headless', cmd: 'true' });
+    assert.equal(await tp.waitStatus(alice.token, mine, ['Succeeded', 'Failed'], 60_000), 'Succeeded');
+    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    const theirs = await launch(tp, bob.token, { name: 'notmine', image, type: 'headless', cmd: 'true' });
+    assert.equal(await tp.waitStatus(bob.token, theirs, ['Succeeded', 'Failed'], 60_000), 'Failed', 'alice\'s credentials are not bob\'s');
+
+    // Bad input: one line, nothing stored.
+    const bad = await tp.request('PUT', `/auth/registry/${reg.host}`, { token: bob.token, query: { username: 'x', secret: 'in-the-url' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body, 'a registry username is required (without \':\')\n');
+    const unknownHost = await tp.request('PUT', '/auth/registry/elsewhere.example', { token: bob.token, form: { username: 'x', secret: 'y' } });
+    assert.equal(unknownHost.status, 400);
+    assert.match(unknownHost.body, /^not a registry of this platform: elsewhere\.example/);
+    assert.deepEqual(JSON.parse((await tp.request('GET', '/auth/registry', { token: bob.token })).body), []);
+
+    assert.equal((await cli(['registry', 'logout', reg.host])).code, 0);
+    assert.equal((await cli(['registry', 'logout', reg.host])).code, 1);
+    assert.deepEqual(JSON.parse((await cli(['registry', 'ls', '--json'])).stdout), []);
+  });
+
   it('an unlisted image needs credentials before anything is made (v0)', async () => {
     const user = tp.newUser();
     const r = await tp.request('POST', '/skaha/v0/session', { token: user.token, form: { name: 'hidden', image: `${reg.host}/hidden/headless:1.0`, type: 'headless' } });
