@@ -17,6 +17,17 @@ function sessionRows(sessions: SessionJson[]): string {
   );
 }
 
+/** The MESSAGE cell of the last row of a view=events table (spec §3.6), if any. */
+export function lastEventMessage(table: string): string | undefined {
+  const lines = table.split('\n').filter((l) => l.trim());
+  const header = lines[0] ?? '';
+  const from = header.indexOf('MESSAGE');
+  const to = header.indexOf('FIRST-TIME');
+  const last = lines.length > 1 ? lines[lines.length - 1]! : '';
+  if (from < 0 || to < 0 || !last) return undefined;
+  return last.slice(from, to).trim() || undefined;
+}
+
 /** Poll until every session reaches one of `want` (or a final state); returns their last status. */
 export async function waitFor(client: SkahaClient, ids: string[], want: (s: SessionJson) => boolean, label: string): Promise<Map<string, string>> {
   const spinner = new Spinner().start(`${label}…`);
@@ -26,7 +37,9 @@ export async function waitFor(client: SkahaClient, ids: string[], want: (s: Sess
       const sessions = await Promise.all(ids.map((id) => client.session(id)));
       for (const s of sessions) last.set(s.id, s.status);
       const pending = sessions.filter((s) => !want(s) && !FINAL.has(s.status));
-      spinner.update(`${label}: ${sessions.map((s) => `${s.id} ${s.status}`).join(', ')}`);
+      // A Pending session says what it waits for (e.g. its image pull) in its last event.
+      const notes = await Promise.all(sessions.map(async (s) => (s.status === 'Pending' ? lastEventMessage(await client.events(s.id).catch(() => '')) : undefined)));
+      spinner.update(`${label}: ${sessions.map((s, i) => `${s.id} ${s.status}${notes[i] ? ` (${notes[i]})` : ''}`).join(', ')}`);
       if (pending.length === 0) break;
       await new Promise((r) => setTimeout(r, 500));
     }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatBytesOf, PullProgress, pullFailureReason } from '../../../src/backends/podman/pull.js';
 import { nextLink, parseChallenge } from '../../../src/catalog/registry/client.js';
+import { eventsTable } from '../../../src/api/session/views.js';
+import { lastEventMessage } from '../../../src/cli/commands/sessions.js';
 import { resolveConfig } from '../../../src/server/config.js';
 
 describe('pull progress from the engine stream', () => {
@@ -27,6 +29,18 @@ describe('pull progress from the engine stream', () => {
     assert.equal(pullFailureReason('writing blob: storing blob to file: write /var/tmp/x: no space left on device'), 'disk full');
     assert.equal(pullFailureReason('pinging container registry r: Get "https://r/v2/": x509: certificate signed by unknown authority'), 'registry certificate not trusted');
     assert.equal(formatBytesOf(512, 900), '512 of 900 B');
+  });
+});
+
+describe('what skaha create --wait shows while a session is Pending', () => {
+  it('is the message of the last event of the view=events table', () => {
+    const t = new Date('2026-11-25T10:00:00Z');
+    const table = eventsTable([
+      { type: 'Normal', reason: 'Pulling', message: 'Pulling image "r/x:1"', firstTime: t, lastTime: t },
+      { type: 'Normal', reason: 'Pulling', message: 'Pulling image "r/x:1": 1.2 of 3.4 GB, 3 of 7 layers', firstTime: t, lastTime: t },
+    ]);
+    assert.equal(lastEventMessage(table), 'Pulling image "r/x:1": 1.2 of 3.4 GB, 3 of 7 layers');
+    assert.equal(lastEventMessage('<none>\n'), undefined);
   });
 });
 
