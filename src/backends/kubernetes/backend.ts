@@ -11,7 +11,8 @@ import {
   makeFilesConfigMap, makeFilesSecret, makeJob, makeLaunchScriptsConfigMap, makeRegistrySecret, makeService, planMounts,
   type DesktopOfApp, type KubernetesObjectOptions,
 } from './objects.js';
-import { currentPod, parseQuantity, recordFromJob, sessionEvents } from './records.js';
+import { parseQuantity, sessionEvents } from './records.js';
+import { keyOfLabels, SessionIndex } from './session-index.js';
 
 /**
  * Sessions as Kubernetes Jobs (issue 9). Jobs and Pods carrying skaha's labels (spec §5.3) are
@@ -35,8 +36,6 @@ export interface KubernetesBackendOptions extends KubernetesObjectOptions {
 }
 
 const SELECTOR = `${SESSION_LABEL.managedBy}=skaha,${SESSION_LABEL.id}`;
-/** A just-created Job counts as listed for this long, or until the watch delivers it. */
-const FRESH_MS = 30_000;
 /** A desktop-app needs its desktop's pod IP (its X display): wait this long for the pod. */
 const DESKTOP_IP_WAIT_MS = 30_000;
 /** After this, `removed` resolves even if the cluster still holds something (the files are copies). */
@@ -45,24 +44,14 @@ const CAPACITY_TTL_MS = 5 * 60_000;
 /** A Docker image reference: [registry[:port]/]path[:tag][@digest]. */
 const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
-const keyOfLabels = (labels: Record<string, string> | undefined) => {
-  const id = labels?.[SESSION_LABEL.id];
-  return id ? recordKey(id, labels?.[SESSION_LABEL.appId]) : undefined;
-};
-
 export class KubernetesBackend implements SessionBackend {
   readonly name = 'kubernetes';
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
   private readonly jobInformer: Informer<V1Job>;
   private readonly podInformer: Informer<V1Pod>;
-  private readonly jobs = new Map<string, V1Job>();
-  private readonly pods = new Map<string, Map<string, V1Pod>>();
-  private readonly fresh = new Map<string, { job: V1Job; until: number }>();
-  private readonly records = new Map<string, SessionRecord>();
-  private readonly terminating = new Set<string>();
+  private readonly index = new SessionIndex(() => this.emit('session'));
   private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
-  private readonly changeWaiters = new Set<() => void>();
   private capacityCache: { at: number; stats: EngineStats } | undefined;
 
   constructor(private readonly kubeConfig: KubeConfig, private readonly opts: KubernetesBackendOptions) {
@@ -74,13 +63,13 @@ export class KubernetesBackend implements SessionBackend {
       ...common,
       path: `/apis/batch/v1/namespaces/${ns}/jobs`,
       list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: SELECTOR }),
-      onEvent: (event, job) => this.onJob(event, job),
+      onEvent: (event, job) => this.index.onJob(event, job),
     });
     this.podInformer = new Informer<V1Pod>({
       ...common,
       path: `/api/v1/namespaces/${ns}/pods`,
       list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR }),
-      onEvent: (event, pod) => this.onPod(event, pod),
+      onEvent: (event, pod) => this.index.onPod(event, pod),
     });
   }
 
@@ -92,7 +81,7 @@ export class KubernetesBackend implements SessionBackend {
 
   async close(): Promise<void> {
     await Promise.all([this.jobInformer.stop(), this.podInformer.stop()]);
-    for (const wake of this.changeWaiters) wake();
+    this.index.wake();
   }
 
   onChange(listener: (kind: 'session' | 'image') => void): void {
@@ -100,22 +89,22 @@ export class KubernetesBackend implements SessionBackend {
   }
 
   list(): SessionRecord[] {
-    return [...this.records.values()];
+    return this.index.list();
   }
 
   get(id: string, appId?: string): SessionRecord | undefined {
-    return this.records.get(recordKey(id, appId));
+    return this.index.get(recordKey(id, appId));
   }
 
   /** The session's pod IP: the proxy reaches the container port there, as skaha's Service would. */
   address(id: string, port: number): { host: string; port: number } | undefined {
-    const ip = this.podOf(id)?.status?.podIP;
+    const ip = this.index.podOf(id)?.status?.podIP;
     return ip ? { host: ip, port } : undefined;
   }
 
   async create(spec: LaunchSpec): Promise<void> {
     const key = recordKey(spec.sessionId, spec.appId);
-    if (this.records.has(key)) return;
+    if (this.index.get(key)) return;
     if (!IMAGE_REFERENCE.test(spec.image)) throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `invalid image reference: ${spec.image}`);
     const desktop = spec.joinSessionOf ? await this.desktopOf(spec.joinSessionOf) : undefined;
     const plan = planMounts(spec, this.opts, this.readSessionFiles(spec));
@@ -130,8 +119,7 @@ export class KubernetesBackend implements SessionBackend {
       if (isConflict(err)) throw new SkahaError('SKAHA_ERR_CONFLICT', `session ${spec.sessionId} already exists`);
       throw apiFailure(`create ${key}`, err);
     }
-    this.fresh.set(key, { job, until: Date.now() + FRESH_MS });
-    this.rebuild(key);
+    this.index.remember(key, job);
     // The Service, passwd/group and secret files belong to the Job: the garbage collector
     // removes them with it, and a failure here removes the Job (nothing half-made).
     const uid = job.metadata?.uid ?? '';
@@ -146,39 +134,34 @@ export class KubernetesBackend implements SessionBackend {
       ]);
     } catch (err) {
       await this.batch.deleteNamespacedJob({ name: spec.jobName, namespace: ns, propagationPolicy: 'Background' }).catch(() => undefined);
-      this.fresh.delete(key);
-      this.rebuild(key);
+      this.index.forgetFresh(key);
       throw apiFailure(`create ${key}`, err);
     }
   }
 
   async delete(id: string, appId?: string): Promise<{ removed: Promise<string[]> }> {
     const key = recordKey(id, appId);
-    const job = this.jobOf(key);
+    const job = this.index.jobOf(key);
     if (!job?.metadata?.name) return { removed: Promise.resolve([]) };
     // A desktop's apps are owned by its Job: the garbage collector deletes them with it.
-    const keys = [key, ...(appId ? [] : [...this.records.values()].filter((r) => r.id === id && r.appId).map((r) => recordKey(r.id, r.appId)))];
-    for (const k of keys) this.terminating.add(k);
-    keys.forEach((k) => this.rebuild(k, false));
-    this.emit('session');
+    const keys = [key, ...(appId ? [] : this.index.list().filter((r) => r.id === id && r.appId).map((r) => recordKey(r.id, r.appId)))];
+    this.index.setTerminating(keys, true);
     try {
       await this.batch.deleteNamespacedJob({ name: job.metadata.name, namespace: this.opts.namespace, propagationPolicy: 'Foreground' });
     } catch (err) {
       if (!isNotFound(err)) {
-        for (const k of keys) this.terminating.delete(k);
-        keys.forEach((k) => this.rebuild(k));
+        this.index.setTerminating(keys, false);
         throw apiFailure(`delete ${key}`, err);
       }
       // Already gone: another server, the TTL controller, or an earlier call removed it.
-      this.fresh.delete(key);
-      this.rebuild(key);
+      this.index.forgetFresh(key);
     }
     return { removed: this.whenGone(keys) };
   }
 
   async renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void> {
     const key = recordKey(id, appId);
-    const name = this.jobOf(key)?.metadata?.name;
+    const name = this.index.jobOf(key)?.metadata?.name;
     if (!name) return;
     try {
       // spec §3.7: the deadline lives on the Job, so it is durable and every server sees it.
@@ -187,9 +170,7 @@ export class KubernetesBackend implements SessionBackend {
         namespace: this.opts.namespace,
         body: [{ op: 'replace', path: '/spec/activeDeadlineSeconds', value: deadlineSeconds }],
       });
-      if (this.jobs.has(key)) this.jobs.set(key, patched);
-      else if (this.fresh.has(key)) this.fresh.set(key, { job: patched, until: Date.now() + FRESH_MS });
-      this.rebuild(key);
+      this.index.remember(key, patched);
     } catch (err) {
       if (isNotFound(err)) return;
       throw apiFailure(`renew ${key}`, err);
@@ -197,8 +178,7 @@ export class KubernetesBackend implements SessionBackend {
   }
 
   async logs(id: string, appId?: string): Promise<string> {
-    const pod = this.podOf(id, appId);
-    const name = pod?.metadata?.name;
+    const name = this.index.podOf(recordKey(id, appId))?.metadata?.name;
     if (!name) return '';
     try {
       return await this.core.readNamespacedPodLog({ name, namespace: this.opts.namespace });
@@ -208,16 +188,18 @@ export class KubernetesBackend implements SessionBackend {
       if (status === 404 || status === 400) return '';
       if (status === undefined || status === 503) throw apiFailure(`logs ${id}`, err);
       // The API server answers but cannot reach the node's kubelet (e.g. a node gone, or a
-      // simulated one): say so in the text rather than failing the request.
-      return `logs of this session are not available: ${describe(err)}\n`;
+      // simulated one): say so in the text rather than failing the request; details go to the log.
+      this.opts.log.warn(`logs ${id}: ${describe(err)}`);
+      return `logs of this session are not available: the node running it did not answer (${status})\n`;
     }
   }
 
   async events(id: string, appId?: string): Promise<SessionEvent[]> {
     const key = recordKey(id, appId);
-    const job = this.jobOf(key);
+    const job = this.index.jobOf(key);
     if (!job?.metadata?.name) return [];
-    const names = [job.metadata.name, ...[...(this.pods.get(key)?.values() ?? [])].map((p) => p.metadata?.name ?? '')].filter(Boolean);
+    // The Job's events (pods made, deadline exceeded) and its pods' (scheduled, pulled, killed).
+    const names = [job.metadata.name, ...this.index.podNames(key)];
     try {
       const lists = await Promise.all(
         names.map((name) => this.core.listNamespacedEvent({ namespace: this.opts.namespace, fieldSelector: `involvedObject.name=${name}` })),
@@ -282,78 +264,15 @@ export class KubernetesBackend implements SessionBackend {
       : { available: false, note: 'Kubernetes API server answers but the session watch is reconnecting' };
   }
 
-  // --- the index -------------------------------------------------------------------------
-
-  private onJob(event: 'add' | 'update' | 'delete', job: V1Job) {
-    const key = keyOfLabels(job.metadata?.labels);
-    if (!key) return;
-    if (event === 'delete') {
-      if (this.jobs.get(key)?.metadata?.uid === job.metadata?.uid) this.jobs.delete(key);
-      this.terminating.delete(key);
-    } else {
-      this.jobs.set(key, job);
-    }
-    this.fresh.delete(key);
-    this.rebuild(key);
-  }
-
-  private onPod(event: 'add' | 'update' | 'delete', pod: V1Pod) {
-    const key = keyOfLabels(pod.metadata?.labels);
-    const name = pod.metadata?.name;
-    if (!key || !name) return;
-    const pods = this.pods.get(key) ?? new Map<string, V1Pod>();
-    if (event === 'delete') pods.delete(name);
-    else pods.set(name, pod);
-    if (pods.size) this.pods.set(key, pods);
-    else this.pods.delete(key);
-    this.rebuild(key);
-  }
-
-  private jobOf(key: string): V1Job | undefined {
-    const fresh = this.fresh.get(key);
-    if (fresh && fresh.until < Date.now()) this.fresh.delete(key);
-    return this.jobs.get(key) ?? this.fresh.get(key)?.job;
-  }
-
-  private podOf(id: string, appId?: string): V1Pod | undefined {
-    return this.podOfKey(recordKey(id, appId));
-  }
-
-  private podOfKey(key: string): V1Pod | undefined {
-    return currentPod([...(this.pods.get(key)?.values() ?? [])]);
-  }
-
-  /** Recompute one record from the cached Job and pods. */
-  private rebuild(key: string, notify = true) {
-    const job = this.jobOf(key);
-    const record = job ? recordFromJob(job, this.podOfKey(key), { terminating: this.terminating.has(key) }) : undefined;
-    if (record) this.records.set(key, record);
-    else this.records.delete(key);
-    if (notify) this.emit('session');
-  }
+  // --- internals -------------------------------------------------------------------------
 
   private emit(kind: 'session' | 'image') {
     for (const listener of this.listeners) listener(kind);
-    for (const wake of [...this.changeWaiters]) wake();
-  }
-
-  /** Resolves at the next change of the index, or after `ms`. */
-  private nextChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.changeWaiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      timer.unref();
-      this.changeWaiters.add(wake);
-    });
   }
 
   private async whenGone(keys: string[]): Promise<string[]> {
     const deadline = Date.now() + REMOVAL_WAIT_MS;
-    while (keys.some((k) => this.jobOf(k)) && Date.now() < deadline) await this.nextChange(5000);
+    while (keys.some((k) => this.index.jobOf(k)) && Date.now() < deadline) await this.index.nextChange(5000);
     return keys;
   }
 
@@ -361,12 +280,12 @@ export class KubernetesBackend implements SessionBackend {
   private async desktopOf(desktopId: string): Promise<DesktopOfApp> {
     const deadline = Date.now() + DESKTOP_IP_WAIT_MS;
     for (;;) {
-      const job = this.jobOf(desktopId);
+      const job = this.index.jobOf(desktopId);
       if (!job?.metadata?.name || !job.metadata.uid) throw notFound(`session ${desktopId} not found`);
-      const podIp = this.podOf(desktopId)?.status?.podIP;
+      const podIp = this.index.podOf(desktopId)?.status?.podIP;
       if (podIp) return { jobName: job.metadata.name, jobUid: job.metadata.uid, podIp };
       if (Date.now() > deadline) throw backendUnavailable(`desktop ${desktopId} has no pod IP after ${DESKTOP_IP_WAIT_MS} ms`);
-      await this.nextChange(1000);
+      await this.index.nextChange(1000);
     }
   }
 
@@ -376,8 +295,7 @@ export class KubernetesBackend implements SessionBackend {
       const existing = await this.batch.readNamespacedJob({ name: spec.jobName, namespace: this.opts.namespace });
       const labels = existing.metadata?.labels ?? {};
       const same = keyOfLabels(labels) === key && labels[SESSION_LABEL.username] === spec.username && !existing.metadata?.deletionTimestamp;
-      if (same && !this.jobs.has(key)) this.fresh.set(key, { job: existing, until: Date.now() + FRESH_MS });
-      if (same) this.rebuild(key);
+      if (same) this.index.remember(key, existing);
       return same;
     } catch {
       return false;
