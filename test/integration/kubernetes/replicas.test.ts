@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { resolveConfig } from '../../../src/server/config.js';
+import { createPlatform, type Platform } from '../../../src/server/platform.js';
+import { createNamespace, missingKubeBinaries, startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
+
+/**
+ * Two skaha servers against one cluster (issue 9: multi-replica safe). They share the identity
+ * store (one SQLite file here, PostgreSQL later) and nothing else: each has its own informers and
+ * its own reaper. Expiry and cleanup are the cluster's (activeDeadlineSeconds, TTL), and every
+ * deletion is idempotent, so neither server's reaper trips over the other's.
+ */
+const WEB = 'images.canfar.net/skaha/webapp:1.0';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('two servers on one Kubernetes cluster', { skip: missingKubeBinaries().filter((b) => b !== 'helm').length > 0 && 'needs the control-plane binaries (scripts/test.sh builds them)' }, () => {
+  let cluster: KubeCluster;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-replicas-'));
+  const warnings: string[] = [];
+  const servers: Array<{ platform: Platform; base: string }> = [];
+  let token = '';
+
+  before(async () => {
+    cluster = await startKubeCluster();
+    await createNamespace(cluster, 'skaha-replicas');
+    for (const name of ['a', 'b']) {
+      const config = resolveConfig({
+        port: 0,
+        dataDir,
+        backend: 'kubernetes',
+        kubernetes: { kubeconfig: cluster.kubeconfigPath, namespace: 'skaha-replicas' },
+        sessions: { expirySeconds: 5, reaperIntervalMs: 200 },
+      });
+      const log = { info() {}, warn: (m: string) => void warnings.push(`${name}: ${m}`), error: (m: string) => void warnings.push(`${name}: ${m}`) };
+      const platform = await createPlatform(config, { log, requestLog: false });
+      servers.push({ platform, base: await platform.listen() });
+    }
+    token = servers[0]!.platform.store.createToken('rita', 'test').token;
+  });
+  after(async () => {
+    for (const s of servers) await s.platform.close();
+    await cluster?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const call = (server: number, method: string, p: string, form?: Record<string, string>) =>
+    fetch(`${servers[server]!.base}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+    });
+  const statusOn = async (server: number, id: string) => {
+    const r = await call(server, 'GET', `/skaha/v0/session/${id}`);
+    return r.status === 200 ? ((await r.json()) as { status: string }).status : r.status;
+  };
+  const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(what);
+      await sleep(100);
+    }
+  };
+
+  it('a session made through one server is seen, deleted and expired through either, without errors', async () => {
+    const made = await call(0, 'POST', '/skaha/v1/session', { name: 'shared', image: WEB, type: 'contributed' });
+    assert.equal(made.status, 200);
+    const id = (await made.text()).trim();
+    await until('server b lists it (its watch)', async () => (await statusOn(1, id)) === 'Running', 10_000);
+
+    const other = (await (await call(1, 'POST', '/skaha/v1/session', { name: 'other', image: WEB, type: 'contributed' })).text()).trim();
+    await until('server a lists the one b made', async () => (await statusOn(0, other)) === 'Running', 10_000);
+    // Both servers delete the same session at once: one deletes, the other finds it done.
+    const deletes = await Promise.all([call(0, 'DELETE', `/skaha/v1/session/${other}`), call(1, 'DELETE', `/skaha/v1/session/${other}`)]);
+    for (const r of deletes) assert.ok(r.status === 200 || r.status === 404, `delete answered ${r.status}`);
+    await until('gone on both', async () => (await statusOn(0, other)) === 404 && (await statusOn(1, other)) === 404);
+
+    // Expiry: both reapers run every 200 ms; the cluster's deadline ends the Job.
+    await until('expired on both', async () => {
+      const [a, b] = [await statusOn(0, id), await statusOn(1, id)];
+      return (a === 'Failed' || a === 404) && (b === 'Failed' || b === 404);
+    });
+    await sleep(1000);
+    assert.deepEqual(warnings, [], 'no reaper tripped over the other, nothing else went wrong');
+  });
+});
