@@ -81,7 +81,9 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   // Desktops call the API back (menu, app launches) from inside their containers, where
   // 127.0.0.1 is the container itself: they use the sessions network's gateway address.
   const sessionsHost = await backend.hostAddress();
-  let callbackUrl = baseUrl;
+  // On Kubernetes, pods reach the API at the configured in-cluster URL (e.g. skaha's Service).
+  const sessionsApiUrl = config.backend === 'kubernetes' ? config.kubernetes.sessionsApiUrl.replace(/\/+$/, '') : '';
+  let callbackUrl = sessionsApiUrl ? () => sessionsApiUrl : baseUrl;
   const service = new SessionService(
     backend,
     catalog,

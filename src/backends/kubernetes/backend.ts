@@ -117,6 +117,11 @@ export class KubernetesBackend implements SessionBackend {
     } catch (err) {
       if (isConflict(err) && (await this.isSameSession(spec, key))) return;
       if (isConflict(err)) throw new SkahaError('SKAHA_ERR_CONFLICT', `session ${spec.sessionId} already exists`);
+      // A create whose answer was lost (timeout, connection reset) may still have made the Job:
+      // the name holds the new session ID, so a Job by that name is this one. Remove it.
+      if (statusOf(err) === undefined || (statusOf(err) ?? 0) >= 500) {
+        await this.batch.deleteNamespacedJob({ name: spec.jobName, namespace: ns, propagationPolicy: 'Background' }).catch(() => undefined);
+      }
       throw apiFailure(`create ${key}`, err);
     }
     this.index.remember(key, job);

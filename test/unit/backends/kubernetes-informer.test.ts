@@ -16,7 +16,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Kubernetes informer', () => {
   const servers: http.Server[] = [];
-  after(() => servers.forEach((s) => s.closeAllConnections()));
+  after(() => servers.forEach((s) => {
+    s.closeAllConnections();
+    s.close();
+  }));
 
   it('lists again after 410 Gone, backs off 1 s doubling on errors, and resets once a watch is up', async () => {
     const lists = [[pod('a', '5')], [pod('c', '10')]];
