@@ -48,15 +48,17 @@ export class KubernetesBackend implements SessionBackend {
   readonly name = 'kubernetes';
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
+  private readonly version: VersionApi;
   private readonly jobInformer: Informer<V1Job>;
   private readonly podInformer: Informer<V1Pod>;
   private readonly index = new SessionIndex(() => this.emit('session'));
   private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
   private capacityCache: { at: number; stats: EngineStats } | undefined;
 
-  constructor(private readonly kubeConfig: KubeConfig, private readonly opts: KubernetesBackendOptions) {
+  constructor(kubeConfig: KubeConfig, private readonly opts: KubernetesBackendOptions) {
     this.batch = kubeConfig.makeApiClient(BatchV1Api);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.version = kubeConfig.makeApiClient(VersionApi);
     const ns = opts.namespace;
     const common = { kubeConfig, labelSelector: SELECTOR, log: opts.log };
     this.jobInformer = new Informer<V1Job>({
@@ -260,7 +262,7 @@ export class KubernetesBackend implements SessionBackend {
 
   async availability(): Promise<{ available: boolean; note: string }> {
     try {
-      await this.kubeConfig.makeApiClient(VersionApi).getCode();
+      await this.version.getCode();
     } catch (err) {
       return { available: false, note: `Kubernetes API server not reachable: ${describe(err)}` };
     }
