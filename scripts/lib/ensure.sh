@@ -15,8 +15,9 @@ ensure_root() {
   [ "$(id -u)" = 0 ] || die "run as root (rootful Podman runs sessions as each user's uid): sudo $0"
 }
 
-# Only the tests need a browser (Debian's Chromium, driven by playwright-core; never a download).
-TEST_PACKAGES="chromium fonts-dejavu-core"
+# Only the tests need a browser (Debian's Chromium, driven by playwright-core; never a download),
+# a real registry (CNCF distribution) and htpasswd for its Basic auth.
+TEST_PACKAGES="chromium fonts-dejavu-core docker-registry apache2-utils"
 
 ensure_packages() {
   local missing=()

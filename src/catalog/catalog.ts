@@ -44,6 +44,7 @@ export const START_WAIT_MS = 10_000;
 export class CachedCatalog {
   private images: CatalogImage[] = [];
   private byId = new Map<string, CatalogImage>();
+  private renderedByType = new Map<string, string>();
   private readonly states: SourceState[];
   private timer: NodeJS.Timeout | undefined;
 
@@ -69,6 +70,20 @@ export class CachedCatalog {
 
   list(type?: string): CatalogImage[] {
     return type ? this.images.filter((i) => i.types.includes(type)) : this.images;
+  }
+
+  /**
+   * `render(list(type))`, remembered until the list changes: serialising thousands of images per
+   * request would cost more than everything else /image does.
+   */
+  rendered(type: string | undefined, render: (images: CatalogImage[]) => string): string {
+    const key = type ?? '';
+    let body = this.renderedByType.get(key);
+    if (body === undefined) {
+      body = render(this.list(type));
+      this.renderedByType.set(key, body);
+    }
+    return body;
   }
 
   find(id: string): CatalogImage | undefined {
@@ -115,6 +130,7 @@ export class CachedCatalog {
     for (const s of this.states) for (const image of s.images) if (!merged.has(image.id)) merged.set(image.id, image);
     this.images = [...merged.values()].sort((a, b) => a.id.localeCompare(b.id));
     this.byId = merged;
+    this.renderedByType = new Map();
   }
 }
 

@@ -4,6 +4,7 @@ import { badRequest } from '../../server/errors.js';
 import { SESSION_TYPES } from '../../sessions/model.js';
 import { principalOf, type VersionOptions } from '../deps.js';
 import { Params } from '../params.js';
+import { gson } from '../gson.js';
 import { sendJson } from '../replies.js';
 import { errorResponses } from '../session/schemas.js';
 
@@ -27,7 +28,8 @@ export const catalogRoutes: FastifyPluginAsync<VersionOptions> = async (app, { d
     const type = Params.from(req).first('type');
     // Exact, case-sensitive membership (spec §3.10).
     if (type !== undefined && !(SESSION_TYPES as readonly string[]).includes(type)) throw badRequest(`unknown type: ${type}`);
-    return sendJson(reply, deps.catalog.list(type).map(({ id, types, digest }) => ({ id, types, digest })));
+    const body = deps.catalog.rendered(type, (images) => gson(images.map(({ id, types, digest }) => ({ id, types, digest }))));
+    return reply.type('application/json').send(body);
   });
 
   app.get('/context', {
