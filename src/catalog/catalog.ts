@@ -1,3 +1,5 @@
+import zlib from 'node:zlib';
+
 /** One launchable image, as /image lists it (spec §3.10): key order id, types, digest. */
 export interface CatalogImage {
   id: string;
@@ -44,7 +46,7 @@ export const START_WAIT_MS = 10_000;
 export class CachedCatalog {
   private images: CatalogImage[] = [];
   private byId = new Map<string, CatalogImage>();
-  private renderedByType = new Map<string, string>();
+  private renderedByType = new Map<string, { body: string; gzipped(): Buffer }>();
   private readonly states: SourceState[];
   private timer: NodeJS.Timeout | undefined;
 
@@ -76,14 +78,16 @@ export class CachedCatalog {
    * `render(list(type))`, remembered until the list changes: serialising thousands of images per
    * request would cost more than everything else /image does.
    */
-  rendered(type: string | undefined, render: (images: CatalogImage[]) => string): string {
+  rendered(type: string | undefined, render: (images: CatalogImage[]) => string): { body: string; gzipped(): Buffer } {
     const key = type ?? '';
-    let body = this.renderedByType.get(key);
-    if (body === undefined) {
-      body = render(this.list(type));
-      this.renderedByType.set(key, body);
+    let entry = this.renderedByType.get(key);
+    if (!entry) {
+      const body = render(this.list(type));
+      let gz: Buffer | undefined;
+      entry = { body, gzipped: () => (gz ??= zlib.gzipSync(body, { level: 6 })) };
+      this.renderedByType.set(key, entry);
     }
-    return body;
+    return entry;
   }
 
   find(id: string): CatalogImage | undefined {

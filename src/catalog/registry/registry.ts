@@ -8,7 +8,12 @@ export interface RegistryCatalogOptions extends RegistryEndpoint {
   repositories?: string[];
   /** Requests in flight at once while walking the registry. */
   concurrency?: number;
+  /** How long a tag's digest is trusted before it is asked again (HEAD), in ms. */
+  revalidateMs?: number;
 }
+
+/** A tag is asked again about this often (spread over refreshes), so a re-pushed tag shows up. */
+export const REVALIDATE_MS = 10 * 60_000;
 
 /**
  * Images of any OCI distribution registry. Session types come from the image config label
@@ -21,6 +26,7 @@ export class RegistryCatalog implements ImageCatalog {
   readonly host: string;
   readonly client: RegistryClient;
   private readonly typesByDigest = new Map<string, string[]>();
+  private readonly tagDigests = new Map<string, { digest: string; checkedAt: number }>();
 
   constructor(private readonly opts: RegistryCatalogOptions) {
     this.client = new RegistryClient(opts);
@@ -33,8 +39,19 @@ export class RegistryCatalog implements ImageCatalog {
     const repositories = (await this.client.repositories()).filter((r) => prefixes.length === 0 || prefixes.some((p) => r.startsWith(p)));
     const refs = (await mapLimit(repositories, this.concurrency(), async (repo) => (await this.client.tags(repo)).map((tag) => ({ repo, tag })))).flat();
     const seen = new Set<string>();
+    const listed = new Set<string>();
+    const revalidateMs = this.opts.revalidateMs ?? REVALIDATE_MS;
     const images = await mapLimit(refs, this.concurrency(), async ({ repo, tag }): Promise<CatalogImage | undefined> => {
-      const digest = await this.client.digestOf(repo, tag);
+      const ref = `${repo}:${tag}`;
+      listed.add(ref);
+      const known = this.tagDigests.get(ref);
+      let digest = known?.digest;
+      if (!known || Date.now() - known.checkedAt > revalidateMs) {
+        digest = await this.client.digestOf(repo, tag);
+        // Spread the next checks over later refreshes instead of all tags at once.
+        this.tagDigests.set(ref, { digest, checkedAt: Date.now() - Math.random() * revalidateMs * 0.5 });
+      }
+      if (!digest) return undefined;
       seen.add(digest);
       let types = this.typesByDigest.get(digest);
       if (!types) {
@@ -44,6 +61,7 @@ export class RegistryCatalog implements ImageCatalog {
       return types.length > 0 ? { id: `${this.host}/${repo}:${tag}`, types, digest } : undefined;
     });
     for (const digest of this.typesByDigest.keys()) if (!seen.has(digest)) this.typesByDigest.delete(digest);
+    for (const ref of this.tagDigests.keys()) if (!listed.has(ref)) this.tagDigests.delete(ref);
     return images.filter((i): i is CatalogImage => i !== undefined);
   }
 
