@@ -116,6 +116,8 @@ export interface SessionBackend {
   address(id: string, port: number): { host: string; port: number } | undefined;
   /** Images present in the engine. */
   images(): Promise<EngineImage[]>;
+  /** What a Pending session waits for, when the backend knows (an image pull and its progress). */
+  pendingNote?(id: string, appId?: string): string | undefined;
   /** Pull images ahead of launches (catalog.prePull); engines that pull per node may not. */
   prePull?(images: string[]): Promise<void>;
   /** Capacity of what the engine runs on. */

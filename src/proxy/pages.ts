@@ -23,10 +23,12 @@ export function waitingPage(sessionName: string, status: string, detail: string)
     `<h1>Starting your session “${escape(sessionName)}”</h1>
 <p>Status: <strong id="status">${escape(status)}</strong></p>
 <progress aria-label="starting"></progress>
-<p class="muted">${escape(detail)} This page reloads by itself when the session answers.</p>
+<p id="detail">${escape(detail)}</p>
+<p class="muted">This page reloads by itself when the session answers.</p>
 <script>
 (function poll(){setTimeout(function(){fetch(location.href,{method:'HEAD',credentials:'same-origin',cache:'no-store'})
-.then(function(r){if(r.headers.get('x-skaha-waiting')!=='1'){location.reload();}else{poll();}},poll);},1000);})();
+.then(function(r){if(r.headers.get('x-skaha-waiting')!=='1'){location.reload();return;}
+var d=r.headers.get('x-skaha-detail');if(d){document.getElementById('detail').textContent=decodeURIComponent(d);}poll();},poll);},1000);})();
 </script>`,
   );
 }

@@ -15,7 +15,7 @@ export interface ProxyLog {
 }
 
 export interface SessionProxyOptions {
-  backend: Pick<SessionBackend, 'get' | 'address'>;
+  backend: Pick<SessionBackend, 'get' | 'address' | 'pendingNote'>;
   /** Bearer token, then login cookie: the first credential present decides. */
   authenticators: Authenticator[];
   cookies: CookieIssuer;
@@ -124,7 +124,7 @@ export class SessionProxy {
       }
     }
 
-    if (session.status === 'Pending') return this.waiting(session, 'The container is being created.');
+    if (session.status === 'Pending') return this.waiting(session, this.opts.backend.pendingNote?.(session.id) ?? 'The container is being created.');
     if (session.status !== 'Running') {
       return { kind: 'respond', status: 404, title: 'Session ended', detail: `Session ${session.name} is ${session.status.toLowerCase()}.` };
     }
@@ -135,7 +135,8 @@ export class SessionProxy {
   }
 
   private waiting(session: SessionRecord, detail: string): Decision {
-    return { kind: 'respond', status: 503, title: 'Starting', detail, waiting: true, session, headers: { 'retry-after': '1', 'x-skaha-waiting': '1' } };
+    // x-skaha-detail lets the waiting page show progress (an image pull) without reloading.
+    return { kind: 'respond', status: 503, title: 'Starting', detail, waiting: true, session, headers: { 'retry-after': '1', 'x-skaha-waiting': '1', 'x-skaha-detail': encodeURIComponent(detail) } };
   }
 
   private respond(req: IncomingMessage, res: ServerResponse, d: Extract<Decision, { kind: 'respond' }>): void {

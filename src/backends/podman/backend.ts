@@ -477,6 +477,14 @@ export class PodmanBackend implements SessionBackend {
     }
   }
 
+  pendingNote(id: string, appId?: string): string | undefined {
+    const key = recordKey(id, appId);
+    const entry = this.index.get(key);
+    const pull = this.pulls.get(key);
+    if (!entry || entry.containerId || !pull || entry.record.status !== 'Pending') return undefined;
+    return `Pulling image ${entry.record.image}: ${pull.progress.summary()}.`;
+  }
+
   /** view=events of a launch without a container: the pull so far. */
   private pullEvents(key: string): SessionEvent[] {
     const pull = this.pulls.get(key);
