@@ -301,7 +301,7 @@ export class KubernetesBackend implements SessionBackend {
     try {
       const existing = await this.batch.readNamespacedJob({ name: spec.jobName, namespace: this.opts.namespace });
       const labels = existing.metadata?.labels ?? {};
-      const same = keyOfLabels(labels) === key && labels[SESSION_LABEL.username] === spec.username && !existing.metadata?.deletionTimestamp;
+      const same = keyOfLabels(labels) === key && existing.metadata?.annotations?.[SESSION_LABEL.username] === spec.username && !existing.metadata?.deletionTimestamp;
       if (same) this.index.remember(key, existing);
       return same;
     } catch {

@@ -1,7 +1,8 @@
+import crypto from 'node:crypto';
 import path from 'node:path';
 import type { V1ConfigMap, V1Job, V1OwnerReference, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../backend.js';
-import { SESSION_LABEL, sessionLabels } from '../labels.js';
+import { labelValue, SESSION_LABEL, sessionLabels } from '../labels.js';
 
 /**
  * The Kubernetes objects of one session, built by pure functions from the LaunchSpec (style.md:
@@ -57,8 +58,30 @@ const FILES_MODE = 0o444;
 
 export const filesObjectName = (spec: Pick<LaunchSpec, 'jobName'>) => `${spec.jobName}-files`;
 export const serviceName = (spec: Pick<LaunchSpec, 'type' | 'sessionId'>) => `skaha-${spec.type}-svc-${spec.sessionId}`;
-/** spec §5.1, §7: one pull secret per user, recreated on each launch with a private image. */
-export const registrySecretName = (username: string) => `registry-auth-${username.toLowerCase().replace(/[^a-z0-9-]/g, '-')}`;
+/**
+ * spec §5.1, §7: one pull secret per user, recreated on each launch with a private image. A
+ * username that is no DNS label as it is gets a hash of itself added, so that two users never
+ * share a name (and so credentials).
+ */
+export function registrySecretName(username: string): string {
+  const base = dnsLabel(username, 'user').slice(0, 40);
+  const exact = base === username;
+  return `registry-auth-${base}${exact ? '' : `-${crypto.createHash('sha256').update(username).digest('hex').slice(0, 8)}`}`;
+}
+
+/**
+ * Labels of spec §5.3, every value a valid label value: a username may end in '.' or start with
+ * '_', which Kubernetes refuses in a label. The exact username and name travel in annotations
+ * (`sessionAnnotations`), which is what the record reads: ownership never rests on a shortened label.
+ */
+export function kubernetesLabels(spec: LaunchSpec): Record<string, string> {
+  return { ...sessionLabels(spec), [SESSION_LABEL.username]: labelValue(spec.username) };
+}
+
+export const sessionAnnotations = (spec: LaunchSpec): Record<string, string> => ({
+  [SESSION_LABEL.username]: spec.username,
+  [SESSION_LABEL.name]: spec.name,
+});
 
 /** A DNS label (pod hostname, volume name): lower-case alphanumerics and '-', ≤ 63, alphanumeric ends. */
 export function dnsLabel(value: string, fallback = 'session'): string {
@@ -151,7 +174,7 @@ function envFor(spec: LaunchSpec, desktop: DesktopOfApp | undefined): Array<{ na
  * - A desktop-app is owned by its desktop's Job, so deleting the desktop removes its apps.
  */
 export function makeJob(spec: LaunchSpec, opts: KubernetesObjectOptions, plan: MountPlan, desktop?: DesktopOfApp): V1Job {
-  const labels = sessionLabels(spec);
+  const labels = kubernetesLabels(spec);
   const r = spec.resources;
   const gpu: Record<string, string> = r.gpus > 0 ? { 'nvidia.com/gpu': String(r.gpus) } : {};
   const owner: V1OwnerReference[] = desktop
@@ -164,6 +187,7 @@ export function makeJob(spec: LaunchSpec, opts: KubernetesObjectOptions, plan: M
       name: spec.jobName,
       namespace: opts.namespace,
       labels,
+      annotations: sessionAnnotations(spec),
       ...(owner.length ? { ownerReferences: owner } : {}),
     },
     spec: {
@@ -229,7 +253,7 @@ export function makeService(spec: LaunchSpec, opts: KubernetesObjectOptions, job
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: serviceName(spec), namespace: opts.namespace, labels: sessionLabels(spec), ownerReferences: ownedByJob(spec.jobName, jobUid) },
+    metadata: { name: serviceName(spec), namespace: opts.namespace, labels: kubernetesLabels(spec), ownerReferences: ownedByJob(spec.jobName, jobUid) },
     spec: {
       type: 'ClusterIP',
       selector: { [SESSION_LABEL.id]: spec.sessionId, [SESSION_LABEL.kind]: spec.type },
@@ -244,7 +268,7 @@ export function makeFilesConfigMap(spec: LaunchSpec, opts: KubernetesObjectOptio
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: filesObjectName(spec), namespace: opts.namespace, labels: sessionLabels(spec), ownerReferences: ownedByJob(spec.jobName, jobUid) },
+    metadata: { name: filesObjectName(spec), namespace: opts.namespace, labels: kubernetesLabels(spec), ownerReferences: ownedByJob(spec.jobName, jobUid) },
     data: plan.configMapData,
   };
 }
@@ -256,7 +280,7 @@ export function makeFilesSecret(spec: LaunchSpec, opts: KubernetesObjectOptions,
     apiVersion: 'v1',
     kind: 'Secret',
     type: 'Opaque',
-    metadata: { name: filesObjectName(spec), namespace: opts.namespace, labels: sessionLabels(spec), ownerReferences: ownedByJob(spec.jobName, jobUid) },
+    metadata: { name: filesObjectName(spec), namespace: opts.namespace, labels: kubernetesLabels(spec), ownerReferences: ownedByJob(spec.jobName, jobUid) },
     data: plan.secretData,
   };
 }
@@ -284,7 +308,7 @@ export function makeRegistrySecret(spec: LaunchSpec, opts: KubernetesObjectOptio
     metadata: {
       name: registrySecretName(spec.username),
       namespace: opts.namespace,
-      labels: { [SESSION_LABEL.username]: spec.username, [SESSION_LABEL.managedBy]: 'skaha', [SESSION_LABEL.partOf]: 'canfar' },
+      labels: { [SESSION_LABEL.username]: labelValue(spec.username), [SESSION_LABEL.managedBy]: 'skaha', [SESSION_LABEL.partOf]: 'canfar' },
     },
     data: { '.dockerconfigjson': Buffer.from(JSON.stringify(dockerConfig)).toString('base64') },
   };

@@ -74,8 +74,10 @@ export function currentPod(pods: V1Pod[]): V1Pod | undefined {
 /** The record of one Job, or undefined for a Job that does not carry skaha's labels. */
 export function recordFromJob(job: V1Job, pod: V1Pod | undefined, opts: { terminating: boolean }): SessionRecord | undefined {
   const labels = job.metadata?.labels ?? {};
+  const annotations = job.metadata?.annotations ?? {};
   const id = labels[SESSION_LABEL.id];
-  const username = labels[SESSION_LABEL.username];
+  // The exact username and name are annotations; labels may be shortened to be valid (objects.ts).
+  const username = annotations[SESSION_LABEL.username] ?? labels[SESSION_LABEL.username];
   const type = labels[SESSION_LABEL.kind];
   if (!id || !username || !type || !isSessionType(type)) return undefined;
   const podSpec = job.spec?.template.spec;
@@ -103,7 +105,7 @@ export function recordFromJob(job: V1Job, pod: V1Pod | undefined, opts: { termin
     id,
     ...(appId ? { appId } : {}),
     username,
-    name: labels[SESSION_LABEL.name] ?? '',
+    name: annotations[SESSION_LABEL.name] ?? labels[SESSION_LABEL.name] ?? '',
     type,
     image: container?.image ?? '',
     uid: security?.runAsUser ?? -1,

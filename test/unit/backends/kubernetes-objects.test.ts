@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../../../src/backends/backend.js';
 import {
-  cpuQuantity, makeFilesConfigMap, makeFilesSecret, makeJob, makeRegistrySecret, makeService, memoryQuantity, planMounts,
+  cpuQuantity, makeFilesConfigMap, registrySecretName, makeFilesSecret, makeJob, makeRegistrySecret, makeService, memoryQuantity, planMounts,
   type KubernetesObjectOptions,
 } from '../../../src/backends/kubernetes/objects.js';
 import { parseQuantity, recordFromJob, sessionEvents, statusOf } from '../../../src/backends/kubernetes/records.js';
@@ -71,7 +71,12 @@ describe('Kubernetes session objects', () => {
     assert.deepEqual(makeJob(spec, opts, plan), {
       apiVersion: 'batch/v1',
       kind: 'Job',
-      metadata: { name: 'skaha-contributed-alice-vl91sfzz', namespace: 'skaha-workload', labels },
+      metadata: {
+        name: 'skaha-contributed-alice-vl91sfzz',
+        namespace: 'skaha-workload',
+        labels,
+        annotations: { 'canfar.net/username': 'alice', 'canfar.net/name': 'web1' },
+      },
       spec: {
         activeDeadlineSeconds: 345600,
         ttlSecondsAfterFinished: 86400,
@@ -196,11 +201,12 @@ describe('Kubernetes session objects', () => {
     const priv = { ...spec, registryAuth: { username: 'Alice', password: 's3cret', serveraddress: 'images.canfar.net' } };
     const secret = makeRegistrySecret(priv, opts);
     assert.equal(secret?.metadata?.name, 'registry-auth-alice');
+    assert.match(registrySecretName('_bob.'), /^registry-auth-bob-[0-9a-f]{8}$/, 'a username that is no DNS label gets a hash: never bob\'s secret');
     assert.equal(secret?.type, 'kubernetes.io/dockerconfigjson');
     assert.deepEqual(JSON.parse(Buffer.from(secret?.data?.['.dockerconfigjson'] ?? '', 'base64').toString()), {
       auths: { 'images.canfar.net': { username: 'Alice', password: 's3cret', auth: Buffer.from('Alice:s3cret').toString('base64') } },
     });
-    assert.deepEqual(makeJob(priv, opts, plan).spec?.template.spec?.imagePullSecrets, [{ name: 'registry-auth-alice' }]);
+    assert.deepEqual(makeJob(priv, opts, plan).spec?.template.spec?.imagePullSecrets, [{ name: secret?.metadata?.name }]);
   });
 
   it('writes quantities as the chart does and reads any quantity back', () => {
@@ -253,6 +259,15 @@ describe('Kubernetes session records', () => {
       resources: spec.resources,
     });
     assert.equal(recordFromJob({ metadata: { name: 'other' } }, undefined, { terminating: false }), undefined, 'not ours');
+  });
+
+  it('keeps a username that is no valid label value exact, in an annotation', () => {
+    const odd = { ...spec, username: '_bob.' };
+    const j = makeJob(odd, opts, plan);
+    assert.equal(j.metadata?.labels?.['canfar.net/username'], 'bob', 'a valid label for selection');
+    assert.equal(j.spec?.template.metadata?.labels?.['canfar.net/username'], 'bob');
+    const record = recordFromJob({ ...j, metadata: { ...j.metadata, creationTimestamp: new Date() } }, undefined, { terminating: false });
+    assert.equal(record?.username, '_bob.', 'ownership rests on the exact name');
   });
 
   it('turns Kubernetes Events of both styles into view=events rows, oldest first', () => {
