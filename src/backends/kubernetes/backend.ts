@@ -40,6 +40,8 @@ const SELECTOR = `${SESSION_LABEL.managedBy}=skaha,${SESSION_LABEL.id}`;
 const DESKTOP_IP_WAIT_MS = 30_000;
 /** After this, `removed` resolves even if the cluster still holds something (the files are copies). */
 const REMOVAL_WAIT_MS = 10 * 60_000;
+/** A launch that failed half-way waits this long for its Job to leave the index. */
+const HALF_MADE_WAIT_MS = 10_000;
 const CAPACITY_TTL_MS = 5 * 60_000;
 /** A Docker image reference: [registry[:port]/]path[:tag][@digest]. */
 const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -140,8 +142,10 @@ export class KubernetesBackend implements SessionBackend {
         secret && this.core.createNamespacedSecret({ namespace: ns, body: secret }),
       ]);
     } catch (err) {
-      await this.batch.deleteNamespacedJob({ name: spec.jobName, namespace: ns, propagationPolicy: 'Background' }).catch(() => undefined);
+      const deleted = await this.batch.deleteNamespacedJob({ name: spec.jobName, namespace: ns, propagationPolicy: 'Background' }).then(() => true, isNotFound);
       this.index.forgetFresh(key);
+      // The watch may have delivered the Job already: it leaves the index before the error goes out.
+      if (deleted) await this.whenGone([key], HALF_MADE_WAIT_MS);
       throw apiFailure(`create ${key}`, err);
     }
   }
@@ -277,9 +281,9 @@ export class KubernetesBackend implements SessionBackend {
     for (const listener of this.listeners) listener(kind);
   }
 
-  private async whenGone(keys: string[]): Promise<string[]> {
-    const deadline = Date.now() + REMOVAL_WAIT_MS;
-    while (keys.some((k) => this.index.jobOf(k)) && Date.now() < deadline) await this.index.nextChange(5000);
+  private async whenGone(keys: string[], waitMs = REMOVAL_WAIT_MS): Promise<string[]> {
+    const deadline = Date.now() + waitMs;
+    while (keys.some((k) => this.index.jobOf(k)) && Date.now() < deadline) await this.index.nextChange(Math.min(5000, waitMs));
     return keys;
   }
 

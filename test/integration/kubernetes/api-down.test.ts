@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { BatchV1Api, KubeConfig } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../../../src/backends/backend.js';
 import { KubernetesBackend } from '../../../src/backends/kubernetes/backend.js';
 import { LAUNCH_SCRIPTS_DIR } from '../../../src/server/paths.js';
@@ -12,7 +12,7 @@ import { createNamespace, missingKubeBinaries, startKubeCluster, type KubeCluste
 
 /**
  * The backend's own promises at its edges, against a real API server: a bad image reference is
- * the caller's 400 and makes nothing; an API server that is gone is a 503, while the index keeps
+ * the caller's 400 and makes nothing; a launch that fails half-way removes its Job; an API server that is gone is a 503, while the index keeps
  * answering from what it last saw; a start against nothing throws.
  */
 const quiet = { info() {}, warn() {}, error() {} };
@@ -45,7 +45,7 @@ describe('the Kubernetes backend when things go wrong', { skip: missingKubeBinar
     fs.rmSync(storageDir, { recursive: true, force: true });
   });
 
-  it('refuses a bad image with 400, answers 503 once the API server is gone, and keeps its index', async () => {
+  it('refuses a bad image with 400, removes a half-made session, answers 503 once the API server is gone, and keeps its index', async () => {
     cluster = await startKubeCluster();
     await createNamespace(cluster, 'down');
     const kc = new KubeConfig();
@@ -66,6 +66,16 @@ describe('the Kubernetes backend when things go wrong', { skip: missingKubeBinar
     await assert.rejects(backend.create(spec('badimage', 'images.canfar.net/Not An Image', storageDir)), (err: SkahaError) => err.statusCode === 400);
     const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' });
     assert.equal(jobs.items.length, 0, 'nothing was made for it');
+
+    // A part that cannot be made (here: its Service name is taken) takes the Job down with it.
+    await kc.makeApiClient(CoreV1Api).createNamespacedService({
+      namespace: 'down',
+      body: { metadata: { name: 'skaha-contributed-svc-clash001' }, spec: { ports: [{ port: 80 }] } },
+    });
+    await assert.rejects(backend.create(spec('clash001', 'images.canfar.net/skaha/webapp:1.0', storageDir)), (err: SkahaError) => err.statusCode === 503);
+    assert.equal(backend.get('clash001'), undefined, 'not listed');
+    for (let i = 0; i < 100 && (await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' })).items.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' })).items.length, 0, 'its Job is gone');
 
     await backend.create(spec('kept0001', 'images.canfar.net/skaha/webapp:1.0', storageDir));
     await backend.create(spec('kept0001', 'images.canfar.net/skaha/webapp:1.0', storageDir));
