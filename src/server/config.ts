@@ -98,6 +98,7 @@ export const ConfigSchema = Type.Object({
     }, { default: {} }),
     imagePullPolicy: Type.Union([Type.Literal('Always'), Type.Literal('IfNotPresent'), Type.Literal('Never')], { default: 'IfNotPresent', description: 'imagePullPolicy of session containers (skaha\'s chart uses Always).' }),
     nodeSelector: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Node labels session pods must match (JSON object of label: value).' }),
+    gpuNodeAffinity: Type.Boolean({ default: false, description: 'Keep sessions with GPUs on nodes labelled nvidia.com/gpu.count > 0 and the others off them (skaha\'s GPU_ENABLED, spec §5.7).' }),
     sessionsApiUrl: Type.String({ default: '', description: 'Base URL at which session pods reach this server\'s API (desktop menus and desktop-app launches), e.g. http://skaha.skaha-system.svc:8555. Empty: publicUrl.' }),
     launchScriptsConfigMap: Type.String({ default: 'skaha-launch-scripts', description: 'ConfigMap skaha writes its launch scripts into at start, mounted read-only at /skaha-system in sessions.' }),
   }, { default: {} }),

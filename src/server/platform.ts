@@ -241,6 +241,7 @@ async function createBackend(config: Config, log: Logger): Promise<{ backend: Se
       launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: k.launchScriptsConfigMap },
       imagePullPolicy: k.imagePullPolicy,
       nodeSelector: k.nodeSelector,
+      gpuNodeAffinity: k.gpuNodeAffinity,
       ttlAfterFinishedSeconds: { headless: config.sessions.headlessTtlAfterFinishedSeconds, interactive: config.sessions.interactiveTtlAfterFinishedSeconds },
       log,
     });

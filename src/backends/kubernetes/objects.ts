@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
-import type { V1ConfigMap, V1Job, V1OwnerReference, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Affinity, V1ConfigMap, V1Job, V1OwnerReference, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../backend.js';
 import { labelValue, SESSION_LABEL, sessionLabels } from '../labels.js';
 
@@ -26,6 +26,11 @@ export interface KubernetesObjectOptions {
   launchScripts: { hostDir: string; configMap: string };
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   nodeSelector: Record<string, string>;
+  /**
+   * spec §5.7 (skaha's GPU_ENABLED): sessions with GPUs must land on nodes labelled
+   * nvidia.com/gpu.count > 0, and sessions without must stay off them.
+   */
+  gpuNodeAffinity?: boolean;
   /** ttlSecondsAfterFinished: how long a finished Job (and its logs) stays listed. */
   ttlAfterFinishedSeconds: { headless: number; interactive: number };
 }
@@ -212,6 +217,7 @@ export function makeJob(spec: LaunchSpec, opts: KubernetesObjectOptions, plan: M
           },
           ...(spec.registryAuth ? { imagePullSecrets: [{ name: registrySecretName(spec.username) }] } : {}),
           ...(Object.keys(opts.nodeSelector).length ? { nodeSelector: opts.nodeSelector } : {}),
+          ...(opts.gpuNodeAffinity ? { affinity: gpuAffinity(r.gpus) } : {}),
           containers: [
             {
               name: dnsLabel(spec.type === 'desktop-app' ? spec.name : spec.type),
@@ -240,6 +246,14 @@ export function makeJob(spec: LaunchSpec, opts: KubernetesObjectOptions, plan: M
       },
     },
   };
+}
+
+/** Required node affinity on the GPU count label (spec §5.7). */
+export function gpuAffinity(gpus: number): V1Affinity {
+  const expression = gpus > 0
+    ? { key: 'nvidia.com/gpu.count', operator: 'Gt', values: ['0'] }
+    : { key: 'nvidia.com/gpu.count', operator: 'DoesNotExist' };
+  return { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expression] }] } } };
 }
 
 /** The objects that live and die with the session's Job: garbage-collected through this reference. */

@@ -46,7 +46,8 @@ if (missing.length > 0) {
     async tearDown() {
       await cluster?.stop();
     },
-    config: () => ({ backend: 'kubernetes', kubernetes: { kubeconfig: cluster!.kubeconfigPath, namespace } }),
+    // gpuNodeAffinity on: sessions without GPUs must stay off GPU nodes, and still schedule here.
+    config: () => ({ backend: 'kubernetes', kubernetes: { kubeconfig: cluster!.kubeconfigPath, namespace, gpuNodeAffinity: true } }),
     images: {
       web: 'images.canfar.net/skaha/webapp:1.0',
       headless: 'images.canfar.net/skaha/headless:1.0',

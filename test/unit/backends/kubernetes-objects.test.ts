@@ -209,6 +209,24 @@ describe('Kubernetes session objects', () => {
     assert.deepEqual(makeJob(priv, opts, plan).spec?.template.spec?.imagePullSecrets, [{ name: secret?.metadata?.name }]);
   });
 
+  it('keeps GPU sessions on GPU nodes and the others off them, when asked (spec §5.7)', () => {
+    const plan = planMounts(spec, opts, files);
+    assert.equal(makeJob(spec, opts, plan).spec?.template.spec?.affinity, undefined, 'off by default');
+    const gpu = makeJob({ ...spec, resources: { ...spec.resources, gpus: 2 } }, { ...opts, gpuNodeAffinity: true }, plan);
+    assert.deepEqual(gpu.spec?.template.spec?.affinity, {
+      nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.count', operator: 'Gt', values: ['0'] }] }] } },
+    });
+    assert.deepEqual(gpu.spec?.template.spec?.containers[0]?.resources, {
+      requests: { cpu: '500m', memory: '1Gi', 'nvidia.com/gpu': '2' },
+      limits: { cpu: '2', memory: '2Gi', 'nvidia.com/gpu': '2' },
+    });
+    assert.equal(gpu.metadata?.labels?.['canfar.net/accelerator'], 'gpu');
+    const cpu = makeJob(spec, { ...opts, gpuNodeAffinity: true }, plan);
+    assert.deepEqual(cpu.spec?.template.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms[0]?.matchExpressions, [
+      { key: 'nvidia.com/gpu.count', operator: 'DoesNotExist' },
+    ]);
+  });
+
   it('writes quantities as the chart does and reads any quantity back', () => {
     assert.deepEqual([cpuQuantity(2), cpuQuantity(0.25), memoryQuantity(8), memoryQuantity(1.5)], ['2', '250m', '8Gi', '1536Mi']);
     assert.deepEqual([parseQuantity('250m'), parseQuantity('8Gi'), parseQuantity('1k'), parseQuantity('1e3'), parseQuantity('bad')], [0.25, 8 * 2 ** 30, 1000, 1000, 0]);
