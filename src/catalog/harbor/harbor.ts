@@ -130,7 +130,7 @@ export class HarborCatalog implements ImageCatalog {
   }
 
   private concurrency() {
-    return this.opts.concurrency ?? 8;
+    return this.opts.concurrency ?? 16;
   }
 }
 

@@ -70,7 +70,7 @@ export class RegistryCatalog implements ImageCatalog {
   }
 
   private concurrency() {
-    return this.opts.concurrency ?? 8;
+    return this.opts.concurrency ?? 16;
   }
 }
 
