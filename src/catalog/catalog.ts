@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import zlib from 'node:zlib';
 
 /** One launchable image, as /image lists it (spec §3.10): key order id, types, digest. */
@@ -50,17 +52,29 @@ export class CachedCatalog {
   private readonly states: SourceState[];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(sources: ImageCatalog[], private readonly log: CatalogLog) {
-    this.states = sources.map((source) => ({ source, images: [], loaded: false }));
+  /**
+   * `stateDir`: where each source's last good list is kept, so a restarted server lists images
+   * at once (a large registry takes a while to walk) and refreshes them in the background.
+   */
+  constructor(sources: ImageCatalog[], private readonly log: CatalogLog, private readonly stateDir?: string) {
+    this.states = sources.map((source) => ({ source, images: this.remembered(source), loaded: false }));
+    this.merge();
   }
 
   /** Load once (waiting up to `startWaitMs` so the first requests have an answer), then periodically. */
   async start(refreshIntervalMs: number, startWaitMs = START_WAIT_MS): Promise<void> {
-    const first = this.refresh();
+    void this.refresh();
+    // Wait only for sources with nothing to show yet; the others serve their remembered list.
+    const empty = this.states.filter((s) => s.images.length === 0 && s.inFlight).map((s) => s.inFlight);
     let waited: NodeJS.Timeout | undefined;
-    await Promise.race([first, new Promise<void>((r) => (waited = setTimeout(r, startWaitMs)))]);
+    await Promise.race([Promise.all(empty), new Promise<void>((r) => (waited = setTimeout(r, startWaitMs)))]);
     clearTimeout(waited);
-    for (const s of this.states) if (!s.loaded && s.inFlight) this.log.warn(`image catalog ${s.source.name} still loading; serving without it until it answers`);
+    for (const s of this.states) {
+      if (s.loaded || !s.inFlight) continue;
+      this.log.warn(s.images.length > 0
+        ? `image catalog ${s.source.name}: serving the ${s.images.length} images it listed before the restart until it answers`
+        : `image catalog ${s.source.name} still loading; serving without it until it answers`);
+    }
     this.timer = setInterval(() => void this.refresh(), refreshIntervalMs);
     this.timer.unref();
   }
@@ -116,6 +130,7 @@ export class CachedCatalog {
       try {
         state.images = await state.source.fetch();
         if (!state.loaded || state.error) this.log.info?.(`image catalog ${state.source.name}: ${state.images.length} images in ${Date.now() - started} ms`);
+        this.remember(state);
         state.error = undefined;
         state.loaded = true;
       } catch (err) {
@@ -127,6 +142,35 @@ export class CachedCatalog {
       state.inFlight = undefined;
     });
     return state.inFlight;
+  }
+
+  private stateFile(source: ImageCatalog): string | undefined {
+    // The engine's own images are listed in milliseconds: only remote sources are kept.
+    if (!this.stateDir || source.name === 'local') return undefined;
+    return path.join(this.stateDir, `${source.name.replace(/[^A-Za-z0-9._-]+/g, '_')}.json`);
+  }
+
+  private remembered(source: ImageCatalog): CatalogImage[] {
+    const file = this.stateFile(source);
+    if (!file) return [];
+    try {
+      const images = JSON.parse(fs.readFileSync(file, 'utf8')) as CatalogImage[];
+      return Array.isArray(images) ? images : [];
+    } catch {
+      return [];
+    }
+  }
+
+  private remember(state: SourceState): void {
+    const file = this.stateFile(state.source);
+    if (!file) return;
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(`${file}.tmp`, JSON.stringify(state.images));
+      fs.renameSync(`${file}.tmp`, file);
+    } catch (err) {
+      this.log.warn(`cannot keep the image list of ${state.source.name}: ${(err as Error).message}`);
+    }
   }
 
   private merge() {

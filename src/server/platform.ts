@@ -62,7 +62,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const store = new SqliteIdentityStore(config.dataDir, config.identity);
   const registryCredentials = new RegistryCredentialStore(config.dataDir);
   const { backend, machine } = await createBackend(config, log);
-  const catalog = new CachedCatalog(catalogsFrom(config.catalog.sources, backend), log);
+  const catalog = new CachedCatalog(catalogsFrom(config.catalog.sources, backend), log, path.join(config.dataDir, 'catalog'));
   await catalog.start(config.catalog.refreshIntervalMs);
   let imageRefresh: NodeJS.Timeout | undefined;
   backend.onChange((kind) => {

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { formatBytesOf, PullProgress, pullFailureReason } from '../../../src/backends/podman/pull.js';
 import { nextLink, parseChallenge } from '../../../src/catalog/registry/client.js';
 import { eventsTable } from '../../../src/api/session/views.js';
 import { lastEventMessage } from '../../../src/cli/commands/sessions.js';
 import { resolveConfig } from '../../../src/server/config.js';
+import { CachedCatalog } from '../../../src/catalog/catalog.js';
 
 describe('pull progress from the engine stream', () => {
   it('adds up layers and bytes as Podman reports them', () => {
@@ -59,5 +63,34 @@ describe('catalog sources in the configuration', () => {
     assert.deepEqual(resolveConfig({}).catalog.sources, [{ kind: 'local' }]);
     assert.throws(() => resolveConfig({ catalog: { sources: [{ kind: 'registry' }] } }), /catalog\/sources\/0\/url: a registry source needs an http\(s\) URL/);
     assert.throws(() => resolveConfig({ catalog: { sources: [{ kind: 'quay' }] } }), /invalid configuration at \/catalog\/sources\/0\/kind/);
+  });
+});
+
+describe('the catalog cache across restarts', () => {
+  it('serves a remote source\'s last good list at once after a restart, then its fresh one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-catalog-'));
+    const log = { warn() {}, info() {} };
+    const image = (id: string) => ({ id, types: ['headless'], digest: 'sha256:' + '0'.repeat(64) });
+    let answer = [image('r.example/a/b:1')];
+    let gate: Promise<void> | undefined;
+    let open: () => void = () => {};
+    const slow = { name: 'registry r.example', fetch: async () => { if (gate) await gate; return answer; } };
+    const first = new CachedCatalog([slow], log, dir);
+    await first.start(60_000, 5_000);
+    assert.deepEqual(first.list().map((i) => i.id), ['r.example/a/b:1']);
+    await first.stop();
+
+    // Restarted, with the registry not answering yet: the remembered list, without waiting.
+    answer = [image('r.example/a/b:2')];
+    gate = new Promise<void>((resolve) => (open = resolve));
+    const second = new CachedCatalog([slow], log, dir);
+    await second.start(60_000, 60_000);
+    assert.deepEqual(second.list().map((i) => i.id), ['r.example/a/b:1']);
+    open();
+    gate = undefined;
+    await second.refresh();
+    assert.deepEqual(second.list().map((i) => i.id), ['r.example/a/b:2']);
+    await second.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
