@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import { RegistryClient } from '../../../src/catalog/registry/client.js';
+import { RegistryCatalog } from '../../../src/catalog/registry/registry.js';
 import { installRegistryAuthorities } from '../../../src/catalog/sources.js';
 import { DEFAULT_ENGINE_HOME } from '../../../src/server/paths.js';
 import { cleanupList, engine, HEADLESS_IMAGE, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';
@@ -236,5 +237,32 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     }
     await tp.platform.catalog.refresh();
     assert.equal(tp.platform.catalog.problem(), undefined);
+  });
+});
+
+describe('a registry with Basic auth (htpasswd), as a plain docker-registry deployment has', () => {
+  const docker = engine();
+  let reg: TestRegistry;
+  before(async () => {
+    reg = await startRegistry({ auth: 'basic', users: { carol: 'carol-secret' } });
+    installRegistryAuthorities([{ kind: 'registry', url: reg.url, caFile: reg.caFile }], DEFAULT_ENGINE_HOME);
+    await docker.ping().catch(() => undefined);
+  });
+  after(() => reg.stop());
+
+  it('lists with the account, says why without it, and verifies TLS against the given authority only', async () => {
+    await push(docker, HEADLESS_IMAGE, `${reg.host}/team/headless:2.0`, { username: 'carol', password: 'carol-secret', serveraddress: reg.host });
+    const listing = new RegistryCatalog({ url: reg.url, caFile: reg.caFile, username: 'carol', password: 'carol-secret' });
+    assert.deepEqual(await listing.fetch(), [{ id: `${reg.host}/team/headless:2.0`, types: ['headless'], digest: (await listing.fetch())[0]!.digest }]);
+    await listing.close();
+    const anonymous = new RegistryCatalog({ url: reg.url, caFile: reg.caFile });
+    await assert.rejects(anonymous.fetch(), /credentials required/);
+    await anonymous.close();
+    const wrong = new RegistryCatalog({ url: reg.url, caFile: reg.caFile, username: 'carol', password: 'nope' });
+    await assert.rejects(wrong.fetch(), (err: Error) => /401/.test(err.message) && !err.message.includes('nope'));
+    await wrong.close();
+    const untrusted = new RegistryCatalog({ url: reg.url, username: 'carol', password: 'carol-secret' });
+    await assert.rejects(untrusted.fetch(), /certificate|self.signed|unable to verify/i);
+    await untrusted.close();
   });
 });
