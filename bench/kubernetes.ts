@@ -53,7 +53,7 @@ async function timed(count: number, call: () => Promise<unknown>): Promise<numbe
   return samples;
 }
 
-const cluster = await startKubeCluster({ nodeCapacity: { cpu: '1000', memory: '4000Gi', pods: String(SESSIONS + 100) } });
+const cluster = await startKubeCluster({ nodeCapacity: { cpu: String(SESSIONS + 100), memory: `${(SESSIONS + 100) * 2}Gi`, pods: String(SESSIONS + 100) } });
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-bench-k8s-'));
 try {
   await createNamespace(cluster, NAMESPACE);
