@@ -38,7 +38,7 @@ describe('two servers on one Kubernetes cluster', { skip: missingKubeBinaries().
       const platform = await createPlatform(config, { log, requestLog: false });
       servers.push({ platform, base: await platform.listen() });
     }
-    token = servers[0]!.platform.store.createToken('rita', 'test').token;
+    token = (await servers[0]!.platform.store.createToken('rita', 'test')).token;
   });
   after(async () => {
     for (const s of servers) await s.platform.close();
