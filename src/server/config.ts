@@ -76,7 +76,7 @@ export const ConfigSchema = Type.Object({
     uidMax: Type.Integer({ minimum: 1000, default: 299999, description: 'Last uid allocated to users.' }),
     store: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite', description: 'Where users, uids, groups, password and API token hashes and sealed registry credentials are kept: `sqlite` (<dataDir>/skaha.db; one server) or `postgres` (a PostgreSQL database several servers share: needed for more than one replica). See docs/operations.md.' }),
     postgres: Type.Object({
-      url: Type.String({ default: '', description: 'The database when store is `postgres`: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=require (or verify-full) for TLS. Put the password in passwordFile, not here; it is never logged.' }),
+      url: Type.String({ default: '', description: 'The database when store is `postgres`: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=verify-full for TLS. Put the password in passwordFile, not here; it is never logged.' }),
       passwordFile: Type.String({ default: '', description: 'File holding the database password (its first line), e.g. a mounted Kubernetes Secret. Empty: the URL\'s password, else PGPASSWORD.' }),
       poolSize: Type.Integer({ minimum: 1, default: 10, description: 'Database connections one server keeps open at most.' }),
       connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'How long a request waits for a database connection before it is answered 503, in milliseconds.' }),
