@@ -50,7 +50,7 @@ const STARTUP_GRACE_MS = 120_000;
 const LOGIN_COOKIE_HOURS = 12;
 
 const store = new SqliteIdentityStore(dataDir, { uidMin: 200000, uidMax: 299999 });
-const { token } = store.createToken(username, 'bench');
+const { token } = await store.createToken(username, 'bench');
 const cookies = new CookieIssuer(new Signer(loadOrCreateKey(dataDir, 'cookie')), { secure: false, maxAgeSeconds: LOGIN_COOKIE_HOURS * 3600 });
 const bearer = new BearerTokenAuthenticator(store);
 const loginCookie = new LoginCookieAuthenticator(cookies, store);
@@ -126,8 +126,7 @@ if (profileFile) {
 
 const stop = () => {
   proxy.close();
-  store.close();
-  process.exit(0);
+  void Promise.resolve(store.close()).finally(() => process.exit(0));
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -53,7 +53,7 @@ export class CallbackAuthenticator implements Authenticator {
     const sessionId = this.tokens.verify(String(req.headers[CALLBACK_HEADER]));
     if (!sessionId) return undefined;
     const owner = this.ownerOf(sessionId);
-    const user = owner ? this.store.findUser(owner) : undefined;
+    const user = owner ? await this.store.findUser(owner) : undefined;
     return user ? { user, method: 'callback', sessionScope: sessionId, scopes: new Set(['read', 'launch'] as const) } : undefined;
   }
 }

@@ -104,7 +104,7 @@ export class LoginCookieAuthenticator implements Authenticator {
 
   async authenticate(req: Credentials): Promise<Principal | undefined> {
     const username = this.cookies.loginUser(parseCookies(req.headers));
-    const user = username ? this.store.findUser(username) : undefined;
+    const user = username ? await this.store.findUser(username) : undefined;
     return user ? { user, method: 'cookie', scopes: new Set(['read', 'launch', 'admin'] as const) } : undefined;
   }
 }

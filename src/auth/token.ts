@@ -14,7 +14,7 @@ export class BearerTokenAuthenticator implements Authenticator {
   async authenticate(req: Credentials): Promise<Principal | undefined> {
     const token = (req.headers.authorization ?? '').replace(/^bearer\s+/i, '').trim();
     if (!token) return undefined;
-    const found = this.store.userForToken(token);
+    const found = await this.store.userForToken(token);
     return found ? { user: found.user, method: 'token', scopes: new Set(found.token.scopes) } : undefined;
   }
 }

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../server/config.js';
-import { SqliteIdentityStore } from '../store/sqlite.js';
-import type { Scope } from '../store/store.js';
+import { SkahaError } from '../server/errors.js';
+import type { IdentityStore, Scope } from '../store/store.js';
 import { catalogCommands } from './commands/catalog.js';
 import { completionCommand } from './commands/completion.js';
 import { adminImageCommands, imageCommands } from './commands/image.js';
@@ -23,6 +23,26 @@ function fail(message: string): never {
 
 function overrides(opts: { config?: string; port?: number; dataDir?: string }): ConfigOverrides {
   return { configFile: opts.config, port: opts.port, dataDir: opts.dataDir };
+}
+
+/**
+ * Run an admin command against the configured identity store (SQLite in the data directory, or
+ * PostgreSQL: identity.store), closed afterwards; any failure is one `skaha: ...` line.
+ */
+async function withIdentityStore(opts: { config?: string; dataDir?: string }, fn: (store: IdentityStore) => Promise<void>): Promise<void> {
+  try {
+    const config = loadConfig(overrides(opts));
+    const { openStores } = await import('../store/open.js');
+    const stores = await openStores(config);
+    try {
+      await fn(stores.identity);
+    } finally {
+      await stores.close();
+    }
+  } catch (err) {
+    // An unreachable database: say which one and why (never its password).
+    fail(err instanceof SkahaError && err.logMessage ? `${err.message} (${err.logMessage})` : (err as Error).message);
+  }
 }
 
 const program = new Command()
@@ -86,23 +106,18 @@ token
   .option('-s, --scopes <list>', 'comma list of read, launch, admin', 'read,launch')
   .option('-e, --expires-days <n>', 'days until it expires (default: never)')
   .addHelpText('after', '\nExample:\n  TOKEN=$(npx skaha admin token create alice | tail -1)\n  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8555/skaha/v0/session')
-  .action((username: string, opts) => {
-    try {
-      const config = loadConfig(overrides(opts));
-      const store = new SqliteIdentityStore(config.dataDir, config.identity);
-      const days = opts.expiresDays === undefined ? undefined : Number(opts.expiresDays);
-      if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new Error('--expires-days takes a whole number of days');
-      const { token: secret } = store.createToken(username, opts.name, {
+  .action(async (username: string, opts) => {
+    const days = opts.expiresDays === undefined ? undefined : Number(opts.expiresDays);
+    if (days !== undefined && (!Number.isInteger(days) || days < 1)) fail('--expires-days takes a whole number of days');
+    await withIdentityStore(opts, async (store) => {
+      const { token: secret } = await store.createToken(username, opts.name, {
         scopes: String(opts.scopes).split(',').map((s: string) => s.trim()) as Scope[],
         ...(days ? { expiresAt: new Date(Date.now() + days * 86400_000) } : {}),
       });
-      const user = store.findUser(username)!;
-      store.close();
+      const user = (await store.findUser(username))!;
       console.log(`token for ${user.username} (uid ${user.uid}); keep it secret:`);
       console.log(secret);
-    } catch (err) {
-      fail((err as Error).message);
-    }
+    });
   });
 
 pkiCommands(admin);
@@ -116,18 +131,13 @@ userCmd
   .option('-c, --config <file>', 'JSON config file (env SKAHA_CONFIG)')
   .addHelpText('after', '\nExample:\n  printf %s "$PASSWORD" | npx skaha admin user passwd alice')
   .action(async (username: string, opts) => {
-    try {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-      const config = loadConfig(overrides(opts));
-      const store = new SqliteIdentityStore(config.dataDir, config.identity);
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    await withIdentityStore(opts, async (store) => {
       await store.setPassword(username, password);
-      store.close();
       console.log(`password set for ${username}`);
-    } catch (err) {
-      fail((err as Error).message);
-    }
+    });
   });
 
 const group = admin.command('group').description('shared POSIX groups (supplemental gids of sessions)');
@@ -136,16 +146,11 @@ group
   .description('add a user to a group, creating either if new')
   .option('-d, --data-dir <dir>', 'data directory (env SKAHA_DATA_DIR)')
   .option('-c, --config <file>', 'JSON config file (env SKAHA_CONFIG)')
-  .action((groupName: string, username: string, opts) => {
-    try {
-      const config = loadConfig(overrides(opts));
-      const store = new SqliteIdentityStore(config.dataDir, config.identity);
-      const g = store.addToGroup(username, groupName);
-      store.close();
+  .action(async (groupName: string, username: string, opts) => {
+    await withIdentityStore(opts, async (store) => {
+      const g = await store.addToGroup(username, groupName);
       console.log(`${username} is in group ${g.name} (gid ${g.gid}); new sessions get it`);
-    } catch (err) {
-      fail((err as Error).message);
-    }
+    });
   });
 
 completionCommand(program);

@@ -5,6 +5,7 @@ import { authenticate, type Authenticator } from '../auth/authenticator.js';
 import { CookieIssuer, parseCookies } from '../auth/cookie.js';
 import type { SessionBackend } from '../backends/backend.js';
 import type { SessionRecord } from '../sessions/model.js';
+import { SkahaError } from '../server/errors.js';
 import type { ActivityTracker } from './activity.js';
 import { errorPage, waitingPage } from './pages.js';
 import { parseSessionPath, UPSTREAM_PORT, unsafePath, upstreamTarget, withoutSecret, type SessionPath } from './path.js';
@@ -59,6 +60,12 @@ export class SessionProxy {
     this.decide(req).then(
       (d) => (d.kind === 'forward' ? this.forward(req, res, d) : this.respond(req, res, d)),
       (err) => {
+        if (err instanceof SkahaError && err.statusCode === 503) {
+          // The identity database is down: the credential cannot be checked now; try again.
+          this.opts.log.warn(`proxy: ${err.logMessage ?? err.message}`);
+          this.respond(req, res, { kind: 'respond', status: 503, title: 'Temporarily unavailable', detail: err.message, headers: { 'retry-after': '30' } });
+          return;
+        }
         this.opts.log.warn(`proxy: ${(err as Error).message}`);
         this.respond(req, res, { kind: 'respond', status: 500, title: 'Proxy error', detail: 'The proxy failed; the server log has the details.' });
       },

@@ -1,5 +1,4 @@
 import { registryCredentialRoutes } from '../api/auth/registry.js';
-import type { RegistryCredentialStore } from '../store/credentials.js';
 import http from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import fs from 'node:fs';
@@ -18,7 +17,7 @@ import { oidcLoginRoutes, type OidcLoginOptions } from '../api/login/oidc.js';
 import { accountRoutes } from '../api/auth/routes.js';
 import { oidcOfferRoutes, type OidcOffer } from '../api/auth/oidc.js';
 import type { CookieIssuer } from '../auth/cookie.js';
-import type { IdentityStore } from '../store/store.js';
+import type { IdentityStore, RegistryCredentials } from '../store/store.js';
 import { isSessionUrl } from '../proxy/path.js';
 import type { SessionProxy } from '../proxy/proxy.js';
 import { oneLine, SkahaError } from './errors.js';
@@ -36,7 +35,7 @@ export interface AppOptions {
   proxy?: SessionProxy;
   store: IdentityStore;
   /** Users' stored registry credentials (GET/PUT/DELETE /auth/registry). */
-  registryCredentials: RegistryCredentialStore;
+  registryCredentials: RegistryCredentials;
   /** Directory of the platform CA (ca.pem, ca.key), for user certificates. */
   caDir?: string;
   /** Browser login through an OIDC issuer, when configured. */

@@ -74,6 +74,13 @@ export const ConfigSchema = Type.Object({
   identity: Type.Object({
     uidMin: Type.Integer({ minimum: 1000, default: 200000, description: 'First uid (and personal gid) allocated to users.' }),
     uidMax: Type.Integer({ minimum: 1000, default: 299999, description: 'Last uid allocated to users.' }),
+    store: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite', description: 'Where users, uids, groups, password and API token hashes and sealed registry credentials are kept: `sqlite` (<dataDir>/skaha.db; one server) or `postgres` (a PostgreSQL database several servers share: needed for more than one replica). See docs/operations.md.' }),
+    postgres: Type.Object({
+      url: Type.String({ default: '', description: 'The database when store is `postgres`: postgres://USER@HOST:PORT/DATABASE, with ?sslmode=verify-full for TLS. Put the password in passwordFile, not here; it is never logged.' }),
+      passwordFile: Type.String({ default: '', description: 'File holding the database password (its first line), e.g. a mounted Kubernetes Secret. Empty: the URL\'s password, else PGPASSWORD.' }),
+      poolSize: Type.Integer({ minimum: 1, default: 10, description: 'Database connections one server keeps open at most.' }),
+      connectTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'How long a request waits for a database connection before it is answered 503, in milliseconds.' }),
+    }, { default: {} }),
   }, { default: {} }),
   resources: Type.Object({
     file: Type.String({ default: '', description: 'A k8s-resources.json file (spec §3.11) with cores/memoryGB/gpus options and defaults. Empty: skaha\'s chart defaults. Options are trimmed to what this machine has.' }),
@@ -151,6 +158,12 @@ export function resolveConfig(raw: unknown): Config {
   config.tls.clientCaFile ||= path.join(tlsDir, 'ca.pem');
   config.tls.host ||= config.host;
   if (config.identity.uidMax < config.identity.uidMin) throw new Error('invalid configuration: identity.uidMax < identity.uidMin');
+  const pg = config.identity.postgres;
+  if (config.identity.store === 'postgres' && !/^postgres(ql)?:\/\/[^/]/.test(pg.url)) {
+    throw new Error('invalid configuration at /identity/postgres/url: identity.store is postgres: set a postgres://USER@HOST:PORT/DATABASE URL');
+  }
+  // The password itself is read when connecting (src/store/open.ts), never kept in the config.
+  if (pg.passwordFile) pg.passwordFile = path.resolve(pg.passwordFile);
   config.catalog.sources.forEach((source, i) => {
     if (source.kind === 'local') return;
     if (!source.url || !/^https?:\/\//.test(source.url)) throw new Error(`invalid configuration at /catalog/sources/${i}/url: a ${source.kind} source needs an http(s) URL`);

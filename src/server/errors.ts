@@ -53,6 +53,14 @@ export const backendUnavailable = (logMessage: string) =>
     logMessage,
   );
 
+/** The identity database (PostgreSQL) could not be reached: the same 503, in its own words. */
+export const storeUnavailable = (logMessage: string) =>
+  new SkahaError(
+    'SKAHA_ERR_BACKEND_UNAVAILABLE',
+    'temporarily unavailable: the identity database is not reachable, try again shortly',
+    logMessage,
+  );
+
 /** One line, never a stack: the body skaha clients print. */
 export function oneLine(message: string): string {
   return message.replace(/\s*[\r\n]+\s*/g, ' ').trim();

@@ -19,8 +19,8 @@ import { catalogsFrom, installRegistryAuthorities } from '../catalog/sources.js'
 import { buildContext, loadContextFile, thisMachine, type MachineCapacity } from '../sessions/context.js';
 import { SessionService } from '../sessions/service.js';
 import { HostStorage } from '../storage/homes.js';
-import { SqliteIdentityStore } from '../store/sqlite.js';
-import { RegistryCredentialStore } from '../store/credentials.js';
+import { openStores } from '../store/open.js';
+import type { IdentityStore } from '../store/store.js';
 import { buildApp, withSessionTraffic } from './app.js';
 import { readCertificates, X509Authenticator } from '../auth/x509/authenticator.js';
 import { OidcBearerAuthenticator } from '../auth/oidc/authenticator.js';
@@ -44,7 +44,8 @@ export interface Platform {
   app: FastifyInstance;
   service: SessionService;
   backend: SessionBackend;
-  store: SqliteIdentityStore;
+  /** The identity store (identity.store: SQLite or PostgreSQL). */
+  store: IdentityStore;
   catalog: CachedCatalog;
   /** Listen on config.host:config.port (0: any free port), and HTTPS if configured; returns the base URL. */
   listen(): Promise<string>;
@@ -53,15 +54,22 @@ export interface Platform {
 }
 
 /**
- * Wire the platform: SQLite identity store, the configured backend (Podman, the embedded default,
+ * Wire the platform: identity store (SQLite, or PostgreSQL shared by several servers), the configured backend (Podman, the embedded default,
  * or Kubernetes), local image catalog, session service, HTTP app, background loops. Nothing
  * listens until `listen()`.
  */
 export async function createPlatform(config: Config, opts: { log?: Logger; requestLog?: boolean } = {}): Promise<Platform> {
   const log = opts.log ?? consoleLogger;
-  const store = new SqliteIdentityStore(config.dataDir, config.identity);
-  const registryCredentials = new RegistryCredentialStore(config.dataDir);
-  const { backend, machine } = await createBackend(config, log);
+  const stores = await openStores(config, { log, tolerateUnavailable: true });
+  const { identity: store, registryCredentials } = stores;
+  let backend: SessionBackend;
+  let machine: MachineCapacity;
+  try {
+    ({ backend, machine } = await createBackend(config, log));
+  } catch (err) {
+    await stores.close().catch(() => undefined);
+    throw err;
+  }
   const catalog = new CachedCatalog(catalogsFrom(config.catalog.sources, backend), log, path.join(config.dataDir, 'catalog'));
   await catalog.start(config.catalog.refreshIntervalMs);
   let imageRefresh: NodeJS.Timeout | undefined;
@@ -217,8 +225,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       await app.close();
       proxy.close();
       await backend.close();
-      store.close();
-      registryCredentials.close();
+      await stores.close();
     },
   };
 }

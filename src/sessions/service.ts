@@ -41,7 +41,7 @@ export interface SessionServiceOptions {
   /** Only members may launch headless jobs (skaha.headlessgroup); empty: everyone. */
   headlessGroup?: string;
   /** Users' stored registry credentials, used when a launch brings no x-skaha-registry-auth. */
-  registryCredentials?: { get(owner: string, host: string): { username: string; password: string } | undefined };
+  registryCredentials?: { get(owner: string, host: string): Promise<{ username: string; password: string } | undefined> };
 }
 
 export interface ListFilter {
@@ -85,9 +85,9 @@ export class SessionService {
 
   // --- launch ---------------------------------------------------------------------------
 
-  private storedRegistryAuth(user: User, image: string): { username: string; password: string; serveraddress: string } | undefined {
+  private async storedRegistryAuth(user: User, image: string): Promise<{ username: string; password: string; serveraddress: string } | undefined> {
     const host = image.split('/')[0] ?? '';
-    const stored = this.opts.registryCredentials?.get(user.username, host);
+    const stored = await this.opts.registryCredentials?.get(user.username, host);
     return stored ? { ...stored, serveraddress: host } : undefined;
   }
 
@@ -104,7 +104,7 @@ export class SessionService {
     const typeWord = (req.type ?? '').trim().toLowerCase() || 'headless';
     if (!isLaunchableType(typeWord)) throw badRequest(`Invalid session type: ${req.type}`);
     const type: LaunchableType = typeWord;
-    const registryAuth = req.registryAuth ? parseRegistryAuth(req.registryAuth, image) : this.storedRegistryAuth(user, image);
+    const registryAuth = req.registryAuth ? parseRegistryAuth(req.registryAuth, image) : await this.storedRegistryAuth(user, image);
     const listed = this.catalog.find(image);
     if (version === 'v0') {
       if (listed && !listed.types.includes(type)) {

@@ -1,35 +1,17 @@
-import crypto from 'node:crypto';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { loadOrCreateKey } from '../auth/keys.js';
-
-export interface RegistryCredential {
-  username: string;
-  password: string;
-}
-
-export interface StoredCredentialInfo {
-  host: string;
-  username: string;
-  updatedAt: string;
-}
-
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
+import { CredentialSealer } from './sealing.js';
+import type { RegistryCredential, RegistryCredentials, StoredCredentialInfo } from './store.js';
 
 /**
- * Users' registry credentials for private images (spec §7), so a launch needs no
- * x-skaha-registry-auth header each time. Secrets are sealed with AES-256-GCM under a key kept
- * apart from the database (<dataDir>/secrets/registry-credentials.key, 0600), bound to the
- * user and host (additional authenticated data) so a row cannot be moved to another user.
- * They are read only to hand to the engine for one pull; never logged, never in containers.
+ * Registry credentials in the SQLite identity store's file (<dataDir>/skaha.db), sealed by
+ * CredentialSealer. They are read only to hand to the engine for one pull; never logged, never
+ * in containers.
  */
-export class RegistryCredentialStore {
+export class SqliteRegistryCredentials implements RegistryCredentials {
   private readonly db: Database.Database;
-  private readonly key: Buffer;
 
-  constructor(dataDir: string) {
-    this.key = loadOrCreateKey(dataDir, 'registry-credentials');
+  constructor(dataDir: string, private readonly sealer: CredentialSealer = CredentialSealer.forDataDir(dataDir)) {
     this.db = new Database(path.join(dataDir, 'skaha.db'));
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
@@ -45,42 +27,29 @@ export class RegistryCredentialStore {
     `);
   }
 
-  set(owner: string, host: string, credential: RegistryCredential): void {
-    const iv = crypto.randomBytes(IV_BYTES);
-    const cipher = crypto.createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(Buffer.from(`${owner}\n${host}`));
-    const sealed = Buffer.concat([iv, cipher.update(credential.password, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  async set(owner: string, host: string, credential: RegistryCredential): Promise<void> {
+    const sealed = this.sealer.seal(owner, host, credential.password);
     this.db
       .prepare('INSERT INTO registry_credentials (owner, host, username, sealed, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, host) DO UPDATE SET username = excluded.username, sealed = excluded.sealed, updated_at = excluded.updated_at')
       .run(owner, host, credential.username, sealed, new Date().toISOString());
   }
 
-  /** The credential for pulling from `host`, or undefined (also when it cannot be unsealed). */
-  get(owner: string, host: string): RegistryCredential | undefined {
+  async get(owner: string, host: string): Promise<RegistryCredential | undefined> {
     const row = this.db.prepare('SELECT username, sealed FROM registry_credentials WHERE owner = ? AND host = ?').get(owner, host) as { username: string; sealed: Buffer } | undefined;
     if (!row) return undefined;
-    try {
-      const iv = row.sealed.subarray(0, IV_BYTES);
-      const tag = row.sealed.subarray(row.sealed.length - TAG_BYTES);
-      const decipher = crypto.createDecipheriv('aes-256-gcm', this.key, iv);
-      decipher.setAAD(Buffer.from(`${owner}\n${host}`));
-      decipher.setAuthTag(tag);
-      const password = Buffer.concat([decipher.update(row.sealed.subarray(IV_BYTES, row.sealed.length - TAG_BYTES)), decipher.final()]).toString('utf8');
-      return { username: row.username, password };
-    } catch {
-      return undefined;
-    }
+    const password = this.sealer.unseal(owner, host, row.sealed);
+    return password === undefined ? undefined : { username: row.username, password };
   }
 
-  list(owner: string): StoredCredentialInfo[] {
-    return (this.db.prepare('SELECT host, username, updated_at AS updatedAt FROM registry_credentials WHERE owner = ? ORDER BY host').all(owner) as StoredCredentialInfo[]);
+  async list(owner: string): Promise<StoredCredentialInfo[]> {
+    return this.db.prepare('SELECT host, username, updated_at AS updatedAt FROM registry_credentials WHERE owner = ? ORDER BY host').all(owner) as StoredCredentialInfo[];
   }
 
-  delete(owner: string, host: string): boolean {
+  async delete(owner: string, host: string): Promise<boolean> {
     return this.db.prepare('DELETE FROM registry_credentials WHERE owner = ? AND host = ?').run(owner, host).changes > 0;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }

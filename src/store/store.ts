@@ -39,27 +39,55 @@ export interface TokenOptions {
 /**
  * Durable platform state that is not session state (design.md: the backend owns sessions):
  * users, their uids/gids, groups and passwords (hashed), API tokens (hashes only). SQLite by
- * default; the interface is small so a PostgreSQL store can follow (issue 9).
+ * default (one server); PostgreSQL when several servers share it (issue 9). Every method is
+ * asynchronous so a network database fits; one that cannot reach its database rejects with a
+ * SkahaError SKAHA_ERR_BACKEND_UNAVAILABLE (503).
  */
 export interface IdentityStore {
   /** The user, or undefined. Never creates. */
-  findUser(username: string): User | undefined;
-  /** The user, created with the next free uid when new. Idempotent and safe across processes. */
-  ensureUser(username: string): User;
+  findUser(username: string): Promise<User | undefined>;
+  /** The user, created with the next free uid when new. Idempotent and safe across processes and servers. */
+  ensureUser(username: string): Promise<User>;
   /** The shared group, created with the next free gid when new. Idempotent. */
-  ensureGroup(groupName: string): Group;
+  ensureGroup(groupName: string): Promise<Group>;
   /** Add the user to a shared group (created with the next free gid when new). Idempotent. */
-  addToGroup(username: string, groupName: string): Group;
+  addToGroup(username: string, groupName: string): Promise<Group>;
   /** Set (or replace) the user's password; creates the user if new. Stored as a scrypt hash. */
   setPassword(username: string, password: string): Promise<void>;
   /** The user if the password is theirs; undefined otherwise (also for users without one). */
   verifyPassword(username: string, password: string): Promise<User | undefined>;
   /** Store a new token for the user; returns its secret, shown once. */
-  createToken(username: string, name: string, options?: TokenOptions): { token: string; info: ApiTokenInfo };
+  createToken(username: string, name: string, options?: TokenOptions): Promise<{ token: string; info: ApiTokenInfo }>;
   /** The owner and scopes of a token secret; undefined when unknown, revoked or expired. */
-  userForToken(token: string): { user: User; token: ApiTokenInfo } | undefined;
-  listTokens(username: string): ApiTokenInfo[];
+  userForToken(token: string): Promise<{ user: User; token: ApiTokenInfo } | undefined>;
+  listTokens(username: string): Promise<ApiTokenInfo[]>;
   /** Revoke one of the user's tokens; false when they have no such token. */
-  revokeToken(username: string, id: string): boolean;
-  close(): void;
+  revokeToken(username: string, id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface RegistryCredential {
+  username: string;
+  password: string;
+}
+
+export interface StoredCredentialInfo {
+  host: string;
+  username: string;
+  updatedAt: string;
+}
+
+/**
+ * Users' registry credentials for private images (spec §7), so a launch needs no
+ * x-skaha-registry-auth header each time. Kept next to the identity store (the same SQLite file
+ * or PostgreSQL database), the secret sealed (sealing.ts) so the database alone does not reveal it.
+ */
+export interface RegistryCredentials {
+  set(owner: string, host: string, credential: RegistryCredential): Promise<void>;
+  /** The credential for pulling from `host`, or undefined (also when it cannot be unsealed). */
+  get(owner: string, host: string): Promise<RegistryCredential | undefined>;
+  list(owner: string): Promise<StoredCredentialInfo[]>;
+  /** False when there was nothing stored for that host. */
+  delete(owner: string, host: string): Promise<boolean>;
+  close(): Promise<void>;
 }

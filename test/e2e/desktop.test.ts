@@ -43,7 +43,7 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
   });
 
   it('opens the desktop through the proxy, starts the terminal from Applications → Astro Software, and its window appears', async () => {
-    const { username, token } = tp.newUser('ui');
+    const { username, token } = await tp.newUser('ui');
     await tp.platform.store.setPassword(username, 'desktop-pass-1');
     const id = await launch(tp, token, { name: 'mydesk', image: DESKTOP_IMAGE, type: 'desktop' });
     const connect = new URL(JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token })).body).connectURL as string);
@@ -109,7 +109,7 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
   });
 
   it('opens a notebook\'s connect URL and shows JupyterLab with the user\'s home', async () => {
-    const { username, token } = tp.newUser('nbui');
+    const { username, token } = await tp.newUser('nbui');
     await tp.platform.store.setPassword(username, 'notebook-pass-1');
     const id = await launch(tp, token, { name: 'mynb', image: NOTEBOOK_IMAGE, type: 'notebook' });
     const connect = new URL(JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token })).body).connectURL as string);

@@ -65,11 +65,11 @@ describe('the portal, in a browser, on a real platform', () => {
   it('logs in, launches, connects, renews, runs a job, manages tokens and deletes; others see none of it', { timeout: 420_000 }, async () => {
     const tp = await startPlatform(cleanups.add);
     const password = `pw-${randomName()}`;
-    const alice = tp.newUser('wa');
-    const bob = tp.newUser('wb');
-    const carol = tp.newUser('wc');
+    const alice = await tp.newUser('wa');
+    const bob = await tp.newUser('wb');
+    const carol = await tp.newUser('wc');
     for (const u of [alice, bob, carol]) await tp.platform.store.setPassword(u.username, password);
-    tp.platform.store.addToGroup(carol.username, 'skaha-admins');
+    await tp.platform.store.addToGroup(carol.username, 'skaha-admins');
     const errors: string[] = [];
     const { context, page } = await newContext(browser!, tp, errors);
 

@@ -22,7 +22,7 @@ export interface TestPlatform {
   base: string;
   dataDir: string;
   /** A fresh user (random name, so test files sharing the engine never collide) and their token. */
-  newUser(prefix?: string): { username: string; token: string };
+  newUser(prefix?: string): Promise<{ username: string; token: string }>;
   request(method: string, urlPath: string, opts?: { token?: string; query?: Record<string, string | string[]>; form?: Record<string, string | string[]>; headers?: Record<string, string> }): Promise<Reply>;
   /** Poll a session until its status is one of `want`; returns the last status seen. */
   waitStatus(token: string, id: string, want: string[], timeoutMs?: number): Promise<string | undefined>;
@@ -66,10 +66,10 @@ export async function startPlatform(onCleanup: (fn: () => Promise<void>) => void
     platform,
     base,
     dataDir,
-    newUser(prefix = 'u') {
+    async newUser(prefix = 'u') {
       const username = randomName(prefix);
       users.push(username);
-      return { username, token: platform.store.createToken(username, 'test').token };
+      return { username, token: (await platform.store.createToken(username, 'test')).token };
     },
     async request(method, urlPath, o = {}) {
       const query = o.query ? `${urlPath.includes('?') ? '&' : '?'}${encode(o.query)}` : '';

@@ -70,7 +70,7 @@ export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupG
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       proxy.close();
-      store.close();
+      await store.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

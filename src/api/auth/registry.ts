@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { badRequest, notFound } from '../../server/errors.js';
-import type { RegistryCredentialStore } from '../../store/credentials.js';
+import type { RegistryCredentials } from '../../store/store.js';
 import { requireUser } from '../deps.js';
 import { sendEmpty, sendJson } from '../replies.js';
 import { errorResponses } from '../session/schemas.js';
@@ -12,12 +12,12 @@ const CredentialInfo = Type.Object({ host: Type.String(), username: Type.String(
  * The caller's stored registry credentials (spec §7 without the header on every launch): used
  * to pull their private images. Secrets go in, never out.
  */
-export const registryCredentialRoutes: FastifyPluginAsync<{ credentials: RegistryCredentialStore; registryHosts: string[] }> = async (app, { credentials, registryHosts }) => {
+export const registryCredentialRoutes: FastifyPluginAsync<{ credentials: RegistryCredentials; registryHosts: string[] }> = async (app, { credentials, registryHosts }) => {
   const tags = ['account'];
 
   app.get('/auth/registry', {
     schema: { tags, summary: "Registries the caller has credentials stored for (never the secrets)", response: { 200: Type.Array(CredentialInfo), ...errorResponses } },
-  }, async (req, reply) => sendJson(reply, credentials.list(requireUser(req).user.username)));
+  }, async (req, reply) => sendJson(reply, await credentials.list(requireUser(req).user.username)));
 
   app.put<{ Params: { host: string } }>('/auth/registry/:host', {
     schema: {
@@ -36,7 +36,7 @@ export const registryCredentialRoutes: FastifyPluginAsync<{ credentials: Registr
     const secret = typeof body.secret === 'string' ? body.secret : '';
     if (!username || username.includes(':')) throw badRequest('a registry username is required (without \':\')');
     if (!secret) throw badRequest('a registry secret is required, in the request body');
-    credentials.set(user.username, host, { username, password: secret });
+    await credentials.set(user.username, host, { username, password: secret });
     return sendEmpty(reply);
   });
 
@@ -44,7 +44,7 @@ export const registryCredentialRoutes: FastifyPluginAsync<{ credentials: Registr
     schema: { tags, summary: 'Forget the caller\'s credentials for one registry host', params: Type.Object({ host: Type.String() }), response: { ...errorResponses } },
   }, async (req, reply) => {
     const { user } = requireUser(req);
-    if (!credentials.delete(user.username, req.params.host)) throw notFound(`no credentials stored for ${req.params.host}`);
+    if (!(await credentials.delete(user.username, req.params.host))) throw notFound(`no credentials stored for ${req.params.host}`);
     return sendEmpty(reply);
   });
 };

@@ -58,7 +58,7 @@ export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: 
 
   app.get('/auth/tokens', { schema: { tags, summary: "The caller's API tokens (never their secrets)", response: { 200: Type.Array(TokenInfo), ...errorResponses } } }, async (req, reply) => {
     const { user } = requireUser(req);
-    return sendJson(reply, store.listTokens(user.username).map(({ username: _, ...info }) => info));
+    return sendJson(reply, (await store.listTokens(user.username)).map(({ username: _, ...info }) => info));
   });
 
   app.post('/auth/tokens', {
@@ -80,7 +80,7 @@ export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: 
     if (beyond.length) throw badRequest(`your credential cannot grant: ${beyond.join(', ')}`);
     const days = Number(p.first('expiresDays') ?? DEFAULT_TOKEN_DAYS);
     if (!Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS) throw badRequest(`expiresDays must be a whole number from 1 to ${MAX_TOKEN_DAYS}`);
-    const { token, info } = store.createToken(principal.user.username, name, { scopes: requested as Scope[], expiresAt: new Date(Date.now() + days * 86400_000) });
+    const { token, info } = await store.createToken(principal.user.username, name, { scopes: requested as Scope[], expiresAt: new Date(Date.now() + days * 86400_000) });
     const { username: _, ...shown } = info;
     return sendJson(reply, { token, ...shown });
   });
@@ -109,7 +109,7 @@ export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: 
 
   app.delete<{ Params: { id: string } }>('/auth/tokens/:id', { schema: { tags, summary: 'Revoke one of the caller\'s tokens', params: Type.Object({ id: Type.String() }), response: { 200: Type.String(), ...errorResponses } } }, async (req, reply) => {
     const { user } = requireUser(req);
-    if (!store.revokeToken(user.username, req.params.id)) throw notFound(`no token ${req.params.id}`);
+    if (!(await store.revokeToken(user.username, req.params.id))) throw notFound(`no token ${req.params.id}`);
     return sendEmpty(reply);
   });
 };

@@ -94,8 +94,8 @@ export const oidcLoginRoutes: FastifyPluginAsync<OidcLoginOptions> = async (app,
     const identity = identityFromClaims(claims ?? {}, o);
     if ('problem' in identity) return reply.code(401).header('set-cookie', clear).type('text/plain').send(`login refused: ${identity.problem}\n`);
     // The browser's cookie names only the user: remember the issuer's groups as memberships.
-    for (const group of identity.groups) o.store.addToGroup(identity.username, group);
-    const user = withTokenGroups(o.store, identity.username, identity.groups);
+    for (const group of identity.groups) await o.store.addToGroup(identity.username, group);
+    const user = await withTokenGroups(o.store, identity.username, identity.groups);
     return reply.code(303).header('set-cookie', [clear, o.cookies.loginCookie(user.username)]).header('location', flow.next).send();
   });
 };

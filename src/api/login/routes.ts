@@ -55,7 +55,7 @@ export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: Co
     const token = (form.get('token') ?? '').trim();
     const username = (form.get('username') ?? '').trim();
     const user = token
-      ? store.userForToken(token)?.user
+      ? (await store.userForToken(token))?.user
       : username
         ? await store.verifyPassword(username, form.get('password') ?? '')
         : undefined;

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Group, IdentityStore, User } from '../../store/store.js';
-import { validateUsername } from '../../store/sqlite.js';
+import { validateUsername } from '../../store/shared.js';
 import type { Authenticator, Credentials, Principal } from '../authenticator.js';
 
 export interface OidcOptions {
@@ -41,10 +41,10 @@ export function identityFromClaims(claims: JWTPayload, opts: Pick<OidcOptions, '
 }
 
 /** The user with their local groups and those the token carries (gids allocated on first sight). */
-export function withTokenGroups(store: IdentityStore, username: string, groups: string[]): User {
-  const user = store.ensureUser(username);
+export async function withTokenGroups(store: IdentityStore, username: string, groups: string[]): Promise<User> {
+  const user = await store.ensureUser(username);
   const merged = new Map<string, Group>(user.groups.map((g) => [g.name, g]));
-  for (const name of groups) if (!merged.has(name)) merged.set(name, store.ensureGroup(name));
+  for (const name of groups) if (!merged.has(name)) merged.set(name, await store.ensureGroup(name));
   return { ...user, groups: [...merged.values()].sort((a, b) => a.gid - b.gid) };
 }
 
@@ -92,6 +92,6 @@ export class OidcBearerAuthenticator implements Authenticator {
       req.rejection = `OIDC token not accepted: ${identity.problem}`;
       return undefined;
     }
-    return { user: withTokenGroups(this.store, identity.username, identity.groups), method: 'oidc', scopes: new Set(['read', 'launch', 'admin']) };
+    return { user: await withTokenGroups(this.store, identity.username, identity.groups), method: 'oidc', scopes: new Set(['read', 'launch', 'admin']) };
   }
 }

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { IdentityStore } from '../../store/store.js';
-import { validateUsername } from '../../store/sqlite.js';
+import { validateUsername } from '../../store/shared.js';
 import type { Authenticator, Credentials, Principal } from '../authenticator.js';
 import { verifyClientChain } from './verify.js';
 
@@ -58,6 +58,6 @@ export class X509Authenticator implements Authenticator {
       req.rejection = `client certificate not accepted: no username for ${verdict.subject}`;
       return undefined;
     }
-    return { user: this.store.ensureUser(username), method: 'x509', scopes: new Set(['read', 'launch', 'admin']) };
+    return { user: await this.store.ensureUser(username), method: 'x509', scopes: new Set(['read', 'launch', 'admin']) };
   }
 }

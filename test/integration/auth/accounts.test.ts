@@ -26,7 +26,7 @@ describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
   }
 
   it('logs a browser in with a password; state changes need the CSRF token from this site', async () => {
-    const { username } = tp.newUser('pw');
+    const { username } = await tp.newUser('pw');
     await tp.platform.store.setPassword(username, 'correct horse battery');
     const wrong = await fetch(`${tp.base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username, password: 'nope-nope' }), redirect: 'manual' });
     assert.equal(wrong.status, 401);
@@ -46,7 +46,7 @@ describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
   });
 
   it('gives tokens scopes and expiry; revoked and expired tokens are 401', async () => {
-    const { username, token } = tp.newUser('tok');
+    const { username, token } = await tp.newUser('tok');
     const created = await tp.request('POST', '/auth/tokens', { token, form: { name: 'ci', scopes: 'read', expiresDays: '1' } });
     assert.equal(created.status, 200, created.body);
     const readOnly = JSON.parse(created.body) as { token: string; id: string; scopes: string[]; expiresAt: string };
@@ -65,31 +65,31 @@ describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
     assert.equal((await tp.request('GET', '/skaha/v0/session', { token: readOnly.token })).status, 401, 'revoked');
     assert.equal((await tp.request('DELETE', `/auth/tokens/${readOnly.id}`, { token })).status, 404);
 
-    const expired = tp.platform.store.createToken(username, 'old', { expiresAt: new Date(Date.now() - 1000) }).token;
+    const expired = (await tp.platform.store.createToken(username, 'old', { expiresAt: new Date(Date.now() - 1000) })).token;
     assert.equal((await tp.request('GET', '/skaha/v0/session', { token: expired })).status, 401, 'expired');
   });
 
   it('keeps headless jobs to the headless group when one is configured', async () => {
-    const { username, token } = tp.newUser('hg');
+    const { username, token } = await tp.newUser('hg');
     const refused = await tp.request('POST', '/skaha/v0/session', { token, form: { name: 'j', image: HEADLESS_IMAGE, cmd: 'true' } });
     assert.deepEqual([refused.status, refused.body], [403, 'Not authorized to create a headless session\n']);
-    tp.platform.store.addToGroup(username, 'batch');
+    await tp.platform.store.addToGroup(username, 'batch');
     const ok = await tp.request('POST', '/skaha/v0/session', { token, form: { name: 'j', image: HEADLESS_IMAGE, cmd: 'true' } });
     assert.equal(ok.status, 200, ok.body);
   });
 
   it('admits only the users group when one is configured', async () => {
     const restricted = await startPlatform(cleanups.add, { authorization: { usersGroup: 'astro' } }, { dataDir: tp.dataDir, keepData: true });
-    const { username, token } = tp.newUser('ug');
+    const { username, token } = await tp.newUser('ug');
     const refused = await restricted.request('GET', '/skaha/v0/session', { token });
     assert.deepEqual([refused.status, refused.body], [403, 'Not authorized to use the skaha system\n']);
-    tp.platform.store.addToGroup(username, 'astro');
+    await tp.platform.store.addToGroup(username, 'astro');
     assert.equal((await restricted.request('GET', '/skaha/v0/session', { token })).status, 200);
   });
 
   it('lets no credential reach another user\'s session or app, on any route', async () => {
-    const alice = tp.newUser('own');
-    const bob = tp.newUser('oth');
+    const alice = await tp.newUser('own');
+    const bob = await tp.newUser('oth');
     await tp.platform.store.setPassword(bob.username, 'bob password 1');
     const id = await launch(tp, alice.token, { name: 'mine', image: WEB_IMAGE, type: 'contributed' });
     assert.equal(await tp.waitStatus(alice.token, id, ['Running']), 'Running');

@@ -38,7 +38,7 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
   });
 
   it('lets an OIDC token reach none of another user\'s sessions', async () => {
-    const owner = tp.newUser('own');
+    const owner = await tp.newUser('own');
     const id = (await tp.request('POST', '/skaha/v0/session', { token: owner.token, form: { name: 'mine', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' } })).body.trim();
     const headers = { authorization: `Bearer ${await issuer.accessToken()}` };
     for (const [method, url] of [['GET', `/skaha/v0/session/${id}`], ['DELETE', `/skaha/v0/session/${id}`], ['POST', `/skaha/v0/session/${id}?action=renew`]] as const) {

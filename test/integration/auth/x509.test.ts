@@ -84,7 +84,7 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
   });
 
   it('hands a user a working proxy certificate from the account API (the portal\'s download)', async () => {
-    const { username, token } = tp.newUser('dl');
+    const { username, token } = await tp.newUser('dl');
     const r = await tp.request('POST', '/auth/certificate', { token, form: { days: '5' } });
     assert.equal(r.status, 200, r.body);
     assert.match(r.headers.get('content-type') ?? '', /application\/x-pem-file/);
@@ -122,7 +122,7 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
   });
 
   it('lets a certificate reach none of another user\'s sessions', async () => {
-    const owner = tp.newUser('own');
+    const owner = await tp.newUser('own');
     const id = (await tp.request('POST', '/skaha/v0/session', { token: owner.token, form: { name: 'mine', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' } })).body.trim();
     const user = issueUserCert(ca, 'certuser');
     const pem = fromPem(proxyPem(issueProxyCert(user), [user.certPem]));

@@ -81,7 +81,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       (await eventually(`session ${id} Running`, () => getSession(p, token, id), (s) => s?.status === 'Running')) as Session;
 
     it('creates, lists and gets a session; the proxy reaches it at the address the backend gives', async () => {
-      const alice = tp.newUser();
+      const alice = await tp.newUser();
       const id = await launch(tp, alice.token, web(), 'v1');
       assert.match(id, /^[a-z][a-z0-9]{7}$/);
       // Seen at once (no wait for the engine's events), Pending or already Running.
@@ -106,7 +106,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
     });
 
     it('runs headless jobs to Succeeded or Failed, with events and logs', async () => {
-      const bob = tp.newUser();
+      const bob = await tp.newUser();
       const ok = await launch(tp, bob.token, { ...headless(0), cmd: '/bin/echo', args: 'contract-hello' }, 'v1');
       const bad = await launch(tp, bob.token, headless(1), 'v1');
       await Promise.all([target.finish(ok, 0), target.finish(bad, 1)]);
@@ -123,7 +123,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
     });
 
     it('renews: the deadline moves to expiry-from-now, on the engine', async () => {
-      const carol = tp.newUser();
+      const carol = await tp.newUser();
       const id = await launch(tp, carol.token, web(), 'v1');
       const before = await running(tp, carol.token, id);
       await sleep(2100);
@@ -138,7 +138,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
     });
 
     it('deletes: Terminating then gone; deleting again changes nothing', async () => {
-      const dave = tp.newUser();
+      const dave = await tp.newUser();
       const id = await launch(tp, dave.token, web(), 'v1');
       await running(tp, dave.token, id);
       assert.equal((await tp.request('DELETE', `/skaha/v1/session/${id}`, { token: dave.token })).status, 200);
@@ -151,7 +151,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
     });
 
     it('attaches a desktop-app to its desktop, and removes it with the desktop', async () => {
-      const erin = tp.newUser();
+      const erin = await tp.newUser();
       const desktop = await launch(tp, erin.token, { name: 'desk', image: target.images.desktop, type: 'desktop' }, 'v1');
       await running(tp, erin.token, desktop);
       const r = await tp.request('POST', `/skaha/v0/session/${desktop}/app`, { token: erin.token, form: { image: target.images.terminal } });
@@ -166,7 +166,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
 
     it('expires a session at its deadline', async () => {
       const short = await start({ sessions: { expirySeconds: 3 } });
-      const fay = short.newUser();
+      const fay = await short.newUser();
       const id = await launch(short, fay.token, web(), 'v1');
       const end = await eventually('expired', () => getSession(short, fay.token, id), (s) => s === undefined || s.status === 'Failed', 45_000);
       assert.ok(end === undefined || end.status === 'Failed');
@@ -174,7 +174,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
 
     it('limits interactive sessions per user, never headless ones', async () => {
       const limited = await start({ sessions: { maxUserSessions: 1 } });
-      const gus = limited.newUser();
+      const gus = await limited.newUser();
       await launch(limited, gus.token, web(), 'v1');
       const second = await limited.request('POST', '/skaha/v1/session', { token: gus.token, form: web() });
       assert.equal(second.status, 400);
@@ -184,8 +184,8 @@ export function describeBackendContract(name: string, target: ContractTarget): v
     });
 
     it('keeps users apart: another user\'s session is not found, and untouched', async () => {
-      const owner = tp.newUser();
-      const other = tp.newUser();
+      const owner = await tp.newUser();
+      const other = await tp.newUser();
       const id = await launch(tp, owner.token, web(), 'v1');
       assert.equal((await tp.request('GET', `/skaha/v0/session/${id}`, { token: other.token })).status, 404);
       assert.equal((await tp.request('DELETE', `/skaha/v0/session/${id}`, { token: other.token })).status, 404);
@@ -201,7 +201,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-contract-'));
       let closeFirst: (() => Promise<void>) | undefined;
       const first = await start({}, { dataDir, keepData: true }, (fn) => void (closeFirst = fn));
-      const hal = first.newUser();
+      const hal = await first.newUser();
       const id = await launch(first, hal.token, web(), 'v1');
       const job = await launch(first, hal.token, headless(0), 'v1');
       await target.finish(job, 0);
@@ -223,7 +223,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
     });
 
     it('follows the engine again after its API restarts', async () => {
-      const ivy = tp.newUser();
+      const ivy = await tp.newUser();
       const before = await launch(tp, ivy.token, web(), 'v1');
       await running(tp, ivy.token, before);
       await target.restartEngine();

@@ -22,7 +22,7 @@ describe('the skaha command line against a real server', () => {
   const cleanups = cleanupList();
   before(async () => {
     tp = await startPlatform(cleanups.add);
-    token = tp.newUser('cli').token;
+    token = (await tp.newUser('cli')).token;
   });
   after(async () => {
     await cleanups.run();

@@ -84,7 +84,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   after(() => cleanup.run());
 
   it('lists the registry images with the types from their canfar.net/types label, beside the engine\'s', async () => {
-    const r = await tp.request('GET', '/skaha/v0/image', { token: tp.newUser().token });
+    const r = await tp.request('GET', '/skaha/v0/image', { token: (await tp.newUser()).token });
     assert.equal(r.status, 200);
     const images = JSON.parse(r.body) as Array<{ id: string; types: string[]; digest: string }>;
     const pub = images.find((i) => i.id === `${reg.host}/pub/headless:1.0`);
@@ -92,13 +92,13 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.match(pub!.digest, /^sha256:[0-9a-f]{64}$/);
     assert.ok(images.some((i) => i.id === HEADLESS_IMAGE), 'local images stay listed');
     assert.ok(!images.some((i) => i.id.includes('/hidden/')), 'repositories outside the configured prefixes are not listed');
-    const notebooks = JSON.parse((await tp.request('GET', '/skaha/v1/image', { token: tp.newUser().token, query: { type: 'notebook' } })).body) as Array<{ id: string }>;
+    const notebooks = JSON.parse((await tp.request('GET', '/skaha/v1/image', { token: (await tp.newUser()).token, query: { type: 'notebook' } })).body) as Array<{ id: string }>;
     assert.ok(notebooks.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
-    assert.deepEqual(JSON.parse((await tp.request('GET', '/skaha/v0/repository', { token: tp.newUser().token })).body), ['images.canfar.net', reg.host]);
+    assert.deepEqual(JSON.parse((await tp.request('GET', '/skaha/v0/repository', { token: (await tp.newUser()).token })).body), ['images.canfar.net', reg.host]);
   });
 
   it('launches an image by its registry reference: answered at once, pulled with progress in view=events, then run', async () => {
-    const user = tp.newUser();
+    const user = await tp.newUser();
     const unique = (JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: user.token, query: { type: 'headless' } })).body) as Array<{ id: string }>)
       .find((i) => i.id.startsWith(`${reg.host}/pub/unique:`))!.id;
     const id = await launch(tp, user.token, { name: 'pulled', image: unique, type: 'headless', cmd: 'ls', args: '-l /opt/blob' });
@@ -113,7 +113,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   });
 
   it('a private image fails unauthorized without credentials (reason in view=events) and runs with x-skaha-registry-auth', async () => {
-    const user = tp.newUser();
+    const user = await tp.newUser();
     const image = `${reg.host}/private/headless:1.0`;
     const denied = await launch(tp, user.token, { name: 'noauth', image, type: 'headless', cmd: 'true' });
     assert.equal(await tp.waitStatus(user.token, denied, ['Failed', 'Succeeded'], 60_000), 'Failed');
@@ -133,8 +133,8 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   });
 
   it('stored registry credentials (sealed at rest, never shown) pull a user\'s private images without the header, for that user only', async () => {
-    const alice = tp.newUser();
-    const bob = tp.newUser();
+    const alice = await tp.newUser();
+    const bob = await tp.newUser();
     const image = `${reg.host}/private/headless:1.0`;
     const cli = (args: string[], extra: Record<string, string> = {}) => skaha(args, { SKAHA_URL: tp.base, SKAHA_TOKEN: alice.token, ...extra });
 
@@ -168,7 +168,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   });
 
   it('an unlisted image needs credentials before anything is made (v0)', async () => {
-    const user = tp.newUser();
+    const user = await tp.newUser();
     const r = await tp.request('POST', '/skaha/v0/session', { token: user.token, form: { name: 'hidden', image: `${reg.host}/hidden/headless:1.0`, type: 'headless' } });
     assert.equal(r.status, 400);
     assert.match(r.body, /^No authentication provided for unknown or private image/);
@@ -192,7 +192,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     await assert.rejects(docker.getImage(target).inspect(), 'the push tag is not left in the engine');
 
     await tp.platform.catalog.refresh();
-    const listed = (JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: tp.newUser().token })).body) as Array<{ id: string; types: string[]; digest: string }>).find((i) => i.id === target);
+    const listed = (JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: (await tp.newUser()).token })).body) as Array<{ id: string; types: string[]; digest: string }>).find((i) => i.id === target);
     assert.deepEqual(listed, { id: target, types: ['headless'], digest: result.digest });
 
     const changed = await skaha(['image', 'types', target, '--set', 'headless,contributed'], env);
@@ -228,7 +228,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     await reg.pause();
     try {
       await tp.platform.catalog.refresh();
-      const images = JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: tp.newUser().token })).body) as Array<{ id: string }>;
+      const images = JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: (await tp.newUser()).token })).body) as Array<{ id: string }>;
       assert.ok(images.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
       const availability = await (await fetch(`${tp.base}/skaha/availability`)).text();
       assert.match(availability, /Image catalog: registry 127\.0\.0\.1:\d+: .*(ECONNREFUSED|connect)/);

@@ -12,7 +12,7 @@ describe('reference session images, launched as their types', () => {
   after(() => cleanups.run());
 
   it('notebook: JupyterLab answers at the connect URL through the proxy, as the user, in their home', async () => {
-    const { username, token } = tp.newUser('nb');
+    const { username, token } = await tp.newUser('nb');
     const id = await launch(tp, token, { name: 'nb', image: NOTEBOOK_IMAGE, type: 'notebook' });
     const session = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token })).body);
     const url = new URL(session.connectURL);
@@ -29,7 +29,7 @@ describe('reference session images, launched as their types', () => {
   });
 
   it('desktop: noVNC through the proxy; a desktop-app runs startup in order and opens its window on the desktop', async () => {
-    const { username, token } = tp.newUser('dt');
+    const { username, token } = await tp.newUser('dt');
     const id = await launch(tp, token, { name: 'desk', image: DESKTOP_IMAGE, type: 'desktop' });
     assert.equal(await tp.waitStatus(token, id, ['Running']), 'Running');
     const page = await openThroughProxy(tp, `/session/desktop/${id}/`, { authorization: `Bearer ${token}` });

@@ -128,11 +128,16 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     const refusals: Array<[Record<string, unknown>, RegExp]> = [
       [{ replicaCount: 2 }, /replicaCount > 1 needs a shared identity store/],
       [{ replicaCount: 2, sharedIdentityStore: true }, /replicaCount > 1 needs one ReadWriteMany data volume/],
+      // A PostgreSQL identity store is a shared one.
+      [{ replicaCount: 2, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha' } } } }, /replicaCount > 1 needs one ReadWriteMany data volume/],
       [{ config: { kubernetes: { namespace: 'elsewhere' } } }, /config\.kubernetes\.namespace is set by the chart/],
       [{ config: { dataDir: '/data' } }, /config\.dataDir is set by the chart/],
       [{ userStorage: { kind: 'hostPath' } }, /userStorage\.hostPath: the node directory/],
     ];
     for (const [values, message] of refusals) assert.throws(() => renderChart('skaha', 'skaha-system', values), message, JSON.stringify(values));
+    const replicas = renderChart('skaha', 'skaha-system', { replicaCount: 2, persistence: { accessModes: ['ReadWriteMany'] }, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha', passwordFile: '/etc/skaha-db/password' } } } });
+    assert.equal(pick<k8s.V1Deployment>(replicas, 'Deployment').spec?.strategy?.type, 'RollingUpdate');
+    assert.deepEqual(resolveConfig(configOf(replicas)).identity.postgres.url, 'postgres://skaha@db:5432/skaha');
     const hostPath = renderChart('skaha', 'skaha-system', { userStorage: { kind: 'hostPath', hostPath: '/srv/arc' } });
     assert.deepEqual(resolveConfig(configOf(hostPath)).kubernetes.storage, { kind: 'hostPath', hostPath: '/srv/arc', claimName: 'skaha-storage' });
     assert.deepEqual(volumesOf(pick(hostPath, 'Deployment'))['user-storage']?.hostPath, Object.assign(new k8s.V1HostPathVolumeSource(), { path: '/srv/arc', type: 'Directory' }));
@@ -202,7 +207,7 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
     let platform: Platform = await createPlatform(config(), { log, requestLog: false });
     try {
       let base = await platform.listen();
-      const token = platform.store.createToken('hedy', 'test').token;
+      const token = (await platform.store.createToken('hedy', 'test')).token;
       const call = async (method: string, p: string, form?: Record<string, string>, headers: Record<string, string> = {}) => {
         const r = await fetch(`${base}${p}`, {
           method,

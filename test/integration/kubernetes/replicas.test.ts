@@ -6,11 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import { resolveConfig } from '../../../src/server/config.js';
 import { createPlatform, type Platform } from '../../../src/server/platform.js';
 import { createNamespace, missingKubeBinaries, startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
+import { missingPostgres, startPostgres, type PostgresCluster } from '../../helpers/postgres.js';
 
 /**
  * Two skaha servers against one cluster (issue 9: multi-replica safe). They share the identity
- * store (one SQLite file here, PostgreSQL later) and nothing else: each has its own informers and
- * its own reaper. Expiry and cleanup are the cluster's (activeDeadlineSeconds, TTL), and every
+ * store (a PostgreSQL database, as docs/operations.md says replicas must; one SQLite file where
+ * PostgreSQL is not installed) and the data directory's keys, and nothing else: each has its own
+ * informers and its own reaper. Expiry and cleanup are the cluster's (activeDeadlineSeconds, TTL), and every
  * deletion is idempotent, so neither server's reaper trips over the other's.
  */
 const WEB = 'images.canfar.net/skaha/webapp:1.0';
@@ -18,6 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('two servers on one Kubernetes cluster', { skip: missingKubeBinaries().filter((b) => b !== 'helm').length > 0 && 'needs the control-plane binaries (scripts/test.sh builds them)' }, () => {
   let cluster: KubeCluster;
+  let postgres: PostgresCluster | undefined;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-replicas-'));
   const warnings: string[] = [];
   const servers: Array<{ platform: Platform; base: string }> = [];
@@ -26,6 +29,13 @@ describe('two servers on one Kubernetes cluster', { skip: missingKubeBinaries().
   before(async () => {
     cluster = await startKubeCluster();
     await createNamespace(cluster, 'skaha-replicas');
+    let identity = {};
+    if (!missingPostgres()) {
+      postgres = await startPostgres();
+      const passwordFile = path.join(dataDir, 'db-password');
+      fs.writeFileSync(passwordFile, postgres.password);
+      identity = { store: 'postgres', postgres: { url: await postgres.createDatabase('replicas'), passwordFile } };
+    }
     for (const name of ['a', 'b']) {
       const config = resolveConfig({
         port: 0,
@@ -33,16 +43,18 @@ describe('two servers on one Kubernetes cluster', { skip: missingKubeBinaries().
         backend: 'kubernetes',
         kubernetes: { kubeconfig: cluster.kubeconfigPath, namespace: 'skaha-replicas' },
         sessions: { expirySeconds: 5, reaperIntervalMs: 200 },
+        identity,
       });
       const log = { info() {}, warn: (m: string) => void warnings.push(`${name}: ${m}`), error: (m: string) => void warnings.push(`${name}: ${m}`) };
       const platform = await createPlatform(config, { log, requestLog: false });
       servers.push({ platform, base: await platform.listen() });
     }
-    token = servers[0]!.platform.store.createToken('rita', 'test').token;
+    token = (await servers[0]!.platform.store.createToken('rita', 'test')).token;
   });
   after(async () => {
     for (const s of servers) await s.platform.close();
     await cluster?.stop();
+    await postgres?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -8,7 +8,7 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
   const cleanups = cleanupList();
   before(async () => {
     tp = await startPlatform(cleanups.add, { registryHosts: ['images.canfar.net', 'registry.example.org'] });
-    token = tp.newUser().token;
+    token = (await tp.newUser()).token;
   });
   after(() => cleanups.run());
 

@@ -27,7 +27,7 @@ describe('when the container engine goes away', () => {
   it('answers 503 with a clear line, creates nothing, keeps listing, and recovers by itself', async () => {
     await startEngine();
     const tp = await startPlatform(cleanups.add, { podman: { socketPath } });
-    const { token } = tp.newUser();
+    const { token } = await tp.newUser();
     const running = await tp.request('POST', '/skaha/v0/session', { token, form: { name: 'before', image: WEB_IMAGE, type: 'contributed' } });
     assert.equal(running.status, 200, running.body);
 

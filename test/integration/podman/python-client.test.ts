@@ -13,7 +13,7 @@ describe('the official skaha Python client (1.7.0) works unchanged', () => {
 
   it('lists images and context, creates replicas, waits, reads info, logs, events, stats, prunes', async () => {
     const tp = await startPlatform(cleanups.add);
-    const { token } = tp.newUser('py');
+    const { token } = await tp.newUser('py');
     const { stdout } = await promisify(execFile)(path.join(venv, 'bin', 'python'), [path.resolve('test/integration/podman/python_client_check.py')], {
       env: { ...process.env, SKAHA_TEST_SERVER: `${tp.base}/skaha`, SKAHA_TEST_TOKEN: token, SKAHA_TEST_IMAGE: HEADLESS_IMAGE },
       timeout: 120_000,

@@ -16,7 +16,7 @@ describe('sessions on real Podman', () => {
   after(() => cleanups.run());
 
   it('runs a headless job as the user, never root, with its logs and Succeeded', async () => {
-    const alice = tp.newUser();
+    const alice = await tp.newUser();
     const r = await tp.request('POST', '/skaha/v0/session', {
       token: alice.token,
       // As the Python client sends it: everything in the query string, form content type, empty body.
@@ -31,7 +31,7 @@ describe('sessions on real Podman', () => {
 
     const obj = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: alice.token, query: { view: 'event' } })).body);
     assert.deepEqual(Object.keys(obj), FIELDS);
-    const user = tp.platform.store.findUser(alice.username)!;
+    const user = (await tp.platform.store.findUser(alice.username))!;
     assert.equal(obj.runAsUID, String(user.uid));
     assert.notEqual(obj.runAsUID, '0');
     assert.equal(obj.name, 'idjob');
@@ -44,7 +44,7 @@ describe('sessions on real Podman', () => {
   });
 
   it('reports a failing job as Failed, with its exit code in the events', async () => {
-    const alice = tp.newUser();
+    const alice = await tp.newUser();
     const job = await runJob(tp, alice.token, 'exit 3');
     assert.equal(job.status, 'Failed');
     const events = (await tp.request('GET', `/skaha/v0/session/${job.id}`, { token: alice.token, query: { view: 'events' } })).body;
@@ -56,7 +56,7 @@ describe('sessions on real Podman', () => {
   });
 
   it('drops all capabilities, forbids privilege gain and applies the requested cores and RAM', async () => {
-    const alice = tp.newUser();
+    const alice = await tp.newUser();
     const job = await runJob(tp, alice.token, 'grep -E "CapEff|NoNewPrivs" /proc/self/status; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; true', { cores: '1', ram: '2' });
     assert.equal(job.status, 'Succeeded', job.logs);
     assert.match(job.logs, /CapEff:\s+0000000000000000/);
@@ -68,7 +68,7 @@ describe('sessions on real Podman', () => {
   });
 
   it('keeps what a session writes in $HOME for the next session; the home is 0700 and the user\'s', async () => {
-    const alice = tp.newUser();
+    const alice = await tp.newUser();
     const first = await runJob(tp, alice.token, 'echo persisted > $HOME/note.txt && touch /scratch/s');
     assert.equal(first.status, 'Succeeded', first.logs);
     const second = await runJob(tp, alice.token, 'cat $HOME/note.txt; stat -c %a:%U $HOME; ls /scratch');
@@ -81,8 +81,8 @@ describe('sessions on real Podman', () => {
   });
 
   it('gives the session the user\'s supplemental groups, with names in /etc/group', async () => {
-    const alice = tp.newUser();
-    const group = tp.platform.store.addToGroup(alice.username, `g${alice.username}`);
+    const alice = await tp.newUser();
+    const group = await tp.platform.store.addToGroup(alice.username, `g${alice.username}`);
     const job = await runJob(tp, alice.token, 'id');
     assert.match(job.logs, new RegExp(`${group.gid}\\(${group.name}\\)`));
     const obj = JSON.parse((await tp.request('GET', `/skaha/v0/session/${job.id}`, { token: alice.token })).body);
@@ -90,7 +90,7 @@ describe('sessions on real Podman', () => {
   });
 
   it('runs a contributed web app that answers on its port, listed under v0 and v1, renewable', async () => {
-    const alice = tp.newUser();
+    const alice = await tp.newUser();
     const id = await launch(tp, alice.token, { name: 'Web1', image: WEB_IMAGE, type: 'contributed', cores: '1', ram: '1' }, 'v1');
     assert.equal(await tp.waitStatus(alice.token, id, ['Running']), 'Running');
     const address = tp.platform.backend.address(id, 5000);
@@ -130,8 +130,8 @@ describe('sessions on real Podman', () => {
   });
 
   it('hides a session from other users: 404 on get, renew, app; their delete changes nothing', async () => {
-    const alice = tp.newUser();
-    const bob = tp.newUser();
+    const alice = await tp.newUser();
+    const bob = await tp.newUser();
     const id = await launch(tp, alice.token, { name: 'private', image: WEB_IMAGE, type: 'contributed' });
     assert.equal(await tp.waitStatus(alice.token, id, ['Running']), 'Running');
     assert.equal((await tp.request('GET', `/skaha/v0/session/${id}`, { token: bob.token })).status, 404);
@@ -146,15 +146,15 @@ describe('sessions on real Podman', () => {
     // view=all shows everyone's sessions in the four-field public shape, to administrators only.
     const refused = await tp.request('GET', '/skaha/v0/session', { token: bob.token, query: { view: 'all' } });
     assert.deepEqual([refused.status, refused.body], [403, 'Not authorized to view all sessions: administrators only\n']);
-    tp.platform.store.addToGroup(bob.username, 'skaha-admins');
-    const adminToken = tp.platform.store.createToken(bob.username, 'admin', { scopes: ['read', 'admin'] }).token;
+    await tp.platform.store.addToGroup(bob.username, 'skaha-admins');
+    const adminToken = (await tp.platform.store.createToken(bob.username, 'admin', { scopes: ['read', 'admin'] })).token;
     const all = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token: adminToken, query: { view: 'all' } })).body) as Array<Record<string, string>>;
     const row = all.find((s) => s.userid === alice.username);
     assert.deepEqual(Object.keys(row ?? {}), ['userid', 'type', 'status', 'startTime']);
   });
 
   it('refuses an interactive launch past the per-user limit, but never a headless one', async () => {
-    const carol = tp.newUser();
+    const carol = await tp.newUser();
     const limited = await startPlatformWithLimit();
     const first = await launch(limited, carol.token, { name: 'one', image: WEB_IMAGE, type: 'contributed' });
     assert.ok(first);
@@ -168,7 +168,7 @@ describe('sessions on real Podman', () => {
   });
 
   it('stops a session at its expiry (the reaper) and lists stats with instances', async () => {
-    const dave = tp.newUser();
+    const dave = await tp.newUser();
     const short = await startPlatformWithLimit({ sessions: { expirySeconds: 2, reaperIntervalMs: 300, maxUserSessions: 5 } });
     const id = await launch(short, dave.token, { name: 'brief', image: WEB_IMAGE, type: 'contributed' });
     assert.equal(await short.waitStatus(dave.token, id, ['Running']), 'Running');
@@ -184,7 +184,7 @@ describe('sessions on real Podman', () => {
   });
 
   it('leaves nothing behind when a launch fails to start', async () => {
-    const erin = tp.newUser();
+    const erin = await tp.newUser();
     const sessionFiles = () => (fs.existsSync(path.join(tp.dataDir, 'sessions')) ? fs.readdirSync(path.join(tp.dataDir, 'sessions')).sort() : []);
     const filesBefore = sessionFiles();
     const r = await tp.request('POST', '/skaha/v0/session', { token: erin.token, form: { name: 'broken', image: HEADLESS_IMAGE, cmd: '/no/such/program' } });

@@ -19,8 +19,8 @@ describe('the proxy in skaha serve, to a real session container', () => {
 
   it('opens the connect URL for its owner only, logs a browser in, survives a restart, stops at delete', async () => {
     const tp = await startPlatform(cleanups.add);
-    const alice = tp.newUser('pa');
-    const bob = tp.newUser('pb');
+    const alice = await tp.newUser('pa');
+    const bob = await tp.newUser('pb');
     const id = await launch(tp, alice.token, { name: 'site', image: WEB_IMAGE, type: 'contributed' });
     const bearer = { authorization: `Bearer ${alice.token}` };
     const connect = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: alice.token })).body).connectURL as string;

@@ -59,8 +59,8 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
       otherSeen.push(req.url!);
       res.end('other');
     });
-    alice = rig.store.createToken('alice', 't').token;
-    bob = rig.store.createToken('bob', 't').token;
+    alice = (await rig.store.createToken('alice', 't')).token;
+    bob = (await rig.store.createToken('bob', 't')).token;
     rig.addSession({ id: 'contrib1', username: 'alice', type: 'contributed', port: echo.port });
     rig.addSession({ id: 'notebk01', username: 'alice', type: 'notebook', port: echo.port });
     rig.addSession({ id: 'bobsess1', username: 'bob', type: 'contributed', port: other.port });

@@ -97,8 +97,8 @@ refused in `config` rather than silently replaced.
 {{/* Several replicas must share the identity store and the keys in the data directory. */}}
 {{- define "skaha.checkReplicas" -}}
 {{- if gt (int .Values.replicaCount) 1 -}}
-{{- if not .Values.sharedIdentityStore -}}
-{{- fail "replicaCount > 1 needs a shared identity store: the SQLite store in the data volume serves one replica (see sharedIdentityStore in values.yaml)" -}}
+{{- if not (or .Values.sharedIdentityStore (eq (toString (dig "identity" "store" "sqlite" (.Values.config | default dict))) "postgres")) -}}
+{{- fail "replicaCount > 1 needs a shared identity store: the SQLite store in the data volume serves one replica; set config.identity.store to postgres (docs/operations.md)" -}}
 {{- end -}}
 {{- if not (and .Values.persistence.enabled (or .Values.persistence.existingClaim (has "ReadWriteMany" .Values.persistence.accessModes))) -}}
 {{- fail "replicaCount > 1 needs one ReadWriteMany data volume (persistence.accessModes or an existingClaim): every replica needs the same keys for login cookies, registry credentials and desktop callbacks" -}}
