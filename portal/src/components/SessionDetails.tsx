@@ -4,6 +4,7 @@ import { parseEvents } from '../lib/events';
 import { absoluteTime, relativeTime, resources, shortImage } from '../lib/format';
 import { displayName } from './SessionTable';
 import { ErrorNotice, Spinner, StatusBadge } from './ui';
+import { DataTable, When } from './DataTable';
 
 type Tab = 'logs' | 'events' | 'apps';
 
@@ -75,7 +76,7 @@ export function SessionDetails({ api, session, onClose }: { api: Api; session: S
             {name} <StatusBadge status={session.status} />
           </h2>
           <p className="muted small">
-            <code>{session.id}</code> · {shortImage(session.image)} · {resources(session)} · started <time dateTime={session.startTime} title={absoluteTime(session.startTime)}>{relativeTime(session.startTime)}</time>
+            <code>{session.id}</code> · {shortImage(session.image)} · {resources(session)} · started <When iso={session.startTime} />
           </p>
         </div>
         <div className="panel-header-actions">
@@ -133,18 +134,7 @@ export function Events({ text }: { text: string }) {
   if (text.trim() === '<none>' || (!rows.length && !text.trim())) return <p className="muted">No events.</p>;
   if (!rows.length) return <pre className="log" tabIndex={0}>{text}</pre>;
   return (
-    <div className="table-wrap">
-      <table className="table events-table">
-        <caption className="visually-hidden">Events</caption>
-        <thead>
-          <tr>
-            <th scope="col">Type</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Message</th>
-            <th scope="col">Last seen</th>
-          </tr>
-        </thead>
-        <tbody>
+    <DataTable caption="Events" className="events-table" columns={['Type', 'Reason', 'Message', 'Last seen']}>
           {rows.map((r, i) => (
             <tr key={i}>
               <td data-label="Type">
@@ -153,34 +143,18 @@ export function Events({ text }: { text: string }) {
               <td data-label="Reason">{r.reason}</td>
               <td data-label="Message">{r.message || '—'}</td>
               <td data-label="Last seen">
-                <time dateTime={r.lastTime} title={absoluteTime(r.lastTime)}>
-                  {relativeTime(r.lastTime)}
-                </time>
+                <When iso={r.lastTime} />
               </td>
             </tr>
           ))}
-        </tbody>
-      </table>
-    </div>
+        </DataTable>
   );
 }
 
 function Apps({ apps }: { apps: Session[] }) {
   if (!apps.length) return <p className="muted">No desktop apps run in this desktop. Start them from the desktop's own menu, or with <code>skaha app launch</code>.</p>;
   return (
-    <div className="table-wrap">
-      <table className="table">
-        <caption className="visually-hidden">Desktop apps</caption>
-        <thead>
-          <tr>
-            <th scope="col">App</th>
-            <th scope="col">Image</th>
-            <th scope="col">Status</th>
-            <th scope="col">Started</th>
-            <th scope="col">Resources</th>
-          </tr>
-        </thead>
-        <tbody>
+    <DataTable caption="Desktop apps" columns={['App', 'Image', 'Status', 'Started', 'Resources']}>
           {apps.map((a) => (
             <tr key={`${a.id}-${a.appid}`}>
               <td data-label="App">
@@ -194,8 +168,6 @@ function Apps({ apps }: { apps: Session[] }) {
               <td data-label="Resources">{resources(a)}</td>
             </tr>
           ))}
-        </tbody>
-      </table>
-    </div>
+        </DataTable>
   );
 }

@@ -1,6 +1,7 @@
 import type { Session } from '../api';
 import { absoluteTime, canConnect, isFinished, isNone, relativeTime, resources, shortImage, typeLabel } from '../lib/format';
 import { StatusBadge, TypeLabel } from './ui';
+import { ACTIONS, DataTable } from './DataTable';
 
 export interface SessionActions {
   onRenew(s: Session): void;
@@ -17,28 +18,11 @@ export const displayName = (s: Pick<Session, 'name' | 'id'>) => (isNone(s.name) 
  */
 export function SessionTable({ sessions, now, busy, selected, actions, appCounts = {} }: { sessions: Session[]; now: number; busy: Record<string, string | undefined>; selected?: string | undefined; actions: SessionActions; appCounts?: Record<string, number> }) {
   return (
-    <div className="table-wrap">
-      <table className="table sessions-table">
-        <caption className="visually-hidden">Your sessions</caption>
-        <thead>
-          <tr>
-            <th scope="col">Session</th>
-            <th scope="col">Image</th>
-            <th scope="col">Status</th>
-            <th scope="col">Time</th>
-            <th scope="col">Resources</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
+    <DataTable caption="Your sessions" className="sessions-table" columns={['Session', 'Image', 'Status', 'Time', 'Resources', ACTIONS]}>
           {sessions.map((s) => (
             <SessionRow key={s.id} s={s} now={now} busy={busy[s.id]} selected={selected === s.id} actions={actions} apps={appCounts[s.id] ?? 0} />
           ))}
-        </tbody>
-      </table>
-    </div>
+        </DataTable>
   );
 }
 

@@ -5,6 +5,7 @@ import { CodeBlock, CopyButton, ErrorNotice, PageHeader, Spinner, StatusMessage 
 import { absoluteTime, relativeTime } from '../lib/format';
 import { scopesText, tokenExamples } from '../lib/examples';
 import { expiryDaysProblem, MAX_TOKEN_DAYS, tokenNameProblem } from '../lib/validate';
+import { ACTIONS, DataTable, When } from '../components/DataTable';
 
 const SCOPE_HELP: Record<string, string> = {
   read: 'list sessions, images, logs',
@@ -105,21 +106,7 @@ export function AccountPage({ api, me }: { api: Api; me: Me }) {
         {!tokens && !loadError ? <Spinner label="Loading your tokens…" /> : null}
         {tokens && tokens.length === 0 ? <p className="empty-inline">You have no API tokens.</p> : null}
         {tokens && tokens.length > 0 ? (
-          <div className="table-wrap">
-            <table className="table tokens-table">
-              <caption className="visually-hidden">Your API tokens</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Scopes</th>
-                  <th scope="col">Created</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
+          <DataTable caption="Your API tokens" className="tokens-table" columns={['Name', 'Scopes', 'Created', 'Expires', ACTIONS]}>
                 {tokens.map((t) => (
                   <tr key={t.id} data-token-id={t.id}>
                     <td data-label="Name">
@@ -127,15 +114,11 @@ export function AccountPage({ api, me }: { api: Api; me: Me }) {
                     </td>
                     <td data-label="Scopes">{scopesText(t.scopes)}</td>
                     <td data-label="Created">
-                      <time dateTime={t.createdAt} title={absoluteTime(t.createdAt)}>
-                        {relativeTime(t.createdAt)}
-                      </time>
+                      <When iso={t.createdAt} />
                     </td>
                     <td data-label="Expires">
                       {t.expiresAt ? (
-                        <time dateTime={t.expiresAt} title={absoluteTime(t.expiresAt)}>
-                          {relativeTime(t.expiresAt)}
-                        </time>
+                        <When iso={t.expiresAt} />
                       ) : (
                         'never'
                       )}
@@ -154,9 +137,7 @@ export function AccountPage({ api, me }: { api: Api; me: Me }) {
                     </td>
                   </tr>
                 ))}
-              </tbody>
-            </table>
-          </div>
+              </DataTable>
         ) : null}
         <CreateTokenForm api={api} me={me} onCreated={onCreated} />
       </section>

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import type { Api, Me, PublicSession, Stats } from '../api';
 import { ErrorNotice, PageHeader, Spinner, StatusBadge, TypeLabel } from '../components/ui';
 import { absoluteTime, relativeTime } from '../lib/format';
+import { DataTable, When } from '../components/DataTable';
 
 /** Per-user counts of active (Pending or Running) sessions, busiest first. */
 export function usersSummary(sessions: PublicSession[]): Array<{ user: string; active: number; total: number }> {
@@ -125,18 +126,7 @@ export function AdminPage({ api, me }: { api: Api; me: Me }) {
           {shown.length === 0 ? (
             <p className="empty-inline">{all.length ? 'No session matches the filter.' : 'Nobody has a session.'}</p>
           ) : (
-            <div className="table-wrap">
-              <table className="table">
-                <caption className="visually-hidden">All users' sessions</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">User</th>
-                    <th scope="col">Type</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Started</th>
-                  </tr>
-                </thead>
-                <tbody>
+            <DataTable caption="All users' sessions" columns={['User', 'Type', 'Status', 'Started']}>
                   {shown.map((s, i) => (
                     <tr key={`${s.userid}-${s.startTime}-${i}`}>
                       <td data-label="User">{s.userid}</td>
@@ -147,15 +137,11 @@ export function AdminPage({ api, me }: { api: Api; me: Me }) {
                         <StatusBadge status={s.status} />
                       </td>
                       <td data-label="Started">
-                        <time dateTime={s.startTime} title={absoluteTime(s.startTime)}>
-                          {relativeTime(s.startTime)}
-                        </time>
+                        <When iso={s.startTime} />
                       </td>
                     </tr>
                   ))}
-                </tbody>
-              </table>
-            </div>
+                </DataTable>
           )}
         </section>
       ) : null}
