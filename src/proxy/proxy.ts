@@ -218,12 +218,8 @@ export class SessionProxy {
       for (const [name, value] of Object.entries(up.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
       }
-      // Corked until the body already read with the headers has been piped: a small response
-      // leaves in one write (one syscall, one packet) instead of a header write and a body write.
-      res.cork();
       res.writeHead(up.statusCode ?? 502, up.statusMessage, headers);
       up.pipe(res);
-      process.nextTick(() => res.uncork());
       up.on('error', () => res.destroy());
     });
     upstream.on('error', (err: NodeJS.ErrnoException) => {
