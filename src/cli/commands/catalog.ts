@@ -30,7 +30,7 @@ export function catalogCommands(program: Command): void {
       print(table(['RESOURCE', 'DEFAULT', 'OPTIONS'], ['cores', 'memoryGB', 'gpus'].map((k) => [k, String(ctx[k]?.default ?? '-'), (ctx[k]?.options ?? []).join(' ') || '-'])));
     }));
 
-  const registry = program.command('registry').description('your credentials for private images, stored encrypted by the server (used when you launch without --registry-auth)');
+  const registry = program.command('registry').description('your credentials for private images, stored encrypted by the server and used to pull your private images');
   registry
     .command('login')
     .description('store your credentials for one registry host; the secret is read from stdin or SKAHA_REGISTRY_SECRET')
