@@ -53,6 +53,18 @@ export const backendUnavailable = (logMessage: string) =>
     logMessage,
   );
 
+/**
+ * The engine answered but refused the platform itself (Kubernetes RBAC: a permission missing from
+ * skaha's service account). Still 503 — not the caller's to fix — but in words that do not send
+ * the operator looking for a network problem; the detail goes to the log.
+ */
+export const backendRefused = (logMessage: string) =>
+  new SkahaError(
+    'SKAHA_ERR_BACKEND_UNAVAILABLE',
+    'temporarily unavailable: the cluster refused the platform\'s request (a permission of its service account); the operator has the details in the log',
+    logMessage,
+  );
+
 /** The identity database (PostgreSQL) could not be reached: the same 503, in its own words. */
 export const storeUnavailable = (logMessage: string) =>
   new SkahaError(

@@ -1,4 +1,4 @@
-import { backendUnavailable, SkahaError } from '../../server/errors.js';
+import { backendRefused, backendUnavailable, SkahaError } from '../../server/errors.js';
 import { describe } from './informer.js';
 
 /** HTTP status of a client-node ApiException (or a watch error), if the API server answered. */
@@ -21,5 +21,7 @@ export const isConflict = (err: unknown) => statusOf(err) === 409;
 export function apiFailure(action: string, err: unknown): SkahaError {
   if (err instanceof SkahaError) return err;
   if (statusOf(err) === 422) return new SkahaError('SKAHA_ERR_BAD_REQUEST', `the cluster refused the session: ${describe(err).replace(/^422\s*/, '')}`);
+  const status = statusOf(err);
+  if (status === 401 || status === 403) return backendRefused(`${action}: ${describe(err)}`);
   return backendUnavailable(`${action}: ${describe(err)}`);
 }
