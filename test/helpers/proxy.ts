@@ -18,7 +18,7 @@ export interface ProxyRig {
   cookies: CookieIssuer;
   activity: ActivityTracker;
   /** Route a session (owned by `username`) to an upstream port. */
-  addSession(s: { id: string; username: string; type: SessionType; port: number; status?: SessionRecord['status']; startedAt?: Date }): void;
+  addSession(s: { id: string; username: string; type: SessionType; port: number; status?: SessionRecord['status']; startedAt?: Date; pendingNote?: string }): void;
   close(): Promise<void>;
 }
 
@@ -31,11 +31,12 @@ export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupG
   const store = new SqliteIdentityStore(dir, { uidMin: 200000, uidMax: 299999 });
   const cookies = new CookieIssuer(new Signer(Buffer.alloc(32, 7)), { secure: false, maxAgeSeconds: 3600 });
   const activity = new ActivityTracker();
-  const sessions = new Map<string, { record: SessionRecord; port: number }>();
+  const sessions = new Map<string, { record: SessionRecord; port: number; pendingNote?: string }>();
   const proxy = new SessionProxy({
     backend: {
       get: (id, appId) => (appId ? undefined : sessions.get(id)?.record),
       address: (id) => (sessions.has(id) ? { host: '127.0.0.1', port: sessions.get(id)!.port } : undefined),
+      pendingNote: (id) => sessions.get(id)?.pendingNote,
     },
     authenticators: [new BearerTokenAuthenticator(store), new LoginCookieAuthenticator(cookies, store)],
     cookies,
@@ -59,6 +60,7 @@ export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupG
     addSession(s) {
       sessions.set(s.id, {
         port: s.port,
+        ...(s.pendingNote ? { pendingNote: s.pendingNote } : {}),
         record: {
           id: s.id, username: s.username, name: s.id, type: s.type, image: 'x', uid: 1, gid: 1, supplementalGroups: [],
           status: s.status ?? 'Running', createdAt: s.startedAt ?? new Date(0), startedAt: s.startedAt ?? new Date(0), deadlineSeconds: 3600,

@@ -172,6 +172,16 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     assert.match(await r.text(), /reloads by itself/);
   });
 
+  it('shows on the waiting page what a Pending session waits for, and updates it as the page polls', async () => {
+    const note = 'Pulling image images.example.org/big/tool:1.0: 1.2 of 3.4 GB, 3 of 7 layers.';
+    rig.addSession({ id: 'pulling1', username: 'alice', type: 'contributed', port: 1, status: 'Pending', pendingNote: note });
+    const page = await get('/session/contrib/pulling1/', { ...auth(alice), accept: 'text/html' });
+    assert.equal(page.status, 503);
+    assert.match(await page.text(), /<p id="detail">Pulling image images\.example\.org\/big\/tool:1\.0: 1\.2 of 3\.4 GB, 3 of 7 layers\.<\/p>/);
+    const poll = await fetch(`${rig.base}/session/contrib/pulling1/`, { method: 'HEAD', headers: auth(alice) });
+    assert.equal(decodeURIComponent(poll.headers.get('x-skaha-detail') ?? ''), note);
+  });
+
   it('takes a client that goes away off the upstream too', async () => {
     let closed = false;
     const slow = await startUpstream((req, res) => {
