@@ -63,10 +63,10 @@ export function imageCommands(program: Command): void {
             throw new Error(`${source} does not follow the container rules; fix it or use --skip-check`);
           }
         }
-        if (registry.caFile) installRegistryAuthorities([{ kind: 'registry', url: registry.url, caFile: registry.caFile }], DEFAULT_ENGINE_HOME);
+        const auth = engineAccess(ref, registry);
         await docker.getImage(source).tag({ repo: `${ref.host}/${ref.repository}`, tag: ref.tag });
         try {
-          await pushWithProgress(docker, target, registry);
+          await pushWithProgress(docker, target, auth);
         } finally {
           if (source !== target) await docker.getImage(target).remove({ noprune: true }).catch(() => undefined);
         }
@@ -115,9 +115,7 @@ export function adminImageCommands(admin: Command): void {
         const docker = await localEngine(opts.engineSocket);
         for (const image of images) {
           const ref = parseTarget(image);
-          const registry = registryFor(ref);
-          if (registry.caFile) installRegistryAuthorities([{ kind: 'registry', url: registry.url, caFile: registry.caFile }], DEFAULT_ENGINE_HOME);
-          const auth = registry.username ? { username: registry.username, password: registry.password ?? '', serveraddress: ref.host } : undefined;
+          const auth = engineAccess(ref, registryFor(ref));
           const started = Date.now();
           const spinner = new Spinner().start(`pulling ${image}`);
           const running = await pullImage(docker, image, auth, (progress) => {
@@ -206,13 +204,23 @@ async function readTypes(registry: RegistryEndpoint, ref: Target, harbor?: boole
   }
 }
 
+type EngineAuth = { username: string; password: string; serveraddress: string };
+
+/**
+ * What the local engine needs to push to or pull from `ref`'s registry: the registry's authority
+ * where the engine looks for it, and the credentials, if any, for this one operation.
+ */
+function engineAccess(ref: Target, registry: RegistryEndpoint): EngineAuth | undefined {
+  if (registry.caFile) installRegistryAuthorities([{ kind: 'registry', url: registry.url, caFile: registry.caFile }], DEFAULT_ENGINE_HOME);
+  return registry.username ? { username: registry.username, password: registry.password ?? '', serveraddress: ref.host } : undefined;
+}
+
 /** Push through the local engine, showing bytes pushed on a terminal. */
-async function pushWithProgress(docker: Docker, target: string, registry: RegistryEndpoint): Promise<void> {
-  const auth = registry.username ? { authconfig: { username: registry.username, password: registry.password ?? '', serveraddress: new URL(registry.url).host } } : {};
+async function pushWithProgress(docker: Docker, target: string, auth: EngineAuth | undefined): Promise<void> {
   const spinner = new Spinner().start(`pushing ${target}`);
   const progress = new PullProgress();
   try {
-    const stream = await docker.getImage(target).push(auth);
+    const stream = await docker.getImage(target).push(auth ? { authconfig: auth } : {});
     await new Promise<void>((resolve, reject) =>
       docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (event: PullStreamEvent) => {
         progress.feed(event);
