@@ -170,7 +170,11 @@ export function resolveConfig(raw: unknown): Config {
     if (source.caFile) source.caFile = path.resolve(source.caFile);
     if (source.passwordFile) {
       source.passwordFile = path.resolve(source.passwordFile);
-      source.password = fs.readFileSync(source.passwordFile, 'utf8').split('\n')[0]?.trim() ?? '';
+      try {
+        source.password = fs.readFileSync(source.passwordFile, 'utf8').split('\n')[0]?.trim() ?? '';
+      } catch (err) {
+        throw new Error(`invalid configuration at /catalog/sources/${i}/passwordFile: cannot read ${source.passwordFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
     }
   });
   return config;

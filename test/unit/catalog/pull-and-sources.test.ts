@@ -63,6 +63,7 @@ describe('catalog sources in the configuration', () => {
     assert.deepEqual(resolveConfig({}).catalog.sources, [{ kind: 'local' }]);
     assert.throws(() => resolveConfig({ catalog: { sources: [{ kind: 'registry' }] } }), /catalog\/sources\/0\/url: a registry source needs an http\(s\) URL/);
     assert.throws(() => resolveConfig({ catalog: { sources: [{ kind: 'quay' }] } }), /invalid configuration at \/catalog\/sources\/0\/kind/);
+    assert.throws(() => resolveConfig({ catalog: { sources: [{ kind: 'harbor', url: 'https://h.example', passwordFile: '/nonexistent/secret' }] } }), /catalog\/sources\/0\/passwordFile: cannot read \/nonexistent\/secret \(ENOENT\)/);
   });
 });
 
