@@ -93,11 +93,23 @@ describe('Kubernetes test control plane (etcd, apiserver, controller-manager, sc
   });
 
   it('fails a Job whose pod exits non-zero (skaha.test/exit-code), and ttlSecondsAfterFinished deletes it', async () => {
-    await batch.createNamespacedJob({ namespace: ns, body: job('boom', { 'skaha.test/complete-after': '0s', 'skaha.test/exit-code': '3' }, { ttlSecondsAfterFinished: 1 }) });
-    await until('Job boom Failed', async () => {
-      const j = await batch.readNamespacedJob({ name: 'boom', namespace: ns });
-      return j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True');
-    });
+    // Watched, not polled: with a 1 s TTL the Job can be Failed and deleted between two polls
+    // on a busy machine.
+    let failed = false;
+    const watching = await new k8s.Watch(kc).watch(
+      `/apis/batch/v1/namespaces/${ns}/jobs`,
+      { fieldSelector: 'metadata.name=boom' },
+      (_type, j: k8s.V1Job) => {
+        if (j.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')) failed = true;
+      },
+      () => {},
+    );
+    try {
+      await batch.createNamespacedJob({ namespace: ns, body: job('boom', { 'skaha.test/complete-after': '0s', 'skaha.test/exit-code': '3' }, { ttlSecondsAfterFinished: 1 }) });
+      await until('Job boom Failed', async () => failed);
+    } finally {
+      watching.abort();
+    }
     // The TTL controller deletes the finished Job, and the garbage collector its pod.
     await until('Job boom deleted after its TTL', async () => {
       try {
