@@ -22,7 +22,7 @@
  * tsx). Environment: BENCH_DURATION_S (10), BENCH_WARMUP_S (2), BENCH_CONNECTIONS (64),
  * BENCH_ROUNDS (3), BENCH_TARGETS (all), BENCH_WS_SOCKETS (1000), BENCH_WS_ROUNDS (10),
  * BENCH_WS_SPREAD_MS (1000), BENCH_IDLE_SOCKETS (10000), BENCH_IDLE_CHP (1), BENCH_NGINX_AUTO
- * (1), BENCH_PROFILE (0), BENCH_PROFILE_OUT, BENCH_TIMEOUT_S (1800); see bench/README.md. Every
+ * (1), BENCH_PROFILE (0), BENCH_PROFILE_PATH (/small or /64k), BENCH_PROFILE_OUT, BENCH_TIMEOUT_S (1800); see bench/README.md. Every
  * process and the temporary directory are removed at the end, also on errors, Ctrl-C and the
  * time limit.
  */
@@ -50,6 +50,7 @@ const IDLE_SOCKETS = envInt('BENCH_IDLE_SOCKETS', 10_000, 0, 100_000);
 const IDLE_CHP = envInt('BENCH_IDLE_CHP', 1, 0, 1) === 1;
 const NGINX_AUTO = envInt('BENCH_NGINX_AUTO', 1, 0, 1) === 1;
 const PROFILE = envInt('BENCH_PROFILE', 0, 0, 1) === 1;
+const PROFILE_PATH: UrlPath = process.env.BENCH_PROFILE_PATH === '/64k' ? '/64k' : '/small';
 const PIN = envInt('BENCH_PIN', NPROC >= 2 ? 1 : 0, 0, 1) === 1 && NPROC >= 2;
 const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 1800, 60, 7200);
 const PROXY_CODE = process.env.BENCH_PROXY_CODE === 'src' ? 'src' : 'dist';
@@ -744,7 +745,7 @@ async function main(): Promise<void> {
     if (PROFILE) {
       const file = path.join(dir, 'ours.cpuprofile');
       const prof = await startOurs('ours-profile', [`${httpId}=${upPort}`], { BENCH_CPU_PROFILE: file });
-      const url = `http://127.0.0.1:${prof.port}/session/contrib/${httpId}/small`;
+      const url = `http://127.0.0.1:${prof.port}/session/contrib/${httpId}${PROFILE_PATH}`;
       const headers = [`Authorization: Bearer ${prof.token}`];
       if (WARMUP_S) await wrk(url, WARMUP_S, headers);
       // The profile covers the measured run only (SIGUSR2 starts and stops it, bench/proxy/ours.ts).
@@ -756,7 +757,7 @@ async function main(): Promise<void> {
       await written;
       await stopProc(prof.proc);
       if (process.env.BENCH_PROFILE_OUT) fs.copyFileSync(file, process.env.BENCH_PROFILE_OUT);
-      profileText = `profile of ours (${PROXY_CODE === 'dist' ? 'dist/, positions mapped to src/ by its source maps' : 'src/ through tsx: generated positions'}) under wrk /small for ${DURATION_S} s: ${int(r.rps)} req/s while profiling\n${profileReport(file, REPO)}`;
+      profileText = `profile of ours (${PROXY_CODE === 'dist' ? 'dist/, positions mapped to src/ by its source maps' : 'src/ through tsx: generated positions'}) under wrk ${PROFILE_PATH} for ${DURATION_S} s: ${int(r.rps)} req/s while profiling\n${profileReport(file, REPO)}`;
     }
 
     // --- report --------------------------------------------------------------------------------

@@ -39,6 +39,22 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'pro
 /** Client-supplied forwarding headers are replaced by what we saw (no spoofing). */
 const FORWARDED = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip']);
 
+/**
+ * `METHOD target HTTP/1.1` and the headers, for the WebSocket handshake we write ourselves. Node
+ * has already refused CR/LF in what the client sent; a value of ours with one is left out.
+ * Latin-1, as Node decoded the client's bytes.
+ */
+function requestHead(method: string, target: string, headers: IncomingHttpHeaders): string {
+  let head = `${method} ${target} HTTP/1.1\r\n`;
+  for (const name in headers) {
+    const value = headers[name];
+    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+      if (!/[\r\n]/.test(v)) head += `${name}: ${v}\r\n`;
+    }
+  }
+  return head + '\r\n';
+}
+
 type Decision =
   | { kind: 'forward'; path: SessionPath; session: SessionRecord; target: { host: string; port: number }; username: string; viaBearer: boolean }
   | { kind: 'respond'; status: number; title: string; detail: string; headers?: Record<string, string>; waiting?: boolean; session?: SessionRecord };
@@ -277,15 +293,7 @@ export class SessionProxy {
     upstream.setNoDelay(true);
     (socket as net.Socket).setNoDelay?.(true);
     upstream.on('connect', () => {
-      const headers = this.upstreamHeaders(req, d, true);
-      let head0 = `${req.method} ${upstreamTarget(d.path)} HTTP/1.1\r\n`;
-      for (const [name, value] of Object.entries(headers)) {
-        for (const v of Array.isArray(value) ? value : [value]) {
-          // Node has already refused CR/LF in incoming header values; check again for our own.
-          if (v !== undefined && !/[\r\n]/.test(String(v))) head0 += `${name}: ${v}\r\n`;
-        }
-      }
-      upstream.write(head0 + '\r\n');
+      upstream.write(requestHead(req.method ?? 'GET', upstreamTarget(d.path), this.upstreamHeaders(req, d, true)), 'latin1');
       if (head.length) upstream.write(head);
       socket.pipe(upstream);
       upstream.pipe(socket);

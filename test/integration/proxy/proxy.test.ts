@@ -154,6 +154,53 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     assert.ok(rssPeak - rssBefore < 64 * 2 ** 20, `memory grew by ${Math.round((rssPeak - rssBefore) / 2 ** 20)} MB for a 100 MB upload`);
   });
 
+  it('streams a 100 MB download to a slow client without holding it in memory', async () => {
+    const size = 100 * 2 ** 20;
+    const chunk = Buffer.alloc(64 * 1024, 2);
+    const source = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+      let sent = 0;
+      const pump = () => {
+        while (sent < size) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      pump();
+    });
+    rig.addSession({ id: 'dnload01', username: 'alice', type: 'contributed', port: source.port });
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 20);
+    // The client reads in bursts with pauses: the proxy must stop reading from the container
+    // rather than buffer what the client has not taken yet.
+    const received = await new Promise<number>((resolve, reject) => {
+      http
+        .get(`${rig.base}/session/contrib/dnload01/big`, { headers: auth(alice) }, (res) => {
+          let n = 0;
+          let sinceBreak = 0;
+          res.on('data', (c: Buffer) => {
+            n += c.length;
+            sinceBreak += c.length;
+            if (sinceBreak > 8 * 2 ** 20) {
+              sinceBreak = 0;
+              res.pause();
+              setTimeout(() => res.resume(), 50);
+            }
+          });
+          res.on('end', () => resolve(n));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    clearInterval(sampler);
+    await source.close();
+    assert.equal(received, size);
+    assert.ok(rssPeak - rssBefore < 64 * 2 ** 20, `memory grew by ${Math.round((rssPeak - rssBefore) / 2 ** 20)} MB for a 100 MB download`);
+  });
+
   it('answers 504 when the container does not answer, 502 when it drops the connection', async () => {
     const hang = await get('/session/contrib/contrib1/hang', auth(alice));
     assert.equal(hang.status, 504);
