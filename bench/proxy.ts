@@ -620,6 +620,10 @@ async function main(): Promise<void> {
     });
     if (added.status !== 201) throw new Error(`CHP: adding the /ws route answered ${added.status}`);
 
+    // The same HTTP stack as ours with none of its work: what Node itself costs (node-floor.ts).
+    const floor = launch(cleanup, 'node-floor', process.execPath, ['--import', 'tsx', 'bench/proxy/node-floor.ts', String(upPort)], { cpus: PROXY_CPU, stdout: 'pipe' });
+    const floorPort = (await jsonLine<{ port: number }>(floor, 30_000)).port;
+
     const nginxPort = await freePort();
     const nginx1 = startNginx(cleanup, 'nginx-1', nginxProxyConf('nginx-1', '1', nginxPort, upPort, echoPort), PROXY_CPU);
     await waitHttp(nginx1, `http://127.0.0.1:${nginxPort}/small`);
@@ -635,6 +639,7 @@ async function main(): Promise<void> {
       { key: 'upstream', label: 'upstream nginx, direct (ceiling)', base: `http://127.0.0.1:${upPort}`, prefix: '', headers: [], proc: upstream, ws: `ws://127.0.0.1:${echoPort}/`, wsHeaders: {} },
       { key: 'ours', label: 'skaha SessionProxy (bearer token)', base: `http://127.0.0.1:${ours.port}`, prefix: `/session/contrib/${httpId}`, headers: [`Authorization: ${bearer}`], proc: ours.proc, ws: `ws://127.0.0.1:${ours.port}/session/contrib/${wsId}/`, wsHeaders: { authorization: bearer } },
       { key: 'chp', label: 'configurable-http-proxy (no auth)', base: `http://127.0.0.1:${chpPort}`, prefix: '', headers: [], proc: chp, ws: `ws://127.0.0.1:${chpPort}/ws/`, wsHeaders: {} },
+      { key: 'floor', label: 'Node.js floor: http server + undici, no auth', base: `http://127.0.0.1:${floorPort}`, prefix: '', headers: [], proc: floor },
       { key: 'nginx1', label: 'nginx, worker_processes 1', base: `http://127.0.0.1:${nginxPort}`, prefix: '', headers: [], proc: nginx1, ws: `ws://127.0.0.1:${nginxPort}/ws/`, wsHeaders: {} },
     ];
     if (nginxAuto) targets.push({ key: 'nginxAuto', label: `nginx, worker_processes auto (${NPROC}), not pinned`, base: `http://127.0.0.1:${nginxAutoPort}`, prefix: '', headers: [], proc: nginxAuto });
@@ -786,7 +791,7 @@ async function main(): Promise<void> {
         httpRows.push([t.label, p, int(a.rps), `${int(a.min)}–${int(a.max)}`, ms(a.p50, 2), ms(a.p99, 2), pct0(a.procPct), int(a.perCpu), a.cpus.map(pct0).join(' / '), String(a.errors)]);
       }
     }
-    const ratioHeaders = ['path', 'ours req/s', 'ours / CHP', `ours / nginx (1 worker)`, ...(NGINX_AUTO ? ['ours / nginx (auto)'] : []), 'ours / upstream', 'per CPU-s: ours / CHP', 'per CPU-s: ours / nginx', 'p99 ours / CHP', 'p99 ours / nginx'];
+    const ratioHeaders = ['path', 'ours req/s', 'ours / CHP', `ours / nginx (1 worker)`, ...(NGINX_AUTO ? ['ours / nginx (auto)'] : []), 'ours / upstream', 'ours / Node floor', 'Node floor / nginx', 'per CPU-s: ours / CHP', 'per CPU-s: ours / nginx', 'p99 ours / CHP', 'p99 ours / nginx'];
     const ratioRows: string[][] = [];
     const verdicts: string[] = [];
     for (const p of PATHS) {
@@ -794,8 +799,9 @@ async function main(): Promise<void> {
       const c = agg('chp', p);
       const n = agg('nginx1', p);
       const u = agg('upstream', p);
+      const f = agg('floor', p);
       ratioRows.push([
-        p, int(o.rps), ratio(o.rps, c.rps), ratio(o.rps, n.rps), ...(NGINX_AUTO ? [ratio(o.rps, agg('nginxAuto', p).rps)] : []), ratio(o.rps, u.rps),
+        p, int(o.rps), ratio(o.rps, c.rps), ratio(o.rps, n.rps), ...(NGINX_AUTO ? [ratio(o.rps, agg('nginxAuto', p).rps)] : []), ratio(o.rps, u.rps), ratio(o.rps, f.rps), ratio(f.rps, n.rps),
         ratio(o.perCpu, c.perCpu), ratio(o.perCpu, n.perCpu), ratio(o.p99, c.p99), ratio(o.p99, n.p99),
       ]);
       verdicts.push(
@@ -828,6 +834,7 @@ async function main(): Promise<void> {
       `# upstream (WebSocket): ${shown(echo.command)}`,
       `# ours (${PROXY_CODE === 'dist' ? `$DIR/ours.mjs is bench/proxy/ours.ts through tsc's transpileModule, BENCH_PROXY_ROOT=${path.join(REPO, 'dist')}` : 'the sources through tsx'}): ${shown(ours.proc.command)}`,
       `# CHP (CONFIGPROXY_AUTH_TOKEN set; route /ws -> the echo server added through its API): ${shown(chp.command)}`,
+      `# Node.js floor: ${shown(floor.command)}`,
       `# nginx: ${shown(nginx1.command)}`,
       ...(nginxAuto ? [`# nginx auto: ${shown(nginxAuto.command)}`] : []),
       `# load, per proxy and path (after a ${WARMUP_S} s warm-up of the same): ${shown(pinned(LOAD_CPUS, 'wrk', wrkArgs(`${targets[1]!.base}${targets[1]!.prefix}/small`, DURATION_S, targets[1]!.headers)).flat().map(quote).join(' '))}`,
