@@ -198,19 +198,21 @@ export class SessionProxy {
 
   private upstreamHeaders(req: IncomingMessage, d: Extract<Decision, { kind: 'forward' }>, keepUpgrade: boolean): IncomingHttpHeaders {
     const headers: IncomingHttpHeaders = {};
-    for (const [name, value] of Object.entries(req.headers)) {
+    const incoming = req.headers;
+    for (const name in incoming) {
+      const value = incoming[name];
       if (value === undefined || FORWARDED.has(name)) continue;
       if (HOP_BY_HOP.has(name) && !(keepUpgrade && (name === 'upgrade' || name === 'connection'))) continue;
+      // Our credentials never reach the container: not the API token, not our cookies.
+      if (name === 'authorization' && d.viaBearer) continue;
+      if (name === 'cookie') {
+        const kept = String(value).split(';').map((c) => c.trim()).filter((c) => c && !CookieIssuer.isOurs(c.slice(0, c.indexOf('='))));
+        if (kept.length) headers.cookie = kept.join('; ');
+        continue;
+      }
       headers[name] = value;
     }
-    headers.host = req.headers.host ?? `${d.target.host}:${d.target.port}`;
-    // Our credentials never reach the container: not the API token, not our cookies.
-    if (d.viaBearer) delete headers.authorization;
-    if (headers.cookie) {
-      const kept = String(headers.cookie).split(';').map((c) => c.trim()).filter((c) => c && !CookieIssuer.isOurs(c.slice(0, c.indexOf('='))));
-      if (kept.length) headers.cookie = kept.join('; ');
-      else delete headers.cookie;
-    }
+    headers.host = incoming.host ?? `${d.target.host}:${d.target.port}`;
     // The notebook's own token is the session ID (spec §4.2); the proxy has already checked the
     // owner, so it presents the token for them instead of the URL.
     if (d.session.type === 'notebook') headers.authorization = `token ${d.session.id}`;
