@@ -69,10 +69,10 @@ const wantsHtml = (req: IncomingMessage) => (req.method === 'GET' || req.method 
 export class SessionProxy {
   /**
    * Keep-alive connections to the containers, a pool per container. undici rather than
-   * http.request: the same streaming with far less work per request (bench/proxy.ts: about 1.7×
-   * the requests per CPU-second). The container's time to send its response headers counts
-   * only once the whole request has reached it (undici's headersTimeout), so a long upload is
-   * never cut short; a response body may take as long as it likes (server-sent events).
+   * http.request: the same streaming with far less work per request (docs/benchmarks.md: about
+   * twice the requests per CPU-second). undici's headersTimeout (the container's time to
+   * send its response headers) does not fire while the request body is still being sent, so a
+   * long upload is never cut short; a response body may take as long as it likes (server-sent events).
    */
   private readonly upstreams: Agent;
 
