@@ -99,6 +99,13 @@ export interface SessionBackend {
   create(spec: LaunchSpec): Promise<void>;
   /** Every session and desktop-app in the index. */
   list(): SessionRecord[];
+  /**
+   * The user's sessions as the engine holds them at this moment, not as the index last heard.
+   * Where several servers share one engine (Kubernetes replicas), each server's launch lock
+   * cannot keep two of them from passing the session limit at once: the service counts again
+   * with this after a launch. Absent where one server owns the engine (Podman).
+   */
+  listNow?(username: string): Promise<SessionRecord[]>;
   get(id: string, appId?: string): SessionRecord | undefined;
   /**
    * Stop and remove; for a desktop, its apps first. Resolves once the stop is under way (the

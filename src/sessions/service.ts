@@ -133,13 +133,8 @@ export class SessionService {
 
     return this.withUserLock(user.username, async () => {
       // 6. limit on interactive sessions (Pending + Running, spec §11.12 v1 counting)
-      if (type !== 'headless') {
-        const active = this.backend.list().filter(
-          (s) => s.username === user.username && isInteractive(s.type) && (s.status === 'Pending' || s.status === 'Running'),
-        ).length;
-        if (active >= this.opts.maxUserSessions) {
-          throw new SkahaError('SKAHA_ERR_SESSION_LIMIT', `User ${user.username} has reached the maximum of ${this.opts.maxUserSessions} active sessions.`);
-        }
+      if (type !== 'headless' && this.activeInteractive(this.backend.list(), user.username) >= this.opts.maxUserSessions) {
+        throw this.sessionLimit(user.username);
       }
       // 7. ID
       let id = newSessionId();
@@ -184,9 +179,40 @@ export class SessionService {
         jobName: jobName(type, user.username, id),
         ...(registryAuth ? { registryAuth } : {}),
       }));
+      if (type !== 'headless') await this.backOutPastLimit(user.username, id);
       this.log.info(`launched ${type} session ${id} (${name}) for ${user.username} from ${image}`);
       return id;
     });
+  }
+
+  private activeInteractive(sessions: SessionRecord[], username: string): number {
+    return sessions.filter((s) => s.username === username && !s.appId && isInteractive(s.type) && (s.status === 'Pending' || s.status === 'Running')).length;
+  }
+
+  private sessionLimit(username: string): SkahaError {
+    return new SkahaError('SKAHA_ERR_SESSION_LIMIT', `User ${username} has reached the maximum of ${this.opts.maxUserSessions} active sessions.`);
+  }
+
+  /**
+   * Another server sharing the engine may have launched for the same user at the same moment
+   * (Kubernetes replicas): count again from the engine itself, and the launch that finds the
+   * limit passed removes its own session. Two racing launches may then both back out, never
+   * both stay. A failed count keeps the session (the launch itself went through).
+   */
+  private async backOutPastLimit(username: string, id: string): Promise<void> {
+    if (!this.backend.listNow) return;
+    let now: SessionRecord[];
+    try {
+      now = await this.backend.listNow(username);
+    } catch (err) {
+      this.log.warn(`launch ${id}: could not count ${username}'s sessions again: ${(err as Error).message}`);
+      return;
+    }
+    if (this.activeInteractive(now, username) <= this.opts.maxUserSessions) return;
+    this.log.info(`launch ${id}: ${username} passed the session limit through another server at the same time; removing it`);
+    const session = this.backend.get(id) ?? now.find((s) => s.id === id && !s.appId);
+    if (session) await this.remove(session).catch((err) => this.log.warn(`launch ${id}: ${(err as Error).message}`));
+    throw this.sessionLimit(username);
   }
 
   /** Attach a desktop-app to the caller's desktop (spec §3.9). Returns the app ID. */

@@ -4,14 +4,14 @@ import { BatchV1Api, CoreV1Api, VersionApi, type KubeConfig, type V1ConfigMap, t
 import { backendUnavailable, notFound, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type EngineStats, type LaunchSpec, type SessionBackend, type SessionEvent } from '../backend.js';
-import { SESSION_LABEL } from '../labels.js';
+import { labelValue, SESSION_LABEL } from '../labels.js';
 import { apiFailure, isConflict, isNotFound, statusOf } from './errors.js';
 import { describe, Informer } from './informer.js';
 import {
   makeFilesConfigMap, makeFilesSecret, makeJob, makeLaunchScriptsConfigMap, makeRegistrySecret, makeService, planMounts,
   type DesktopOfApp, type KubernetesObjectOptions,
 } from './objects.js';
-import { parseQuantity, sessionEvents } from './records.js';
+import { parseQuantity, recordFromJob, sessionEvents } from './records.js';
 import { keyOfLabels, SessionIndex } from './session-index.js';
 
 /**
@@ -98,6 +98,17 @@ export class KubernetesBackend implements SessionBackend {
 
   get(id: string, appId?: string): SessionRecord | undefined {
     return this.index.get(recordKey(id, appId));
+  }
+
+  /** A quorum read of the user's Jobs (labels hold a shortened username; the record the exact one). */
+  async listNow(username: string): Promise<SessionRecord[]> {
+    let jobs: V1Job[];
+    try {
+      jobs = (await this.batch.listNamespacedJob({ namespace: this.opts.namespace, labelSelector: `${SELECTOR},${SESSION_LABEL.username}=${labelValue(username)}` })).items;
+    } catch (err) {
+      throw apiFailure(`list the sessions of ${username}`, err);
+    }
+    return jobs.flatMap((job) => recordFromJob(job, undefined, { terminating: false }) ?? []).filter((r) => r.username === username);
   }
 
   /** The session's pod IP: the proxy reaches the container port there, as skaha's Service would. */

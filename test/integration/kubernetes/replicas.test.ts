@@ -42,7 +42,7 @@ describe('two servers on one Kubernetes cluster', { skip: missingKubeBinaries().
         dataDir,
         backend: 'kubernetes',
         kubernetes: { kubeconfig: cluster.kubeconfigPath, namespace: 'skaha-replicas' },
-        sessions: { expirySeconds: 5, reaperIntervalMs: 200 },
+        sessions: { expirySeconds: 5, reaperIntervalMs: 200, maxUserSessions: 2 },
         identity,
       });
       const log = { info() {}, warn: (m: string) => void warnings.push(`${name}: ${m}`), error: (m: string) => void warnings.push(`${name}: ${m}`) };
@@ -96,5 +96,37 @@ describe('two servers on one Kubernetes cluster', { skip: missingKubeBinaries().
     });
     await sleep(1000);
     assert.deepEqual(warnings, [], 'no reaper tripped over the other, nothing else went wrong');
+  });
+
+  it('keeps a user within the session limit when launches race through both servers', async () => {
+    const lena = (await servers[0]!.platform.store.createToken('lena', 'test')).token;
+    const launch = (server: number, name: string) =>
+      fetch(`${servers[server]!.base}/skaha/v1/session`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${lena}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ name, image: WEB, type: 'contributed' }).toString(),
+      });
+    // Four launches on each server at once: each server's own lock orders its four, but
+    // nothing but the count after the launch orders them across servers.
+    const answers = await Promise.all([0, 1, 0, 1, 0, 1, 0, 1].map((server, i) => launch(server, `race${i}`)));
+    const made: string[] = [];
+    for (const r of answers) {
+      const text = (await r.text()).trim();
+      if (r.status === 200) made.push(text);
+      else assert.match(text, /maximum of 2 active sessions/, `a refused launch says why (${r.status})`);
+    }
+    assert.ok(made.length >= 1 && made.length <= 2, `${made.length} launches went through, limit 2`);
+    const active = async (server: number) => {
+      const list = (await (await fetch(`${servers[server]!.base}/skaha/v1/session`, { headers: { authorization: `Bearer ${lena}` } })).json()) as Array<{ id: string; status: string }>;
+      return list.filter((s) => s.status === 'Pending' || s.status === 'Running').map((s) => s.id).sort();
+    };
+    await until('both servers list exactly the launches that went through', async () => {
+      const [a, b] = [await active(0), await active(1)];
+      return JSON.stringify(a) === JSON.stringify([...made].sort()) && JSON.stringify(b) === JSON.stringify(a);
+    });
+    for (const id of made) {
+      const r = await fetch(`${servers[0]!.base}/skaha/v1/session/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${lena}` } });
+      assert.equal(r.status, 200, await r.text());
+    }
   });
 });
