@@ -50,7 +50,8 @@ export const ConfigSchema = Type.Object({
     issuer: Type.String({ default: '', description: 'OIDC issuer URL; bearer JWTs from it are accepted and browsers can log in with it. Empty: no OIDC.' }),
     audience: Type.String({ default: '', description: 'The `aud` access tokens must carry (usually this server\'s URL or client id).' }),
     clientId: Type.String({ default: '', description: 'Client id of this server at the issuer, for the browser login (authorization code with PKCE).' }),
-    clientSecret: Type.String({ default: '', description: 'Client secret for the browser login (empty for a public client).' }),
+    clientSecret: Type.String({ default: '', description: 'Client secret for the browser login (empty for a public client); prefer clientSecretFile.' }),
+    clientSecretFile: Type.String({ default: '', description: 'File holding the client secret (its first line), e.g. a mounted Kubernetes Secret; read at start, instead of clientSecret.' }),
     cliClientId: Type.String({ default: '', description: 'Client id the `skaha` CLI logs in with (device or loopback browser flow, PKCE): a public client, since a secret cannot be kept on users\' machines. Empty: the same as `clientId`. Offered, with the issuer, at GET /auth/oidc.' }),
     cliScopes: Type.Array(Type.String({ minLength: 1 }), { default: ['openid', 'profile', 'offline_access'], description: 'Scopes the CLI asks for; `offline_access` is what gets it a refresh token from most issuers.' }),
     usernameClaim: Type.String({ default: 'preferred_username', description: 'Claim holding the username.' }),
@@ -164,20 +165,29 @@ export function resolveConfig(raw: unknown): Config {
   }
   // The password itself is read when connecting (src/store/open.ts), never kept in the config.
   if (pg.passwordFile) pg.passwordFile = path.resolve(pg.passwordFile);
+  if (config.oidc.clientSecretFile) {
+    config.oidc.clientSecretFile = path.resolve(config.oidc.clientSecretFile);
+    config.oidc.clientSecret = firstLineOf(config.oidc.clientSecretFile, '/oidc/clientSecretFile');
+  }
   config.catalog.sources.forEach((source, i) => {
     if (source.kind === 'local') return;
     if (!source.url || !/^https?:\/\//.test(source.url)) throw new Error(`invalid configuration at /catalog/sources/${i}/url: a ${source.kind} source needs an http(s) URL`);
     if (source.caFile) source.caFile = path.resolve(source.caFile);
     if (source.passwordFile) {
       source.passwordFile = path.resolve(source.passwordFile);
-      try {
-        source.password = fs.readFileSync(source.passwordFile, 'utf8').split('\n')[0]?.trim() ?? '';
-      } catch (err) {
-        throw new Error(`invalid configuration at /catalog/sources/${i}/passwordFile: cannot read ${source.passwordFile} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-      }
+      source.password = firstLineOf(source.passwordFile, `/catalog/sources/${i}/passwordFile`);
     }
   });
   return config;
+}
+
+/** A secret kept in a file (a mounted Kubernetes Secret): its first line, or a one-line error naming the field. */
+function firstLineOf(file: string, field: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n')[0]?.trim() ?? '';
+  } catch (err) {
+    throw new Error(`invalid configuration at ${field}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
 }
 
 /** The base of connect URLs. */

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium } from 'playwright-core';
 import { cleanupList, startPlatform, type TestPlatform } from '../../helpers/platform.js';
@@ -13,8 +16,13 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
 
   before(async () => {
     const issuerPort = await freePort();
+    // The confidential client's secret comes from a file, as a mounted Kubernetes Secret would
+    // give it: the browser login below fails at the issuer's token endpoint without it.
+    const secrets = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-oidc-secret-'));
+    cleanups.add(async () => fs.rmSync(secrets, { recursive: true, force: true }));
+    fs.writeFileSync(path.join(secrets, 'client-secret'), 'test-secret\n', { mode: 0o600 });
     tp = await startPlatform(cleanups.add, {
-      oidc: { issuer: `http://127.0.0.1:${issuerPort}`, audience: AUDIENCE, clientId: 'skaha', clientSecret: 'test-secret', clockToleranceSeconds: 0 },
+      oidc: { issuer: `http://127.0.0.1:${issuerPort}`, audience: AUDIENCE, clientId: 'skaha', clientSecretFile: path.join(secrets, 'client-secret'), clockToleranceSeconds: 0 },
     });
     issuer = await startIssuer({ port: issuerPort, redirectUri: `${tp.base}/login/oidc/callback` });
     rogue = await startIssuer({ port: await freePort() });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { renderConfigDocs } from '../../../src/server/config-docs.js';
 import { SKAHA_ERRORS } from '../../../src/server/errors.js';
@@ -37,5 +39,17 @@ describe('configuration', () => {
     assert.throws(() => resolveConfig({ sessions: { maxUserSessions: 0 } }), /invalid configuration at \/sessions\/maxUserSessions/);
     assert.throws(() => resolveConfig({ port: 'eighty' }), /invalid configuration at \/port/);
     assert.throws(() => loadConfig({ configFile: '/nonexistent.json' }, {}), /cannot read config file \/nonexistent.json/);
+  });
+
+  it('reads the OIDC client secret from its file, and names the field when it cannot', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-config-'));
+    try {
+      const file = path.join(dir, 'client-secret');
+      fs.writeFileSync(file, 's3cr3t\nignored\n', { mode: 0o600 });
+      assert.equal(resolveConfig({ oidc: { clientSecret: 'inline', clientSecretFile: file } }).oidc.clientSecret, 's3cr3t');
+      assert.throws(() => resolveConfig({ oidc: { clientSecretFile: path.join(dir, 'missing') } }), /invalid configuration at \/oidc\/clientSecretFile: cannot read .*missing \(ENOENT\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
