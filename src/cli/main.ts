@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig, type ConfigOverrides } from '../server/config.js';
+import path from 'node:path';
+import { loadConfig, type Config, type ConfigOverrides } from '../server/config.js';
 import { SkahaError } from '../server/errors.js';
+import type { Stores } from '../store/open.js';
 import type { IdentityStore, Scope } from '../store/store.js';
 import { catalogCommands } from './commands/catalog.js';
 import { completionCommand } from './commands/completion.js';
@@ -30,12 +32,16 @@ function overrides(opts: { config?: string; port?: number; dataDir?: string }): 
  * PostgreSQL: identity.store), closed afterwards; any failure is one `skaha: ...` line.
  */
 async function withIdentityStore(opts: { config?: string; dataDir?: string }, fn: (store: IdentityStore) => Promise<void>): Promise<void> {
+  await withStores(opts, (stores) => fn(stores.identity));
+}
+
+async function withStores(opts: { config?: string; dataDir?: string }, fn: (stores: Stores, config: Config) => Promise<void>): Promise<void> {
   try {
     const config = loadConfig(overrides(opts));
     const { openStores } = await import('../store/open.js');
     const stores = await openStores(config);
     try {
-      await fn(stores.identity);
+      await fn(stores, config);
     } finally {
       await stores.close();
     }
@@ -150,6 +156,31 @@ group
     await withIdentityStore(opts, async (store) => {
       const g = await store.addToGroup(username, groupName);
       console.log(`${username} is in group ${g.name} (gid ${g.gid}); new sessions get it`);
+    });
+  });
+
+const storeCmd = admin.command('store').description('the identity store itself');
+storeCmd
+  .command('copy-from-sqlite <dataDir>')
+  .description('copy the SQLite identity store of <dataDir> (users, uids, groups, passwords, API tokens, registry credentials) into the configured PostgreSQL store, which must be empty; run once when moving to several servers')
+  .option('-d, --data-dir <dir>', 'data directory of the configured servers (env SKAHA_DATA_DIR); its secrets key must be the one that sealed the registry credentials')
+  .option('-c, --config <file>', 'JSON config file with identity.store postgres (env SKAHA_CONFIG)')
+  .addHelpText('after', '\nExample (docs/operations.md):\n  npx skaha admin store copy-from-sqlite /var/lib/skaha --config /etc/skaha/config.json')
+  .action(async (from: string, opts) => {
+    // Checked before anything is opened: a SQLite store must not be created as a side effect.
+    let store: string;
+    try {
+      store = loadConfig(overrides(opts)).identity.store;
+    } catch (err) {
+      fail((err as Error).message);
+    }
+    if (store !== 'postgres') fail('the configured identity.store is sqlite: point --config at the configuration with identity.store postgres');
+    await withStores(opts, async (stores, config) => {
+      const { copySqliteToPostgres } = await import('../store/copy.js');
+      const { CredentialSealer } = await import('../store/sealing.js');
+      const n = await copySqliteToPostgres(path.resolve(from), stores.database!, CredentialSealer.forDataDir(config.dataDir));
+      console.log(`copied into ${stores.where}: ${n.users} users, ${n.groups} groups, ${n.memberships} memberships, ${n.tokens} API tokens, ${n.credentials} registry credentials`);
+      if (n.unreadableCredentials) console.log(`left out ${n.unreadableCredentials} registry credentials the old key could not open (their owners store them again)`);
     });
   });
 

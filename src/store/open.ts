@@ -12,6 +12,8 @@ export interface Stores {
   registryCredentials: RegistryCredentials;
   /** Where they are, for messages: a file path or a PostgreSQL URL without its password. */
   where: string;
+  /** The PostgreSQL database behind them (identity.store postgres), for `skaha admin store`. */
+  database?: PostgresDatabase;
   close(): Promise<void>;
 }
 
@@ -51,7 +53,7 @@ export async function openStores(config: Pick<Config, 'dataDir' | 'identity'>, o
     }
     const identity = new PostgresIdentityStore(db, config.identity);
     const registryCredentials = new PostgresRegistryCredentials(db, CredentialSealer.forDataDir(config.dataDir));
-    return { identity, registryCredentials, where: db.where, close: () => db.close() };
+    return { identity, registryCredentials, where: db.where, database: db, close: () => db.close() };
   }
   const identity = new SqliteIdentityStore(config.dataDir, config.identity);
   const registryCredentials = new SqliteRegistryCredentials(config.dataDir);
