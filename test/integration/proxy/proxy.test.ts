@@ -40,6 +40,8 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
           setTimeout(() => res.end('data: second\n\n'), 300);
           return;
         }
+        if (req.url?.endsWith('/nocontent')) return void res.writeHead(204).end();
+        if (req.url?.endsWith('/notmodified')) return void res.writeHead(304, { etag: '"v1"' }).end();
         if (req.url?.endsWith('/chunked')) {
           res.writeHead(200, { 'content-type': 'text/plain' });
           res.write('a');
@@ -90,6 +92,21 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     assert.equal((await nb.json() as { url: string }).url, '/session/notebook/notebk01/lab/tree/arc/home/alice');
     assert.equal(seen.at(-1)!.headers.authorization, 'token notebk01', 'the proxy presents the notebook token for its owner');
     assert.equal((await get('/session/contrib/contrib1', auth(alice)).then((x) => x.json()) as { url: string }).url, '/');
+  });
+
+  it('answers HEAD with the container\'s headers and no body, and passes 204 and 304 through', async () => {
+    const head = await get('/session/contrib/contrib1/thing', auth(alice), 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'application/json');
+    assert.equal(await head.text(), '');
+    const none = await get('/session/contrib/contrib1/nocontent', auth(alice));
+    assert.equal(none.status, 204);
+    assert.equal(await none.text(), '');
+    const same = await get('/session/contrib/contrib1/notmodified', { ...auth(alice), 'if-none-match': '"v1"' });
+    assert.equal(same.status, 304);
+    assert.equal(same.headers.get('etag'), '"v1"');
+    // The connection is still good for the next request after bodiless answers.
+    assert.equal((await get('/session/contrib/contrib1/after', auth(alice))).status, 200);
   });
 
   it('replaces spoofed forwarding headers and drops our cookies', async () => {
