@@ -47,12 +47,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import forge from 'node-forge';
 import { createCa, issueServerCert, type Issued } from '../../src/auth/x509/pki.js';
+import { freePort } from './ports.js';
 
 export interface KubeCluster {
   /** https://127.0.0.1:<port> */
@@ -196,17 +196,6 @@ function kubeconfigYaml(server: string, pki: Pki): string {
 
 // ---------------------------------------------------------------------------------------------
 // Small utilities
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,6 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import Provider from 'oidc-provider';
+export { freePort } from './ports.js';
 
 export interface TestIssuer {
   issuer: string;
@@ -83,11 +83,3 @@ export async function startIssuer(opts: { port: number; redirectUri?: string; ac
   };
 }
 
-export function freePort(): Promise<number> {
-  return import('node:net').then(({ createServer }) => new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  }));
-}

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { SignJWT, importPKCS8 } from 'jose';
 import forge from 'node-forge';
 import { createCa, issueServerCert } from '../../src/auth/x509/pki.js';
+import { freePort } from './ports.js';
 
 /**
  * A real registry for tests: Debian's `docker-registry` (CNCF distribution 2.8) on loopback with
@@ -35,15 +36,6 @@ export interface RegistryOptions {
   publicPrefixes?: string[];
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 export async function startRegistry(opts: RegistryOptions): Promise<TestRegistry> {
   const users = opts.users ?? { alice: 'secret-alice' };
