@@ -89,6 +89,7 @@ export function fullValues(workload: string): Record<string, unknown> {
       oidc: { issuer: 'https://iam.example.org/', audience: 'https://skaha.example.org', clientId: 'skaha' },
       kubernetes: { imagePullPolicy: 'Always', nodeSelector: { type: 'kwok' } },
     },
+    certificateListener: { enabled: true, secretName: 'skaha-certs', service: { port: 443, annotations: { 'example.org/lb': 'internal' } } },
     extraVolumes: [{ name: 'secrets', secret: { secretName: 'skaha-registry' } }],
     extraVolumeMounts: [{ name: 'secrets', mountPath: '/etc/skaha/secrets', readOnly: true }],
   };

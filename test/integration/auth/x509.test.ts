@@ -7,6 +7,7 @@ import forge from 'node-forge';
 import { after, before, describe, it } from 'node:test';
 import { createCa, issueProxyCert, issueServerCert, issueUserCert, proxyPem, type Issued } from '../../../src/auth/x509/pki.js';
 import { cleanupList, startPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { freePort } from '../../helpers/ports.js';
 
 /** One real TLS request to the HTTPS listener presenting `pem` (certificate chain + key). */
 function get(base: string, ca: string, urlPath: string, pem?: { cert: string; key: string }): Promise<{ status: number; body: string }> {
@@ -60,8 +61,8 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
     fs.writeFileSync(path.join(dataDir, 'tls', 'server.key'), server.keyPem);
     const map = path.join(dataDir, 'dn-map.json');
     fs.writeFileSync(map, JSON.stringify({ 'O=skaha,CN=Mapped Person': 'mapped' }));
-    // tls.port 0 means "no HTTPS": take a port from a range nothing else here uses.
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    // tls.port 0 means "no HTTPS": a free port below the ephemeral range (helpers/ports.ts).
+    const port = await freePort();
     tp = await startPlatform(cleanups.add, { tls: { port, dnMapFile: map } }, { dataDir });
     tlsBase = tp.platform.tlsUrl()!;
   });

@@ -5,15 +5,18 @@
 // calls (the rules are compared whole).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
+import { createCa, issueServerCert, issueUserCert } from '../../../src/auth/x509/pki.js';
 import { ConfigSchema, resolveConfig } from '../../../src/server/config.js';
 import { createPlatform, type Platform } from '../../../src/server/platform.js';
 import { loadContextFile } from '../../../src/sessions/context.js';
 import { CHART_DIR, fullValues, helm, pick, renderChart, ROLE_RULES, saKubeconfig, schemaUnknownKeys } from '../../helpers/helm.js';
 import { createNamespace, kubeBinDir, missingKubeBinaries, startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
+import { freePort } from '../../helpers/ports.js';
 
 const missing = missingKubeBinaries();
 const noHelm = missing.includes('helm') && `helm is missing in ${kubeBinDir()} (scripts/test.sh builds it)`;
@@ -90,7 +93,7 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     assert.equal(pick<k8s.V1Service>(objects, 'Service').spec?.ports?.[0]?.port, 8555);
   });
 
-  it('every feature on: ingress, PVC user storage, a resource context, OIDC, catalogs, two replicas on a shared store', () => {
+  it('every feature on: ingress, PVC user storage, a resource context, OIDC, catalogs, two replicas on a shared store, the certificate listener', () => {
     const objects = renderChart('skaha', 'skaha-full', fullValues('skaha-wl-full'));
     const config = resolveConfig(configOf(objects));
     assert.equal(config.publicUrl, 'https://skaha.example.org', 'the ingress host, with TLS');
@@ -122,6 +125,19 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     assert.equal(pick<k8s.V1Namespace>(objects, 'Namespace').metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
     const pvc = pick<k8s.V1PersistentVolumeClaim>(objects, 'PersistentVolumeClaim');
     assert.deepEqual([pvc.spec?.storageClassName, pvc.spec?.accessModes, pvc.spec?.resources?.requests?.storage], ['fast', ['ReadWriteMany'], '5Gi']);
+
+    // The HTTPS listener for client certificates: its files from the Secret, its own Service.
+    assert.deepEqual(
+      [config.tls.port, config.tls.host, config.tls.certFile, config.tls.keyFile, config.tls.clientCaFile],
+      [8556, '0.0.0.0', '/etc/skaha/tls/tls.crt', '/etc/skaha/tls/tls.key', '/etc/skaha/tls/ca.crt'],
+    );
+    assert.equal(mountsOf(deployment)['certificate-listener'], '/etc/skaha/tls');
+    assert.equal(volumesOf(deployment)['certificate-listener']?.secret?.secretName, 'skaha-certs');
+    assert.deepEqual(deployment.spec!.template.spec!.containers[0]!.ports!.map((p) => [p.name, p.containerPort]), [['http', 8555], ['https-certs', 8556]]);
+    const certificates = pick<k8s.V1Service>(objects, 'Service', 'skaha-certificates');
+    assert.equal(certificates.spec?.type, 'LoadBalancer');
+    assert.deepEqual(certificates.spec?.ports?.map((p) => [p.port, p.targetPort]), [[443, 'https-certs']]);
+    assert.equal(certificates.metadata?.annotations?.['example.org/lb'], 'internal');
   });
 
   it('refuses what would not work, with the reason', () => {
@@ -133,6 +149,8 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
       [{ config: { kubernetes: { namespace: 'elsewhere' } } }, /config\.kubernetes\.namespace is set by the chart/],
       [{ config: { dataDir: '/data' } }, /config\.dataDir is set by the chart/],
       [{ userStorage: { kind: 'hostPath' } }, /userStorage\.hostPath: the node directory/],
+      [{ certificateListener: { enabled: true } }, /certificateListener\.secretName: the Secret with tls\.crt, tls\.key and ca\.crt/],
+      [{ config: { tls: { port: 8443 } } }, /config\.tls\.port is set by the chart: use certificateListener/],
     ];
     for (const [values, message] of refusals) assert.throws(() => renderChart('skaha', 'skaha-system', values), message, JSON.stringify(values));
     const replicas = renderChart('skaha', 'skaha-system', { replicaCount: 2, persistence: { accessModes: ['ReadWriteMany'] }, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha', passwordFile: '/etc/skaha-db/password' } } } });
@@ -190,6 +208,15 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
     const resources = path.join(tmp, 'k8s-resources.json');
     fs.writeFileSync(resources, pick<k8s.V1ConfigMap>(objects, 'ConfigMap', 'skaha-resources').data!['k8s-resources.json']!);
     const rendered = configOf(objects);
+    // The Secret's files, as the chart mounts them, here in a directory of the test.
+    const ca = createCa('helm test CA');
+    const certDir = path.join(tmp, 'tls');
+    fs.mkdirSync(certDir);
+    const server = issueServerCert(ca, { dns: ['localhost'], ips: ['127.0.0.1'] });
+    const secretFiles: Record<string, string> = { 'tls.crt': server.certPem, 'tls.key': server.keyPem, 'ca.crt': ca.certPem };
+    for (const [name, pem] of Object.entries(secretFiles)) fs.writeFileSync(path.join(certDir, name), pem, { mode: 0o400 });
+    const local = (file: string) => path.join(certDir, path.basename(file));
+    const tlsPort = await freePort();
     const config = () => resolveConfig({
       ...rendered,
       host: '127.0.0.1',
@@ -201,6 +228,7 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
       kubernetes: { ...rendered.kubernetes, kubeconfig },
       catalog: { sources: [{ kind: 'local' }] },
       oidc: {},
+      tls: { ...rendered.tls, host: '127.0.0.1', port: tlsPort, certFile: local(rendered.tls.certFile), keyFile: local(rendered.tls.keyFile), clientCaFile: local(rendered.tls.clientCaFile) },
     });
     const problems: string[] = [];
     const log = { info() {}, warn: (m: string) => void problems.push(m), error: (m: string) => void problems.push(m) };
@@ -229,6 +257,20 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
         }
       };
       const status = async (p: string) => ((r) => (r.status === 200 ? (JSON.parse(r.body) as { status: string }).status : r.status))(await call('GET', p));
+
+      // The certificate listener, configured as the chart configures it: `curl -E` works.
+      const user = issueUserCert(ca, 'certuser');
+      const who = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        https
+          .get(`${platform.tlsUrl()}/auth/session`, { ca: ca.certPem, cert: user.certPem, key: user.keyPem, agent: false }, (res) => {
+            let body = '';
+            res.on('data', (c) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          })
+          .on('error', reject);
+      });
+      assert.equal(who.status, 200, who.body);
+      assert.deepEqual([JSON.parse(who.body).username, JSON.parse(who.body).method], ['certuser', 'x509']);
 
       // A web app: Job, Service, passwd/group ConfigMap; running (so its pod passed `restricted`).
       const web = await launch({ name: 'web', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' });

@@ -37,6 +37,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "skaha.dataDir" -}}/var/lib/skaha{{- end -}}
 {{- define "skaha.resourcesFile" -}}/etc/skaha/resources/k8s-resources.json{{- end -}}
 {{- define "skaha.containerPort" -}}8555{{- end -}}
+{{- define "skaha.certificatePort" -}}8556{{- end -}}
+{{- define "skaha.certificateDir" -}}/etc/skaha/tls{{- end -}}
 
 {{- define "skaha.publicUrl" -}}
 {{- if .Values.publicUrl -}}
@@ -91,6 +93,20 @@ refused in `config` rather than silently replaced.
 {{- $_ := set $k "sessionsApiUrl" (printf "http://%s.%s.svc:%d" (include "skaha.fullname" .) .Release.Namespace (int .Values.service.port)) -}}
 {{- end -}}
 {{- $_ := set $c "kubernetes" $k -}}
+{{- $tls := get $c "tls" | default dict -}}
+{{- range $key := list "port" "host" "certFile" "keyFile" "clientCaFile" -}}
+{{- if hasKey $tls $key }}{{ fail (printf "config.tls.%s is set by the chart: use certificateListener" $key) }}{{ end -}}
+{{- end -}}
+{{- if .Values.certificateListener.enabled -}}
+{{- if not .Values.certificateListener.secretName }}{{ fail "certificateListener.secretName: the Secret with tls.crt, tls.key and ca.crt" }}{{ end -}}
+{{- $dir := include "skaha.certificateDir" . -}}
+{{- $_ := set $tls "port" (include "skaha.certificatePort" . | int) -}}
+{{- $_ := set $tls "host" "0.0.0.0" -}}
+{{- $_ := set $tls "certFile" (printf "%s/tls.crt" $dir) -}}
+{{- $_ := set $tls "keyFile" (printf "%s/tls.key" $dir) -}}
+{{- $_ := set $tls "clientCaFile" (printf "%s/ca.crt" $dir) -}}
+{{- $_ := set $c "tls" $tls -}}
+{{- end -}}
 {{- toPrettyJson $c -}}
 {{- end -}}
 
