@@ -35,9 +35,11 @@ async function withIdentityStore(opts: { config?: string; dataDir?: string }, fn
   await withStores(opts, (stores) => fn(stores.identity));
 }
 
-async function withStores(opts: { config?: string; dataDir?: string }, fn: (stores: Stores, config: Config) => Promise<void>): Promise<void> {
+/** `require`: the store the command works on, checked before anything is opened (a SQLite store would be created). */
+async function withStores(opts: { config?: string; dataDir?: string }, fn: (stores: Stores, config: Config) => Promise<void>, require?: { store: Config['identity']['store']; why: string }): Promise<void> {
   try {
     const config = loadConfig(overrides(opts));
+    if (require && config.identity.store !== require.store) throw new Error(require.why);
     const { openStores } = await import('../store/open.js');
     const stores = await openStores(config);
     try {
@@ -167,21 +169,14 @@ storeCmd
   .option('-c, --config <file>', 'JSON config file with identity.store postgres (env SKAHA_CONFIG)')
   .addHelpText('after', '\nExample (docs/operations.md):\n  npx skaha admin store copy-from-sqlite /var/lib/skaha --config /etc/skaha/config.json')
   .action(async (from: string, opts) => {
-    // Checked before anything is opened: a SQLite store must not be created as a side effect.
-    let store: string;
-    try {
-      store = loadConfig(overrides(opts)).identity.store;
-    } catch (err) {
-      fail((err as Error).message);
-    }
-    if (store !== 'postgres') fail('the configured identity.store is sqlite: point --config at the configuration with identity.store postgres');
+    const target = { store: 'postgres' as const, why: 'the configured identity.store is sqlite: point --config at the configuration with identity.store postgres' };
     await withStores(opts, async (stores, config) => {
       const { copySqliteToPostgres } = await import('../store/copy.js');
       const { CredentialSealer } = await import('../store/sealing.js');
       const n = await copySqliteToPostgres(path.resolve(from), stores.database!, CredentialSealer.forDataDir(config.dataDir));
       console.log(`copied into ${stores.where}: ${n.users} users, ${n.groups} groups, ${n.memberships} memberships, ${n.tokens} API tokens, ${n.credentials} registry credentials`);
       if (n.unreadableCredentials) console.log(`left out ${n.unreadableCredentials} registry credentials the old key could not open (their owners store them again)`);
-    });
+    }, target);
   });
 
 completionCommand(program);
