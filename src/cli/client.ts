@@ -204,6 +204,11 @@ export class SkahaClient {
     return this.json('image', type ? { type } : undefined);
   }
 
+  /** `GET /repository`: the registry hosts images may come from (spec §3.5). */
+  repositories(): Promise<string[]> {
+    return this.json('repository');
+  }
+
   context(): Promise<Record<string, unknown>> {
     return this.json('context');
   }

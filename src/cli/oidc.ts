@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { openInBrowser } from './browser.js';
 import { ClientError, type Connection, type OidcOfferJson } from './client.js';
 import { Spinner } from './format.js';
-import { connectionOf, resolveConnection, selectContext, settingsPath, updateSettings, type OidcGrant } from './settings.js';
+import { connectionOf, environmentUrl, resolveConnection, selectContext, settingsPath, updateSettings, type OidcGrant } from './settings.js';
 
 /** The one line a command ends with when its OIDC session cannot be renewed. */
 export const SESSION_EXPIRED = 'session expired: run skaha login again';
@@ -248,7 +248,7 @@ async function refreshContext(file: string, name: string, stale: string | undefi
  * server answers 401; the new tokens are saved to the config file.
  */
 export async function openConnection(opts: { context?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Promise<Connection> {
-  if (env.SKAHA_URL) return resolveConnection(opts, env);
+  if (environmentUrl(opts, env)) return resolveConnection(opts, env);
   const { name, entry } = selectContext(opts, env);
   const conn = connectionOf(entry);
   if (entry.auth !== 'oidc' || !entry.oidc) return conn;

@@ -117,18 +117,34 @@ export function connectionOf(entry: ContextEntry): Connection {
 }
 
 /**
- * The connection to use: SKAHA_URL with SKAHA_TOKEN or SKAHA_CERTIFICATE when set (as the Python
- * client names them), else the named or active context of the config file. An OIDC context's
- * token is taken as stored; `openConnection` (oidc.ts) refreshes it first.
+ * `--context NAME` names a context of the config file on purpose, so it wins over SKAHA_URL; a
+ * token or certificate in the environment without SKAHA_URL says nothing of which server it is
+ * for, so it is refused rather than sent to the active context's server.
+ */
+export function environmentUrl(opts: { context?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (opts.context) return undefined;
+  if (!env.SKAHA_URL && (env.SKAHA_TOKEN || env.SKAHA_CERTIFICATE)) {
+    throw new ClientError(`${env.SKAHA_TOKEN ? 'SKAHA_TOKEN' : 'SKAHA_CERTIFICATE'} is set but SKAHA_URL is not: set SKAHA_URL to the server it is for, or unset it to use the config file`, 0);
+  }
+  return env.SKAHA_URL || undefined;
+}
+
+/**
+ * The connection to use: SKAHA_URL with SKAHA_TOKEN or SKAHA_CERTIFICATE (as the Python client
+ * names them) and SKAHA_CA, unless --context names a context; else the active context of the
+ * config file. An OIDC context's token is taken as stored; `openConnection` (oidc.ts) refreshes
+ * it first.
  */
 export function resolveConnection(opts: { context?: string | undefined }, env: NodeJS.ProcessEnv = process.env): Connection {
-  if (env.SKAHA_URL) {
-    const { url, version } = parseServerUrl(env.SKAHA_URL);
+  const fromEnvironment = environmentUrl(opts, env);
+  if (fromEnvironment) {
+    const { url, version } = parseServerUrl(fromEnvironment);
     return {
       url,
       version: (env.SKAHA_API_VERSION as 'v0' | 'v1' | undefined) ?? version ?? 'v0',
       ...(env.SKAHA_TOKEN ? { token: env.SKAHA_TOKEN } : {}),
       ...(!env.SKAHA_TOKEN && env.SKAHA_CERTIFICATE ? { certFile: env.SKAHA_CERTIFICATE } : {}),
+      ...(env.SKAHA_CA ? { caFile: env.SKAHA_CA } : {}),
     };
   }
   return connectionOf(selectContext(opts, env).entry);

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { colourStatus, relativeTime, table } from '../format.js';
 import { print, printJson, UsageError, withClient } from '../run.js';
+import { failedOf, waitUntil } from './sessions.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -14,6 +15,7 @@ export function catalogCommands(program: Command): void {
     .description('images you can launch, with their session types')
     .option('-t, --type <type>', 'only images of this session type')
     .option('--json', 'print the server\'s image objects')
+    .addHelpText('after', '\nExamples:\n  skaha images\n  skaha images --type desktop-app --json')
     .action(withClient(async (client, opts: { type?: string; json?: boolean }) => {
       const images = await client.images(opts.type);
       if (opts.json) return printJson(images);
@@ -24,10 +26,22 @@ export function catalogCommands(program: Command): void {
     .command('context')
     .description('cores, RAM and GPUs you can ask for, and the defaults')
     .option('--json', 'print the server\'s object')
+    .addHelpText('after', '\nExamples:\n  skaha context\n  skaha context --json | jq .cores.options')
     .action(withClient(async (client, opts: { json?: boolean }) => {
       const ctx = (await client.context()) as Record<string, { default?: number; options?: number[] }>;
       if (opts.json) return printJson(ctx);
       print(table(['RESOURCE', 'DEFAULT', 'OPTIONS'], ['cores', 'memoryGB', 'gpus'].map((k) => [k, String(ctx[k]?.default ?? '-'), (ctx[k]?.options ?? []).join(' ') || '-'])));
+    }));
+
+  program
+    .command('repositories')
+    .description('the image registry hosts this server launches from')
+    .option('--json', 'print the server\'s list')
+    .addHelpText('after', '\nExample:\n  skaha repositories')
+    .action(withClient(async (client, opts: { json?: boolean }) => {
+      const hosts = await client.repositories();
+      if (opts.json) return printJson(hosts);
+      print(hosts.length ? hosts.join('\n') : 'no registry hosts configured (local images only)');
     }));
 
   const registry = program.command('registry').description('your credentials for private images, stored encrypted by the server and used to pull your private images');
@@ -36,17 +50,20 @@ export function catalogCommands(program: Command): void {
     .description('store your credentials for one registry host; the secret is read from stdin or SKAHA_REGISTRY_SECRET')
     .argument('<host>', 'registry host, one of `skaha repositories`')
     .requiredOption('-u, --username <name>', 'registry username (Harbor: your user or a robot account)')
+    .option('--json', 'print {"host", "username"} of what was stored')
     .addHelpText('after', '\nExample:\n  printf %s "$HARBOR_CLI_SECRET" | skaha registry login images.canfar.net -u alice')
-    .action(withClient(async (client, host: string, opts: { username: string }) => {
+    .action(withClient(async (client, host: string, opts: { username: string; json?: boolean }) => {
       const secret = process.env.SKAHA_REGISTRY_SECRET ?? (process.stdin.isTTY ? '' : (await readStdin()).replace(/\r?\n$/, ''));
       if (!secret) throw new UsageError('give the secret on stdin or in SKAHA_REGISTRY_SECRET');
       await client.storeRegistryCredential(host, opts.username, secret);
-      print(`stored credentials of ${opts.username} for ${host}`);
+      if (opts.json) printJson({ host, username: opts.username });
+      else print(`stored credentials of ${opts.username} for ${host}`);
     }));
   registry
     .command('ls')
     .description('registries you have credentials stored for')
     .option('--json', 'print the server\'s objects')
+    .addHelpText('after', '\nExample:\n  skaha registry ls')
     .action(withClient(async (client, opts: { json?: boolean }) => {
       const stored = await client.registryCredentials();
       if (opts.json) return printJson(stored);
@@ -56,9 +73,12 @@ export function catalogCommands(program: Command): void {
     .command('logout')
     .description('forget your credentials for one registry host')
     .argument('<host>', 'registry host')
-    .action(withClient(async (client, host: string) => {
+    .option('--json', 'print {"host"} of what was forgotten')
+    .addHelpText('after', '\nExample:\n  skaha registry logout images.canfar.net')
+    .action(withClient(async (client, host: string, opts: { json?: boolean }) => {
       await client.forgetRegistryCredential(host);
-      print(`forgot credentials for ${host}`);
+      if (opts.json) printJson({ host });
+      else print(`forgot credentials for ${host}`);
     }));
 
   const app = program.command('app').description('software containers on a desktop (desktop-apps)');
@@ -69,23 +89,25 @@ export function catalogCommands(program: Command): void {
     .argument('<image>')
     .option('-c, --cores <n>', 'cores')
     .option('-m, --ram <GiB>', 'RAM in GiB')
-    .option('-w, --wait', 'wait until it runs')
-    .action(withClient(async (client, desktop: string, image: string, opts: { cores?: string; ram?: string; wait?: boolean }) => {
+    .option('-w, --wait', 'wait until it runs, showing progress; exit 1 if it fails')
+    .option('--json', 'print the new app ID as JSON')
+    .addHelpText('after', '\nExamples:\n  skaha app launch abcd1234 images.canfar.net/skaha/terminal:1.0 --wait\n  skaha app launch abcd1234 images.canfar.net/casa/casa:6.6 --cores 2 --ram 8')
+    .action(withClient(async (client, desktop: string, image: string, opts: { cores?: string; ram?: string; wait?: boolean; json?: boolean }) => {
       const appId = await client.launchApp(desktop, { image, cores: opts.cores, ram: opts.ram });
       if (opts.wait) {
-        for (let i = 0; i < 600; i++) {
-          const status = (await client.apps(desktop)).find((a) => a.appid === appId)?.status;
-          if (status && status !== 'Pending') break;
-          await new Promise((r) => setTimeout(r, 500));
-        }
+        const poll = async () => [{ id: appId, status: (await client.apps(desktop)).find((a) => a.appid === appId)?.status ?? 'Pending' }];
+        const failed = failedOf(await waitUntil('starting', poll, (status) => status === 'Running'));
+        if (failed) throw new Error(`desktop-app ${appId} of ${desktop} failed: see skaha logs ${desktop}`);
       }
-      print(appId);
+      if (opts.json) printJson(appId);
+      else print(appId);
     }));
   app
     .command('ps')
     .description('your desktop-apps')
     .argument('<desktop-id>')
     .option('--json', 'print the server\'s objects')
+    .addHelpText('after', '\nExample:\n  skaha app ps abcd1234')
     .action(withClient(async (client, desktop: string, opts: { json?: boolean }) => {
       const apps = (await client.apps(desktop)).filter((a) => a.id === desktop);
       if (opts.json) return printJson(apps);
@@ -96,8 +118,11 @@ export function catalogCommands(program: Command): void {
     .description('delete a desktop-app')
     .argument('<desktop-id>')
     .argument('<app-id>')
-    .action(withClient(async (client, desktop: string, appId: string) => {
+    .option('--json', 'print the deleted app ID as JSON')
+    .addHelpText('after', '\nExample:\n  skaha app delete abcd1234 x1y2z3w4')
+    .action(withClient(async (client, desktop: string, appId: string, opts: { json?: boolean }) => {
       await client.deleteApp(desktop, appId);
-      print(`${desktop}/${appId} deleted`);
+      if (opts.json) printJson(appId);
+      else print(`${desktop}/${appId} deleted`);
     }));
 }

@@ -1,5 +1,6 @@
 import { Command, Argument } from 'commander';
 import { print } from '../run.js';
+import { SESSION_TYPES } from './sessions.js';
 
 /** Words to complete after each command path ("" is the top level), from the command tree itself. */
 function words(program: Command): Map<string, string[]> {
@@ -14,20 +15,45 @@ function words(program: Command): Map<string, string[]> {
   return table;
 }
 
+/** Flags that take a value (`--name <name>`): the word after them is no command. */
+function valueFlags(program: Command): string[] {
+  const flags = new Set<string>();
+  const walk = (cmd: Command) => {
+    for (const o of cmd.options) if (o.required || o.optional) for (const f of [o.long, o.short]) if (f) flags.add(f);
+    cmd.commands.forEach(walk);
+  };
+  walk(program);
+  return [...flags].sort();
+}
+
 export function bashCompletion(program: Command): string {
-  const cases = [...words(program)]
+  const table = words(program);
+  const cases = [...table]
     .map(([path, list]) => `    "${path}") opts="${list.join(' ')}" ;;`)
     .join('\n');
   return `# skaha bash completion: eval "$(skaha completion bash)"
 _skaha() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" path="" i
+  local cur="\${COMP_WORDS[COMP_CWORD]}" path="" i word
+  local valued=" ${valueFlags(program).join(' ')} "
+  local known="|${[...table.keys()].filter(Boolean).join('|')}|"
   for ((i = 1; i < COMP_CWORD; i++)); do
-    case "\${COMP_WORDS[i]}" in -*) ;; *) path="\${path:+$path }\${COMP_WORDS[i]}" ;; esac
+    word="\${COMP_WORDS[i]}"
+    case "$word" in
+      -*=*) ;;
+      -*) [[ "$valued" == *" $word "* ]] && ((i++)) ;;
+      *) [[ "$known" == *"|\${path:+$path }$word|"* ]] && path="\${path:+$path }$word" ;;
+    esac
   done
   local opts=""
   case "$path" in
 ${cases}
   esac
+  if [[ "$cur" != -* ]]; then
+    case "$path" in
+      info|logs|events|renew|delete|rm|open|"app launch"|"app ps"|"app delete") opts="$opts $(skaha ps -q 2>/dev/null)" ;;
+      create|launch) opts="$opts ${SESSION_TYPES.join(' ')}" ;;
+    esac
+  fi
   COMPREPLY=( $(compgen -W "$opts" -- "$cur") )
 }
 complete -o default -F _skaha skaha

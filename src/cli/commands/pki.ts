@@ -20,7 +20,8 @@ function readCa(dir: string): Issued {
   }
 }
 
-const dataDirOptions = (cmd: Command) =>
+/** `--data-dir` and `--config` of every admin command: which platform's files it works on. */
+export const dataDirOptions = (cmd: Command) =>
   cmd.option('-d, --data-dir <dir>', 'data directory (env SKAHA_DATA_DIR)').option('-c, --config <file>', 'JSON config file (env SKAHA_CONFIG)');
 
 /** `skaha admin tls init` and `skaha admin cert ...`: the platform's own small PKI. */
@@ -31,7 +32,8 @@ export function pkiCommands(admin: Command): void {
       .command('init')
       .description('create the platform CA (once) and a server certificate in <data-dir>/tls')
       .option('--hostname <name...>', 'DNS names and IP addresses the server is reached at', [os.hostname(), 'localhost', '127.0.0.1'])
-      .option('--force', 'replace the server certificate even if one exists'),
+      .option('--force', 'replace the server certificate even if one exists')
+      .addHelpText('after', '\nExample:\n  npx skaha admin tls init --data-dir /var/lib/skaha --hostname skaha.example.org 127.0.0.1'),
   ).action((opts: { dataDir?: string; config?: string; hostname: string[]; force?: boolean }) => {
     try {
       const config = loadConfig({ configFile: opts.config, dataDir: opts.dataDir });
@@ -81,7 +83,8 @@ export function pkiCommands(admin: Command): void {
       .command('user <username>')
       .description('write a user certificate and its key (PEM, mode 0600)')
       .requiredOption('-o, --out <file>', 'where to write it')
-      .option('--days <n>', 'lifetime in days', '365'),
+      .option('--days <n>', 'lifetime in days', '365')
+      .addHelpText('after', '\nExample:\n  npx skaha admin cert user alice --out alice.pem\n  curl --cacert /var/lib/skaha/tls/ca.pem -E alice.pem https://127.0.0.1:8556/skaha/v0/session'),
   ).action((username: string, opts: { dataDir?: string; config?: string; out: string; days: string }) => {
     try {
       const config = loadConfig({ configFile: opts.config, dataDir: opts.dataDir });

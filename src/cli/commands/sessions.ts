@@ -1,11 +1,12 @@
 import crypto from 'node:crypto';
-import { Command, Option } from 'commander';
+import { Argument, Command, Option } from 'commander';
 import { openInBrowser } from '../browser.js';
 import type { SessionJson, SkahaClient } from '../client.js';
 import { colourStatus, relativeTime, Spinner, table } from '../format.js';
 import { confirm, print, printJson, UsageError, withClient } from '../run.js';
 
-const TYPES = ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless'];
+/** The session types a launch can ask for (spec §3.5). */
+export const SESSION_TYPES = ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless'];
 const FINAL = new Set(['Succeeded', 'Failed']);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -28,19 +29,26 @@ export function lastEventMessage(table: string): string | undefined {
   return last.slice(from, to).trim() || undefined;
 }
 
-/** Poll until every session reaches one of `want` (or a final state); returns their last status. */
-export async function waitFor(client: SkahaClient, ids: string[], want: (s: SessionJson) => boolean, label: string): Promise<Map<string, string>> {
+/** What a wait shows of one session or app: its status and, while Pending, what it waits for. */
+export interface Progress {
+  id: string;
+  status: string;
+  note?: string | undefined;
+}
+
+/**
+ * Poll until every item is `done` or in a final state, with a spinner on a terminal (one line per
+ * change otherwise); returns their last status by ID.
+ */
+export async function waitUntil(label: string, poll: () => Promise<Progress[]>, done: (status: string) => boolean): Promise<Map<string, string>> {
   const spinner = new Spinner().start(`${label}…`);
   const last = new Map<string, string>();
   try {
     for (;;) {
-      const sessions = await Promise.all(ids.map((id) => client.session(id)));
-      for (const s of sessions) last.set(s.id, s.status);
-      const pending = sessions.filter((s) => !want(s) && !FINAL.has(s.status));
-      // A Pending session says what it waits for (e.g. its image pull) in its last event.
-      const notes = await Promise.all(sessions.map(async (s) => (s.status === 'Pending' ? lastEventMessage(await client.events(s.id).catch(() => '')) : undefined)));
-      spinner.update(`${label}: ${sessions.map((s, i) => `${s.id} ${s.status}${notes[i] ? ` (${notes[i]})` : ''}`).join(', ')}`);
-      if (pending.length === 0) break;
+      const items = await poll();
+      for (const item of items) last.set(item.id, item.status);
+      spinner.update(`${label}: ${items.map((i) => `${i.id} ${i.status}${i.note ? ` (${i.note})` : ''}`).join(', ')}`);
+      if (items.every((i) => done(i.status) || FINAL.has(i.status))) break;
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
@@ -49,13 +57,34 @@ export async function waitFor(client: SkahaClient, ids: string[], want: (s: Sess
   return last;
 }
 
+/** Sessions' progress; a Pending session says what it waits for (e.g. its image pull) in its last event. */
+export function sessionProgress(client: SkahaClient, ids: string[]): () => Promise<Progress[]> {
+  return () =>
+    Promise.all(ids.map(async (id) => {
+      const s = await client.session(id);
+      const note = s.status === 'Pending' ? lastEventMessage(await client.events(id).catch(() => '')) : undefined;
+      return { id, status: s.status, note };
+    }));
+}
+
+/** The one-line error for waited-for sessions that failed, naming where to look. */
+export function failedOf(last: Map<string, string>): Error | undefined {
+  const failed = [...last].filter(([, status]) => status === 'Failed').map(([id]) => id);
+  return failed.length ? new Error(`${failed.join(', ')} failed: see skaha events ${failed[0]}`) : undefined;
+}
+
+/** Open `url` in a browser, or say it cannot (on stderr: stdout keeps the command's output). */
+function openOrSay(url: string): void {
+  if (!openInBrowser(url)) process.stderr.write(`no browser opener (xdg-open) here: open ${url}\n`);
+}
+
 export function sessionCommands(program: Command): void {
   program
     .command('ps')
     .alias('ls')
     .description('list your sessions (Pending and Running unless --all)')
     .option('-a, --all', 'include finished sessions')
-    .addOption(new Option('-t, --type <type>', 'only this session type').choices([...TYPES, 'desktop-app']))
+    .addOption(new Option('-t, --type <type>', 'only this session type').choices([...SESSION_TYPES, 'desktop-app']))
     .option('-s, --status <status>', 'only this status (Pending, Running, Succeeded, Failed, Terminating)')
     .option('-q, --quiet', 'print IDs only')
     .option('--json', 'print the server\'s session objects')
@@ -73,7 +102,7 @@ export function sessionCommands(program: Command): void {
     .command('create')
     .alias('launch')
     .description('launch a session; for headless jobs, the command follows --')
-    .argument('<type>', `session type: ${TYPES.join(', ')}`)
+    .addArgument(new Argument('<type>', 'session type').choices(SESSION_TYPES))
     .argument('<image>', 'image reference, e.g. images.canfar.net/skaha/headless:1.0')
     .argument('[command...]', 'headless: the command and its arguments (after --)')
     .option('-n, --name <name>', 'session name ([A-Za-z0-9-], default: <type>-<random>)')
@@ -90,6 +119,7 @@ export function sessionCommands(program: Command): void {
       const replicas = Number(opts.replicas);
       if (!Number.isInteger(replicas) || replicas < 1 || replicas > 512) throw new UsageError('--replicas takes a whole number from 1 to 512');
       if (replicas > 1 && (type === 'desktop' || type === 'firefly')) throw new UsageError(`${type} sessions cannot have replicas`);
+      if (opts.open && type === 'headless') throw new UsageError('headless sessions have nothing to open; use --wait');
       const name = opts.name ?? `${type}-${crypto.randomBytes(2).toString('hex')}`;
       const [cmd, ...args] = command;
       const ids: string[] = [];
@@ -107,21 +137,22 @@ export function sessionCommands(program: Command): void {
         }));
       }
       if (opts.wait || opts.open) {
-        const target = type === 'headless' ? (s: SessionJson) => FINAL.has(s.status) : (s: SessionJson) => s.status === 'Running';
-        const last = await waitFor(client, ids, target, 'starting');
-        const failed = [...last].filter(([, status]) => status === 'Failed');
-        if (failed.length) throw new Error(`${failed.map(([id]) => id).join(', ')} failed: see skaha events ${failed[0]![0]}`);
+        // Headless jobs are waited for until they finish, the others until they run.
+        const last = await waitUntil('starting', sessionProgress(client, ids), (status) => type !== 'headless' && status === 'Running');
+        const failed = failedOf(last);
+        if (failed) throw failed;
       }
       if (opts.json) printJson(ids);
       else print(ids.join('\n'));
-      if (opts.open) for (const id of ids) openInBrowser((await client.session(id)).connectURL);
+      if (opts.open) for (const id of ids) openOrSay((await client.session(id)).connectURL);
     }));
 
   program
     .command('info')
     .description('everything about sessions')
     .argument('<id...>')
-    .option('--json', 'print the server\'s session objects')
+    .option('--json', 'print the server\'s session objects (one object for one ID)')
+    .addHelpText('after', '\nExamples:\n  skaha info abcd1234\n  skaha info abcd1234 --json | jq -r .connectURL')
     .action(withClient(async (client, ids: string[], opts: { json?: boolean }) => {
       const sessions = await Promise.all(ids.map((id) => client.session(id)));
       if (opts.json) return printJson(sessions.length === 1 ? sessions[0] : sessions);
@@ -137,7 +168,11 @@ export function sessionCommands(program: Command): void {
     .description('the output of a session (a desktop\'s includes its apps)')
     .argument('<id>')
     .option('-f, --follow', 'keep printing new output until the session ends')
-    .action(withClient(async (client, id: string, opts: { follow?: boolean }) => {
+    .option('--json', 'print {"id", "logs"} (not with --follow)')
+    .addHelpText('after', '\nExamples:\n  skaha logs abcd1234\n  skaha logs --follow abcd1234')
+    .action(withClient(async (client, id: string, opts: { follow?: boolean; json?: boolean }) => {
+      if (opts.json && opts.follow) throw new UsageError('--json prints the logs once; leave out --follow');
+      if (opts.json) return printJson({ id, logs: await client.logs(id) });
       let shown = 0;
       for (;;) {
         const logs = await client.logs(id);
@@ -158,7 +193,10 @@ export function sessionCommands(program: Command): void {
     .command('events')
     .description('what the engine recorded about sessions')
     .argument('<id...>')
-    .action(withClient(async (client, ids: string[]) => {
+    .option('--json', 'print [{"id", "events"}] with the server\'s event table as text')
+    .addHelpText('after', '\nExamples:\n  skaha events abcd1234\n  skaha events abcd1234 efgh5678')
+    .action(withClient(async (client, ids: string[], opts: { json?: boolean }) => {
+      if (opts.json) return printJson(await Promise.all(ids.map(async (id) => ({ id, events: await client.events(id) }))));
       for (const id of ids) {
         if (ids.length > 1) print(`== ${id}`);
         process.stdout.write(await client.events(id));
@@ -169,11 +207,17 @@ export function sessionCommands(program: Command): void {
     .command('renew')
     .description('extend sessions to the full lifetime from now')
     .argument('<id...>')
-    .action(withClient(async (client, ids: string[]) => {
+    .option('--json', 'print the renewed sessions\' objects')
+    .addHelpText('after', '\nExample:\n  skaha renew $(skaha ps -q --type notebook)')
+    .action(withClient(async (client, ids: string[], opts: { json?: boolean }) => {
+      const renewed: SessionJson[] = [];
       for (const id of ids) {
         await client.renew(id);
-        print(`${id} renewed, expires ${relativeTime((await client.session(id)).expiryTime)}`);
+        const session = await client.session(id);
+        renewed.push(session);
+        if (!opts.json) print(`${id} renewed, expires ${relativeTime(session.expiryTime)}`);
       }
+      if (opts.json) printJson(renewed);
     }));
 
   program
@@ -182,22 +226,26 @@ export function sessionCommands(program: Command): void {
     .description('delete sessions')
     .argument('<id...>')
     .option('-y, --yes', 'do not ask')
-    .action(withClient(async (client, ids: string[], opts: { yes?: boolean }) => {
-      if (!opts.yes && !(await confirm(`delete ${ids.join(', ')}?`))) return print('nothing deleted');
+    .option('--json', 'print the deleted IDs as JSON')
+    .addHelpText('after', '\nExamples:\n  skaha delete abcd1234\n  skaha delete --yes $(skaha ps -q --type headless --status Failed)')
+    .action(withClient(async (client, ids: string[], opts: { yes?: boolean; json?: boolean }) => {
+      if (!opts.yes && !(await confirm(`delete ${ids.join(', ')}?`))) return opts.json ? printJson([]) : print('nothing deleted');
       for (const id of ids) {
         await client.delete(id);
-        print(`${id} deleted`);
+        if (!opts.json) print(`${id} deleted`);
       }
+      if (opts.json) printJson(ids);
     }));
 
   program
     .command('prune')
     .description('delete sessions by name prefix, type and status (default: finished headless jobs)')
     .argument('[prefix]', 'only names starting with this (case-insensitive: names are stored lower-case)', '')
-    .option('-t, --type <type>', 'session type', 'headless')
+    .addOption(new Option('-t, --type <type>', 'session type').choices([...SESSION_TYPES, 'desktop-app']).default('headless'))
     .option('-s, --status <status>', 'status', 'Succeeded')
     .option('-y, --yes', 'do not ask')
     .option('--json', 'print the deleted IDs as JSON')
+    .addHelpText('after', '\nExamples:\n  skaha prune --yes                                   # finished headless jobs\n  skaha prune batch --status Failed --yes\n  skaha prune web --type contributed --status Running --yes')
     .action(withClient(async (client, prefix: string, opts: { type: string; status: string; yes?: boolean; json?: boolean }) => {
       const matching = (await client.sessions({ type: opts.type, status: opts.status })).filter((s) => s.name.startsWith(prefix.toLowerCase()));
       if (matching.length === 0) return opts.json ? printJson([]) : print('nothing to prune');
@@ -211,6 +259,7 @@ export function sessionCommands(program: Command): void {
     .command('stats')
     .description('platform statistics')
     .option('--json', 'print the server\'s object')
+    .addHelpText('after', '\nExamples:\n  skaha stats\n  skaha stats --json | jq .cores')
     .action(withClient(async (client, opts: { json?: boolean }) => {
       const stats = (await client.stats()) as { instances?: Record<string, number>; cores?: Record<string, unknown>; ram?: Record<string, unknown> };
       if (opts.json) return printJson(stats);
@@ -228,10 +277,13 @@ export function sessionCommands(program: Command): void {
     .command('open')
     .description('print a session\'s connect URL and open it in a browser')
     .argument('<id>')
-    .action(withClient(async (client, id: string) => {
+    .option('--json', 'print {"id", "connectURL"} and open nothing')
+    .addHelpText('after', '\nExamples:\n  skaha open abcd1234\n  skaha open abcd1234 --json')
+    .action(withClient(async (client, id: string, opts: { json?: boolean }) => {
       const url = (await client.session(id)).connectURL;
       if (!/^https?:/.test(url)) throw new Error(`session ${id} has no URL to open (${url || 'headless'})`);
+      if (opts.json) return printJson({ id, connectURL: url });
       print(url);
-      openInBrowser(url);
+      openOrSay(url);
     }));
 }

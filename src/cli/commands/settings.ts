@@ -136,6 +136,7 @@ Examples:
     .alias('ls')
     .description('list contexts (tokens masked)')
     .option('--json', 'print as JSON (tokens masked)')
+    .addHelpText('after', '\nExamples:\n  skaha config show\n  skaha config show --json | jq -r .active')
     .action((opts: { json?: boolean }) => {
       try {
         const settings = loadSettings();
@@ -152,11 +153,12 @@ Examples:
         fail(err);
       }
     });
-  config.command('path').description('where the config file is').action(() => print(settingsPath()));
+  config.command('path').description('where the config file is').addHelpText('after', '\nExample:\n  chmod 600 "$(skaha config path)"').action(() => print(settingsPath()));
   config
     .command('use')
     .description('make a context the active one')
     .argument('<context>')
+    .addHelpText('after', '\nExample:\n  skaha config use ws-uv.canfar.net')
     .action(async (name: string) => {
       try {
         await updateSettings((settings) => {
@@ -173,6 +175,7 @@ Examples:
     .alias('rm')
     .description('forget a context (and its tokens)')
     .argument('<context>')
+    .addHelpText('after', '\nExample:\n  skaha config remove old.example.org')
     .action(async (name: string) => {
       try {
         await updateSettings((settings) => {
