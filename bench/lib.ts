@@ -222,6 +222,8 @@ export interface Server {
   logFile: string;
   pid: number | undefined;
   api: Api;
+  /** SIGTERM and wait (the data directory stays: `startServer(..., { workDir })` starts it again). */
+  stop(): Promise<void>;
 }
 
 function logTail(file: string, lines = 20): string {
@@ -245,14 +247,15 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 
 /**
  * `node bin/skaha.js serve --port 0` (any free loopback port) with a fresh data directory under
- * the system temp dir, a fresh user and an API token made with `admin token create`. Its
- * request log goes to a file (printed on failure). Stopped and removed by `cleanup`; the
- * caller must register the deletion of its sessions after this (cleanup runs in reverse).
+ * the system temp dir (or the one of an earlier server: `workDir`, to measure a restart), a fresh
+ * user and an API token made with `admin token create`. Its request log goes to a file (printed
+ * on failure). Stopped and removed by `cleanup`; the caller must register the deletion of its
+ * sessions after this (cleanup runs in reverse).
  */
-export async function startServer(cleanup: Cleanup, opts: { config?: Record<string, unknown> } = {}): Promise<Server> {
+export async function startServer(cleanup: Cleanup, opts: { config?: Record<string, unknown>; workDir?: string } = {}): Promise<Server> {
   if (!fs.existsSync(SKAHA_BUILT)) throw new Error('dist/ is missing: run `npm run -s build` first');
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), TMP_PREFIX));
-  cleanup.add(`remove ${workDir}`, () => removeTempDir(workDir));
+  const workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), TMP_PREFIX));
+  if (!opts.workDir) cleanup.add(`remove ${workDir}`, () => removeTempDir(workDir));
   const dataDir = path.join(workDir, 'data');
   const logFile = path.join(workDir, 'server.log');
   const configArgs: string[] = [];
@@ -274,6 +277,8 @@ export async function startServer(cleanup: Cleanup, opts: { config?: Record<stri
   const token = created.trim().split('\n').pop()?.trim() ?? '';
   if (!token) throw new Error(`admin token create printed no token: ${created}`);
 
+  // A restarted server appends to the log: look for its address after what is there already.
+  const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
   const logFd = fs.openSync(logFile, 'a');
   // detached: its own process group, so a Ctrl-C in the terminal reaches only us, and we can
   // still delete sessions through it before stopping it.
@@ -293,11 +298,11 @@ export async function startServer(cleanup: Cleanup, opts: { config?: Record<stri
       throw new Error(`the server exited (${child.exitCode ?? child.signalCode}); its log:\n${logTail(logFile)}`);
     }
     if (Date.now() > deadline) throw new Error(`the server did not listen within 60 s; its log:\n${logTail(logFile)}`);
-    const m = /skaha serving (http:\/\/\S+?)\/skaha\/v0/.exec(fs.readFileSync(logFile, 'utf8'));
+    const m = /skaha serving (http:\/\/\S+?)\/skaha\/v0/.exec(fs.readFileSync(logFile).subarray(logStart).toString('utf8'));
     if (m?.[1]) base = m[1];
     else await sleep(100);
   }
-  return { base, token, username, workDir, logFile, pid: child.pid, api: new Api(base, token) };
+  return { base, token, username, workDir, logFile, pid: child.pid, api: new Api(base, token), stop: () => stopProcess(child) };
 }
 
 export function serverLogTail(server: Server, lines = 20): string {

@@ -51,6 +51,8 @@ export function loadSettings(file = settingsPath()): CliSettings {
 /** Written 0600 in a 0700 directory: it holds tokens. */
 export function saveSettings(settings: CliSettings, file = settingsPath()): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  // A directory made earlier by hand (or by an older version) may be readable by others.
+  fs.chmodSync(path.dirname(file), 0o700);
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(settings, null, 2) + '\n', { mode: 0o600 });
   fs.chmodSync(tmp, 0o600);

@@ -7,8 +7,10 @@ import type net from 'node:net';
  * Harbor's published swagger (Project, Repository, Artifact with extra_attrs/tags/labels, Label)
  * as Harbor 2.x returns them, and the routes behave as Harbor's do for what our client calls:
  * page/page_size paging with X-Total-Count and Link, Basic auth (robot accounts), public vs
- * private projects, repository names double-encoded in paths, global labels and
- * artifact-label attachment.
+ * private projects, repository names double-encoded in paths, labels and artifact-label
+ * attachment. Labels as Harbor scopes them: the labels on the artifacts at start are global ones
+ * (made by a system administrator), which a robot account may attach but not create; it may
+ * create project labels (scope "p") and attach them only in their own project.
  */
 export interface ReplayArtifact {
   repository: string; // project/name (may contain more slashes)
@@ -22,20 +24,26 @@ export interface HarborReplay {
   url: string;
   /** Labels attached to an artifact now (after any label API calls). */
   labelsOf(repository: string, digest: string): string[];
+  /** Every label, with its scope ("g", or "p" and the project's name). */
+  labels(): Array<{ name: string; scope: 'g' | 'p'; project?: string }>;
   stop(): Promise<void>;
 }
 
 const TIME = '2026-10-01T12:00:00.000Z';
 
 export async function startHarborReplay(opts: { projects: Array<{ name: string; public: boolean }>; artifacts: ReplayArtifact[]; robot: { name: string; secret: string } }): Promise<HarborReplay> {
-  const labels = new Map<string, number>();
-  let nextLabelId = 1;
-  const labelId = (name: string) => {
-    if (!labels.has(name)) labels.set(name, nextLabelId++);
-    return labels.get(name)!;
+  interface Label { id: number; name: string; scope: 'g' | 'p'; projectId: number }
+  const labels: Label[] = [];
+  const addLabel = (name: string, scope: 'g' | 'p', projectId = 0) => {
+    const label = { id: labels.length + 1, name, scope, projectId };
+    labels.push(label);
+    return label;
   };
-  for (const a of opts.artifacts) for (const l of a.labels) labelId(l);
-  const labelObject = (name: string) => ({ id: labelId(name), name, description: '', color: '#0065AB', scope: 'g', project_id: 0, creation_time: TIME, update_time: TIME, deleted: false });
+  for (const name of new Set(opts.artifacts.flatMap((a) => a.labels))) addLabel(name, 'g');
+  /** An artifact's label by name: its project's own first; a name a test put on an artifact is a global label. */
+  const labelNamed = (name: string, projectId: number) =>
+    labels.find((l) => l.name === name && l.scope === 'p' && l.projectId === projectId) ?? labels.find((l) => l.name === name && l.scope === 'g') ?? addLabel(name, 'g');
+  const labelObject = (l: Label) => ({ id: l.id, name: l.name, description: '', color: '#0065AB', scope: l.scope, project_id: l.projectId, creation_time: TIME, update_time: TIME, deleted: false });
   const projectId = (name: string) => opts.projects.findIndex((p) => p.name === name) + 1;
   const repos = [...new Set(opts.artifacts.map((a) => a.repository))];
 
@@ -58,7 +66,8 @@ export async function startHarborReplay(opts: { projects: Array<{ name: string; 
     };
     const parts = url.pathname.replace(/^\/api\/v2\.0\//, '').split('/');
     if (req.method === 'GET' && parts[0] === 'projects' && parts.length === 1) {
-      return page(opts.projects.filter((p) => visible(p.name)).map((p) => ({
+      const named = url.searchParams.get('name');
+      return page(opts.projects.filter((p) => visible(p.name) && (!named || p.name === named)).map((p) => ({
         project_id: projectId(p.name), name: p.name, owner_id: 1, owner_name: 'admin', registry_id: null,
         metadata: { public: String(p.public) }, repo_count: repos.filter((r) => r.startsWith(`${p.name}/`)).length,
         creation_time: TIME, update_time: TIME, deleted: false, togglable: true, current_user_role_id: robot ? 2 : 0,
@@ -86,7 +95,7 @@ export async function startHarborReplay(opts: { projects: Array<{ name: string; 
         push_time: TIME, pull_time: '0001-01-01T00:00:00.000Z', annotations: null, references: null,
         extra_attrs: { architecture: 'amd64', os: 'linux', author: '', created: TIME, config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/bash'], ...(a.configLabels ? { Labels: a.configLabels } : {}) } },
         tags: a.tags.length ? a.tags.map((name, t) => ({ id: t + 1, repository_id: 1, artifact_id: i + 1, name, push_time: TIME, pull_time: '0001-01-01T00:00:00.000Z', immutable: false, signed: false })) : null,
-        labels: a.labels.length ? a.labels.map(labelObject) : null,
+        labels: a.labels.length ? a.labels.map((name) => labelObject(labelNamed(name, projectId(project)))) : null,
         addition_links: { build_history: { href: `/api/v2.0/projects/${project}/repositories/${parts[3]}/artifacts/${a.digest}/additions/build_history`, absolute: false } },
       });
       if (req.method === 'GET' && parts.length === 5) return page(mine.map(toJson));
@@ -100,16 +109,17 @@ export async function startHarborReplay(opts: { projects: Array<{ name: string; 
         req.on('data', (c: Buffer) => (body += c.toString()));
         req.on('end', () => {
           const id = (JSON.parse(body) as { id: number }).id;
-          const name = [...labels].find(([, v]) => v === id)?.[0];
-          if (!name) return send(404, { errors: [{ code: 'NOT_FOUND', message: `label ${id} not found` }] });
-          if (artifact.labels.includes(name)) return send(409, { errors: [{ code: 'CONFLICT', message: `label ${id} is already added to the artifact` }] });
-          artifact.labels.push(name);
+          const label = labels.find((l) => l.id === id);
+          if (!label) return send(404, { errors: [{ code: 'NOT_FOUND', message: `label ${id} not found` }] });
+          if (label.scope === 'p' && label.projectId !== projectId(project)) return send(400, { errors: [{ code: 'BAD_REQUEST', message: `label ${id} is not in project ${project}` }] });
+          if (artifact.labels.includes(label.name)) return send(409, { errors: [{ code: 'CONFLICT', message: `label ${id} is already added to the artifact` }] });
+          artifact.labels.push(label.name);
           send(200, undefined);
         });
         return;
       }
       if (req.method === 'DELETE' && parts[6] === 'labels') {
-        const name = [...labels].find(([, v]) => v === Number(parts[7]))?.[0];
+        const name = labels.find((l) => l.id === Number(parts[7]))?.name;
         artifact.labels = artifact.labels.filter((l) => l !== name);
         return send(200, undefined);
       }
@@ -117,15 +127,21 @@ export async function startHarborReplay(opts: { projects: Array<{ name: string; 
     if (parts[0] === 'labels') {
       if (req.method === 'GET') {
         const name = url.searchParams.get('name');
-        return send(200, [...labels.keys()].filter((l) => !name || l === name).map(labelObject));
+        const scope = url.searchParams.get('scope') ?? 'g';
+        const inProject = Number(url.searchParams.get('project_id') ?? 0);
+        if (scope === 'p' && !inProject) return send(400, { errors: [{ code: 'BAD_REQUEST', message: 'project_id is required for scope p' }] });
+        return send(200, labels.filter((l) => l.scope === scope && (scope === 'g' || l.projectId === inProject) && (!name || l.name === name)).map(labelObject));
       }
       if (req.method === 'POST' && robot) {
         let body = '';
         req.on('data', (c: Buffer) => (body += c.toString()));
         req.on('end', () => {
-          const { name } = JSON.parse(body) as { name: string };
-          if (labels.has(name)) return send(409, { errors: [{ code: 'CONFLICT', message: `label ${name} already exists` }] });
-          send(201, undefined, { location: `/api/v2.0/labels/${labelId(name)}` });
+          const { name, scope, project_id: inProject = 0 } = JSON.parse(body) as { name: string; scope: 'g' | 'p'; project_id?: number };
+          // Global labels are a system administrator's; a robot account is refused, as by Harbor.
+          if (scope !== 'p') return send(403, { errors: [{ code: 'FORBIDDEN', message: 'forbidden' }] });
+          if (!opts.projects.some((p) => projectId(p.name) === inProject)) return send(400, { errors: [{ code: 'BAD_REQUEST', message: `project ${inProject} not found` }] });
+          if (labels.some((l) => l.name === name && l.scope === 'p' && l.projectId === inProject)) return send(409, { errors: [{ code: 'CONFLICT', message: `label ${name} already exists` }] });
+          send(201, undefined, { location: `/api/v2.0/labels/${addLabel(name, 'p', inProject).id}` });
         });
         return;
       }
@@ -135,6 +151,7 @@ export async function startHarborReplay(opts: { projects: Array<{ name: string; 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    labels: () => labels.map((l) => ({ name: l.name, scope: l.scope, ...(l.scope === 'p' ? { project: opts.projects.find((p) => projectId(p.name) === l.projectId)?.name } : {}) })),
     labelsOf: (repository, digest) => [...(opts.artifacts.find((a) => a.repository === repository && a.digest === digest)?.labels ?? [])],
     stop: () => new Promise((r) => server.close(() => r())),
   };

@@ -12,7 +12,7 @@ export interface HarborOptions extends RegistryEndpoint {
 }
 
 /** The parts of Harbor v2.0 API objects we read (Harbor's swagger: Project, Repository, Artifact, Label). */
-interface HarborProject { name: string }
+interface HarborProject { name: string; project_id: number }
 interface HarborRepository { name: string }
 interface HarborLabel { id: number; name: string }
 interface HarborArtifact {
@@ -66,8 +66,10 @@ export class HarborCatalog implements ImageCatalog {
   }
 
   /**
-   * Make the artifact's session-type labels exactly `types` (global labels, created when missing);
-   * labels that are not session types are left alone.
+   * Make the artifact's session-type labels exactly `types`; labels that are not session types are
+   * left alone. A type is the platform's global label when an administrator made one (as CANFAR
+   * did), else the project's own label, created when missing: only a system administrator may
+   * create global labels, a project's robot account or maintainer may create its project's.
    */
   async setTypes(repository: string, reference: string, types: string[], sessionTypes: readonly string[]): Promise<void> {
     const [project, ...rest] = repository.split('/');
@@ -76,7 +78,7 @@ export class HarborCatalog implements ImageCatalog {
     const current = artifact.labels ?? [];
     for (const type of types) {
       if (current.some((l) => l.name === type)) continue;
-      const id = await this.labelId(type);
+      const id = await this.labelId(type, project);
       await this.json('POST', `${artifactsPath(project, repository)}/${enc(reference)}/labels`, { id }, [200, 201, 409]);
     }
     for (const label of current) {
@@ -90,12 +92,17 @@ export class HarborCatalog implements ImageCatalog {
     await this.dispatcher.close();
   }
 
-  private async labelId(name: string): Promise<number> {
-    const found = (await this.json<HarborLabel[]>('GET', `/labels?scope=g&name=${enc(name)}`)).find((l) => l.name === name);
+  private async labelId(name: string, project: string): Promise<number> {
+    const global = (await this.json<HarborLabel[]>('GET', `/labels?scope=g&name=${enc(name)}`)).find((l) => l.name === name);
+    if (global) return global.id;
+    const projectId = (await this.json<HarborProject[]>('GET', `/projects?name=${enc(project)}`)).find((p) => p.name === project)?.project_id;
+    if (projectId === undefined) throw new RegistryError(404, `${this.base}: project ${project} not found`);
+    const inProject = () => this.json<HarborLabel[]>('GET', `/labels?scope=p&project_id=${projectId}&name=${enc(name)}`).then((ls) => ls.find((l) => l.name === name));
+    const found = await inProject();
     if (found) return found.id;
-    await this.json('POST', '/labels', { name, scope: 'g', description: `skaha session type ${name}` }, [201, 409]);
-    const created = (await this.json<HarborLabel[]>('GET', `/labels?scope=g&name=${enc(name)}`)).find((l) => l.name === name);
-    if (!created) throw new RegistryError(502, `${this.base}: label ${name} was not created`);
+    await this.json('POST', '/labels', { name, scope: 'p', project_id: projectId, description: `skaha session type ${name}` }, [201, 409]);
+    const created = await inProject();
+    if (!created) throw new RegistryError(502, `${this.base}: label ${name} was not created in project ${project}`);
     return created.id;
   }
 

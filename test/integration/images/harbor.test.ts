@@ -50,11 +50,15 @@ describe('Harbor catalog, against a replay of Harbor v2.0 API responses (Harbor 
     await wrong.close();
   });
 
-  it('sets an artifact\'s session types with Harbor labels, creating missing labels and leaving other labels alone', async () => {
+  it('sets an artifact\'s session types with Harbor labels: the global ones where they exist, else the project\'s, created by the robot; other labels left alone', async () => {
     const catalog = new HarborCatalog({ url: harbor.url, username: robot.name, password: robot.secret });
     artifacts[0]!.labels.push('reviewed');
     await catalog.setTypes('skaha/notebook', '1.2', ['notebook', 'firefly'], SESSION_TYPES);
     assert.deepEqual(harbor.labelsOf('skaha/notebook', nb).sort(), ['firefly', 'notebook', 'reviewed']);
+    const made = harbor.labels().filter((l) => l.name === 'firefly' || l.name === 'notebook');
+    assert.deepEqual(made, [{ name: 'notebook', scope: 'g' }, { name: 'firefly', scope: 'p', project: 'skaha' }], 'no global label made by a robot account');
+    await catalog.setTypes('skaha/nested/carta', '4.1', ['carta', 'firefly'], SESSION_TYPES);
+    assert.equal(harbor.labels().filter((l) => l.name === 'firefly').length, 1, 'the project\'s label is found again, not made twice');
     const again = (await catalog.fetch()).find((i) => i.digest === nb);
     assert.deepEqual(again?.types.sort(), ['firefly', 'notebook', 'reviewed']);
     await catalog.close();
