@@ -95,6 +95,9 @@ export interface SessionBackend {
    * Create and start the session. Idempotent on (sessionId, appId): a second call for an existing
    * record does nothing. On failure everything it made is removed before it throws.
    * Throws SkahaError 400 for an image that cannot be found or pulled, 503 when the engine fails.
+   * An image the engine holds because a launch pulled it with credentials runs again by a name of
+   * that repository only once its registry lets `spec.registryAuth` (or no credentials) pull it
+   * (KEP-2535; 400 refused, 503 registry unreachable), where the backend itself pulls (Podman).
    */
   create(spec: LaunchSpec): Promise<void>;
   /** Every session and desktop-app in the index. */

@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SessionBackend } from '../backends/backend.js';
 import type { CatalogSource } from '../server/config.js';
-import type { ImageCatalog } from './catalog.js';
+import type { CatalogLog, ImageCatalog } from './catalog.js';
 import { HarborCatalog } from './harbor/harbor.js';
 import { LocalCatalog } from './local/local.js';
 import { RegistryCatalog } from './registry/registry.js';
 
-/** The configured catalog sources, in order (docs/catalogs.md). */
-export function catalogsFrom(sources: CatalogSource[], backend: Pick<SessionBackend, 'images'>): ImageCatalog[] {
+/** The configured catalog sources, in order (docs/catalogs.md); `log` hears of images a source skips. */
+export function catalogsFrom(sources: CatalogSource[], backend: Pick<SessionBackend, 'images'>, log?: CatalogLog): ImageCatalog[] {
   return sources.map((s) => {
     if (s.kind === 'local') return new LocalCatalog(backend);
     const endpoint = {
@@ -18,7 +18,7 @@ export function catalogsFrom(sources: CatalogSource[], backend: Pick<SessionBack
       ...(s.caFile ? { caFile: s.caFile } : {}),
     };
     return s.kind === 'registry'
-      ? new RegistryCatalog({ ...endpoint, ...(s.repositories ? { repositories: s.repositories } : {}) })
+      ? new RegistryCatalog({ ...endpoint, ...(s.repositories ? { repositories: s.repositories } : {}), ...(log ? { log } : {}) })
       : new HarborCatalog({ ...endpoint, ...(s.projects ? { projects: s.projects } : {}) });
   });
 }

@@ -16,6 +16,7 @@ import type { SessionBackend } from '../backends/backend.js';
 import { KubernetesBackend } from '../backends/kubernetes/backend.js';
 import { CachedCatalog } from '../catalog/catalog.js';
 import { catalogsFrom, installRegistryAuthorities } from '../catalog/sources.js';
+import { RegistryAccess, registryEndpoints } from '../catalog/registry/access.js';
 import { buildContext, loadContextFile, thisMachine, type MachineCapacity } from '../sessions/context.js';
 import { SessionService } from '../sessions/service.js';
 import { HostStorage } from '../storage/homes.js';
@@ -70,7 +71,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     await stores.close().catch(() => undefined);
     throw err;
   }
-  const catalog = new CachedCatalog(catalogsFrom(config.catalog.sources, backend), log, path.join(config.dataDir, 'catalog'));
+  const catalog = new CachedCatalog(catalogsFrom(config.catalog.sources, backend, log), log, path.join(config.dataDir, 'catalog'));
   await catalog.start(config.catalog.refreshIntervalMs);
   let imageRefresh: NodeJS.Timeout | undefined;
   backend.onChange((kind) => {
@@ -263,7 +264,9 @@ async function createBackend(config: Config, log: Logger): Promise<{ backend: Se
     logFile: path.join(config.dataDir, 'logs', 'podman-service.log'),
     log: log.info,
   });
-  const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), log });
+  // Cached images pulled with credentials are checked against their registry before they run again.
+  const imageAccess = new RegistryAccess(registryEndpoints(config.catalog.sources, config.podman.home));
+  const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), log, imageAccess });
   await backend.start();
   // The engine pulls from registries whose CA the catalog sources name.
   installRegistryAuthorities(config.catalog.sources, config.podman.home);

@@ -25,6 +25,17 @@ export interface LaunchRequest {
   registryAuth?: string | undefined;
 }
 
+/** Raw desktop-app launch parameters (spec §3.9); anything else the client sends is ignored. */
+export interface AppLaunchRequest {
+  image?: string | undefined;
+  cores?: string | undefined;
+  ram?: string | undefined;
+  /** The x-skaha-registry-auth header, as for sessions. */
+  registryAuth?: string | undefined;
+}
+
+type RegistryAuth = NonNullable<LaunchSpec['registryAuth']>;
+
 export type ApiVersion = 'v0' | 'v1';
 
 export interface SessionServiceOptions {
@@ -85,7 +96,25 @@ export class SessionService {
 
   // --- launch ---------------------------------------------------------------------------
 
-  private async storedRegistryAuth(user: User, image: string): Promise<{ username: string; password: string; serveraddress: string } | undefined> {
+  /**
+   * Steps 1 and 2 of spec §3.5, for sessions and desktop-apps alike: the image is given and comes
+   * from a configured registry host (a string prefix, spec §11.17).
+   */
+  private launchableImage(raw: string | undefined): string {
+    const image = raw?.trim();
+    if (!image) throw missingParameter('image');
+    if (!this.opts.registryHosts.some((host) => image.startsWith(host))) {
+      throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `session image '${image}' must come from one of [${this.opts.registryHosts.join(', ')}]`);
+    }
+    return image;
+  }
+
+  /**
+   * The credentials a launch of `image` pulls it with, and proves access to a cached private copy
+   * with (spec §7): the x-skaha-registry-auth header, else the user's stored ones for its host.
+   */
+  private async registryAuthFor(user: User, image: string, header: string | undefined): Promise<RegistryAuth | undefined> {
+    if (header) return parseRegistryAuth(header, image);
     const host = image.split('/')[0] ?? '';
     const stored = await this.opts.registryCredentials?.get(user.username, host);
     return stored ? { ...stored, serveraddress: host } : undefined;
@@ -93,18 +122,13 @@ export class SessionService {
 
   /** Validate in skaha's order (spec §3.5), then create. Returns the new session ID. */
   async launch(user: User, req: LaunchRequest, version: ApiVersion): Promise<string> {
-    // 1. image
-    const image = req.image?.trim();
-    if (!image) throw missingParameter('image');
-    // 2. registry host (a string prefix, spec §11.17)
-    if (!this.opts.registryHosts.some((host) => image.startsWith(host))) {
-      throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `session image '${image}' must come from one of [${this.opts.registryHosts.join(', ')}]`);
-    }
+    // 1, 2. image and registry host
+    const image = this.launchableImage(req.image);
     // 3. type
     const typeWord = (req.type ?? '').trim().toLowerCase() || 'headless';
     if (!isLaunchableType(typeWord)) throw badRequest(`Invalid session type: ${req.type}`);
     const type: LaunchableType = typeWord;
-    const registryAuth = req.registryAuth ? parseRegistryAuth(req.registryAuth, image) : await this.storedRegistryAuth(user, image);
+    const registryAuth = await this.registryAuthFor(user, image, req.registryAuth);
     const listed = this.catalog.find(image);
     if (version === 'v0') {
       if (listed && !listed.types.includes(type)) {
@@ -215,10 +239,14 @@ export class SessionService {
     throw this.sessionLimit(username);
   }
 
-  /** Attach a desktop-app to the caller's desktop (spec §3.9). Returns the app ID. */
-  async launchApp(user: User, desktopId: string, req: { image?: string | undefined; cores?: string | undefined; ram?: string | undefined }): Promise<string> {
-    const image = req.image?.trim();
-    if (!image) throw missingParameter('image');
+  /**
+   * Attach a desktop-app to the caller's desktop (spec §3.9). Returns the app ID. Unlike skaha,
+   * the image is held to the same registry hosts and pulled with the same credentials as a
+   * session's (docs/compatibility.md): an app is a container of the user's like any other.
+   */
+  async launchApp(user: User, desktopId: string, req: AppLaunchRequest): Promise<string> {
+    const image = this.launchableImage(req.image);
+    const registryAuth = await this.registryAuthFor(user, image, req.registryAuth);
     const desktop = this.backend.get(desktopId);
     if (!desktop || desktop.username !== user.username || desktop.type !== 'desktop' || desktop.status === 'Terminating') {
       throw notFound(`session ${desktopId} not found`);
@@ -253,6 +281,7 @@ export class SessionService {
       deadlineSeconds: this.opts.expirySeconds,
       jobName: appJobName(desktopId, appId, user.username, appName),
       joinSessionOf: desktopId,
+      ...(registryAuth ? { registryAuth } : {}),
     }));
     this.log.info(`launched desktop-app ${appId} (${image}) in desktop ${desktopId} for ${user.username}`);
     return appId;

@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { SignJWT, importPKCS8 } from 'jose';
 import forge from 'node-forge';
+import { request } from 'undici';
 import { createCa, issueServerCert } from '../../src/auth/x509/pki.js';
+import { httpsAgent, parseChallenge } from '../../src/catalog/registry/client.js';
 import { freePort } from './ports.js';
 
 /**
@@ -27,6 +29,11 @@ export interface TestRegistry {
   /** Stop the registry process only (to test a registry that is down); start() brings it back. */
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /**
+   * DELETE through the distribution API as `user` (the registry has deletes enabled): a manifest
+   * or a blob, e.g. `/v2/<repository>/blobs/<digest>`, as an operator cleaning up would.
+   */
+  remove(apiPath: string, user: string): Promise<void>;
 }
 
 export interface RegistryOptions {
@@ -102,12 +109,38 @@ export async function startRegistry(opts: RegistryOptions): Promise<TestRegistry
     users,
     pause: halt,
     resume: start,
+    remove: (apiPath, user) => removeAs(`https://${host}`, caFile, apiPath, user, users[user] ?? ''),
     async stop() {
       await halt();
       if (tokenServer) await new Promise((r) => tokenServer!.close(r));
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One DELETE, answering the registry's challenge (Basic, or a token from its realm) as `user`. */
+async function removeAs(base: string, caFile: string, apiPath: string, user: string, password: string): Promise<void> {
+  const dispatcher = httpsAgent(caFile);
+  const basic = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  try {
+    const first = await request(base + apiPath, { method: 'DELETE', dispatcher });
+    await first.body.dump();
+    let authorization = basic;
+    const challenge = String(first.headers['www-authenticate'] ?? '');
+    if (challenge.toLowerCase().startsWith('bearer')) {
+      const params = parseChallenge(challenge);
+      const tokenUrl = new URL(params.realm!);
+      tokenUrl.searchParams.set('service', params.service ?? '');
+      tokenUrl.searchParams.set('scope', params.scope ?? '');
+      const token = await request(tokenUrl, { headers: { authorization: basic }, dispatcher });
+      authorization = `Bearer ${((await token.body.json()) as { token: string }).token}`;
+    }
+    const res = await request(base + apiPath, { method: 'DELETE', headers: { authorization }, dispatcher });
+    const text = await res.body.text();
+    if (res.statusCode !== 202) throw new Error(`DELETE ${apiPath}: ${res.statusCode} ${text}`);
+  } finally {
+    await dispatcher.close();
+  }
 }
 
 /**

@@ -9,6 +9,12 @@ import * as S from './schemas.js';
 
 const REGISTRY_AUTH_HEADER = 'x-skaha-registry-auth';
 
+/** Registry credentials for a private image (spec §7), for session and desktop-app launches. */
+function registryAuthHeader(req: FastifyRequest): string | undefined {
+  const value = req.headers[REGISTRY_AUTH_HEADER];
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** /session, /session/{id}, /session/{id}/app[/{appID}] (spec §2, §3.1-§3.9). */
 export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { version, deps }) => {
   const { service } = deps;
@@ -39,7 +45,6 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
   app.post('/session', { schema: { tags, summary: 'Launch a session', querystring: S.LaunchQuery, response: { 200: S.PlainId, ...S.errorResponses } } }, async (req, reply) => {
     const { user } = requireUser(req);
     const p = Params.from(req);
-    const auth = req.headers[REGISTRY_AUTH_HEADER];
     const id = await service.launch(
       user,
       {
@@ -52,7 +57,7 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
         cmd: p.first('cmd'),
         args: p.first('args'),
         env: p.all('env'),
-        registryAuth: typeof auth === 'string' ? auth : undefined,
+        registryAuth: registryAuthHeader(req),
       },
       version,
     );
@@ -110,7 +115,7 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
   app.post<{ Params: { id: string } }>('/session/:id/app', { schema: { tags: appTags, summary: 'Launch a desktop-app on a desktop', params: S.SessionIdParams, querystring: S.AppLaunchQuery, response: { 200: S.PlainId, ...S.errorResponses } } }, async (req, reply) => {
     const { user } = requireUserOrDesktop(req, req.params.id);
     const p = Params.from(req);
-    const appId = await service.launchApp(user, req.params.id, { image: p.first('image'), cores: p.first('cores'), ram: p.first('ram') });
+    const appId = await service.launchApp(user, req.params.id, { image: p.first('image'), cores: p.first('cores'), ram: p.first('ram'), registryAuth: registryAuthHeader(req) });
     return sendText(reply, `${appId}\n`);
   });
 

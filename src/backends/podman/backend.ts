@@ -8,6 +8,8 @@ import { recordKey, type EngineImage, type EngineStats, type LaunchSpec, type Se
 import { demuxLogs, LABEL, publishedPorts, recordFromInspect, recordFromSpec, toContainerCreate, type PodmanOptions } from './objects.js';
 import { formatBytes, PullProgress, pullFailureReason, pullImage } from './pull.js';
 import { eventsFromEngine, type EngineEvent } from './events.js';
+import { CredentialPulls } from './credential-pulls.js';
+import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 
 interface Entry {
   record: SessionRecord;
@@ -23,7 +25,8 @@ interface Entry {
 interface PullFile {
   spec: Omit<LaunchSpec, 'registryAuth'>;
   createdAt: string;
-  failed?: { at: string; message: string };
+  /** `event`: the Failed event's message; files of earlier versions have the pull's `message` only. */
+  failed?: { at: string; event?: string; message?: string };
 }
 
 interface Pull {
@@ -43,6 +46,11 @@ export interface PodmanBackendOptions extends PodmanOptions {
   /** Directory for the backend's own durable state (renewed deadlines). */
   stateDir: string;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
+  /**
+   * Asks the image's registry whether a launch's credentials (or none) may pull an image, without
+   * pulling (catalog/registry/access.ts). Throws SkahaError 400 when refused, 503 when unreachable.
+   */
+  imageAccess: { verify(image: string, credentials?: PullCredentials): Promise<void> };
 }
 
 /** An error from dockerode/the socket that means the engine, not the request, failed. */
@@ -79,8 +87,12 @@ export class PodmanBackend implements SessionBackend {
   private capacityCache: { at: number; stats: EngineStats } | undefined;
   /** Launches waiting for their image, and what the pull said (kept for view=events afterwards). */
   private readonly pulls = new Map<string, Pull>();
+  /** Images pulled with someone's credentials: running them again needs an access check. */
+  private readonly credentialPulls: CredentialPulls;
 
-  constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {}
+  constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {
+    this.credentialPulls = new CredentialPulls(path.join(opts.stateDir, 'credential-pulls.json'));
+  }
 
   async start(): Promise<void> {
     fs.mkdirSync(this.deadlinesDir(), { recursive: true });
@@ -89,6 +101,7 @@ export class PodmanBackend implements SessionBackend {
       if (value > 0) this.deadlines.set(file.replace('-', '/'), value);
     }
     await this.relist();
+    this.credentialPulls.retain((await this.docker.listImages()).map((image) => image.Id));
     this.resumePulls();
     this.watch();
   }
@@ -131,7 +144,29 @@ export class PodmanBackend implements SessionBackend {
       }
       throw this.createError(key, spec, err);
     }
+    await this.verifyCachedImage(key, spec, container);
     await this.startContainer(key, spec, container);
+  }
+
+  /**
+   * KEP-2535 ("ensure secret pulled images"): an image in the engine because a launch pulled it
+   * with credentials runs again by a name of that repository only after its registry confirms
+   * that this launch's credentials (or none) may pull it; having the bytes on the machine is no
+   * access to them. The check reads the image the container was really made from, so another tag
+   * or a digest reference is checked too, and it runs once a private pull of the repository has
+   * begun, before its image ID is known. A refusal removes the container: nothing is left.
+   */
+  private async verifyCachedImage(key: string, spec: LaunchSpec, container: Docker.Container): Promise<void> {
+    if (this.credentialPulls.isEmpty()) return;
+    try {
+      const { Image: imageId } = await container.inspect();
+      if (!this.credentialPulls.needsCheck(imageId, repositoryOf(spec.image))) return;
+      await this.opts.imageAccess.verify(spec.image, spec.registryAuth);
+    } catch (err) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      this.index.delete(key);
+      throw this.createError(key, spec, err);
+    }
   }
 
   private async createBody(spec: LaunchSpec): Promise<Docker.ContainerCreateOptions> {
@@ -395,12 +430,7 @@ export class PodmanBackend implements SessionBackend {
 
   private async runPull(key: string, spec: LaunchSpec, pull: Pull): Promise<void> {
     try {
-      // spec §7: a private image is pulled with the caller's credentials, which go to the engine
-      // for this pull only.
-      const running = await pullImage(this.docker, spec.image, spec.registryAuth);
-      pull.progress = running.progress;
-      pull.cancel = running.cancel;
-      await running.done;
+      await this.pull(spec, pull);
       if (pull.cancelled) return;
       const seconds = ((Date.now() - pull.startedAt.getTime()) / 1000).toFixed(1);
       const { total } = pull.progress.bytes();
@@ -409,8 +439,10 @@ export class PodmanBackend implements SessionBackend {
       this.opts.log.info(`pulled ${spec.image} for ${key} in ${seconds} s`);
     } catch (err) {
       if (pull.cancelled) return;
-      return this.failPull(key, spec, pull, `${pullFailureReason(engineMessage(err))}: ${engineMessage(err)}`);
+      const reason = pullFailureReason(engineMessage(err));
+      return this.failLaunch(key, spec, pull, `Failed to pull image "${spec.image}": ${reason}: ${engineMessage(err)}`, `cannot pull ${spec.image}: ${reason}`);
     }
+    // The image is in the engine now: what fails from here is the container, not the pull.
     try {
       const container = await this.docker.createContainer(await this.createBody(spec));
       if (pull.cancelled) {
@@ -422,18 +454,40 @@ export class PodmanBackend implements SessionBackend {
       fs.rmSync(this.pullFile(key), { force: true });
       if (!this.index.has(key)) this.pulls.delete(key);
     } catch (err) {
-      if (!pull.cancelled) this.failPull(key, spec, pull, engineMessage(err));
+      if (pull.cancelled) return;
+      const message = err instanceof SkahaError ? err.message : engineMessage(err);
+      this.failLaunch(key, spec, pull, `Pulled image "${spec.image}", but its container could not be started: ${message}`, `cannot start ${spec.image}: ${(err as SkahaError).logMessage ?? message}`);
     }
   }
 
-  private failPull(key: string, spec: LaunchSpec, pull: Pull, message: string): void {
+  /**
+   * Pull the launch's image, with its credentials if any (spec §7: they go to the engine for this
+   * pull only). An image pulled with credentials is recorded by ID (KEP-2535); while it is being
+   * pulled, its repository is marked so no launch runs it unchecked before the ID is known.
+   */
+  private async pull(spec: LaunchSpec, pull: Pull): Promise<void> {
+    const repository = repositoryOf(spec.image);
+    const pulling = spec.registryAuth ? this.credentialPulls.begin(repository) : undefined;
+    try {
+      const running = await pullImage(this.docker, spec.image, spec.registryAuth);
+      pull.progress = running.progress;
+      pull.cancel = running.cancel;
+      await running.done;
+      if (pulling) this.credentialPulls.add((await this.docker.getImage(spec.image).inspect()).Id, repository);
+    } finally {
+      pulling?.();
+    }
+  }
+
+  /** The launch ends Failed, with `message` as its Warning event (kept across restarts). */
+  private failLaunch(key: string, spec: LaunchSpec, pull: Pull, message: string, logLine: string): void {
     const now = new Date();
-    pull.events.push({ type: 'Warning', reason: 'Failed', message: `Failed to pull image "${spec.image}": ${message}`, firstTime: now, lastTime: now });
-    this.opts.log.warn(`launch ${key} failed: cannot pull ${spec.image}: ${message.split(':')[0]}`);
+    pull.events.push({ type: 'Warning', reason: 'Failed', message, firstTime: now, lastTime: now });
+    this.opts.log.warn(`launch ${key} failed: ${logLine}`);
     const entry = this.index.get(key) ?? { record: recordFromSpec(spec, now), containerId: '', ports: new Map() };
     entry.record = { ...entry.record, status: 'Failed', finishedAt: now };
     this.index.set(key, entry);
-    const file: PullFile = { spec: withoutAuth(spec), createdAt: entry.record.createdAt.toISOString(), failed: { at: now.toISOString(), message } };
+    const file: PullFile = { spec: withoutAuth(spec), createdAt: entry.record.createdAt.toISOString(), failed: { at: now.toISOString(), event: message } };
     fs.writeFileSync(this.pullFile(key), JSON.stringify(file), { mode: 0o600 });
     this.emit('session');
   }
@@ -468,7 +522,8 @@ export class PodmanBackend implements SessionBackend {
       const spec = file.spec as LaunchSpec;
       if (file.failed) {
         const at = new Date(file.failed.at);
-        this.pulls.set(key, { progress: new PullProgress(), startedAt: at, cancelled: false, events: [{ type: 'Warning', reason: 'Failed', message: `Failed to pull image "${spec.image}": ${file.failed.message}`, firstTime: at, lastTime: at }] });
+        const message = file.failed.event ?? `Failed to pull image "${spec.image}": ${file.failed.message}`;
+        this.pulls.set(key, { progress: new PullProgress(), startedAt: at, cancelled: false, events: [{ type: 'Warning', reason: 'Failed', message, firstTime: at, lastTime: at }] });
         this.index.set(key, { record: { ...recordFromSpec(spec, new Date(file.createdAt)), status: 'Failed', finishedAt: at }, containerId: '', ports: new Map() });
       } else {
         // Credentials are never written down: a private image's pull fails as unauthorized.

@@ -8,9 +8,11 @@ import type Docker from 'dockerode';
 import { RegistryClient } from '../../../src/catalog/registry/client.js';
 import { RegistryCatalog } from '../../../src/catalog/registry/registry.js';
 import { installRegistryAuthorities } from '../../../src/catalog/sources.js';
+import { LABEL } from '../../../src/backends/podman/objects.js';
 import { DEFAULT_ENGINE_HOME } from '../../../src/server/paths.js';
 import { cleanupList, engine, HEADLESS_IMAGE, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import { DESKTOP_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
 
 /** Push a local image to `target` through the engine, as `docker push` does. */
 async function push(docker: Docker, source: string, target: string, auth: { username: string; password: string; serveraddress: string }) {
@@ -54,9 +56,10 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   let reg: TestRegistry;
   let tp: TestPlatform;
   let pusher: { username: string; password: string; serveraddress: string };
+  const registrySource = () => ({ kind: 'registry' as const, url: reg.url, caFile: reg.caFile, username: 'lister', password: 'list-secret', repositories: ['pub/', 'private/'] });
 
   before(async () => {
-    reg = await startRegistry({ auth: 'token', users: { pusher: 'push-secret', lister: 'list-secret' }, publicPrefixes: ['pub/'] });
+    reg = await startRegistry({ auth: 'token', users: { pusher: 'push-secret', lister: 'list-secret', robert: 'robert-secret' }, publicPrefixes: ['pub/'] });
     cleanup.add(() => reg.stop());
     pusher = { username: 'pusher', password: 'push-secret', serveraddress: reg.host };
     tp = await startPlatform(cleanup.add, {
@@ -64,7 +67,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
       catalog: {
         sources: [
           { kind: 'local' },
-          { kind: 'registry', url: reg.url, caFile: reg.caFile, username: 'lister', password: 'list-secret', repositories: ['pub/', 'private/'] },
+          registrySource(),
         ],
       },
     });
@@ -149,9 +152,10 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
 
     const mine = await launch(tp, alice.token, { name: 'stored', image, type: 'headless', cmd: 'true' });
     assert.equal(await tp.waitStatus(alice.token, mine, ['Succeeded', 'Failed'], 60_000), 'Succeeded');
-    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
-    const theirs = await launch(tp, bob.token, { name: 'notmine', image, type: 'headless', cmd: 'true' });
-    assert.equal(await tp.waitStatus(bob.token, theirs, ['Succeeded', 'Failed'], 60_000), 'Failed', 'alice\'s credentials are not bob\'s');
+    // Alice's credentials are not bob's, and neither is the copy her launch left in the engine.
+    const theirs = await tp.request('POST', '/skaha/v0/session', { token: bob.token, form: { name: 'notmine', image, type: 'headless', cmd: 'true' } });
+    assert.equal(theirs.status, 400);
+    assert.match(theirs.body, /^Failed to pull image "[^"]+": unauthorized: /);
 
     // Bad input: one line, nothing stored.
     const bad = await tp.request('PUT', `/auth/registry/${reg.host}`, { token: bob.token, query: { username: 'x', secret: 'in-the-url' } });
@@ -165,6 +169,160 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.equal((await cli(['registry', 'logout', reg.host])).code, 0);
     assert.equal((await cli(['registry', 'logout', reg.host])).code, 1);
     assert.deepEqual(JSON.parse((await cli(['registry', 'ls', '--json'])).stdout), []);
+  });
+
+  it('an image pulled with credentials stays private in the engine: every later launch proves access to it, also after a restart (KEP-2535)', async () => {
+    const image = `${reg.host}/private/kep:${Date.now()}`;
+    await push(docker, HEADLESS_IMAGE, image, pusher);
+    const config = { registryHosts: [reg.host], catalog: { sources: [{ kind: 'local' }, registrySource()] } };
+    const auth = (username: string, secret: string) => ({ 'x-skaha-registry-auth': Buffer.from(`${username}:${secret}`).toString('base64') });
+    const job = (name: string, ref = image) => ({ name, image: ref, type: 'headless', cmd: 'true' });
+
+    // Alice's launch pulls it with her credentials; then the server restarts on the same data.
+    const firstRun = cleanupList();
+    const first = await startPlatform(firstRun.add, config, { keepData: true });
+    const alice = await first.newUser('alice');
+    const pulled = await first.request('POST', '/skaha/v0/session', { token: alice.token, form: job('alice'), headers: auth('pusher', 'push-secret') });
+    assert.equal(pulled.status, 200, pulled.body);
+    assert.equal(await first.waitStatus(alice.token, pulled.body.trim(), ['Succeeded', 'Failed'], 60_000), 'Succeeded');
+    await first.request('DELETE', `/skaha/v0/session/${pulled.body.trim()}`, { token: alice.token });
+    await firstRun.run();
+    const again = await startPlatform(cleanup.add, config, { dataDir: first.dataDir });
+    const bob = await again.newUser('bob');
+    const launchAsBob = (form: Record<string, string>, headers: Record<string, string> = {}, version = 'v0') =>
+      again.request('POST', `/skaha/${version}/session`, { token: bob.token, form, headers });
+    const bobHasNothing = async (why: string) => {
+      assert.deepEqual(again.platform.backend.list().filter((s) => s.username === bob.username), [], why);
+      assert.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABEL.username}=${bob.username}`] } }), [], why);
+    };
+
+    // The copy in the engine is listed (v0's check passes), but it is not bob's without access:
+    // no credentials, wrong ones, or the same image by its digest (v1 leaves it to the engine).
+    const refused = `Failed to pull image "${image}": unauthorized: `;
+    const anonymous = await launchAsBob(job('anon'));
+    assert.equal(anonymous.status, 400);
+    assert.ok(anonymous.body.startsWith(refused), anonymous.body);
+    assert.equal(anonymous.body.split('\n').length, 2, 'one line');
+    assert.ok(!anonymous.body.includes('secret'));
+    const wrong = await launchAsBob(job('wrong'), auth('robert', 'not-his-secret'));
+    assert.equal(wrong.status, 400);
+    assert.ok(wrong.body.startsWith(refused), wrong.body);
+    const digestRef = (await docker.getImage(image).inspect()).RepoDigests.find((d) => d.startsWith(`${reg.host}/private/kep@`))!;
+    const byDigest = await launchAsBob(job('digest', digestRef), {}, 'v1');
+    assert.equal(byDigest.status, 400, byDigest.body);
+    assert.match(byDigest.body, /^Failed to pull image "[^"]+@sha256:[0-9a-f]{64}": unauthorized: /);
+    await bobHasNothing('a refused launch leaves nothing behind');
+
+    // The same bytes under a name pulled without credentials stay everyone's, registry or not
+    // (pub/kep is a copy of the private image); the private name cannot be checked while the
+    // registry is down: 503, nothing made.
+    const publicImage = `${reg.host}/pub/kep:${Date.now()}`;
+    await push(docker, HEADLESS_IMAGE, publicImage, pusher);
+    await again.platform.catalog.refresh();
+    const carol = await again.newUser('carol');
+    const pulledAnonymously = await launch(again, carol.token, job('pub', publicImage));
+    assert.equal(await again.waitStatus(carol.token, pulledAnonymously, ['Succeeded', 'Failed'], 60_000), 'Succeeded');
+    await reg.pause();
+    try {
+      const cached = await launch(again, carol.token, job('cached', publicImage));
+      assert.equal(await again.waitStatus(carol.token, cached, ['Succeeded', 'Failed'], 60_000), 'Succeeded');
+      const down = await launchAsBob(job('down'), auth('robert', 'robert-secret'));
+      assert.equal(down.status, 503, down.body);
+      assert.match(down.body, /^temporarily unavailable: the image registry 127\.0\.0\.1:\d+ could not be asked/);
+      await bobHasNothing('a launch the registry could not check leaves nothing behind');
+    } finally {
+      await reg.resume();
+    }
+
+    // With access of his own, bob runs the cached copy.
+    const own = await launchAsBob(job('own'), auth('robert', 'robert-secret'));
+    assert.equal(own.status, 200, own.body);
+    assert.equal(await again.waitStatus(bob.token, own.body.trim(), ['Succeeded', 'Failed'], 60_000), 'Succeeded');
+    for (const s of again.platform.backend.list().filter((s) => s.image === image || s.image === publicImage)) await again.platform.backend.delete(s.id);
+    for (const ref of [image, publicImage]) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
+  });
+
+  it('a desktop-app image is held to the registry hosts and pulled with the user\'s stored credentials, as a session\'s', async () => {
+    const user = await tp.newUser('apps');
+    const image = `${reg.host}/private/terminal:${Date.now()}`;
+    await push(docker, TERMINAL_IMAGE, image, pusher);
+    const stored = await tp.request('PUT', `/auth/registry/${reg.host}`, { token: user.token, form: { username: 'pusher', secret: 'push-secret' } });
+    assert.equal(stored.status, 200, stored.body);
+    const desktop = await launch(tp, user.token, { name: 'desk', image: DESKTOP_IMAGE, type: 'desktop' });
+    assert.equal(await tp.waitStatus(user.token, desktop, ['Running']), 'Running');
+
+    const elsewhere = await tp.request('POST', `/skaha/v0/session/${desktop}/app`, { token: user.token, form: { image: 'docker.io/library/debian:12' } });
+    assert.deepEqual([elsewhere.status, elsewhere.body], [400, `session image 'docker.io/library/debian:12' must come from one of [images.canfar.net, ${reg.host}]\n`]);
+
+    const app = await tp.request('POST', `/skaha/v0/session/${desktop}/app`, { token: user.token, form: { image } });
+    assert.equal(app.status, 200, app.body);
+    let status = '';
+    for (let i = 0; i < 240 && status !== 'Running' && status !== 'Failed'; i++) {
+      status = (JSON.parse((await tp.request('GET', `/skaha/v0/session/${desktop}/app/${app.body.trim()}`, { token: user.token })).body) as { status: string }).status;
+      if (status !== 'Running') await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(status, 'Running', 'the private app image was pulled with the stored credentials');
+    assert.equal((await tp.request('DELETE', `/skaha/v0/session/${desktop}`, { token: user.token })).status, 200);
+    await tp.request('DELETE', `/auth/registry/${reg.host}`, { token: user.token });
+  });
+
+  it('a launch of a tag the registry does not have ends Failed, "not found" in view=events; a container that cannot start after its pull says so', async () => {
+    const user = await tp.newUser();
+    // v1 has no catalog check before the engine: the pull is what finds out.
+    const missing = await launch(tp, user.token, { name: 'missing', image: `${reg.host}/pub/headless:no-such-tag`, type: 'headless', cmd: 'true' }, 'v1');
+    assert.equal(await tp.waitStatus(user.token, missing, ['Failed', 'Succeeded'], 60_000), 'Failed');
+    const events = (await tp.request('GET', `/skaha/v0/session/${missing}`, { token: user.token, query: { view: 'events' } })).body;
+    assert.match(events, /Warning\s+Failed\s+Failed to pull image "[^"]+\/pub\/headless:no-such-tag": not found: /);
+
+    const image = `${reg.host}/pub/nostart:${Date.now()}`;
+    await push(docker, HEADLESS_IMAGE, image, pusher);
+    const broken = await launch(tp, user.token, { name: 'nostart', image, type: 'headless', cmd: '/no/such/command' }, 'v1');
+    assert.equal(await tp.waitStatus(user.token, broken, ['Failed', 'Succeeded'], 60_000), 'Failed');
+    const brokenEvents = (await tp.request('GET', `/skaha/v0/session/${broken}`, { token: user.token, query: { view: 'events' } })).body;
+    assert.match(brokenEvents, /Pulled\s+Successfully pulled image/);
+    assert.match(brokenEvents, /Warning\s+Failed\s+Pulled image "[^"]+", but its container could not be started: .*\/no\/such\/command/);
+    assert.doesNotMatch(brokenEvents, /Failed to pull image/);
+    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+  });
+
+  it('lists the good images of a registry when some of its tags are broken, and says which it skipped, once per refresh', async () => {
+    const client = new RegistryClient({ url: reg.url, caFile: reg.caFile, username: 'pusher', password: 'push-secret' });
+    try {
+      // A listed tag whose content is gone (as a tag deleted during a walk is): its config blob,
+      // made its own first (labels are remembered by manifest digest, shared by equal images).
+      await push(docker, HEADLESS_IMAGE, `${reg.host}/pub/broken:1.0`, pusher);
+      await client.relabel('pub/broken', '1.0', { 'skaha.test/broken': String(Date.now()) });
+      const config = (await client.manifest('pub/broken', '1.0')).json.config!.digest;
+      await reg.remove(`/v2/pub/broken/blobs/${config}`, 'pusher');
+      // Odd artifacts: an image index with nothing in it, a manifest whose config is not JSON.
+      const index = 'application/vnd.oci.image.index.v1+json';
+      await client.putManifest('pub/odd', 'empty', index, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: index, manifests: [] })));
+      const blob = await client.putBlob('pub/odd', Buffer.from('not json'));
+      const manifest = 'application/vnd.oci.image.manifest.v1+json';
+      await client.putManifest('pub/odd', 'artifact', manifest, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: manifest, config: { mediaType: 'application/x-skaha-test', digest: blob, size: 8 }, layers: [] })));
+    } finally {
+      await client.close();
+    }
+
+    const warnings: string[] = [];
+    const catalog = new RegistryCatalog({ url: reg.url, caFile: reg.caFile, username: 'lister', password: 'list-secret', repositories: ['pub/'], log: { warn: (m) => warnings.push(m) } });
+    try {
+      for (let refresh = 0; refresh < 2; refresh++) {
+        warnings.length = 0;
+        const ids = (await catalog.fetch()).map((i) => i.id);
+        assert.ok(ids.includes(`${reg.host}/pub/headless:1.0`), 'the good images are listed');
+        assert.ok(!ids.some((id) => id.includes('/pub/broken:') || id.includes('/pub/odd:')), ids.join());
+        assert.deepEqual(warnings.map((w) => /skipping (\S+): /.exec(w)?.[1]).sort(), ['pub/broken:1.0', 'pub/odd:artifact', 'pub/odd:empty'], warnings.join('\n'));
+        assert.ok(!warnings.join('\n').includes('list-secret'));
+      }
+    } finally {
+      await catalog.close();
+    }
+    // The platform's registry source is not stuck on its last list: it refreshes without a problem.
+    await tp.platform.catalog.refresh();
+    assert.equal(tp.platform.catalog.problem(), undefined);
+    const listed = JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: (await tp.newUser()).token })).body) as Array<{ id: string }>;
+    assert.ok(listed.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
   });
 
   it('an unlisted image needs credentials before anything is made (v0)', async () => {

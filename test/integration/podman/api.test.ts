@@ -50,6 +50,18 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
     assert.deepEqual(list, [], 'nothing was created');
   });
 
+  it('holds a desktop-app image to the registry hosts with the same words as a session launch, before looking for the desktop', async () => {
+    const image = 'docker.io/library/debian:12';
+    for (const version of ['v0', 'v1']) {
+      const session = await post({ name: 'elsewhere', image, type: 'headless' }, {}, version);
+      const app = await tp.request('POST', `/skaha/${version}/session/abcdefgh/app`, { token, form: { image } });
+      assert.deepEqual([app.status, app.body], [400, session.body]);
+      assert.equal(session.body, `session image '${image}' must come from one of [images.canfar.net, registry.example.org]\n`);
+    }
+    const malformed = await tp.request('POST', '/skaha/v0/session/abcdefgh/app', { token, form: { image: HEADLESS_IMAGE }, headers: { 'x-skaha-registry-auth': Buffer.from('no-colon').toString('base64') } });
+    assert.deepEqual([malformed.status, malformed.body], [400, 'Invalid input.  Must be in form of username:secret\n'], 'the registry credentials header is read as for sessions');
+  });
+
   it('v1 trusts the type word and accepts decimal cores (spec §11.13)', async () => {
     const r = await post({ name: 'deci', image: HEADLESS_IMAGE, type: 'contributed', cores: '1.5', cmd: 'true' }, {}, 'v1');
     // The headless image has no web app on 5000, but it starts: v1 does not check labels.
