@@ -61,7 +61,8 @@ export interface EngineImage {
   labels: Record<string, string>;
 }
 
-export interface EngineStats {
+/** One machine sessions run on: a node of the cluster, or Podman's host. */
+export interface NodeCapacity {
   cores: number;
   memoryBytes: number;
 }
@@ -87,6 +88,12 @@ export const recordKey = (id: string, appId?: string) => (appId ? `${id}/${appId
  */
 export interface SessionBackend {
   readonly name: string;
+  /**
+   * The engine itself stops a session at its deadline and removes it once its listing time after
+   * finishing has passed (Kubernetes: the Job's activeDeadlineSeconds and ttlSecondsAfterFinished),
+   * so the session service's reaper leaves both to it. Absent: the reaper does both (Podman).
+   */
+  readonly enforcesLifetimes?: boolean;
   /** Connect, rebuild the index from the engine and follow its events. Throws when unreachable. */
   start(): Promise<void>;
   /** Stop following events. Sessions keep running. */
@@ -130,8 +137,11 @@ export interface SessionBackend {
   pendingNote?(id: string, appId?: string): string | undefined;
   /** Pull images ahead of launches (catalog.prePull); engines that pull per node may not. */
   prePull?(images: string[]): Promise<void>;
-  /** Capacity of what the engine runs on. */
-  capacity(): Promise<EngineStats>;
+  /**
+   * The machines sessions without GPUs run on, one entry each: view=stats reports their sum and
+   * the largest of them (spec §3.4), which a sum alone cannot give. Podman: its one host.
+   */
+  capacity(): Promise<NodeCapacity[]>;
   /**
    * The IP address at which session containers reach this host (the desktops' API callbacks
    * go there), or undefined when they cannot.

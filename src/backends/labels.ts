@@ -32,7 +32,8 @@ export function sessionLabels(spec: LaunchSpec): Record<string, string> {
     [SESSION_LABEL.username]: spec.username,
     [SESSION_LABEL.name]: labelValue(spec.name),
     [SESSION_LABEL.kind]: spec.type,
-    [SESSION_LABEL.job]: spec.jobName,
+    // jobName() keeps Job names within 63 characters; a label value must never exceed them.
+    [SESSION_LABEL.job]: labelValue(spec.jobName),
     [SESSION_LABEL.flavor]: r.ramRequestGiB === r.ramLimitGiB ? 'fixed' : 'flexible',
     [SESSION_LABEL.accelerator]: r.gpus > 0 ? 'gpu' : 'none',
     [SESSION_LABEL.community]: 'default',

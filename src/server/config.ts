@@ -35,8 +35,8 @@ export const ConfigSchema = Type.Object({
     maxUserSessions: Type.Integer({ minimum: 1, default: 5, description: 'Concurrent interactive (non-headless) Pending or Running sessions per user (skaha.maxusersessions).' }),
     headlessTtlAfterFinishedSeconds: Type.Integer({ minimum: 0, default: 3600, description: 'How long a finished headless job stays listed (its logs readable) before it is removed, in seconds.' }),
     interactiveTtlAfterFinishedSeconds: Type.Integer({ minimum: 0, default: 86400, description: 'How long a finished interactive session stays listed before it is removed, in seconds.' }),
-    reaperIntervalMs: Type.Integer({ minimum: 100, default: 15000, description: 'How often expired, finished and idle sessions are looked for, in milliseconds.' }),
-    idleCullSeconds: Type.Integer({ minimum: 0, default: 0, description: 'Delete notebook sessions with no proxied request or WebSocket frame for this long, in seconds (0: never). Other types are never culled.' }),
+    reaperIntervalMs: Type.Integer({ minimum: 100, default: 15000, description: 'How often expired, finished and idle sessions are looked for, in milliseconds. On Kubernetes expiry and removal are the cluster\'s (the Job\'s deadline and TTL): the reaper there only culls idle notebooks.' }),
+    idleCullSeconds: Type.Integer({ minimum: 0, default: 0, description: 'Delete notebook sessions with no proxied request or WebSocket frame for this long, in seconds (0: never). Other types are never culled. A server sees only the traffic of its own proxy: with several servers (Kubernetes replicas) leave it at 0; the Helm chart refuses it with replicaCount above 1.' }),
   }, { default: {} }),
   tls: Type.Object({
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'Port of the HTTPS listener (0: none). It serves everything the HTTP one does and asks for client certificates (X.509 and RFC 3820 proxy certificates).' }),
@@ -108,7 +108,7 @@ export const ConfigSchema = Type.Object({
     nodeSelector: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Node labels session pods must match (JSON object of label: value).' }),
     gpuNodeAffinity: Type.Boolean({ default: false, description: 'Keep sessions with GPUs on nodes labelled nvidia.com/gpu.count > 0 and the others off them (skaha\'s GPU_ENABLED, spec §5.7).' }),
     sessionsApiUrl: Type.String({ default: '', description: 'Base URL at which session pods reach this server\'s API (desktop menus and desktop-app launches), e.g. http://skaha.skaha-system.svc:8555. Empty: publicUrl.' }),
-    launchScriptsConfigMap: Type.String({ default: 'skaha-launch-scripts', description: 'ConfigMap skaha writes its launch scripts into at start, mounted read-only at /skaha-system in sessions.' }),
+    launchScriptsConfigMap: Type.String({ default: 'skaha-launch-scripts', description: 'Name prefix of the ConfigMap skaha writes its launch scripts into at start, `<prefix>-<hash of the scripts>`, mounted read-only at /skaha-system in sessions: servers of different versions (a rolling upgrade) each keep their own.' }),
   }, { default: {} }),
   catalog: Type.Object({
     refreshIntervalMs: Type.Integer({ minimum: 1000, default: 60000, description: 'Background refresh period of the image catalog, in milliseconds (engine image events also refresh it).' }),

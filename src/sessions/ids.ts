@@ -28,9 +28,21 @@ export function nameProblem(name: string): string | undefined {
   return undefined;
 }
 
-/** `skaha-<type>-<user>-<id>` with every character outside [0-9a-zA-Z-] of the user made '-' (spec §5.1). */
+/**
+ * Kubernetes refuses a Job whose name is longer than this: the name is also the value of the
+ * `job-name` label its pods get, and a label value has at most 63 characters.
+ */
+export const MAX_JOB_NAME_LENGTH = 63;
+
+/**
+ * `skaha-<type>-<user>-<id>` with every character outside [0-9a-zA-Z-] of the user made '-'
+ * (spec §5.1). A user part too long for 63 characters is cut: the session ID at the end keeps
+ * the name unique, and the exact username travels in the session's annotations.
+ */
 export function jobName(type: string, username: string, sessionId: string): string {
-  return `skaha-${type}-${username.replace(/[^0-9a-zA-Z-]/g, '-')}-${sessionId}`.toLowerCase();
+  const user = username.replace(/[^0-9a-zA-Z-]/g, '-').toLowerCase();
+  const room = MAX_JOB_NAME_LENGTH - `skaha-${type}--${sessionId}`.length;
+  return `skaha-${type}-${user.slice(0, Math.max(1, room))}-${sessionId}`;
 }
 
 /** Last path segment of the image with ':', '.', '_' made '-', lower-cased (spec §5.1). */

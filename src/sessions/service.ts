@@ -382,16 +382,23 @@ export class SessionService {
     }
   }
 
-  /** Reaper pass: stop what expired, remove what finished long enough ago, sweep stale files. */
+  /**
+   * Reaper pass: stop what expired, remove what finished long enough ago, cull idle notebooks,
+   * sweep stale files. Where the engine enforces deadlines and listing times itself (Kubernetes),
+   * expiry and removal are its alone: the session then ends as the engine records it (Failed,
+   * DeadlineExceeded in view=events) whichever server is up, where a delete from here would race
+   * it and hide why the session ended.
+   */
   async reap(now = Date.now()): Promise<number> {
     let removed = 0;
+    const byEngine = this.backend.enforcesLifetimes === true;
     const all = this.backend.list();
     for (const s of all) {
       if (s.status === 'Terminating') continue;
       const start = (s.startedAt ?? s.createdAt).getTime();
-      const expired = (s.status === 'Running' || s.status === 'Pending') && now >= start + s.deadlineSeconds * 1000;
+      const expired = !byEngine && (s.status === 'Running' || s.status === 'Pending') && now >= start + s.deadlineSeconds * 1000;
       const ttl = s.type === 'headless' ? this.opts.headlessTtlAfterFinishedSeconds : this.opts.interactiveTtlAfterFinishedSeconds;
-      const finished = (s.status === 'Succeeded' || s.status === 'Failed') && now >= (s.finishedAt ?? s.createdAt).getTime() + ttl * 1000;
+      const finished = !byEngine && (s.status === 'Succeeded' || s.status === 'Failed') && now >= (s.finishedAt ?? s.createdAt).getTime() + ttl * 1000;
       const idle = s.type === 'notebook' && s.status === 'Running' && this.idleCullSeconds > 0 && this.activity !== undefined
         && now - Math.max(this.activity.lastActivity(s.id), start) >= this.idleCullSeconds * 1000;
       // A desktop's apps go with it; do not reap them twice.

@@ -57,7 +57,8 @@ export const ROLE_RULES = [
   [[''], ['pods'], ['list', 'watch']],
   [[''], ['pods/log'], ['get']],
   [[''], ['services'], ['create']],
-  [[''], ['configmaps', 'secrets'], ['create', 'update']],
+  [[''], ['configmaps'], ['create']],
+  [[''], ['secrets'], ['create', 'update']],
   [[''], ['events'], ['list']],
 ];
 

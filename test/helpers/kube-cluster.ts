@@ -37,6 +37,9 @@
  *   restartPolicy Never and backoffLimit 0 the Job then goes Complete (or Failed).
  * - A deleted pod is removed at once, whatever its grace period; finalizers are left for the
  *   controllers that own them, as with a real kubelet.
+ * - Except on a node named TEST_KUBELET_NODE, which a test adds itself (addKwokNode): kwok keeps
+ *   that node Ready and removes its deleted pods, but leaves their status to the test, which
+ *   writes it as a kubelet would (a container waiting on an image pull that fails, say).
  * No container runs, so there are no logs, exec or port-forward.
  *
  * Files in `dir`: pki/ (CA, apiserver, admin, service-account keys), etcd/ (data),
@@ -81,6 +84,9 @@ export interface KubeClusterOptions {
   /** How long to wait for the whole control plane (default 120 s). */
   timeoutMs?: number;
 }
+
+/** The node whose pods kwok does not start: a test writes their status (kwok-stages.yaml). */
+export const TEST_KUBELET_NODE = 'test-kubelet';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -450,17 +456,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
 
     const nodes = Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`);
     for (const name of nodes) {
-      const r = await api('POST', '/api/v1/nodes', {
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: {
-          name,
-          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-          labels: { type: 'kwok', 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'node-role.kubernetes.io/agent': '' },
-        },
-        spec: {},
-        status: { capacity: capacity, allocatable: capacity },
-      });
+      const r = await api('POST', '/api/v1/nodes', kwokNode(name, capacity, { type: 'kwok' }));
       if (r.status !== 201) throw failure(`creating node ${name}: HTTP ${r.status} ${r.body}`, 'kube-apiserver');
     }
 
@@ -526,28 +522,68 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
  * kubeconfig via a plain HTTPS call, so it needs no client library.
  */
 export async function createNamespace(cluster: KubeCluster, name: string, timeoutMs = 30_000): Promise<void> {
+  const call = adminCall(cluster);
+  const created = (await call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } })).status;
+  if (created !== 201 && created !== 409) throw new Error(`creating namespace ${name}: HTTP ${created}`);
+  const deadline = Date.now() + timeoutMs;
+  while ((await call('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`namespace ${name}: no default ServiceAccount after ${timeoutMs} ms (see ${cluster.dir}/logs/kube-controller-manager.log)`);
+    await sleep(100);
+  }
+}
+
+/**
+ * Adds a fake node of its own size and labels (a GPU node, a larger one, TEST_KUBELET_NODE) to
+ * a running cluster, and waits until kwok has made it Ready and untainted.
+ */
+export async function addKwokNode(cluster: KubeCluster, name: string, opts: { capacity: Record<string, string>; labels?: Record<string, string> }, timeoutMs = 30_000): Promise<void> {
+  const call = adminCall(cluster);
+  const created = await call('POST', '/api/v1/nodes', kwokNode(name, opts.capacity, opts.labels ?? {}));
+  if (created.status !== 201) throw new Error(`creating node ${name}: HTTP ${created.status} ${created.body}`);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await call('GET', `/api/v1/nodes/${name}`);
+    const node = JSON.parse(r.body) as { status?: { conditions?: { type: string; status: string }[] }; spec?: { taints?: unknown[] } };
+    if (node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !node.spec?.taints?.length) return;
+    if (Date.now() > deadline) throw new Error(`node ${name} not Ready after ${timeoutMs} ms (see ${cluster.dir}/logs/kwok.log)`);
+    await sleep(100);
+  }
+}
+
+/** A Node that kwok plays the kubelet of (its annotation), with `capacity` as capacity and allocatable. */
+function kwokNode(name: string, capacity: Record<string, string>, labels: Record<string, string>): unknown {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'node-role.kubernetes.io/agent': '', ...labels },
+    },
+    spec: {},
+    status: { capacity, allocatable: capacity },
+  };
+}
+
+/** Requests to the cluster's API server as its admin, with no client library. */
+function adminCall(cluster: KubeCluster): (method: string, path: string, body?: unknown) => Promise<Reply> {
   const cfg = fs.readFileSync(cluster.kubeconfigPath, 'utf8');
   const field = (k: string) => Buffer.from(new RegExp(`${k}: (\\S+)`).exec(cfg)![1]!, 'base64').toString();
   const tls = { ca: field('certificate-authority-data'), cert: field('client-certificate-data'), key: field('client-key-data') };
   const url = new URL(cluster.server);
-  const call = (method: string, p: string, body?: unknown) =>
-    new Promise<number>((resolve, reject) => {
+  return (method, p, body) =>
+    new Promise<Reply>((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body);
       const req = https.request(
         { host: url.hostname, port: url.port, method, path: p, ...tls, agent: false, headers: data ? { 'content-type': 'application/json' } : {} },
         (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
         },
       );
       req.on('error', reject);
       req.end(data);
     });
-  const created = await call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-  if (created !== 201 && created !== 409) throw new Error(`creating namespace ${name}: HTTP ${created}`);
-  const deadline = Date.now() + timeoutMs;
-  while ((await call('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)) !== 200) {
-    if (Date.now() > deadline) throw new Error(`namespace ${name}: no default ServiceAccount after ${timeoutMs} ms (see ${cluster.dir}/logs/kube-controller-manager.log)`);
-    await sleep(100);
-  }
 }

@@ -1,4 +1,4 @@
-import type { SessionEvent } from '../../backends/backend.js';
+import type { NodeCapacity, SessionEvent } from '../../backends/backend.js';
 import { effectiveStart, expiryOf, type SessionRecord } from '../../sessions/model.js';
 import { connectUrl, type StorageLayout } from '../../sessions/recipes.js';
 import { JavaDouble } from '../gson.js';
@@ -59,24 +59,44 @@ export function gibString(bytes: number): string {
   return `${Number((bytes / 2 ** 30).toFixed(3))}G`;
 }
 
-/** view=stats, v0 shape with `instances` (spec §3.4), from running sessions and this machine. */
-export function statsView(sessions: SessionRecord[], machine: { cores: number; memoryBytes: number }) {
+/** The first of `nodes` by `key` (compared element by element), or an empty machine. */
+function largest(nodes: NodeCapacity[], key: (n: NodeCapacity) => [number, number]): NodeCapacity {
+  let best: NodeCapacity = { cores: 0, memoryBytes: 0 };
+  for (const n of nodes) {
+    const [a, b] = key(n);
+    const [bestA, bestB] = key(best);
+    if (a > bestA || (a === bestA && b > bestB)) best = n;
+  }
+  return best;
+}
+
+/**
+ * view=stats, v0 shape with `instances` (spec §3.4), from running sessions and the machines
+ * sessions without GPUs run on: the available figures are their sum, `maxCPUCores` the node
+ * with the most cores (with its RAM) and `maxRAM` the node with the most RAM (with its cores),
+ * which is what a session can at most be given.
+ */
+export function statsView(sessions: SessionRecord[], nodes: NodeCapacity[]) {
   const running = sessions.filter((s) => s.status === 'Running');
   const desktopApp = running.filter((s) => s.type === 'desktop-app').length;
   const headless = running.filter((s) => s.type === 'headless').length;
   const requestedCores = running.reduce((sum, s) => sum + s.resources.coresRequest, 0);
   const requestedRam = running.reduce((sum, s) => sum + s.resources.ramRequestGiB * 2 ** 30, 0);
+  const totalCores = nodes.reduce((sum, n) => sum + n.cores, 0);
+  const totalMemory = nodes.reduce((sum, n) => sum + n.memoryBytes, 0);
+  const mostCores = largest(nodes, (n) => [n.cores, n.memoryBytes]);
+  const mostMemory = largest(nodes, (n) => [n.memoryBytes, n.cores]);
   return {
     instances: { session: running.length - desktopApp - headless, desktopApp, headless, total: running.length },
     cores: {
       requestedCPUCores: new JavaDouble(Number(requestedCores.toFixed(3))),
-      cpuCoresAvailable: new JavaDouble(machine.cores),
-      maxCPUCores: { cpuCores: new JavaDouble(machine.cores), withRam: gibString(machine.memoryBytes) },
+      cpuCoresAvailable: new JavaDouble(Number(totalCores.toFixed(3))),
+      maxCPUCores: { cpuCores: new JavaDouble(mostCores.cores), withRam: gibString(mostCores.memoryBytes) },
     },
     ram: {
       requestedRAM: gibString(requestedRam),
-      ramAvailable: gibString(machine.memoryBytes),
-      maxRAM: { ram: gibString(machine.memoryBytes), withCPUCores: new JavaDouble(machine.cores) },
+      ramAvailable: gibString(totalMemory),
+      maxRAM: { ram: gibString(mostMemory.memoryBytes), withCPUCores: new JavaDouble(mostMemory.cores) },
     },
   };
 }

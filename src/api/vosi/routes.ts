@@ -73,4 +73,12 @@ export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: 
   app.get('/healthz', { schema: { tags: ['vosi'], summary: 'Liveness: the process serves requests' } }, async (_req, reply) =>
     reply.type('text/plain').send('ok\n'),
   );
+
+  // Readiness: the engine answers and the session index follows it (on Kubernetes, the watches
+  // are live). A server whose watch is broken lists sessions as they were: a load balancer
+  // should send requests to another one. 503 with the reason, for a probe's log.
+  app.get('/readyz', { schema: { tags: ['vosi'], summary: 'Readiness: the engine answers and the session list follows it (503 otherwise)' } }, async (_req, reply) => {
+    const engine = await backend.availability();
+    return reply.code(engine.available ? 200 : 503).type('text/plain').send(engine.available ? 'ready\n' : `not ready: ${engine.note}\n`);
+  });
 };

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { BatchV1Api, CoreV1Api, VersionApi, type KubeConfig, type V1ConfigMap, type V1Job, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, VersionApi, type KubeConfig, type V1Job, type V1Node, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { backendUnavailable, notFound, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
-import { recordKey, type EngineImage, type EngineStats, type LaunchSpec, type SessionBackend, type SessionEvent } from '../backend.js';
+import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
 import { labelValue, SESSION_LABEL } from '../labels.js';
 import { apiFailure, isConflict, isNotFound, statusOf } from './errors.js';
 import { describe, Informer } from './informer.js';
@@ -11,7 +11,7 @@ import {
   makeFilesConfigMap, makeFilesSecret, makeJob, makeLaunchScriptsConfigMap, makeRegistrySecret, makeService, planMounts,
   type DesktopOfApp, type KubernetesObjectOptions,
 } from './objects.js';
-import { parseQuantity, recordFromJob, sessionEvents } from './records.js';
+import { parseQuantity, podHold, recordFromJob, sessionEvents, START_FAILURE_ANNOTATION, startFailureOf, toDate, type StartFailure } from './records.js';
 import { keyOfLabels, SessionIndex } from './session-index.js';
 
 /**
@@ -22,8 +22,9 @@ import { keyOfLabels, SessionIndex } from './session-index.js';
  *
  * Several servers may run against one cluster. What keeps them from racing:
  * - expiry is `activeDeadlineSeconds` on the Job and finished Jobs go by `ttlSecondsAfterFinished`:
- *   the cluster enforces both, whichever server is up. The session service's reaper may still ask
- *   for the same deletions; they are idempotent (a Job already gone is a 404, taken as done);
+ *   the cluster enforces both, whichever server is up, and the session service's reaper leaves
+ *   them alone (`enforcesLifetimes`). Deletes are idempotent all the same (a Job already gone is
+ *   a 404, taken as done): two users' clicks, or an idle cull, may meet;
  * - delete uses Foreground propagation, so every server sees `Terminating` (the Job's
  *   deletionTimestamp) until the pods and a desktop's apps are gone, and the garbage collector,
  *   not a server, removes dependents (ownerReferences);
@@ -32,6 +33,11 @@ import { keyOfLabels, SessionIndex } from './session-index.js';
  */
 
 export interface KubernetesBackendOptions extends KubernetesObjectOptions {
+  /**
+   * `launchScripts.configMap` is a name prefix here: the backend writes the scripts of its
+   * version as `<prefix>-<hash of the scripts>` at start and mounts that one.
+   */
+  launchScripts: { hostDir: string; configMap: string };
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
 }
 
@@ -46,8 +52,15 @@ const CAPACITY_TTL_MS = 5 * 60_000;
 /** A Docker image reference: [registry[:port]/]path[:tag][@digest]. */
 const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
+/** A GPU node: it offers nvidia.com/gpu, or has the label skaha's GPU node affinity selects on (spec §5.7). */
+function hasGpus(node: V1Node): boolean {
+  return parseQuantity(node.status?.capacity?.['nvidia.com/gpu']) > 0 || Number(node.metadata?.labels?.['nvidia.com/gpu.count'] ?? 0) > 0;
+}
+
 export class KubernetesBackend implements SessionBackend {
   readonly name = 'kubernetes';
+  /** Expiry is the Job's activeDeadlineSeconds and cleanup its ttlSecondsAfterFinished. */
+  readonly enforcesLifetimes = true;
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
   private readonly version: VersionApi;
@@ -55,25 +68,39 @@ export class KubernetesBackend implements SessionBackend {
   private readonly podInformer: Informer<V1Pod>;
   private readonly index = new SessionIndex(() => this.emit('session'));
   private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
-  private capacityCache: { at: number; stats: EngineStats } | undefined;
+  private capacityCache: { at: number; nodes: NodeCapacity[] } | undefined;
+  /** The object options with the launch-scripts ConfigMap this server wrote (set by start()). */
+  private objectOptions: KubernetesObjectOptions;
+  /** Sessions this server is ending because their image cannot be pulled (one patch each). */
+  private readonly ending = new Set<string>();
 
   constructor(kubeConfig: KubeConfig, private readonly opts: KubernetesBackendOptions) {
     this.batch = kubeConfig.makeApiClient(BatchV1Api);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.version = kubeConfig.makeApiClient(VersionApi);
+    this.objectOptions = opts;
     const ns = opts.namespace;
     const common = { kubeConfig, labelSelector: SELECTOR, log: opts.log };
     this.jobInformer = new Informer<V1Job>({
       ...common,
       path: `/apis/batch/v1/namespaces/${ns}/jobs`,
       list: () => this.batch.listNamespacedJob({ namespace: ns, labelSelector: SELECTOR }),
-      onEvent: (event, job) => this.index.onJob(event, job),
+      onEvent: (event, job) => {
+        this.index.onJob(event, job);
+        // A pod listed before its Job (at start) is looked at again once the Job is known.
+        const key = keyOfLabels(job.metadata?.labels);
+        const pod = key && event !== 'delete' ? this.index.podOf(key) : undefined;
+        if (pod) this.endIfUnpullable(pod);
+      },
     });
     this.podInformer = new Informer<V1Pod>({
       ...common,
       path: `/api/v1/namespaces/${ns}/pods`,
       list: () => this.core.listNamespacedPod({ namespace: ns, labelSelector: SELECTOR }),
-      onEvent: (event, pod) => this.index.onPod(event, pod),
+      onEvent: (event, pod) => {
+        this.index.onPod(event, pod);
+        if (event !== 'delete') this.endIfUnpullable(pod);
+      },
     });
   }
 
@@ -122,7 +149,7 @@ export class KubernetesBackend implements SessionBackend {
     if (this.index.get(key)) return;
     if (!IMAGE_REFERENCE.test(spec.image)) throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `invalid image reference: ${spec.image}`);
     const desktop = spec.joinSessionOf ? await this.desktopOf(spec.joinSessionOf) : undefined;
-    const plan = planMounts(spec, this.opts, this.readSessionFiles(spec));
+    const plan = planMounts(spec, this.objectOptions, this.readSessionFiles(spec));
     const ns = this.opts.namespace;
     let job: V1Job;
     try {
@@ -220,16 +247,30 @@ export class KubernetesBackend implements SessionBackend {
     const key = recordKey(id, appId);
     const job = this.index.jobOf(key);
     if (!job?.metadata?.name) return [];
-    // The Job's events (pods made, deadline exceeded) and its pods' (scheduled, pulled, killed).
-    const names = [job.metadata.name, ...this.index.podNames(key)];
+    // The Job's events (pods made, deadline exceeded) and its pods' (scheduled, pulled, killed),
+    // also those of a pod that could not start and is gone now.
+    const failure = startFailureOf(job);
+    const names = [...new Set([job.metadata.name, ...this.index.podNames(key), ...(failure?.pod ? [failure.pod] : [])])];
     try {
       const lists = await Promise.all(
         names.map((name) => this.core.listNamespacedEvent({ namespace: this.opts.namespace, fieldSelector: `involvedObject.name=${name}` })),
       );
-      return sessionEvents(lists.flatMap((l) => l.items));
+      const events = sessionEvents(lists.flatMap((l) => l.items));
+      const at = toDate(failure?.at);
+      if (!failure || !at) return events;
+      const ended: SessionEvent = { type: 'Warning', reason: failure.reason, message: `session ended by skaha: the image cannot be pulled${failure.message ? `: ${failure.message}` : ''}`, firstTime: at, lastTime: at };
+      return [...events, ended].sort((a, b) => a.firstTime.getTime() - b.firstTime.getTime());
     } catch (err) {
       throw apiFailure(`events ${key}`, err);
     }
+  }
+
+  /** Why a Pending session is not running yet: the scheduler's or the kubelet's word for it. */
+  pendingNote(id: string, appId?: string): string | undefined {
+    const key = recordKey(id, appId);
+    const record = this.index.get(key);
+    if (record?.status !== 'Pending') return undefined;
+    return podHold(this.index.podOf(key), record.image)?.note;
   }
 
   /** Kubernetes cannot list images across nodes: the registry and Harbor catalogs do that. */
@@ -237,19 +278,19 @@ export class KubernetesBackend implements SessionBackend {
     return [];
   }
 
-  /** Sum of the nodes' allocatable CPU and memory (what sessions can be given). */
-  async capacity(): Promise<EngineStats> {
-    if (this.capacityCache && Date.now() - this.capacityCache.at < CAPACITY_TTL_MS) return this.capacityCache.stats;
+  /**
+   * The schedulable nodes without GPUs, each by its capacity, as skaha counts them for
+   * view=stats (spec §3.4). Cached for a few minutes: nodes seldom change, and a stats request
+   * should not list them.
+   */
+  async capacity(): Promise<NodeCapacity[]> {
+    if (this.capacityCache && Date.now() - this.capacityCache.at < CAPACITY_TTL_MS) return this.capacityCache.nodes;
     try {
-      const nodes = await this.core.listNode();
-      const stats = { cores: 0, memoryBytes: 0 };
-      for (const node of nodes.items) {
-        if (node.spec?.unschedulable) continue;
-        stats.cores += parseQuantity(node.status?.allocatable?.cpu);
-        stats.memoryBytes += parseQuantity(node.status?.allocatable?.memory);
-      }
-      this.capacityCache = { at: Date.now(), stats };
-      return stats;
+      const nodes = (await this.core.listNode()).items
+        .filter((n) => !n.spec?.unschedulable && !hasGpus(n))
+        .map((n) => ({ cores: parseQuantity(n.status?.capacity?.cpu), memoryBytes: parseQuantity(n.status?.capacity?.memory) }));
+      this.capacityCache = { at: Date.now(), nodes };
+      return nodes;
     } catch (err) {
       throw apiFailure('list nodes', err);
     }
@@ -287,6 +328,46 @@ export class KubernetesBackend implements SessionBackend {
   }
 
   // --- internals -------------------------------------------------------------------------
+
+  /**
+   * A pod whose image can never be pulled would stay Pending, silently, until its deadline days
+   * later. Its session ends instead, in one patch of the Job: why (an annotation that every
+   * server reads: status Failed, a line in view=events) and a deadline already reached, so that
+   * the Job controller fails the Job and removes the pod as at expiry. The Job, and what it
+   * says, stay listed until its ttlSecondsAfterFinished. Several servers may each send the same
+   * patch; the second changes nothing that matters.
+   */
+  private endIfUnpullable(pod: V1Pod): void {
+    const key = keyOfLabels(pod.metadata?.labels);
+    if (!key || this.ending.has(key)) return;
+    const job = this.index.jobOf(key);
+    const record = this.index.get(key);
+    const name = job?.metadata?.name;
+    if (!job || !name || record?.status !== 'Pending' || this.index.podOf(key)?.metadata?.uid !== pod.metadata?.uid) return;
+    const unpullable = podHold(pod, record.image)?.unpullable;
+    if (!unpullable) return;
+    const failure: StartFailure = { ...unpullable, at: new Date().toISOString(), pod: pod.metadata?.name ?? '' };
+    const started = toDate(job.status?.startTime) ?? toDate(job.metadata?.creationTimestamp) ?? new Date();
+    const elapsedSeconds = Math.max(1, Math.floor((Date.now() - started.getTime()) / 1000));
+    this.opts.log.info(`session ${key}: image ${record.image} cannot be pulled (${failure.reason}); ending it`);
+    this.ending.add(key);
+    this.batch
+      .patchNamespacedJob({
+        name,
+        namespace: this.opts.namespace,
+        body: [
+          { op: 'add', path: `/metadata/annotations/${START_FAILURE_ANNOTATION.replace(/\//g, '~1')}`, value: JSON.stringify(failure) },
+          { op: 'replace', path: '/spec/activeDeadlineSeconds', value: elapsedSeconds },
+        ],
+      })
+      .then(
+        (patched) => this.index.remember(key, patched),
+        (err: unknown) => {
+          if (!isNotFound(err)) this.opts.log.warn(`session ${key}: could not end it after its failed pull: ${describe(err)}`);
+        },
+      )
+      .finally(() => this.ending.delete(key));
+  }
 
   private emit(kind: 'session' | 'image') {
     for (const listener of this.listeners) listener(kind);
@@ -353,17 +434,12 @@ export class KubernetesBackend implements SessionBackend {
     }
   }
 
-  private async upsertConfigMap(configMap: V1ConfigMap): Promise<void> {
-    const ns = this.opts.namespace;
-    try {
-      await this.core.createNamespacedConfigMap({ namespace: ns, body: configMap });
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-      await this.core.replaceNamespacedConfigMap({ name: configMap.metadata!.name!, namespace: ns, body: configMap });
-    }
-  }
-
-  /** The launch scripts of this version of skaha, as the ConfigMap sessions mount at /skaha-system. */
+  /**
+   * The launch scripts of this version of skaha, as the ConfigMap sessions mount at
+   * /skaha-system. Its name holds a hash of the scripts, so it is made once and never changed:
+   * an existing one (409) has the same scripts, written by a server of the same version.
+   * Those of other versions stay for their sessions.
+   */
   private async syncLaunchScripts(): Promise<void> {
     const dir = this.opts.launchScripts.hostDir;
     const scripts: Record<string, string> = {};
@@ -371,10 +447,13 @@ export class KubernetesBackend implements SessionBackend {
       const file = path.join(dir, name);
       if (fs.statSync(file).isFile()) scripts[name] = fs.readFileSync(file, 'utf8');
     }
+    const configMap = makeLaunchScriptsConfigMap(this.opts.namespace, this.opts.launchScripts.configMap, scripts);
+    const name = configMap.metadata!.name!;
     try {
-      await this.upsertConfigMap(makeLaunchScriptsConfigMap(this.opts, scripts));
+      await this.core.createNamespacedConfigMap({ namespace: this.opts.namespace, body: configMap });
     } catch (err) {
-      throw new Error(`Kubernetes namespace ${this.opts.namespace}: cannot write ConfigMap ${this.opts.launchScripts.configMap}: ${describe(err)}`);
+      if (!isConflict(err)) throw new Error(`Kubernetes namespace ${this.opts.namespace}: cannot write ConfigMap ${name}: ${describe(err)}`);
     }
+    this.objectOptions = { ...this.opts, launchScripts: { hostDir: dir, configMap: name } };
   }
 }

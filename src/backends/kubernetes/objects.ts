@@ -22,7 +22,7 @@ export interface KubernetesObjectOptions {
    * becomes a sub-path of `storage`.
    */
   storageHostDir: string;
-  /** The launch scripts directory on skaha's machine and the ConfigMap its files are copied into. */
+  /** The launch scripts directory on skaha's machine and the ConfigMap sessions mount its files from. */
   launchScripts: { hostDir: string; configMap: string };
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   nodeSelector: Record<string, string>;
@@ -328,12 +328,25 @@ export function makeRegistrySecret(spec: LaunchSpec, opts: KubernetesObjectOptio
   };
 }
 
-/** The launch scripts as a ConfigMap (file name → text), mounted at /skaha-system. */
-export function makeLaunchScriptsConfigMap(opts: KubernetesObjectOptions, scripts: Record<string, string>): V1ConfigMap {
+/**
+ * `<prefix>-<8 hex digits of a hash of the scripts>`: the name of the launch-scripts ConfigMap of
+ * one version of the scripts. Servers of two versions (a rolling upgrade) write two ConfigMaps
+ * and each one's sessions mount its own, where one shared name was rewritten by whichever server
+ * started last; servers of the same version agree on the name and write it once.
+ */
+export function launchScriptsConfigMapName(prefix: string, scripts: Record<string, string>): string {
+  const hash = crypto.createHash('sha256');
+  for (const name of Object.keys(scripts).sort()) hash.update(`${name}\0${scripts[name]}\0`);
+  return `${prefix}-${hash.digest('hex').slice(0, 8)}`;
+}
+
+/** The launch scripts as a ConfigMap (file name → text), mounted at /skaha-system; never changed once made. */
+export function makeLaunchScriptsConfigMap(namespace: string, prefix: string, scripts: Record<string, string>): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: opts.launchScripts.configMap, namespace: opts.namespace, labels: { [SESSION_LABEL.managedBy]: 'skaha', [SESSION_LABEL.partOf]: 'canfar' } },
+    metadata: { name: launchScriptsConfigMapName(prefix, scripts), namespace, labels: { [SESSION_LABEL.managedBy]: 'skaha', [SESSION_LABEL.partOf]: 'canfar' } },
     data: scripts,
+    immutable: true,
   };
 }

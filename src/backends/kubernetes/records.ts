@@ -41,16 +41,80 @@ function conditionTrue(job: V1Job, ...types: string[]): boolean {
 }
 
 /**
+ * Why skaha ended a session whose container could never start (an image that cannot be pulled),
+ * kept as a JSON annotation on its Job: every server reads it (status Failed, a line in
+ * view=events), also after a restart, and `pod` keeps the pod's own events listed once the
+ * Job controller has removed it.
+ */
+export const START_FAILURE_ANNOTATION = 'canfar.net/start-failure';
+
+export interface StartFailure {
+  /** The kubelet's waiting reason, e.g. ImagePullBackOff. */
+  reason: string;
+  message: string;
+  /** ISO time skaha ended the session. */
+  at: string;
+  /** The pod that could not start. */
+  pod: string;
+}
+
+export function startFailureOf(job: V1Job): StartFailure | undefined {
+  const text = job.metadata?.annotations?.[START_FAILURE_ANNOTATION];
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<StartFailure>;
+    return { reason: String(value.reason ?? 'Failed'), message: String(value.message ?? ''), at: String(value.at ?? ''), pod: String(value.pod ?? '') };
+  } catch {
+    return { reason: 'Failed', message: text, at: '', pod: '' };
+  }
+}
+
+/**
+ * Container waiting reasons after which the kubelet will not start the container by retrying:
+ * a name that is no image reference, a pull forbidden by imagePullPolicy Never, and a back-off
+ * after a failed pull (the kubelet reports ErrImagePull for each failed try and
+ * ImagePullBackOff between tries, so a back-off means a pull has failed and another is due).
+ */
+const UNPULLABLE = new Set(['InvalidImageName', 'ErrImageNeverPull', 'ImagePullBackOff']);
+
+/** What keeps a Pending pod from running, in words for the user; `unpullable` when it never will. */
+export interface PodHold {
+  note: string;
+  unpullable?: { reason: string; message: string };
+}
+
+/**
+ * Why a pod is still Pending, from what the scheduler (the PodScheduled condition) and the
+ * node's kubelet (the container's waiting state) report, or undefined when nothing is known.
+ */
+export function podHold(pod: V1Pod | undefined, image: string): PodHold | undefined {
+  if (!pod || (pod.status?.phase ?? 'Pending') !== 'Pending') return undefined;
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') {
+    return { note: `No node can take this session yet (${scheduled.reason ?? 'Unschedulable'}): ${(scheduled.message ?? '').trim() || 'the scheduler gave no reason'}` };
+  }
+  const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
+  const reason = waiting?.reason;
+  if (!reason) return undefined;
+  const message = (waiting.message ?? '').trim();
+  const detail = message ? `: ${message}` : '';
+  if (UNPULLABLE.has(reason)) return { note: `Image ${image} cannot be pulled (${reason})${detail}`, unpullable: { reason, message } };
+  if (reason === 'ErrImagePull') return { note: `Pulling image ${image} failed (ErrImagePull)${detail}; the node tries again.` };
+  if (reason === 'ContainerCreating' || reason === 'PodInitializing') return { note: `The node is pulling image ${image} or creating the container.` };
+  return { note: `The container cannot start yet (${reason})${detail}` };
+}
+
+/**
  * v0 status word (spec §5.4) from the Job and its pod (the table in backend.ts):
  * being deleted → Terminating; Job complete → Succeeded; Job failed (exit non-zero, deadline
- * passed) → Failed; else the pod phase: Running, or Pending while unscheduled or pulling.
- * Never `Completed` or `Unknown` (spec §11.2).
+ * passed) or ended by skaha because its image cannot be pulled → Failed; else the pod phase:
+ * Running, or Pending while unscheduled or pulling. Never `Completed` or `Unknown` (spec §11.2).
  */
 export function statusOf(job: V1Job, pod: V1Pod | undefined, terminating: boolean): SessionStatus {
   if (terminating || job.metadata?.deletionTimestamp) return 'Terminating';
   // Kubernetes ≥ 1.31 says SuccessCriteriaMet / FailureTarget before Complete / Failed.
   if (conditionTrue(job, 'Complete', 'SuccessCriteriaMet') || (job.status?.succeeded ?? 0) > 0) return 'Succeeded';
-  if (conditionTrue(job, 'Failed', 'FailureTarget') || (job.status?.failed ?? 0) > 0) return 'Failed';
+  if (conditionTrue(job, 'Failed', 'FailureTarget') || (job.status?.failed ?? 0) > 0 || startFailureOf(job)) return 'Failed';
   if (!pod) return 'Pending';
   if (pod.metadata?.deletionTimestamp) return 'Terminating';
   switch (pod.status?.phase) {
@@ -95,7 +159,7 @@ export function recordFromJob(job: V1Job, pod: V1Pod | undefined, opts: { termin
   const status = statusOf(job, pod, opts.terminating);
   const finished = status === 'Succeeded' || status === 'Failed';
   const failedAt = (job.status?.conditions ?? []).find((c) => (c.type === 'Failed' || c.type === 'FailureTarget') && c.status === 'True')?.lastTransitionTime;
-  const finishedAt = toDate(job.status?.completionTime) ?? toDate(failedAt);
+  const finishedAt = toDate(job.status?.completionTime) ?? toDate(failedAt) ?? toDate(startFailureOf(job)?.at);
   const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
   // The deadline runs from the Job's start (activeDeadlineSeconds), so that is the start the
   // expiry and renew arithmetic of the service must use.

@@ -4,7 +4,7 @@ import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { backendUnavailable, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
-import { recordKey, type EngineImage, type EngineStats, type LaunchSpec, type SessionBackend, type SessionEvent } from '../backend.js';
+import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
 import { demuxLogs, LABEL, publishedPorts, recordFromInspect, recordFromSpec, toContainerCreate, type PodmanOptions } from './objects.js';
 import { formatBytes, PullProgress, pullFailureReason, pullImage } from './pull.js';
 import { eventsFromEngine, type EngineEvent } from './events.js';
@@ -84,7 +84,7 @@ export class PodmanBackend implements SessionBackend {
   private closed = false;
   private networkReady: Promise<void> | undefined;
   private watching = false;
-  private capacityCache: { at: number; stats: EngineStats } | undefined;
+  private capacityCache: { at: number; host: NodeCapacity } | undefined;
   /** Launches waiting for their image, and what the pull said (kept for view=events afterwards). */
   private readonly pulls = new Map<string, Pull>();
   /** Images pulled with someone's credentials: running them again needs an access check. */
@@ -320,15 +320,16 @@ export class PodmanBackend implements SessionBackend {
     }
   }
 
-  async capacity(): Promise<EngineStats> {
+  /** This host: the one machine every session runs on. */
+  async capacity(): Promise<NodeCapacity[]> {
     // The engine's `info` costs ~200 ms on Podman and the machine does not change size: ask
     // once every few minutes, not per view=stats request.
-    if (this.capacityCache && Date.now() - this.capacityCache.at < CAPACITY_TTL_MS) return this.capacityCache.stats;
+    if (this.capacityCache && Date.now() - this.capacityCache.at < CAPACITY_TTL_MS) return [this.capacityCache.host];
     try {
       const info = (await this.docker.info()) as { NCPU?: number; MemTotal?: number };
-      const stats = { cores: info.NCPU ?? 0, memoryBytes: info.MemTotal ?? 0 };
-      this.capacityCache = { at: Date.now(), stats };
-      return stats;
+      const host = { cores: info.NCPU ?? 0, memoryBytes: info.MemTotal ?? 0 };
+      this.capacityCache = { at: Date.now(), host };
+      return [host];
     } catch (err) {
       throw backendUnavailable(`info: ${engineMessage(err)}`);
     }

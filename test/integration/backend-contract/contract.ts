@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupList, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { eventually } from '../../helpers/wait.js';
 
 /**
  * One suite, every backend (issue 9; style.md: test/contract): what a user and the session
@@ -45,18 +46,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function getSession(tp: TestPlatform, token: string, id: string): Promise<Session | undefined> {
   const r = await tp.request('GET', `/skaha/v0/session/${id}`, { token });
   return r.status === 200 ? (JSON.parse(r.body) as Session) : undefined;
-}
-
-/** Poll until `check` holds (returns its last value); fail with `what` after `timeoutMs`. */
-async function eventually<T>(what: string, get: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await get();
-  while (!check(value)) {
-    if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await sleep(200);
-    value = await get();
-  }
-  return value;
 }
 
 export function describeBackendContract(name: string, target: ContractTarget): void {

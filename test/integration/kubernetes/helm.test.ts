@@ -85,7 +85,11 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     assert.equal(container.image, 'images.example.org/skaha/server:0.1.0');
     assert.deepEqual(container.command, ['skaha', 'serve']);
     assert.deepEqual(container.env?.find((e) => e.name === 'SKAHA_CONFIG')?.value, '/etc/skaha/config/config.json');
-    for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) assert.equal(probe?.httpGet?.path, '/healthz');
+    for (const probe of [container.startupProbe, container.livenessProbe]) assert.equal(probe?.httpGet?.path, '/healthz');
+    // Ready only while the session watch is live (the server answers 503 on /readyz otherwise),
+    // with 30 s of grace so that an API server restart does not take every replica out.
+    assert.deepEqual([container.readinessProbe?.httpGet?.path, container.readinessProbe?.httpGet?.port], ['/readyz', 'http']);
+    assert.equal((container.readinessProbe?.periodSeconds ?? 10) * (container.readinessProbe?.failureThreshold ?? 3), 30);
     assert.deepEqual(mountsOf(deployment), { config: '/etc/skaha/config', data: config.dataDir, 'user-storage': config.storage.hostDir, tmp: '/tmp' });
     const volumes = volumesOf(deployment);
     assert.equal(volumes.data?.persistentVolumeClaim?.claimName, pick<k8s.V1PersistentVolumeClaim>(objects, 'PersistentVolumeClaim').metadata?.name);
@@ -153,6 +157,18 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
       [{ config: { tls: { port: 8443 } } }, /config\.tls\.port is set by the chart: use certificateListener/],
     ];
     for (const [values, message] of refusals) assert.throws(() => renderChart('skaha', 'skaha-system', values), message, JSON.stringify(values));
+
+    // Idle culling reads the proxy activity of one process: with several replicas a notebook in
+    // use through one would be culled by another. Refused, in one line.
+    const shared = { replicaCount: 2, persistence: { accessModes: ['ReadWriteMany'] }, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha' } } } };
+    const culling = helm(['template', 'skaha', CHART_DIR, '--namespace', 'skaha-system'], { ...shared, config: { ...shared.config, sessions: { idleCullSeconds: 3600 } } });
+    assert.notEqual(culling.status, 0, 'refused');
+    // Besides helm's own hint (--debug), one line: where, and the whole reason.
+    const lines = culling.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Use --debug flag'));
+    assert.equal(lines.length, 1, culling.stderr);
+    assert.match(lines[0]!, /^Error: execution error at \(skaha\/templates\/deployment\.yaml:\d+:\d+\): replicaCount > 1 cannot cull idle notebooks: each replica sees only the proxy traffic it carries; set config\.sessions\.idleCullSeconds to 0 or run one replica$/);
+    assert.doesNotThrow(() => renderChart('skaha', 'skaha-system', { ...shared, config: { ...shared.config, sessions: { idleCullSeconds: 0 } } }), 'several replicas without culling');
+    assert.equal(resolveConfig(configOf(renderChart('skaha', 'skaha-system', { config: { sessions: { idleCullSeconds: 3600 } } }))).sessions.idleCullSeconds, 3600, 'one replica may cull');
     const replicas = renderChart('skaha', 'skaha-system', { replicaCount: 2, persistence: { accessModes: ['ReadWriteMany'] }, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha', passwordFile: '/etc/skaha-db/password' } } } });
     assert.equal(pick<k8s.V1Deployment>(replicas, 'Deployment').spec?.strategy?.type, 'RollingUpdate');
     assert.deepEqual(resolveConfig(configOf(replicas)).identity.postgres.url, 'postgres://skaha@db:5432/skaha');
@@ -302,7 +318,8 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
       const deadline = async () => (await batch.listNamespacedJob({ namespace: WORKLOAD, labelSelector: `canfar.net/id=${web}` })).items[0]?.spec?.activeDeadlineSeconds ?? 0;
       await until('renew moved the Job\'s deadline', async () => (await deadline()) > 7200);
 
-      // A second start rewrites the launch-scripts ConfigMap (update) and finds every session again.
+      // A second start finds the launch-scripts ConfigMap of its version there (a 409 on create,
+      // nothing rewritten) and every session again.
       await platform.close();
       platform = await createPlatform(config(), { log, requestLog: false });
       base = await platform.listen();
@@ -352,7 +369,7 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
     for (const [ns, verb, resource, group] of [
       [WORKLOAD, 'get', 'secrets', ''], [WORKLOAD, 'list', 'secrets', ''], [WORKLOAD, 'delete', 'secrets', ''],
       [WORKLOAD, 'create', 'pods', ''], [WORKLOAD, 'delete', 'pods', ''], [WORKLOAD, 'update', 'jobs', 'batch'],
-      [WORKLOAD, 'create', 'roles', 'rbac.authorization.k8s.io'], [WORKLOAD, 'get', 'configmaps', ''],
+      [WORKLOAD, 'create', 'roles', 'rbac.authorization.k8s.io'], [WORKLOAD, 'get', 'configmaps', ''], [WORKLOAD, 'update', 'configmaps', ''],
       [FULL_NS, 'update', 'configmaps', ''], [FULL_NS, 'list', 'jobs', 'batch'], ['default', 'create', 'jobs', 'batch'],
       [undefined, 'get', 'nodes', ''], [undefined, 'patch', 'nodes', ''], [undefined, 'list', 'namespaces', ''],
     ] as const) {

@@ -63,7 +63,7 @@ describe('views (spec §3.2-§3.6)', () => {
   it('renders stats with instances and Java doubles', () => {
     const app: SessionRecord = { ...record, id: 'aaaaaaaa', appId: 'abc', type: 'desktop-app', resources: { ...record.resources, coresRequest: 0.5, ramRequestGiB: 1 } };
     const done: SessionRecord = { ...record, id: 'bbbbbbbb', type: 'headless', status: 'Succeeded' };
-    const text = gson(statsView([record, app, done], { cores: 2, memoryBytes: 24 * 2 ** 30 }));
+    const text = gson(statsView([record, app, done], [{ cores: 2, memoryBytes: 24 * 2 ** 30 }]));
     assert.equal(text, `{
   "instances": {
     "session": 1,
@@ -88,6 +88,21 @@ describe('views (spec §3.2-§3.6)', () => {
     }
   }
 }`);
+  });
+
+  it('stats of several nodes: the sum is available, the largest node is the maximum (spec §3.4)', () => {
+    const GiB = 2 ** 30;
+    const nodes = [
+      { cores: 16, memoryBytes: 64 * GiB },
+      { cores: 32, memoryBytes: 48 * GiB },
+      { cores: 32, memoryBytes: 40 * GiB },
+      { cores: 2, memoryBytes: 4.5 * GiB },
+    ];
+    const stats = JSON.parse(gson(statsView([], nodes))) as { cores: Record<string, unknown>; ram: Record<string, unknown> };
+    assert.deepEqual(stats.cores, { requestedCPUCores: 0, cpuCoresAvailable: 82, maxCPUCores: { cpuCores: 32, withRam: '48G' } });
+    assert.deepEqual(stats.ram, { requestedRAM: '0G', ramAvailable: '156.5G', maxRAM: { ram: '64G', withCPUCores: 16 } });
+    const none = JSON.parse(gson(statsView([], []))) as { cores: Record<string, unknown>; ram: Record<string, unknown> };
+    assert.deepEqual(none.cores.maxCPUCores, { cpuCores: 0, withRam: '0G' }, 'no node: zeros, not an error');
   });
 
   it('prints events as kubectl custom-columns, or <none>', () => {

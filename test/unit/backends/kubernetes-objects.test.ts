@@ -3,10 +3,11 @@ import { describe, it } from 'node:test';
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../../../src/backends/backend.js';
 import {
-  cpuQuantity, makeFilesConfigMap, registrySecretName, makeFilesSecret, makeJob, makeRegistrySecret, makeService, memoryQuantity, planMounts,
+  cpuQuantity, launchScriptsConfigMapName, makeFilesConfigMap, makeLaunchScriptsConfigMap, registrySecretName, makeFilesSecret, makeJob, makeRegistrySecret, makeService, memoryQuantity, planMounts,
   type KubernetesObjectOptions,
 } from '../../../src/backends/kubernetes/objects.js';
-import { parseQuantity, recordFromJob, sessionEvents, statusOf } from '../../../src/backends/kubernetes/records.js';
+import { parseQuantity, podHold, recordFromJob, sessionEvents, START_FAILURE_ANNOTATION, statusOf } from '../../../src/backends/kubernetes/records.js';
+import { jobName } from '../../../src/sessions/ids.js';
 
 const opts: KubernetesObjectOptions = {
   namespace: 'skaha-workload',
@@ -227,6 +228,17 @@ describe('Kubernetes session objects', () => {
     ]);
   });
 
+  it('names the launch-scripts ConfigMap by its scripts: one per version, immutable', () => {
+    const scripts = { 'skaha-notebook.sh': '#!/bin/sh\necho nb\n', 'start-desktop-software.sh': '#!/bin/sh\necho app\n' };
+    const name = launchScriptsConfigMapName('skaha-launch-scripts', scripts);
+    assert.match(name, /^skaha-launch-scripts-[0-9a-f]{8}$/);
+    assert.equal(launchScriptsConfigMapName('skaha-launch-scripts', { 'start-desktop-software.sh': scripts['start-desktop-software.sh'], 'skaha-notebook.sh': scripts['skaha-notebook.sh'] }), name, 'order does not matter');
+    assert.notEqual(launchScriptsConfigMapName('skaha-launch-scripts', { ...scripts, 'skaha-notebook.sh': '#!/bin/sh\necho nb2\n' }), name, 'a changed script: another ConfigMap');
+    assert.notEqual(launchScriptsConfigMapName('skaha-launch-scripts', { 'a.sh': 'bc', 'ab.sh': 'c' }), launchScriptsConfigMapName('skaha-launch-scripts', { 'a.sh': 'b', 'ab.sh': 'cc' }), 'names and contents do not run together');
+    const configMap = makeLaunchScriptsConfigMap('skaha-workload', 'skaha-launch-scripts', scripts);
+    assert.deepEqual([configMap.metadata?.name, configMap.metadata?.namespace, configMap.immutable, configMap.data], [name, 'skaha-workload', true, scripts]);
+  });
+
   it('writes quantities as the chart does and reads any quantity back', () => {
     assert.deepEqual([cpuQuantity(2), cpuQuantity(0.25), memoryQuantity(8), memoryQuantity(1.5)], ['2', '250m', '8Gi', '1536Mi']);
     assert.deepEqual([parseQuantity('250m'), parseQuantity('8Gi'), parseQuantity('1k'), parseQuantity('1e3'), parseQuantity('bad')], [0.25, 8 * 2 ** 30, 1000, 1000, 0]);
@@ -286,6 +298,48 @@ describe('Kubernetes session records', () => {
     assert.equal(j.spec?.template.metadata?.labels?.['canfar.net/username'], 'bob');
     const record = recordFromJob({ ...j, metadata: { ...j.metadata, creationTimestamp: new Date() } }, undefined, { terminating: false });
     assert.equal(record?.username, '_bob.', 'ownership rests on the exact name');
+  });
+
+  it('a 50-character username: every label value within 63 characters, the exact name in the annotation', () => {
+    const username = 'firstname.lastname-of-a-long-institutional-account';
+    assert.equal(username.length, 50);
+    const long = { ...spec, username, jobName: jobName('contributed', username, spec.sessionId) };
+    const j = makeJob(long, opts, planMounts(long, opts, new Map()));
+    assert.equal(j.metadata?.name, long.jobName);
+    for (const labelSet of [j.metadata?.labels ?? {}, j.spec?.template.metadata?.labels ?? {}]) {
+      for (const [key, value] of Object.entries(labelSet)) {
+        assert.ok(value.length <= 63 && /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.test(value), `${key}=${value}`);
+      }
+    }
+    assert.equal(j.metadata?.labels?.['canfar.net/job'], long.jobName, 'the job label names the Job');
+    const record = recordFromJob({ ...j, metadata: { ...j.metadata, creationTimestamp: new Date() } }, undefined, { terminating: false });
+    assert.equal(record?.username, username);
+  });
+
+  it('says why a pod is Pending: unscheduled, pulling, a pull that failed once, an image that can never be pulled', () => {
+    const image = 'images.canfar.net/skaha/none:1.0';
+    const waiting = (reason: string, message = ''): V1Pod => ({
+      metadata: { name: 'p' },
+      status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }], containerStatuses: [{ name: 'c', image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message } } }] },
+    });
+    assert.equal(podHold(undefined, image), undefined);
+    assert.equal(podHold({ metadata: {}, status: { phase: 'Running' } }, image), undefined);
+    const unscheduled: V1Pod = { metadata: {}, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available: 2 node(s) didn\'t match Pod\'s node affinity/selector.' }] } };
+    assert.deepEqual(podHold(unscheduled, image), { note: 'No node can take this session yet (Unschedulable): 0/2 nodes are available: 2 node(s) didn\'t match Pod\'s node affinity/selector.' });
+    assert.equal(podHold(waiting('ContainerCreating'), image)?.note, `The node is pulling image ${image} or creating the container.`);
+    const once = podHold(waiting('ErrImagePull', 'rpc error: not found'), image);
+    assert.deepEqual(once, { note: `Pulling image ${image} failed (ErrImagePull): rpc error: not found; the node tries again.` }, 'one failed pull is not the end');
+    for (const reason of ['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']) {
+      assert.deepEqual(podHold(waiting(reason, 'why'), image)?.unpullable, { reason, message: 'why' }, reason);
+    }
+  });
+
+  it('a session skaha ended because its image cannot be pulled is Failed, finished when it was ended', () => {
+    const failure = { reason: 'ImagePullBackOff', message: 'Back-off pulling image', at: '2025-03-05T21:49:00.000Z', pod: 'p' };
+    const ended = job({ active: 1, startTime: new Date('2025-03-05T21:48:21Z') }, { annotations: { ...makeJob(spec, opts, plan).metadata?.annotations, [START_FAILURE_ANNOTATION]: JSON.stringify(failure) } });
+    assert.equal(statusOf(ended, pod('Pending'), false), 'Failed');
+    assert.equal(recordFromJob(ended, pod('Pending'), { terminating: false })?.finishedAt?.toISOString(), failure.at);
+    assert.equal(statusOf(ended, pod('Pending'), true), 'Terminating', 'a delete still shows');
   });
 
   it('turns Kubernetes Events of both styles into view=events rows, oldest first', () => {

@@ -32,4 +32,16 @@ describe('IDs and names (spec §5.1)', () => {
     assert.match(long, /^[a-z0-9].*[a-z0-9]$/);
     assert.ok(long.startsWith('abcdefgh-xyz-a-very-long-user-name-indeed-'));
   });
+
+  it('cuts the user part of a job name to stay within 63 characters (a Kubernetes label value), keeping the ID', () => {
+    const user = 'Firstname.Lastname-of-a-long-institutional-account'; // 50 characters
+    for (const type of ['contributed', 'notebook', 'headless', 'desktop']) {
+      const name = jobName(type, user, 'vl91sfzz');
+      assert.ok(name.length <= 63, `${name}: ${name.length}`);
+      assert.match(name, /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a DNS label and a label value');
+      assert.ok(name.startsWith(`skaha-${type}-firstname-lastname-`) && name.endsWith('-vl91sfzz'), name);
+    }
+    assert.equal(jobName('contributed', 'x'.repeat(36), 'vl91sfzz').length, 63, 'the longest user that fits is kept whole');
+    assert.equal(jobName('contributed', 'x'.repeat(36), 'vl91sfzz'), `skaha-contributed-${'x'.repeat(36)}-vl91sfzz`);
+  });
 });

@@ -20,9 +20,10 @@ function record(id: string, over: Partial<SessionRecord>): SessionRecord {
 }
 
 /** A backend double holding records in memory: the reaper's decisions are what is under test. */
-function memoryBackend(records: SessionRecord[]) {
+function memoryBackend(records: SessionRecord[], opts: { enforcesLifetimes?: boolean } = {}) {
   const deleted: string[] = [];
   const backend = {
+    ...opts,
     list: () => records.filter((r) => !deleted.includes(r.id)),
     get: (id: string) => records.find((r) => r.id === id),
     delete: async (id: string) => {
@@ -52,6 +53,20 @@ describe('the reaper', () => {
     ]);
     await service(backend).reap(T0 + 3_600_000);
     assert.deepEqual(deleted.sort(), ['expired1', 'jobdone1']);
+  });
+
+  it('leaves expiry and removal to an engine that enforces them (Kubernetes), and still culls idle notebooks', async () => {
+    const { backend, deleted } = memoryBackend([
+      record('expired1', { deadlineSeconds: 60 }),
+      record('jobdone1', { type: 'headless', status: 'Succeeded', finishedAt: new Date(T0 + 100_000) }),
+      record('idlenb01', { deadlineSeconds: 7200 }),
+    ], { enforcesLifetimes: true });
+    const svc = service(backend);
+    const activity = new ActivityTracker();
+    activity.touch('idlenb01', T0);
+    svc.setActivity(activity, 300);
+    await svc.reap(T0 + 3_600_000);
+    assert.deepEqual(deleted, ['idlenb01'], 'the expired and the finished session are the engine\'s to end and remove');
   });
 
   it('culls notebooks idle longer than the setting, and nothing else', async () => {

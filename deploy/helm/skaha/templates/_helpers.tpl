@@ -110,9 +110,16 @@ refused in `config` rather than silently replaced.
 {{- toPrettyJson $c -}}
 {{- end -}}
 
-{{/* Several replicas must share the identity store and the keys in the data directory. */}}
+{{/*
+Several replicas must share the identity store and the keys in the data directory, and cannot
+cull idle notebooks: each replica sees only the proxy traffic that reaches it, so one would
+cull a notebook in use through another.
+*/}}
 {{- define "skaha.checkReplicas" -}}
 {{- if gt (int .Values.replicaCount) 1 -}}
+{{- if gt (int (dig "sessions" "idleCullSeconds" 0 (.Values.config | default dict))) 0 -}}
+{{- fail "replicaCount > 1 cannot cull idle notebooks: each replica sees only the proxy traffic it carries; set config.sessions.idleCullSeconds to 0 or run one replica" -}}
+{{- end -}}
 {{- if not (or .Values.sharedIdentityStore (eq (toString (dig "identity" "store" "sqlite" (.Values.config | default dict))) "postgres")) -}}
 {{- fail "replicaCount > 1 needs a shared identity store: the SQLite store in the data volume serves one replica; set config.identity.store to postgres (docs/operations.md)" -}}
 {{- end -}}
