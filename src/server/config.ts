@@ -104,7 +104,7 @@ export const ConfigSchema = Type.Object({
       hostPath: Type.String({ default: '', description: 'Node directory holding user storage when kind is `hostPath`. Empty: the same path as `storage.hostDir`.' }),
       claimName: Type.String({ default: 'skaha-storage', description: 'PersistentVolumeClaim holding user storage when kind is `pvc`.' }),
     }, { default: {} }),
-    imagePullPolicy: Type.Union([Type.Literal('Always'), Type.Literal('IfNotPresent'), Type.Literal('Never')], { default: 'IfNotPresent', description: 'imagePullPolicy of session containers (skaha\'s chart uses Always).' }),
+    imagePullPolicy: Type.Union([Type.Literal('Always'), Type.Literal('IfNotPresent'), Type.Literal('Never')], { default: 'Always', description: 'imagePullPolicy of session containers. Always (skaha\'s choice): the kubelet checks every launch\'s pull secret, so a private image cached on a node is not everyone\'s; IfNotPresent only with the kubelet\'s KEP-2535 (KubeletEnsureSecretPulledImages) on.' }),
     nodeSelector: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Node labels session pods must match (JSON object of label: value).' }),
     gpuNodeAffinity: Type.Boolean({ default: false, description: 'Keep sessions with GPUs on nodes labelled nvidia.com/gpu.count > 0 and the others off them (skaha\'s GPU_ENABLED, spec §5.7).' }),
     sessionsApiUrl: Type.String({ default: '', description: 'Base URL at which session pods reach this server\'s API (desktop menus and desktop-app launches), e.g. http://skaha.skaha-system.svc:8555. Empty: publicUrl.' }),
