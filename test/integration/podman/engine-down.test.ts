@@ -17,6 +17,38 @@ const stopEngine = () => {
   }
 };
 
+/** PIDs of the Podman services on `socketPath`. */
+const servicesOn = (socketPath: string) => {
+  try {
+    return execFileSync('pgrep', ['-f', `podman system service --time=0 unix://${socketPath}$`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+};
+
+describe('starting the engine service', () => {
+  const mine = `/run/skaha/test-${crypto.randomBytes(4).toString('hex')}.sock`;
+  const connect = () => connectEngine({ socketPath: mine, containersConf: DEFAULT_CONTAINERS_CONF, startService: true, logFile: '/tmp/skaha-test-podman.log' });
+  after(() => {
+    for (const pid of servicesOn(mine)) process.kill(Number(pid), 'SIGKILL');
+  });
+
+  it('starts one service when several processes need it at once, and waits for a busy one instead of replacing it', async () => {
+    await Promise.all([connect(), connect(), connect()]);
+    const [pid, ...more] = servicesOn(mine);
+    assert.ok(pid, 'a service runs');
+    assert.deepEqual(more, [], 'and only one');
+    // A stopped (SIGSTOP) service still accepts connections but answers nothing, as a very
+    // busy one does: the next start waits for it instead of taking its socket.
+    process.kill(Number(pid), 'SIGSTOP');
+    const resumed = new Promise((r) => setTimeout(r, 5000)).then(() => process.kill(Number(pid), 'SIGCONT'));
+    const docker = await connect();
+    await resumed;
+    assert.deepEqual(servicesOn(mine), [pid], 'the same service, not a second one');
+    assert.equal(String(await docker.ping()), 'OK');
+  });
+});
+
 describe('when the container engine goes away', () => {
   const cleanups = cleanupList();
   after(async () => {
