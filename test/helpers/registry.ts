@@ -187,3 +187,38 @@ async function startTokenService(signer: { certPem: string; keyPem: string }, us
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return server;
 }
+
+/**
+ * A slow network path to the registry: a TCP relay on its own port (so a second registry host,
+ * `127.0.0.1:<port>`) that passes the registry's answers at `bytesPerSecond`, so a pull takes
+ * long enough for the engine to report its progress, as a big image over a real network does.
+ */
+export async function slowPathTo(reg: TestRegistry, bytesPerSecond: number): Promise<{ host: string; url: string; close(): Promise<void> }> {
+  const target = Number(new URL(reg.url).port);
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => (s === client ? upstream : client).destroy());
+    }
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      client.write(chunk);
+      upstream.pause();
+      setTimeout(() => upstream.resume(), (chunk.length / bytesPerSecond) * 1000);
+    });
+    upstream.on('end', () => client.end());
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

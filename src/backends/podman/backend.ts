@@ -450,7 +450,8 @@ export class PodmanBackend implements SessionBackend {
         await container.remove({ force: true, v: true }).catch(() => undefined);
         return;
       }
-      this.index.delete(key);
+      // The Pending entry stays until the container's own replaces it (refresh): dropping it
+      // first made the session 404 for the moment the start took.
       await this.startContainer(key, spec, container);
       fs.rmSync(this.pullFile(key), { force: true });
       if (!this.index.has(key)) this.pulls.delete(key);

@@ -94,6 +94,9 @@ async function startService(docker: Docker, opts: EngineProcessOptions): Promise
   opts.log?.(`starting podman system service on ${opts.socketPath}`);
   const child = spawn('podman', ['system', 'service', '--time=0', `unix://${opts.socketPath}`], {
     detached: true,
+    // Not the caller's directory: the service outlives it, and conmon (started from the
+    // service's directory) fails every container once that checkout is moved or deleted.
+    cwd: home,
     stdio: ['ignore', logFd, logFd],
     env: { ...process.env, CONTAINERS_CONF: opts.containersConf, HOME: home },
   });

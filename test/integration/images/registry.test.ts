@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { installRegistryAuthorities } from '../../../src/catalog/sources.js';
 import { LABEL } from '../../../src/backends/podman/objects.js';
 import { DEFAULT_ENGINE_HOME } from '../../../src/server/paths.js';
 import { cleanupList, engine, HEADLESS_IMAGE, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';
-import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
+import { slowPathTo, startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { DESKTOP_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
 
 /** Push a local image to `target` through the engine, as `docker push` does. */
@@ -32,7 +33,8 @@ async function push(docker: Docker, source: string, target: string, auth: { user
 /** A headless image with a layer of its own (random bytes), so its pull downloads something. */
 async function buildUniqueImage(docker: Docker, ref: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-unique-'));
-  fs.writeFileSync(path.join(dir, 'blob'), Buffer.alloc(8 * 1024 * 1024, Math.random().toString()));
+  // Random bytes: they do not compress, so the pushed layer is really 8 MiB to pull.
+  fs.writeFileSync(path.join(dir, 'blob'), crypto.randomBytes(8 * 1024 * 1024));
   fs.writeFileSync(path.join(dir, 'Dockerfile'), `FROM ${HEADLESS_IMAGE}\nCOPY blob /opt/blob\n`);
   const stream = await docker.buildImage({ context: dir, src: ['Dockerfile', 'blob'] }, { t: ref, labels: { 'canfar.net/types': 'headless' } });
   await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
@@ -58,12 +60,17 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   let pusher: { username: string; password: string; serveraddress: string };
   const registrySource = () => ({ kind: 'registry' as const, url: reg.url, caFile: reg.caFile, username: 'lister', password: 'list-secret', repositories: ['pub/', 'private/'] });
 
+  let slow: Awaited<ReturnType<typeof slowPathTo>>;
+
   before(async () => {
     reg = await startRegistry({ auth: 'token', users: { pusher: 'push-secret', lister: 'list-secret', robert: 'robert-secret' }, publicPrefixes: ['pub/'] });
     cleanup.add(() => reg.stop());
+    slow = await slowPathTo(reg, 4_000_000);
+    cleanup.add(() => slow.close());
+    installRegistryAuthorities([{ kind: 'registry', url: slow.url, caFile: reg.caFile }], DEFAULT_ENGINE_HOME);
     pusher = { username: 'pusher', password: 'push-secret', serveraddress: reg.host };
     tp = await startPlatform(cleanup.add, {
-      registryHosts: ['images.canfar.net', reg.host],
+      registryHosts: ['images.canfar.net', reg.host, slow.host],
       catalog: {
         sources: [
           { kind: 'local' },
@@ -97,7 +104,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.ok(!images.some((i) => i.id.includes('/hidden/')), 'repositories outside the configured prefixes are not listed');
     const notebooks = JSON.parse((await tp.request('GET', '/skaha/v1/image', { token: (await tp.newUser()).token, query: { type: 'notebook' } })).body) as Array<{ id: string }>;
     assert.ok(notebooks.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
-    assert.deepEqual(JSON.parse((await tp.request('GET', '/skaha/v0/repository', { token: (await tp.newUser()).token })).body), ['images.canfar.net', reg.host]);
+    assert.deepEqual(JSON.parse((await tp.request('GET', '/skaha/v0/repository', { token: (await tp.newUser()).token })).body), ['images.canfar.net', reg.host, slow.host]);
   });
 
   it('launches an image by its registry reference: answered at once, pulled with progress in view=events, then run', async () => {
@@ -106,14 +113,37 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
       .find((i) => i.id.startsWith(`${reg.host}/pub/unique:`))!.id;
     const id = await launch(tp, user.token, { name: 'pulled', image: unique, type: 'headless', cmd: 'ls', args: '-l /opt/blob' });
     const status = await tp.waitStatus(user.token, id, ['Succeeded', 'Failed'], 120_000);
-    assert.equal(status, 'Succeeded');
     const events = (await tp.request('GET', `/skaha/v0/session/${id}`, { token: user.token, query: { view: 'events' } })).body;
+    assert.equal(status, 'Succeeded', events);
     assert.match(events, /Pulling\s+Pulling image "[^"]+pub\/unique:/);
-    // The size comes from the engine's own progress messages: the 8 MiB layer and the base's.
-    assert.match(events, /Pulled\s+Successfully pulled image "[^"]+" in [\d.]+s \([\d.]+ MB\)/);
+    assert.match(events, /Pulled\s+Successfully pulled image "[^"]+" in [\d.]+s/);
     const logs = (await tp.request('GET', `/skaha/v0/session/${id}`, { token: user.token, query: { view: 'logs' } })).body;
     assert.match(logs, /8388608 .*\/opt\/blob/);
     await docker.getImage(unique).remove({ force: true }).catch(() => undefined);
+  });
+
+  it('shows a slow pull\'s progress in bytes while the session is Pending, from the engine\'s own progress messages', async () => {
+    const user = await tp.newUser();
+    const image = `${reg.host}/pub/progress:${Date.now()}`;
+    await buildUniqueImage(docker, image);
+    await push(docker, image, image, pusher);
+    // The same image through the slow path (4 MB/s): its 8 MiB layer takes two seconds or more.
+    const id = await launch(tp, user.token, { name: 'slowpull', image: image.replace(reg.host, slow.host), type: 'headless', cmd: 'true' }, 'v1'); // v1: not in the catalog by this host
+    const seen: string[] = [];
+    for (let i = 0; i < 600; i++) {
+      const r = await tp.request('GET', `/skaha/v0/session/${id}`, { token: user.token });
+      assert.equal(r.status, 200, `${id}: ${r.body}`);
+      const session = JSON.parse(r.body) as { status: string };
+      if (session.status !== 'Pending') break;
+      const events = (await tp.request('GET', `/skaha/v0/session/${id}`, { token: user.token, query: { view: 'events' } })).body;
+      const progress = /Pulling image "[^"]+": ([\d.]+ of [\d.]+ [kMG]?B), \d+ of \d+ layers/.exec(events)?.[1];
+      if (progress) seen.push(progress);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(await tp.waitStatus(user.token, id, ['Succeeded', 'Failed'], 120_000), 'Succeeded');
+    assert.ok(seen.length > 0, 'bytes read of bytes known were shown while it pulled');
+    assert.ok(seen.some((p) => /of [\d.]+ MB$/.test(p) && Number(/of ([\d.]+) MB/.exec(p)![1]) >= 8), `the 8 MiB layer is counted: ${[...new Set(seen)].join(' | ')}`);
+    await docker.getImage(image.replace(reg.host, slow.host)).remove({ force: true }).catch(() => undefined);
   });
 
   it('a private image fails unauthorized without credentials (reason in view=events) and runs with x-skaha-registry-auth', async () => {
@@ -253,7 +283,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.equal(await tp.waitStatus(user.token, desktop, ['Running']), 'Running');
 
     const elsewhere = await tp.request('POST', `/skaha/v0/session/${desktop}/app`, { token: user.token, form: { image: 'docker.io/library/debian:12' } });
-    assert.deepEqual([elsewhere.status, elsewhere.body], [400, `session image 'docker.io/library/debian:12' must come from one of [images.canfar.net, ${reg.host}]\n`]);
+    assert.deepEqual([elsewhere.status, elsewhere.body], [400, `session image 'docker.io/library/debian:12' must come from one of [images.canfar.net, ${reg.host}, ${slow.host}]\n`]);
 
     const app = await tp.request('POST', `/skaha/v0/session/${desktop}/app`, { token: user.token, form: { image } });
     assert.equal(app.status, 200, app.body);
