@@ -21,7 +21,7 @@ export function overrides(opts: { config?: string; port?: number; dataDir?: stri
 async function withStores(opts: { config?: string; dataDir?: string }, fn: (stores: Stores, config: Config) => Promise<void>, require?: { store: Config['identity']['store']; why: string }): Promise<void> {
   try {
     const config = loadConfig(overrides(opts));
-    if (require && config.identity.store !== require.store) throw new UsageError(require.why);
+    if (require && config.identity.store !== require.store) throw new Error(require.why);
     const { openStores } = await import('../../store/open.js');
     const stores = await openStores(config);
     try {

@@ -30,6 +30,15 @@ async function push(docker: Docker, source: string, target: string, auth: { user
   await docker.getImage(target).remove();
 }
 
+/**
+ * Remove every engine image name under one of `hosts` (registry host:port), by name: an image
+ * that also has another name (a reference image pushed here) keeps it.
+ */
+async function removeEngineImages(docker: Docker, hosts: string[]): Promise<void> {
+  const names = (await docker.listImages()).flatMap((image) => image.RepoTags ?? []).filter((tag) => hosts.some((h) => tag.startsWith(`${h}/`)));
+  for (const name of names) await docker.getImage(name).remove().catch(() => undefined);
+}
+
 /** A headless image with a layer of its own (random bytes), so its pull downloads something. */
 async function buildUniqueImage(docker: Docker, ref: string): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-unique-'));
@@ -67,6 +76,9 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     cleanup.add(() => reg.stop());
     slow = await slowPathTo(reg, 4_000_000);
     cleanup.add(() => slow.close());
+    // Whatever a test pulled or pushed from these registries leaves the engine with them (the
+    // desktop's Astro Software menu lists the engine's images).
+    cleanup.add(() => removeEngineImages(docker, [reg.host, slow.host]));
     installRegistryAuthorities([{ kind: 'registry', url: slow.url, caFile: reg.caFile }], DEFAULT_ENGINE_HOME);
     pusher = { username: 'pusher', password: 'push-secret', serveraddress: reg.host };
     tp = await startPlatform(cleanup.add, {
