@@ -9,6 +9,9 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Polls (half a second apart) a new desktop-app may take to be listed. */
+const APP_LISTING_GRACE_POLLS = 60;
+
 export function catalogCommands(program: Command): void {
   program
     .command('images')
@@ -95,7 +98,13 @@ export function catalogCommands(program: Command): void {
     .action(withClient(async (client, desktop: string, image: string, opts: { cores?: string; ram?: string; wait?: boolean; json?: boolean }) => {
       const appId = await client.launchApp(desktop, { image, cores: opts.cores, ram: opts.ram });
       if (opts.wait) {
-        const poll = async () => [{ id: appId, status: (await client.apps(desktop)).find((a) => a.appid === appId)?.status ?? 'Pending' }];
+        // A server may list a new app a moment after the launch; one that never does has lost it.
+        let unlisted = 0;
+        const poll = async () => {
+          const status = (await client.apps(desktop)).find((a) => a.appid === appId)?.status;
+          if (!status && ++unlisted > APP_LISTING_GRACE_POLLS) throw new Error(`desktop-app ${appId} of ${desktop} is not listed any more: see skaha events ${desktop}`);
+          return [{ id: appId, status: status ?? 'Pending' }];
+        };
         const failed = failedOf(await waitUntil('starting', poll, (status) => status === 'Running'));
         if (failed) throw new Error(`desktop-app ${appId} of ${desktop} failed: see skaha logs ${desktop}`);
       }
