@@ -42,10 +42,11 @@ function encode(params: Record<string, string | string[]>): string {
  * A real platform (real Podman, real SQLite) on a free port with its own data directory. Every
  * session its users made is deleted and the directory removed when the test ends.
  */
-export async function startPlatform(onCleanup: (fn: () => Promise<void>) => void, overrides: Record<string, unknown> = {}, opts: { dataDir?: string; keepData?: boolean } = {}): Promise<TestPlatform> {
+export async function startPlatform(onCleanup: (fn: () => Promise<void>) => void, overrides: Record<string, unknown> = {}, opts: { dataDir?: string; keepData?: boolean; log?: Logger } = {}): Promise<TestPlatform> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-test-'));
   const config = resolveConfig({ port: 0, dataDir, ...overrides });
-  const platform = await createPlatform(config, { log: quietLog, requestLog: false });
+  // `log`: everything the server logs, request lines included, to check what it says (and not).
+  const platform = await createPlatform(config, { log: opts.log ?? quietLog, requestLog: Boolean(opts.log) });
   const base = await platform.listen();
   const users: string[] = [];
 

@@ -70,6 +70,18 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   const registrySource = () => ({ kind: 'registry' as const, url: reg.url, caFile: reg.caFile, username: 'lister', password: 'list-secret', repositories: ['pub/', 'private/'] });
 
   let slow: Awaited<ReturnType<typeof slowPathTo>>;
+  /** Every line the server logs, with its level. */
+  const logged: string[] = [];
+  const log = { info: (m: string) => void logged.push(`info ${m}`), warn: (m: string) => void logged.push(`warn ${m}`), error: (m: string) => void logged.push(`error ${m}`) };
+  /** No registry secret, nor its Basic form, in anything the server logged so far. */
+  const assertNoSecretLogged = () => {
+    assert.ok(logged.some((l) => / \/skaha\/v0\/session /.test(l)), 'request lines are logged (and so checked)');
+    for (const [user, secret] of Object.entries(reg.users)) {
+      const forms = [secret, Buffer.from(`${user}:${secret}`).toString('base64')];
+      const line = logged.find((l) => forms.some((f) => l.includes(f)));
+      assert.equal(line, undefined, `${user}'s secret is in the server's log`);
+    }
+  };
 
   before(async () => {
     reg = await startRegistry({ auth: 'token', users: { pusher: 'push-secret', lister: 'list-secret', robert: 'robert-secret' }, publicPrefixes: ['pub/'] });
@@ -89,7 +101,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
           registrySource(),
         ],
       },
-    });
+    }, { log });
     installRegistryAuthorities([{ kind: 'registry', url: reg.url, caFile: reg.caFile }], DEFAULT_ENGINE_HOME);
     await push(docker, HEADLESS_IMAGE, `${reg.host}/pub/headless:1.0`, pusher);
     await push(docker, HEADLESS_IMAGE, `${reg.host}/private/headless:1.0`, pusher);
@@ -176,6 +188,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     const dataFiles = fs.readdirSync(tp.dataDir, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(tp.dataDir, f)).isFile());
     for (const f of dataFiles) assert.ok(!fs.readFileSync(path.join(tp.dataDir, f)).includes('push-secret'), `secret written to ${f}`);
     await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    assertNoSecretLogged();
   });
 
   it('stored registry credentials (sealed at rest, never shown) pull a user\'s private images without the header, for that user only', async () => {
@@ -212,6 +225,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.equal((await cli(['registry', 'logout', reg.host])).code, 0);
     assert.equal((await cli(['registry', 'logout', reg.host])).code, 1);
     assert.deepEqual(JSON.parse((await cli(['registry', 'ls', '--json'])).stdout), []);
+    assertNoSecretLogged();
   });
 
   it('an image pulled with credentials stays private in the engine: every later launch proves access to it, also after a restart (KEP-2535)', async () => {
@@ -307,6 +321,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.equal(status, 'Running', 'the private app image was pulled with the stored credentials');
     assert.equal((await tp.request('DELETE', `/skaha/v0/session/${desktop}`, { token: user.token })).status, 200);
     await tp.request('DELETE', `/auth/registry/${reg.host}`, { token: user.token });
+    assertNoSecretLogged();
   });
 
   it('a launch of a tag the registry does not have ends Failed, "not found" in view=events; a container that cannot start after its pull says so', async () => {
@@ -433,6 +448,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
       assert.ok(images.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
       const availability = await (await fetch(`${tp.base}/skaha/availability`)).text();
       assert.match(availability, /Image catalog: registry 127\.0\.0\.1:\d+: .*(ECONNREFUSED|connect)/);
+      assert.ok(logged.some((l) => l.startsWith('warn ') && l.includes(`registry ${reg.host}`)), 'the failing registry is in the server\'s log');
     } finally {
       await reg.resume();
     }
