@@ -9,6 +9,7 @@ import { demuxLogs, LABEL, publishedPorts, recordFromInspect, recordFromSpec, to
 import { formatBytes, PullProgress, pullFailureReason, pullImage } from './pull.js';
 import { eventsFromEngine, type EngineEvent } from './events.js';
 import { CredentialPulls } from './credential-pulls.js';
+import { PullJournal } from './pull-journal.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 
 interface Entry {
@@ -16,17 +17,6 @@ interface Entry {
   /** Empty while the image is being pulled (no container yet). */
   containerId: string;
   ports: Map<number, number>;
-}
-
-/**
- * A launch waiting for its image. Persisted (without credentials) under <stateDir>/pulls so a
- * restart resumes it, and a failed one stays listed as Failed with its reason until reaped.
- */
-interface PullFile {
-  spec: Omit<LaunchSpec, 'registryAuth'>;
-  createdAt: string;
-  /** `event`: the Failed event's message; files of earlier versions have the pull's `message` only. */
-  failed?: { at: string; event?: string; message?: string };
 }
 
 interface Pull {
@@ -89,9 +79,12 @@ export class PodmanBackend implements SessionBackend {
   private readonly pulls = new Map<string, Pull>();
   /** Images pulled with someone's credentials: running them again needs an access check. */
   private readonly credentialPulls: CredentialPulls;
+  /** Launches waiting for their image, written down so a restart resumes them. */
+  private readonly journal: PullJournal;
 
   constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {
     this.credentialPulls = new CredentialPulls(path.join(opts.stateDir, 'credential-pulls.json'));
+    this.journal = new PullJournal(path.join(opts.stateDir, 'pulls'));
   }
 
   async start(): Promise<void> {
@@ -407,20 +400,10 @@ export class PodmanBackend implements SessionBackend {
     if (this.deadlines.delete(key)) fs.rmSync(path.join(this.deadlinesDir(), key.replace('/', '-')), { force: true });
   }
 
-  private pullsDir() {
-    return path.join(this.opts.stateDir, 'pulls');
-  }
-
-  private pullFile(key: string) {
-    return path.join(this.pullsDir(), `${key.replace('/', '-')}.json`);
-  }
-
   /** Show the launch as Pending now; pull, then create and start the container. */
   private startPull(spec: LaunchSpec, createdAt: Date): void {
     const key = recordKey(spec.sessionId, spec.appId);
-    const durable = withoutAuth(spec);
-    fs.mkdirSync(this.pullsDir(), { recursive: true });
-    fs.writeFileSync(this.pullFile(key), JSON.stringify({ spec: durable, createdAt: createdAt.toISOString() } satisfies PullFile), { mode: 0o600 });
+    this.journal.pending(spec, createdAt);
     const pull: Pull = { progress: new PullProgress(), startedAt: new Date(), events: [], cancelled: false };
     pull.events.push({ type: 'Normal', reason: 'Pulling', message: `Pulling image "${spec.image}"`, firstTime: pull.startedAt, lastTime: pull.startedAt });
     this.pulls.set(key, pull);
@@ -453,7 +436,7 @@ export class PodmanBackend implements SessionBackend {
       // The Pending entry stays until the container's own replaces it (refresh): dropping it
       // first made the session 404 for the moment the start took.
       await this.startContainer(key, spec, container);
-      fs.rmSync(this.pullFile(key), { force: true });
+      this.journal.remove(key);
       if (!this.index.has(key)) this.pulls.delete(key);
     } catch (err) {
       if (pull.cancelled) return;
@@ -489,8 +472,7 @@ export class PodmanBackend implements SessionBackend {
     const entry = this.index.get(key) ?? { record: recordFromSpec(spec, now), containerId: '', ports: new Map() };
     entry.record = { ...entry.record, status: 'Failed', finishedAt: now };
     this.index.set(key, entry);
-    const file: PullFile = { spec: withoutAuth(spec), createdAt: entry.record.createdAt.toISOString(), failed: { at: now.toISOString(), event: message } };
-    fs.writeFileSync(this.pullFile(key), JSON.stringify(file), { mode: 0o600 });
+    this.journal.failed(spec, entry.record.createdAt, now, message);
     this.emit('session');
   }
 
@@ -502,23 +484,15 @@ export class PodmanBackend implements SessionBackend {
     }
     this.index.delete(key);
     this.pulls.delete(key);
-    fs.rmSync(this.pullFile(key), { force: true });
+    this.journal.remove(key);
   }
 
   /** After a restart: failed launches are listed again, interrupted pulls start over. */
   private resumePulls(): void {
-    if (!fs.existsSync(this.pullsDir())) return;
-    for (const name of fs.readdirSync(this.pullsDir())) {
-      let file: PullFile;
-      try {
-        file = JSON.parse(fs.readFileSync(path.join(this.pullsDir(), name), 'utf8')) as PullFile;
-      } catch {
-        continue;
-      }
-      const key = recordKey(file.spec.sessionId, file.spec.appId);
+    for (const { key, file } of this.journal.all()) {
       if (this.index.has(key)) {
         // The container was made just before the restart.
-        fs.rmSync(path.join(this.pullsDir(), name), { force: true });
+        this.journal.remove(key);
         continue;
       }
       const spec = file.spec as LaunchSpec;
@@ -672,11 +646,6 @@ export class PodmanBackend implements SessionBackend {
     }
     this.refresh(containerId).catch((err) => this.opts.log.warn(`inspect ${containerId}: ${engineMessage(err)}`));
   }
-}
-
-function withoutAuth(spec: LaunchSpec): Omit<LaunchSpec, 'registryAuth'> {
-  const { registryAuth, ...rest } = spec;
-  return rest;
 }
 
 /** An engine that ignores `stream: false` (Docker) keeps the stream open: take what came by then. */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CredentialPulls } from '../../../src/backends/podman/credential-pulls.js';
+import { PullJournal } from '../../../src/backends/podman/pull-journal.js';
 import { parseImageReference, repositoryOf } from '../../../src/catalog/registry/access.js';
 
 describe('image references as the distribution API names them', () => {
@@ -56,5 +57,37 @@ describe('the record of images pulled with credentials (KEP-2535)', () => {
     fs.mkdirSync(path.dirname(where), { recursive: true });
     fs.writeFileSync(where, '{"sha256:aaa": ["r.example/priv');
     assert.throws(() => new CredentialPulls(where), /cannot read .*credential-pulls\.json/);
+  });
+});
+
+describe('the journal of launches waiting for their image', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-journal-'));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const spec = (sessionId: string, appId?: string) => ({
+    sessionId, ...(appId ? { appId } : {}), username: 'alice', name: 'job', type: 'headless' as const, image: 'r.example/private/x:1', env: [] as Array<[string, string]>,
+    uid: 200000, gid: 200000, supplementalGroups: [], mounts: [], hostname: 'job', resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 }, ports: [] as number[],
+    deadlineSeconds: 60, jobName: `skaha-headless-alice-${sessionId}`, registryAuth: { username: 'alice', password: 'hunter2', serveraddress: 'r.example' },
+  });
+
+  it('writes down pending and failed launches, never their credentials, and reads them back after a restart', () => {
+    const journal = new PullJournal(path.join(dir, 'pulls'));
+    assert.deepEqual(journal.all(), [], 'no directory yet: nothing');
+    const created = new Date('2026-11-26T10:00:00Z');
+    journal.pending(spec('aaaaaaaa'), created);
+    journal.failed(spec('bbbbbbbb', 'cccccccc'), created, new Date('2026-11-26T10:01:00Z'), 'Failed to pull image "r.example/private/x:1": not found');
+    for (const name of fs.readdirSync(path.join(dir, 'pulls'))) {
+      const text = fs.readFileSync(path.join(dir, 'pulls', name), 'utf8');
+      assert.ok(!text.includes('hunter2') && !text.includes('registryAuth'), `${name} holds no credentials`);
+      assert.equal(fs.statSync(path.join(dir, 'pulls', name)).mode & 0o777, 0o600);
+    }
+    const again = new PullJournal(path.join(dir, 'pulls'));
+    const byKey = new Map(again.all().map((e) => [e.key, e.file]));
+    assert.deepEqual([...byKey.keys()].sort(), ['aaaaaaaa', 'bbbbbbbb/cccccccc']);
+    assert.equal(byKey.get('aaaaaaaa')?.failed, undefined);
+    assert.equal(byKey.get('aaaaaaaa')?.createdAt, created.toISOString());
+    assert.deepEqual(byKey.get('bbbbbbbb/cccccccc')?.failed, { at: '2026-11-26T10:01:00.000Z', event: 'Failed to pull image "r.example/private/x:1": not found' });
+    fs.writeFileSync(path.join(dir, 'pulls', 'torn.json'), '{"spec":');
+    again.remove('aaaaaaaa');
+    assert.deepEqual(again.all().map((e) => e.key), ['bbbbbbbb/cccccccc'], 'removed, and a torn file skipped');
   });
 });
