@@ -14,6 +14,13 @@ export function fail(err: unknown): never {
   process.exit(err instanceof UsageError ? EXIT.usage : EXIT.error);
 }
 
+/** Everything on standard input (a token, a secret, a password piped in), as text. */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 export function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }

@@ -4,7 +4,7 @@ import { loadConfig, type Config, type ConfigOverrides } from '../../server/conf
 import { SkahaError } from '../../server/errors.js';
 import type { Stores } from '../../store/open.js';
 import type { IdentityStore, Scope } from '../../store/store.js';
-import { fail, print, UsageError } from '../run.js';
+import { fail, print, readStdin, UsageError } from '../run.js';
 import { adminImageCommands } from './image.js';
 import { dataDirOptions, pkiCommands } from './pki.js';
 
@@ -69,9 +69,7 @@ export function adminCommands(program: Command): void {
     .description('set a user\'s password (creating the user if new); the password is read from standard input')
     .addHelpText('after', '\nExample:\n  printf %s "$PASSWORD" | npx skaha admin user passwd alice')
     .action(async (username: string, opts) => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      const password = (await readStdin()).replace(/\r?\n$/, '');
       await withIdentityStore(opts, async (store) => {
         await store.setPassword(username, password);
         print(`password set for ${username}`);

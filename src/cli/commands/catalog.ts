@@ -1,13 +1,7 @@
 import { Command } from 'commander';
 import { colourStatus, relativeTime, table } from '../format.js';
-import { print, printJson, UsageError, withClient } from '../run.js';
+import { print, printJson, readStdin, UsageError, withClient } from '../run.js';
 import { failedOf, waitUntil } from './sessions.js';
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** Polls (half a second apart) a new desktop-app may take to be listed. */
 const APP_LISTING_GRACE_POLLS = 60;

@@ -3,14 +3,8 @@ import { Command, Option } from 'commander';
 import { ClientError, parseServerUrl, SkahaClient } from '../client.js';
 import { relativeTime, table } from '../format.js';
 import { oidcLogin, type LoginMethod } from '../oidc.js';
-import { fail, print, printJson, UsageError } from '../run.js';
+import { fail, print, printJson, readStdin, UsageError } from '../run.js';
 import { loadSettings, settingsPath, updateSettings, type ContextEntry } from '../settings.js';
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').trim();
-}
 
 interface LoginOptions {
   token?: string;
@@ -61,7 +55,7 @@ async function newEntry(rawUrl: string, opts: LoginOptions): Promise<{ entry: Co
     const login = await oidcLogin(offer, how, open);
     return { entry: { url, version, auth: 'oidc', token: login.token, oidc: login.oidc, ...ca }, via: `${new URL(offer.issuer).host} (${login.method} flow)` };
   }
-  const token = opts.tokenStdin ? await readStdin() : opts.token;
+  const token = opts.tokenStdin ? (await readStdin()).trim() : opts.token;
   if (!token && !opts.cert) throw new UsageError('give --token, --token-stdin, --cert or --oidc');
   if (opts.cert && !fs.existsSync(opts.cert)) throw new UsageError(`no such file: ${opts.cert}`);
   return { entry: { url, version, auth: token ? 'token' : 'x509', ...(token ? { token } : { certFile: opts.cert! }), ...ca } };
