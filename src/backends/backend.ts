@@ -147,6 +147,8 @@ export interface SessionBackend {
    * go there), or undefined when they cannot.
    */
   hostAddress(): Promise<string | undefined>;
+  /** Whether a TCP peer address is one of this server's session containers (callback listener). */
+  isSessionPeer?(address: string): boolean;
   /** Whether the engine answers, with a note for /availability. */
   availability(): Promise<{ available: boolean; note: string }>;
   /** Called after each change of the index (and of the engine's images: `kind` = 'image'). */

@@ -42,6 +42,8 @@ export interface AppOptions {
   oidcLogin?: Omit<OidcLoginOptions, 'store' | 'cookies' | 'baseUrl'>;
   /** What `GET /auth/oidc` tells command-line clients; absent: that route answers 404. */
   oidcOffer?: OidcOffer | undefined;
+  /** Why the platform is not ready beyond its engine (callbacks unreachable), for /readyz. */
+  readiness?: () => Promise<string | undefined>;
 }
 
 /**
@@ -158,7 +160,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).type('text/plain; charset=utf-8').send(`not found: ${pathOnly}\n`);
   });
 
-  await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog });
+  await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
   await app.register(loginRoutes, { store: opts.store, cookies: opts.cookies, ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}) });
   if (opts.oidcLogin) await app.register(oidcLoginRoutes, { ...opts.oidcLogin, store: opts.store, cookies: opts.cookies, baseUrl: opts.deps.baseUrl });
   await app.register(accountRoutes, { store: opts.store, cookies: opts.cookies, policy: opts.policy, ...(opts.caDir ? { caDir: opts.caDir } : {}) });

@@ -94,6 +94,7 @@ export const ConfigSchema = Type.Object({
     network: Type.String({ default: 'skaha', description: 'Bridge network sessions are attached to (created if missing).' }),
     stopTimeoutSeconds: Type.Integer({ minimum: 0, default: 5, description: 'Grace period between SIGTERM and SIGKILL when a session is deleted, in seconds.' }),
     pidsLimit: Type.Integer({ minimum: 0, default: 4096, description: 'Maximum number of processes in one session container (0: unlimited).' }),
+    callbackPort: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'TCP port of the callback listener session containers call the API on (desktop menus, desktop-app launches), bound on all addresses at start; it answers session containers only and serves /skaha/ only. 0: `port` + 2 (any free port when `port` is 0).' }),
     home: Type.String({ default: DEFAULT_ENGINE_HOME, description: 'HOME of the Podman service skaha starts. Registry authorities it trusts for pulls live in <home>/.config/containers/certs.d/<host:port>/ca.crt; skaha puts the caFile of each configured registry catalog there.' }),
   }, { default: {} }),
   kubernetes: Type.Object({

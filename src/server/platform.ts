@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -28,6 +27,7 @@ import { OidcBearerAuthenticator } from '../auth/oidc/authenticator.js';
 import { oidcOfferOf } from '../api/auth/oidc.js';
 import { publicBaseUrl, type Config } from './config.js';
 import { LAUNCH_SCRIPTS_DIR } from './paths.js';
+import { CallbackListener } from './callbacks.js';
 
 export interface Logger {
   info(message: string): void;
@@ -88,11 +88,24 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   let boundPort = config.port;
   const baseUrl = () => publicBaseUrl(config, boundPort);
   // Desktops call the API back (menu, app launches) from inside their containers, where
-  // 127.0.0.1 is the container itself: they use the sessions network's gateway address.
-  const sessionsHost = await backend.hostAddress();
-  // On Kubernetes, pods reach the API at the configured in-cluster URL (e.g. skaha's Service).
+  // 127.0.0.1 is the container itself: on Podman they reach the callback listener at their
+  // network's gateway; on Kubernetes, the configured in-cluster URL (e.g. skaha's Service).
   const sessionsApiUrl = config.backend === 'kubernetes' ? config.kubernetes.sessionsApiUrl.replace(/\/+$/, '') : '';
-  let callbackUrl = sessionsApiUrl ? () => sessionsApiUrl : baseUrl;
+  const callbacks = config.backend === 'podman'
+    ? new CallbackListener({
+        port: config.podman.callbackPort || (config.port ? config.port + 2 : 0),
+        host: '0.0.0.0',
+        isSessionPeer: (address) => backend.isSessionPeer?.(address) ?? false,
+        handler: (req, res) => app.routing(req, res),
+        log,
+      })
+    : undefined;
+  const callbackUrl = async (): Promise<string> => {
+    if (sessionsApiUrl) return sessionsApiUrl;
+    const host = callbacks ? await backend.hostAddress() : undefined;
+    const port = callbacks?.advertisedPort();
+    return host && port ? `http://${host}:${port}` : baseUrl();
+  };
   const service = new SessionService(
     backend,
     catalog,
@@ -103,7 +116,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       registryHosts: config.registryHosts,
       ...config.sessions,
       baseUrl,
-      callbackUrl: () => callbackUrl(),
+      callbackUrl,
       headlessGroup: config.authorization.headlessGroup,
       registryCredentials,
     },
@@ -148,6 +161,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       ? { oidcLogin: { issuer: config.oidc.issuer, clientId: config.oidc.clientId, clientSecret: config.oidc.clientSecret, usernameClaim: config.oidc.usernameClaim, groupsClaim: config.oidc.groupsClaim, signer: cookieSigner } }
       : {}),
     oidcOffer: oidcOfferOf(config.oidc),
+    readiness: async () => callbacks?.problem(),
     ...(opts.requestLog === false ? {} : { log }),
   });
 
@@ -157,7 +171,6 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   reaper.unref();
   void service.reap().catch((err) => log.warn(`reaper: ${(err as Error).message}`));
 
-  let callbackServer: http.Server | undefined;
   let tlsServer: https.Server | undefined;
   return {
     app,
@@ -166,24 +179,11 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     store,
     catalog,
     async listen() {
+      // The callback listener first: it exists before any session bridge does (issue 16).
+      await callbacks?.start();
       await app.listen({ port: config.port, host: config.host });
       const address = app.server.address();
       if (address && typeof address === 'object') boundPort = address.port;
-      if (sessionsHost && config.host !== '0.0.0.0' && config.host !== sessionsHost) {
-        // The API only (no proxy, no portal) on the gateway address, reachable from session
-        // containers and not from other machines.
-        callbackServer = http.createServer((req, res) => app.routing(req, res));
-        await new Promise<void>((resolve, reject) => {
-          callbackServer!.once('error', reject);
-          callbackServer!.listen(boundPort, sessionsHost, () => resolve());
-        }).catch((err: Error) => {
-          log.warn(`desktop callbacks unavailable: cannot listen on ${sessionsHost}:${boundPort}: ${err.message}`);
-          callbackServer = undefined;
-        });
-        if (callbackServer) callbackUrl = () => `http://${sessionsHost}:${boundPort}`;
-      } else if (sessionsHost) {
-        callbackUrl = () => `http://${sessionsHost}:${boundPort}`;
-      }
       if (config.tls.port) {
         let tlsOptions: https.ServerOptions;
         try {
@@ -219,10 +219,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
         tlsServer.closeAllConnections();
         await new Promise((r) => tlsServer!.close(r));
       }
-      if (callbackServer) {
-        callbackServer.closeAllConnections();
-        await new Promise((r) => callbackServer!.close(r));
-      }
+      await callbacks?.close();
       await app.close();
       proxy.close();
       await backend.close();

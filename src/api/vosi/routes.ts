@@ -53,7 +53,7 @@ export function availabilityXml(available: boolean, note: string): string {
 }
 
 /** Unauthenticated service endpoints (spec §3.13) and health. */
-export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: CachedCatalog }> = async (app, { backend, catalog }) => {
+export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: CachedCatalog; readiness?: () => Promise<string | undefined> }> = async (app, { backend, catalog, readiness }) => {
   app.get('/skaha/capabilities', { schema: { tags: ['vosi'], summary: 'VOSI capabilities (XML)' } }, async (req, reply) =>
     reply.type('text/xml').send(capabilitiesXml(requestBase(req))),
   );
@@ -79,6 +79,7 @@ export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: 
   // should send requests to another one. 503 with the reason, for a probe's log.
   app.get('/readyz', { schema: { tags: ['vosi'], summary: 'Readiness: the engine answers and the session list follows it (503 otherwise)' } }, async (_req, reply) => {
     const engine = await backend.availability();
-    return reply.code(engine.available ? 200 : 503).type('text/plain').send(engine.available ? 'ready\n' : `not ready: ${engine.note}\n`);
+    const problem = engine.available ? await readiness?.() : engine.note;
+    return reply.code(problem ? 503 : 200).type('text/plain').send(problem ? `not ready: ${problem}\n` : 'ready\n');
   });
 };

@@ -10,6 +10,7 @@ import { formatBytes, PullProgress, pullFailureReason, pullImage } from './pull.
 import { eventsFromEngine, type EngineEvent } from './events.js';
 import { CredentialPulls } from './credential-pulls.js';
 import { PullJournal } from './pull-journal.js';
+import { inSubnet, ipv4Of } from './networks.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 
 interface Entry {
@@ -73,6 +74,8 @@ export class PodmanBackend implements SessionBackend {
   private eventStream: Readable | undefined;
   private closed = false;
   private networkReady: Promise<void> | undefined;
+  /** The networks sessions are attached to: their containers (not the gateway) may call the API back. */
+  private readonly sessionNetworks = new Map<string, { subnet: string; gateway: string }>();
   private watching = false;
   private capacityCache: { at: number; host: NodeCapacity } | undefined;
   /** Launches waiting for their image, and what the pull said (kept for view=events afterwards). */
@@ -94,6 +97,8 @@ export class PodmanBackend implements SessionBackend {
       if (value > 0) this.deadlines.set(file.replace('-', '/'), value);
     }
     await this.relist();
+    // The sessions' network (made now if missing): its peers may call back from the start.
+    await this.hostAddress();
     this.credentialPulls.retain((await this.docker.listImages()).map((image) => image.Id));
     this.resumePulls();
     this.watch();
@@ -331,12 +336,18 @@ export class PodmanBackend implements SessionBackend {
   async hostAddress(): Promise<string | undefined> {
     try {
       await this.ensureNetwork();
-      const info = (await this.docker.getNetwork(this.opts.network).inspect()) as { IPAM?: { Config?: Array<{ Gateway?: string }> } };
-      return info.IPAM?.Config?.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway;
+      const ipv4 = ipv4Of((await this.docker.getNetwork(this.opts.network).inspect()) as Parameters<typeof ipv4Of>[0]);
+      if (ipv4) this.sessionNetworks.set(ipv4.subnet, ipv4);
+      return ipv4?.gateway;
     } catch (err) {
       this.opts.log.warn(`no host address for sessions: ${engineMessage(err)}`);
       return undefined;
     }
+  }
+
+  isSessionPeer(address: string): boolean {
+    // The gateway is this host itself: a host process is not a session container.
+    return [...this.sessionNetworks.values()].some((n) => address !== n.gateway && inSubnet(address, n.subnet));
   }
 
   async availability(): Promise<{ available: boolean; note: string }> {
