@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { referenceProblem } from './reference.js';
 
 /** One launchable image, as /image lists it (spec §3.10): key order id, types, digest. */
 export interface CatalogImage {
@@ -173,9 +174,24 @@ export class CachedCatalog {
     }
   }
 
+  private readonly warned = new Set<string>();
+  private warnOnce(message: string): void {
+    if (this.warned.has(message)) return;
+    if (this.warned.size < 1000) this.warned.add(message);
+    this.log.warn(message);
+  }
+
   private merge() {
     const merged = new Map<string, CatalogImage>();
-    for (const s of this.states) for (const image of s.images) if (!merged.has(image.id)) merged.set(image.id, image);
+    for (const s of this.states) {
+      for (const image of s.images) {
+        if (merged.has(image.id)) continue;
+        // Listed means launchable: an ID that is no image reference could never be launched.
+        const problem = referenceProblem(image.id);
+        if (problem) this.warnOnce(`image catalog ${s.source.name}: not listing ${problem}`);
+        else merged.set(image.id, image);
+      }
+    }
     this.images = [...merged.values()].sort((a, b) => a.id.localeCompare(b.id));
     this.byId = merged;
     this.renderedByType = new Map();

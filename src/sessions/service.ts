@@ -1,5 +1,6 @@
 import type { LaunchSpec, Mount, SessionBackend, SessionEvent } from '../backends/backend.js';
 import type { CachedCatalog } from '../catalog/catalog.js';
+import { launchProblem } from '../catalog/reference.js';
 import type { CallbackTokens } from '../auth/callback.js';
 import { badRequest, missingParameter, notFound, SkahaError } from '../server/errors.js';
 import { parseEnv, parseOption, parseRegistryAuth, resourcesFrom } from './params.js';
@@ -98,14 +99,14 @@ export class SessionService {
 
   /**
    * Steps 1 and 2 of spec §3.5, for sessions and desktop-apps alike: the image is given and comes
-   * from a configured registry host (a string prefix, spec §11.17).
+   * from a configured registry host: a valid reference whose host is exactly one of them (skaha
+   * compares a string prefix, spec §11.17; see catalog/reference.ts).
    */
   private launchableImage(raw: string | undefined): string {
     const image = raw?.trim();
     if (!image) throw missingParameter('image');
-    if (!this.opts.registryHosts.some((host) => image.startsWith(host))) {
-      throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', `session image '${image}' must come from one of [${this.opts.registryHosts.join(', ')}]`);
-    }
+    const problem = launchProblem(image, this.opts.registryHosts);
+    if (problem) throw new SkahaError('SKAHA_ERR_IMAGE_REJECTED', problem);
     return image;
   }
 

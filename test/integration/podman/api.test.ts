@@ -62,6 +62,29 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
     assert.deepEqual([malformed.status, malformed.body], [400, 'Invalid input.  Must be in form of username:secret\n'], 'the registry credentials header is read as for sessions');
   });
 
+  it('takes only valid references from exactly a configured registry host: 400 with the reason, never 503 (issue 15)', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['images.canfar.net.evil.example/x:1', /^session image 'images\.canfar\.net\.evil\.example\/x:1' must come from one of \[/],
+      ['images.canfar.net:8443/skaha/headless:1.0', /must come from one of/],
+      ['images.canfar.net/skaha/HEADLESS:1.0', /^invalid image reference '.*': the repository must be lower case$/],
+      ['images.canfar.net/skaha/headless:1.0 --privileged', /^invalid image reference '.*': it contains spaces/],
+      ['images.canfar.net/skaha/headless@sha256:1234', /^invalid image reference '.*': 'sha256:1234' is not a digest/],
+      ['images.canfar.net/skaha//headless:1.0', /is not a repository path component/],
+    ];
+    for (const [image, why] of cases) {
+      for (const version of ['v0', 'v1']) {
+        const session = await post({ name: 'ref', image, type: 'headless', cmd: 'true' }, { 'x-skaha-registry-auth': Buffer.from('u:p').toString('base64') }, version);
+        assert.equal(session.status, 400, `${version} ${image} → ${session.status} ${session.body}`);
+        assert.match(session.body.trimEnd(), why);
+        assert.equal(session.body.split('\n').length, 2, 'one line');
+        const app = await tp.request('POST', `/skaha/${version}/session/abcdefgh/app`, { token, form: { image } });
+        assert.deepEqual([app.status, app.body], [400, session.body], 'a desktop-app launch says the same');
+      }
+    }
+    const list = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token })).body) as unknown[];
+    assert.deepEqual(list, [], 'nothing was created');
+  });
+
   it('v1 trusts the type word and accepts decimal cores (spec §11.13)', async () => {
     const r = await post({ name: 'deci', image: HEADLESS_IMAGE, type: 'contributed', cores: '1.5', cmd: 'true' }, {}, 'v1');
     // The headless image has no web app on 5000, but it starts: v1 does not check labels.
