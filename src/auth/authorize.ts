@@ -20,6 +20,24 @@ export function isAdmin(principal: Principal, policy: AuthorizationPolicy): bool
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
+ * Whether a browser request was made by a page of this site. Browsers send `Origin` with every
+ * POST and WebSocket handshake: it must name the host the request was sent to (whichever listener,
+ * HTTP or HTTPS) or the public URL's. The scheme is not compared: behind a TLS-terminating
+ * ingress the page is https and this hop is not. Without `Origin` (curl, the CLI) the request
+ * passes unless the browser's `Sec-Fetch-Site` says another site made it.
+ */
+export function fromThisSite(headers: IncomingHttpHeaders, publicOrigin?: string): boolean {
+  const origin = headers.origin;
+  if (origin === undefined) return !['cross-site', 'same-site'].includes(String(headers['sec-fetch-site']));
+  try {
+    const host = new URL(origin).host;
+    return host === headers.host || (publicOrigin !== undefined && host === new URL(publicOrigin).host);
+  } catch {
+    return false; // `Origin: null`: a sandboxed frame, a data: URL, a redirect from elsewhere
+  }
+}
+
+/**
  * Everything decided about a request once its caller is known (design.md: authenticate →
  * authorize): the platform's users group, the credential's scope for the method, and CSRF for
  * browser cookies on state changes.
@@ -40,8 +58,7 @@ export function authorize(
   if (principal.method === 'cookie' && !SAFE_METHODS.has(req.method)) {
     const given = req.headers['x-csrf-token'];
     const cookie = parseCookies(req.headers).get(LOGIN_COOKIE) ?? '';
-    const sentOrigin = req.headers.origin;
-    if (typeof given !== 'string' || given !== cookies.csrfToken(cookie) || (sentOrigin !== undefined && sentOrigin !== origin())) {
+    if (typeof given !== 'string' || given !== cookies.csrfToken(cookie) || !fromThisSite(req.headers, origin())) {
       throw new SkahaError('SKAHA_ERR_FORBIDDEN', 'CSRF check failed: send the X-CSRF-Token from GET /auth/session, from this site');
     }
   }

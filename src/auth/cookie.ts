@@ -21,14 +21,15 @@ export function parseCookies(headers: IncomingHttpHeaders): Map<string, string> 
 }
 
 export interface CookieOptions {
+  /** Mark every cookie Secure (a public URL behind TLS); cookies set over TLS always are. */
   secure: boolean;
   maxAgeSeconds: number;
 }
 
-function cookieHeader(name: string, value: string, path: string, opts: CookieOptions): string {
+function cookieHeader(name: string, value: string, path: string, maxAgeSeconds: number, secure: boolean): string {
   // HttpOnly: scripts (including a session's own pages) cannot read it. SameSite=Lax: no
-  // cross-site POST carries it.
-  return `${name}=${value}; Path=${path}; Max-Age=${opts.maxAgeSeconds}; HttpOnly; SameSite=Lax${opts.secure ? '; Secure' : ''}`;
+  // cross-site POST carries it. No Domain: host-only. Secure: never sent back over plain HTTP.
+  return `${name}=${value}; Path=${path}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 }
 
 /**
@@ -38,18 +39,19 @@ function cookieHeader(name: string, value: string, path: string, opts: CookieOpt
 export class CookieIssuer {
   constructor(private readonly signer: Signer, private readonly opts: CookieOptions) {}
 
-  loginCookie(username: string, now = Date.now()): string {
+  /** `overTls`: the request that gets it came over TLS, so the cookie must never go back over HTTP. */
+  loginCookie(username: string, overTls = false, now = Date.now()): string {
     const value = this.signer.sign(JSON.stringify({ u: username, exp: now + this.opts.maxAgeSeconds * 1000 }));
-    return cookieHeader(LOGIN_COOKIE, value, '/', this.opts);
+    return cookieHeader(LOGIN_COOKIE, value, '/', this.opts.maxAgeSeconds, this.opts.secure || overTls);
   }
 
-  clearLoginCookie(): string {
-    return `${LOGIN_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${this.opts.secure ? '; Secure' : ''}`;
+  clearLoginCookie(overTls = false): string {
+    return cookieHeader(LOGIN_COOKIE, '', '/', 0, this.opts.secure || overTls);
   }
 
-  sessionCookie(sessionId: string, sessionPrefix: string, username: string, now = Date.now()): string {
+  sessionCookie(sessionId: string, sessionPrefix: string, username: string, overTls = false, now = Date.now()): string {
     const value = this.signer.sign(JSON.stringify({ u: username, s: sessionId, exp: now + this.opts.maxAgeSeconds * 1000 }));
-    return cookieHeader(SESSION_COOKIE_PREFIX + sessionId, value, `${sessionPrefix}/`, this.opts);
+    return cookieHeader(SESSION_COOKIE_PREFIX + sessionId, value, `${sessionPrefix}/`, this.opts.maxAgeSeconds, this.opts.secure || overTls);
   }
 
   /** The user a login cookie names, if it is genuine and not expired. */

@@ -3,6 +3,7 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { authenticate, type Authenticator } from '../auth/authenticator.js';
+import { fromThisSite } from '../auth/authorize.js';
 import { CookieIssuer, parseCookies } from '../auth/cookie.js';
 import type { SessionBackend } from '../backends/backend.js';
 import type { SessionRecord } from '../sessions/model.js';
@@ -38,6 +39,18 @@ export interface SessionProxyOptions {
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
 /** Client-supplied forwarding headers are replaced by what we saw (no spoofing). */
 const FORWARDED = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip']);
+/**
+ * Platform credentials that travel in request headers of their own: a registry secret for a
+ * launch and a desktop's callback token. A container never sees them (issue 15 point 3).
+ */
+const PLATFORM_HEADERS = new Set(['x-skaha-registry-auth', 'x-auth-token-skaha']);
+/**
+ * Response headers a container may not send to the browser: a service worker's scope widened past
+ * its session's path would control the portal's pages.
+ */
+const REFUSED_RESPONSE_HEADERS = new Set(['service-worker-allowed']);
+/** Methods a read-only credential may use through the proxy. */
+const READ_METHODS = new Set(['GET', 'HEAD']);
 
 /**
  * `METHOD target HTTP/1.1` and the headers, for the WebSocket handshake we write ourselves. Node
@@ -56,7 +69,7 @@ function requestHead(method: string, target: string, headers: IncomingHttpHeader
 }
 
 type Decision =
-  | { kind: 'forward'; path: SessionPath; session: SessionRecord; target: { host: string; port: number }; username: string; viaBearer: boolean }
+  | { kind: 'forward'; path: SessionPath; session: SessionRecord; target: { host: string; port: number }; username: string }
   | { kind: 'respond'; status: number; title: string; detail: string; headers?: Record<string, string>; waiting?: boolean; session?: SessionRecord };
 
 const wantsHtml = (req: IncomingMessage) => (req.method === 'GET' || req.method === 'HEAD') && /text\/html/.test(req.headers.accept ?? '');
@@ -144,6 +157,16 @@ export class SessionProxy {
     if (!session || session.appId || session.username !== username || session.type !== path.type) {
       return { kind: 'respond', status: 404, title: 'No such session', detail: `You have no ${path.type} session ${path.id}.` };
     }
+    // `read` means read-only here too: no method that changes anything, no interactive socket.
+    const upgrading = req.headers.upgrade !== undefined;
+    if (principal && !principal.scopes.has('launch') && (upgrading || !READ_METHODS.has(req.method ?? 'GET'))) {
+      return { kind: 'respond', status: 403, title: 'Read-only credential', detail: `This credential is read-only: it allows GET and HEAD only, not ${upgrading ? 'a WebSocket' : req.method}.` };
+    }
+    // A page of another origin must not open a socket with the owner's cookie (cross-site
+    // WebSocket hijacking: browsers send cookies with the handshake and no CORS applies).
+    if (upgrading && !fromThisSite(req.headers)) {
+      return { kind: 'respond', status: 403, title: 'Forbidden', detail: 'WebSocket connections are accepted from this site\'s own pages only.' };
+    }
 
     // skaha's connect URLs carry the session ID as ?token= or ?password=. For its owner, trade
     // it for a cookie scoped to this session and drop it from the address bar and history.
@@ -155,7 +178,7 @@ export class SessionProxy {
           status: 302,
           title: 'Opening',
           detail: 'Opening your session.',
-          headers: { location: clean, 'set-cookie': this.opts.cookies.sessionCookie(path.id, path.prefix, username) },
+          headers: { location: clean, 'set-cookie': this.opts.cookies.sessionCookie(path.id, path.prefix, username, (req.socket as { encrypted?: boolean }).encrypted === true) },
         };
       }
     }
@@ -167,8 +190,9 @@ export class SessionProxy {
     const port = UPSTREAM_PORT[session.type];
     const target = port ? this.opts.backend.address(session.id, port) : undefined;
     if (!target) return this.waiting(session, 'The session has no address yet.');
-    return { kind: 'forward', path, session, target, username, viaBearer: principal?.method === 'token' };
+    return { kind: 'forward', path, session, target, username };
   }
+
 
   private waiting(session: SessionRecord, detail: string): Decision {
     // x-skaha-detail lets the waiting page show progress (an image pull) without reloading.
@@ -201,10 +225,12 @@ export class SessionProxy {
     const incoming = req.headers;
     for (const name in incoming) {
       const value = incoming[name];
-      if (value === undefined || FORWARDED.has(name)) continue;
+      if (value === undefined || FORWARDED.has(name) || PLATFORM_HEADERS.has(name)) continue;
       if (HOP_BY_HOP.has(name) && !(keepUpgrade && (name === 'upgrade' || name === 'connection'))) continue;
-      // Our credentials never reach the container: not the API token, not our cookies.
-      if (name === 'authorization' && d.viaBearer) continue;
+      // Our credentials never reach the container: no bearer credential (API tokens and OIDC
+      // access tokens alike), whatever authenticated this request; not our cookies. Other
+      // schemes (JupyterLab's `token ...`) are the session's own business.
+      if (name === 'authorization' && /^\s*bearer(\s|$)/i.test(String(value))) continue;
       if (name === 'cookie') {
         const kept = String(value).split(';').map((c) => c.trim()).filter((c) => c && !CookieIssuer.isOurs(c.slice(0, c.indexOf('='))));
         if (kept.length) headers.cookie = kept.join('; ');
@@ -250,7 +276,13 @@ export class SessionProxy {
           const headers: Record<string, string | string[]> = {};
           for (const name in upHeaders) {
             const value = upHeaders[name];
-            if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+            if (value === undefined || HOP_BY_HOP.has(name) || REFUSED_RESPONSE_HEADERS.has(name)) continue;
+            if (name === 'set-cookie') {
+              const kept = (Array.isArray(value) ? value : [value]).flatMap((c) => confineCookie(c, d.path.prefix) ?? []);
+              if (kept.length) headers[name] = kept;
+              continue;
+            }
+            headers[name] = value;
           }
           res.writeHead(status, statusMessage, headers);
         },
@@ -316,4 +348,19 @@ export class SessionProxy {
     upstream.on('close', () => socket.destroy());
     socket.on('close', () => upstream.destroy());
   }
+}
+
+/**
+ * A container's `Set-Cookie`, kept to its own session's path: no `Domain` (host-only), a `Path`
+ * under the session prefix (as nginx's proxy_cookie_path does for an app that believes it lives
+ * at `/`), and never one of the platform's own cookie names. Undefined when it is dropped.
+ */
+export function confineCookie(header: string, prefix: string): string | undefined {
+  const [pair = '', ...attributes] = header.split(';');
+  const name = pair.slice(0, pair.indexOf('=')).trim();
+  if (pair.indexOf('=') <= 0 || CookieIssuer.isOurs(name) || /^__host-/i.test(name)) return undefined;
+  const kept = attributes.map((a) => a.trim()).filter((a) => a && !/^(domain|path)\s*(=|$)/i.test(a));
+  const path = /;\s*path\s*=\s*([^;]*)/i.exec(header)?.[1]?.trim() ?? '/';
+  const confined = path === prefix || path.startsWith(`${prefix}/`) ? path : `${prefix}${path.startsWith('/') ? path : `/${path}`}`;
+  return [pair.trim(), `Path=${confined}`, ...kept].join('; ');
 }

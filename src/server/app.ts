@@ -13,6 +13,7 @@ import { sessionRoutes } from '../api/session/routes.js';
 import { catalogRoutes } from '../api/image/routes.js';
 import { vosiRoutes } from '../api/vosi/routes.js';
 import { loginRoutes } from '../api/login/routes.js';
+import { LoginThrottle, type LoginThrottleOptions } from '../auth/throttle.js';
 import { oidcLoginRoutes, type OidcLoginOptions } from '../api/login/oidc.js';
 import { accountRoutes } from '../api/auth/routes.js';
 import { oidcOfferRoutes, type OidcOffer } from '../api/auth/oidc.js';
@@ -44,6 +45,8 @@ export interface AppOptions {
   oidcOffer?: OidcOffer | undefined;
   /** Why the platform is not ready beyond its engine (callbacks unreachable), for /readyz. */
   readiness?: () => Promise<string | undefined>;
+  /** Failed logins allowed before `POST /login` answers 429 (config `login`). */
+  loginLimits: LoginThrottleOptions;
 }
 
 /**
@@ -116,6 +119,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     req.principal = principal;
   });
 
+  // The portal, the login page and the API are never framed by another page (clickjacking of the
+  // launch, token and logout buttons), nor content-sniffed. Session traffic does not pass here.
+  app.addHook('onSend', async (_req, reply) => {
+    void reply.header('x-frame-options', 'DENY');
+    void reply.header('content-security-policy', "frame-ancestors 'none'");
+    void reply.header('x-content-type-options', 'nosniff');
+    void reply.header('referrer-policy', 'same-origin');
+  });
+
   if (log) {
     app.addHook('onResponse', async (req, reply) => {
       const path = req.url.split('?')[0];
@@ -147,7 +159,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // The portal: static assets at /, and its index.html for the portal's own client-side routes.
   const portalIndex = path.join(PORTAL_DIST_DIR, 'index.html');
   const portalBuilt = fs.existsSync(portalIndex);
-  if (portalBuilt) // index: false: `/` goes through the handler below and index.html is never cached, so a
+  // index: false: `/` goes through the handler below and index.html is never cached, so a
   // rebuilt portal (with new asset names) is picked up at once.
   if (portalBuilt) await app.register(fastifyStatic, { root: PORTAL_DIST_DIR, prefix: '/', wildcard: false, index: false, cacheControl: true, maxAge: '1h' });
   app.setNotFoundHandler((req, reply) => {
@@ -161,7 +173,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
-  await app.register(loginRoutes, { store: opts.store, cookies: opts.cookies, ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}) });
+  await app.register(loginRoutes, {
+    store: opts.store,
+    cookies: opts.cookies,
+    throttle: new LoginThrottle(opts.loginLimits),
+    publicOrigin: origin,
+    ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}),
+  });
   if (opts.oidcLogin) await app.register(oidcLoginRoutes, { ...opts.oidcLogin, store: opts.store, cookies: opts.cookies, baseUrl: opts.deps.baseUrl });
   await app.register(accountRoutes, { store: opts.store, cookies: opts.cookies, policy: opts.policy, ...(opts.caDir ? { caDir: opts.caDir } : {}) });
   await app.register(oidcOfferRoutes, { offer: opts.oidcOffer });

@@ -63,6 +63,11 @@ export const ConfigSchema = Type.Object({
     headlessGroup: Type.String({ default: '', description: 'Group whose members may launch headless jobs (skaha.headlessgroup). Empty: everyone.' }),
     adminsGroup: Type.String({ default: 'skaha-admins', description: 'Group whose members, with a credential allowing `admin`, may see every user\'s sessions (view=all).' }),
   }, { default: {} }),
+  login: Type.Object({
+    perAccount: Type.Integer({ minimum: 1, default: 10, description: 'Failed logins (POST /login) allowed per account within the window, from all addresses; then 429 with Retry-After until the oldest leaves the window.' }),
+    perAddress: Type.Integer({ minimum: 1, default: 50, description: 'Failed logins allowed per client address within the window, for all accounts and API tokens.' }),
+    windowSeconds: Type.Integer({ minimum: 1, default: 300, description: 'The sliding window of the login limits, in seconds. Nothing locks an account for longer.' }),
+  }, { default: {} }),
   proxy: Type.Object({
     upstreamTimeoutMs: Type.Integer({ minimum: 100, default: 120000, description: 'Time a session container has, once a request has reached it, to send response headers before the proxy answers 504, in milliseconds.' }),
     startupGraceMs: Type.Integer({ minimum: 0, default: 120000, description: 'For this long after a session starts, a browser whose request cannot connect yet sees the waiting page instead of a 502, in milliseconds.' }),

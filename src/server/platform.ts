@@ -162,6 +162,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       : {}),
     oidcOffer: oidcOfferOf(config.oidc),
     readiness: async () => callbacks?.problem(),
+    loginLimits: config.login,
     ...(opts.requestLog === false ? {} : { log }),
   });
 

@@ -1,6 +1,6 @@
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { CredentialSealer } from './sealing.js';
+import { openSkahaDb } from './sqlite.js';
 import type { RegistryCredential, RegistryCredentials, StoredCredentialInfo } from './store.js';
 
 /**
@@ -12,9 +12,7 @@ export class SqliteRegistryCredentials implements RegistryCredentials {
   private readonly db: Database.Database;
 
   constructor(dataDir: string, private readonly sealer: CredentialSealer = CredentialSealer.forDataDir(dataDir)) {
-    this.db = new Database(path.join(dataDir, 'skaha.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSkahaDb(dataDir);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS registry_credentials (
         owner TEXT NOT NULL,

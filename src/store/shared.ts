@@ -22,14 +22,33 @@ export function hashToken(token: string): string {
   return crypto.createHash('sha256').update(token).digest('hex');
 }
 
+/*
+ * Names that Debian images already define (base-passwd, plus the daemons' own accounts): a
+ * platform user or group called `root` or `www-data` would be a second entry of that name in the
+ * container's /etc/passwd or /etc/group, and whatever looks it up by name (ls, id, sudo rules,
+ * file ownership shown in a session) would mean the system's account instead.
+ */
+const SYSTEM_USERS = new Set([
+  'root', 'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy', 'www-data',
+  'backup', 'list', 'irc', 'gnats', '_apt', 'nobody', 'messagebus', 'sshd', 'polkitd', 'jovyan',
+]);
+const SYSTEM_GROUPS = new Set([
+  ...SYSTEM_USERS, 'adm', 'tty', 'disk', 'kmem', 'dialout', 'fax', 'voice', 'cdrom', 'floppy', 'tape', 'sudo', 'audio',
+  'dip', 'operator', 'src', 'shadow', 'utmp', 'video', 'sasl', 'plugdev', 'staff', 'users', 'nogroup', 'input',
+  'render', 'sgx', 'kvm', 'netdev', 'crontab', 'ssh', 'docker', 'wheel',
+]);
+const isSystemName = (name: string, names: Set<string>) => names.has(name) || name.startsWith('systemd-');
+
 export function validateUsername(username: string): string | undefined {
-  return USERNAME.test(username)
-    ? undefined
-    : `invalid username '${username}': use 1-32 lower-case letters, digits, '_', '.', '-', starting with a letter or '_'`;
+  if (!USERNAME.test(username)) {
+    return `invalid username '${username}': use 1-32 lower-case letters, digits, '_', '.', '-', starting with a letter or '_'`;
+  }
+  return isSystemName(username, SYSTEM_USERS) ? `invalid username '${username}': it is a system account in the session images` : undefined;
 }
 
 export function validateGroupName(groupName: string): string | undefined {
-  return validateUsername(groupName)?.replace('username', 'group name');
+  if (!USERNAME.test(groupName)) return validateUsername(groupName)?.replace('username', 'group name');
+  return isSystemName(groupName, SYSTEM_GROUPS) ? `invalid group name '${groupName}': it is a system group in the session images` : undefined;
 }
 
 /** The stored form of a password: `scrypt$N$r$p$salt$key`. */

@@ -5,6 +5,22 @@ import type { ApiTokenInfo, Group, IdentityStore, TokenOptions, User } from './s
 import { hashPassword, hashToken, newToken, passwordMatches, TokenCache, tokenInfo, validateGroupName, validateUsername, type TokenRow } from './shared.js';
 
 /**
+ * `<dataDir>/skaha.db`, shared by the identity store and the registry credentials, in WAL mode.
+ * It holds password, token and sealed-secret material: readable by the server's user only,
+ * whatever the umask (and for databases made before this rule); SQLite gives the WAL and its
+ * index the database file's mode.
+ */
+export function openSkahaDb(dataDir: string): Database.Database {
+  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = path.join(dataDir, 'skaha.db');
+  const db = new Database(file);
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/**
  * SQLite identity store (better-sqlite3, WAL): the server and `skaha admin` may use it at the
  * same time; uid allocation happens in one IMMEDIATE transaction so two processes never hand out
  * the same uid.
@@ -19,10 +35,7 @@ export class SqliteIdentityStore implements IdentityStore {
   private readonly groupsOf: Database.Statement;
 
   constructor(dataDir: string, private readonly uidRange: { uidMin: number; uidMax: number }) {
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    this.db = new Database(path.join(dataDir, 'skaha.db'));
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSkahaDb(dataDir);
     this.db.pragma('foreign_keys = ON');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS users (

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { BearerTokenAuthenticator } from '../../src/auth/token.js';
+import type { Authenticator } from '../../src/auth/authenticator.js';
+import { OidcBearerAuthenticator } from '../../src/auth/oidc/authenticator.js';
 import { CookieIssuer, LoginCookieAuthenticator } from '../../src/auth/cookie.js';
 import { Signer } from '../../src/auth/keys.js';
 import { SqliteIdentityStore } from '../../src/store/sqlite.js';
@@ -26,11 +28,15 @@ export interface ProxyRig {
  * The real SessionProxy in a real HTTP server, with a routing table filled by the test instead of
  * a container engine, so edge cases can use in-process upstreams (style.md: CHP's addTarget).
  */
-export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupGraceMs?: number } = {}): Promise<ProxyRig> {
+export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupGraceMs?: number; oidc?: { issuer: string; audience: string } } = {}): Promise<ProxyRig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-proxy-'));
   const store = new SqliteIdentityStore(dir, { uidMin: 200000, uidMax: 299999 });
   const cookies = new CookieIssuer(new Signer(Buffer.alloc(32, 7)), { secure: false, maxAgeSeconds: 3600 });
   const activity = new ActivityTracker();
+  // As in skaha serve: an OIDC bearer JWT is tried before API tokens when an issuer is configured.
+  const oidc: Authenticator[] = opts.oidc
+    ? [new OidcBearerAuthenticator({ ...opts.oidc, usernameClaim: 'preferred_username', groupsClaim: 'groups', clockToleranceSeconds: 0 }, store)]
+    : [];
   const sessions = new Map<string, { record: SessionRecord; port: number; pendingNote?: string }>();
   const proxy = new SessionProxy({
     backend: {
@@ -38,7 +44,7 @@ export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupG
       address: (id) => (sessions.has(id) ? { host: '127.0.0.1', port: sessions.get(id)!.port } : undefined),
       pendingNote: (id) => sessions.get(id)?.pendingNote,
     },
-    authenticators: [new BearerTokenAuthenticator(store), new LoginCookieAuthenticator(cookies, store)],
+    authenticators: [...oidc, new BearerTokenAuthenticator(store), new LoginCookieAuthenticator(cookies, store)],
     cookies,
     activity,
     loginPath: '/login',

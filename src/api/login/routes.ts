@@ -1,5 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { fromThisSite } from '../../auth/authorize.js';
 import type { CookieIssuer } from '../../auth/cookie.js';
+import type { LoginThrottle } from '../../auth/throttle.js';
 import type { IdentityStore } from '../../store/store.js';
 
 function escape(text: string): string {
@@ -43,30 +45,46 @@ ${oidcIssuer ? `<p><a href="/login/oidc?next=${encodeURIComponent(next)}" id="oi
  * Browser login with a local account (scrypt-hashed password) or an API token, setting the
  * signed login cookie that the API (with CSRF) and the session proxy accept.
  */
-export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer; oidcIssuer?: string }> = async (app, { store, cookies, oidcIssuer }) => {
+export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer; throttle: LoginThrottle; publicOrigin: () => string; oidcIssuer?: string }> = async (
+  app,
+  { store, cookies, throttle, publicOrigin, oidcIssuer },
+) => {
+  const page = (reply: FastifyReply, status: number, next: string, error?: string) =>
+    reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, error, oidcIssuer));
+
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
     const next = safeNext((req.query as { next?: string }).next);
-    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, undefined, oidcIssuer));
+    return page(reply, 200, next);
   });
 
   app.post('/login', { schema: { hide: true } }, async (req, reply) => {
     const form = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
     const next = safeNext(form.get('next') ?? undefined);
+    // Another site's page must not log its visitor in (into the attacker's account) or out.
+    if (!fromThisSite(req.headers, publicOrigin())) return page(reply, 403, next, 'Log in from this site\'s own login page.');
     const token = (form.get('token') ?? '').trim();
-    const username = (form.get('username') ?? '').trim();
+    const username = (form.get('username') ?? '').trim().toLowerCase();
+    const account = token ? undefined : username;
+    const wait = throttle.retryAfter(account, req.ip);
+    if (wait > 0) {
+      void reply.header('retry-after', String(wait));
+      return page(reply, 429, next, `Too many failed logins: try again in ${wait} s.`);
+    }
     const user = token
       ? (await store.userForToken(token))?.user
       : username
         ? await store.verifyPassword(username, form.get('password') ?? '')
         : undefined;
     if (!user) {
-      const error = token ? 'That token is not valid.' : 'Wrong username or password.';
-      return reply.code(401).type('text/html; charset=utf-8').send(loginPage(next, error, oidcIssuer));
+      throttle.failed(account, req.ip);
+      return page(reply, 401, next, token ? 'That token is not valid.' : 'Wrong username or password.');
     }
-    return reply.code(303).header('set-cookie', cookies.loginCookie(user.username)).header('location', next).send();
+    if (account !== undefined) throttle.succeeded(account);
+    return reply.code(303).header('set-cookie', cookies.loginCookie(user.username, req.protocol === 'https')).header('location', next).send();
   });
 
-  app.post('/logout', { schema: { hide: true } }, async (_req, reply) =>
-    reply.code(303).header('set-cookie', cookies.clearLoginCookie()).header('location', '/login').send(),
-  );
+  app.post('/logout', { schema: { hide: true } }, async (req, reply) => {
+    if (!fromThisSite(req.headers, publicOrigin())) return reply.code(403).type('text/plain; charset=utf-8').send('log out from this site\'s own pages\n');
+    return reply.code(303).header('set-cookie', cookies.clearLoginCookie(req.protocol === 'https')).header('location', '/login').send();
+  });
 };

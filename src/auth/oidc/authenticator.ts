@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Group, IdentityStore, User } from '../../store/store.js';
-import { validateUsername } from '../../store/shared.js';
+import { validateGroupName, validateUsername } from '../../store/shared.js';
 import type { Authenticator, Credentials, Principal } from '../authenticator.js';
 
 export interface OidcOptions {
@@ -36,7 +36,7 @@ export function identityFromClaims(claims: JWTPayload, opts: Pick<OidcOptions, '
   const username = claims[opts.usernameClaim];
   if (typeof username !== 'string' || validateUsername(username)) return { problem: `claim ${opts.usernameClaim} is not a valid username` };
   const raw = claims[opts.groupsClaim];
-  const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string' && !validateUsername(g)) : [];
+  const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === 'string' && !validateGroupName(g)) : [];
   return { username, groups };
 }
 

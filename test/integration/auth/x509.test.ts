@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import forge from 'node-forge';
 import { after, before, describe, it } from 'node:test';
-import { createCa, issueProxyCert, issueServerCert, issueUserCert, proxyPem, type Issued } from '../../../src/auth/x509/pki.js';
+import { createCa, issueProxyCert, issueUserCert, proxyPem, type Issued } from '../../../src/auth/x509/pki.js';
+import { writePlatformTls } from '../../helpers/tls.js';
 import { cleanupList, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { freePort } from '../../helpers/ports.js';
 
@@ -52,13 +53,7 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-x509-'));
 
   before(async () => {
-    ca = createCa('test platform CA');
-    const server = issueServerCert(ca, { dns: ['localhost'], ips: ['127.0.0.1'] });
-    fs.mkdirSync(path.join(dataDir, 'tls'), { recursive: true });
-    fs.writeFileSync(path.join(dataDir, 'tls', 'ca.pem'), ca.certPem);
-    fs.writeFileSync(path.join(dataDir, 'tls', 'ca.key'), ca.keyPem, { mode: 0o600 });
-    fs.writeFileSync(path.join(dataDir, 'tls', 'server.pem'), server.certPem);
-    fs.writeFileSync(path.join(dataDir, 'tls', 'server.key'), server.keyPem);
+    ca = writePlatformTls(dataDir);
     const map = path.join(dataDir, 'dn-map.json');
     fs.writeFileSync(map, JSON.stringify({ 'O=skaha,CN=Mapped Person': 'mapped' }));
     // tls.port 0 means "no HTTPS": a free port below the ephemeral range (helpers/ports.ts).

@@ -82,7 +82,7 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     const r = await get('/session/contrib/contrib1/api/x?q=1', { ...auth(alice), 'x-custom': 'v' }, 'POST', 'payload');
     assert.equal(r.status, 200);
     assert.deepEqual(await r.json(), { url: '/api/x?q=1', method: 'POST', length: 7 });
-    assert.deepEqual(r.headers.getSetCookie(), ['app=1; Path=/'], 'the app\'s own cookies come back');
+    assert.deepEqual(r.headers.getSetCookie(), ['app=1; Path=/session/contrib/contrib1/'], 'the app\'s own cookies come back, on its own path');
     const last = seen.at(-1)!;
     assert.equal(last.headers['x-custom'], 'v');
     assert.equal(last.headers.authorization, undefined, 'our API token never reaches the container');

@@ -54,6 +54,14 @@ export function describeStoreContract(name: string, target: StoreTarget, opts: {
       assert.equal(await identity.findUser('dave'), undefined);
       await assert.rejects(identity.ensureUser('Not Valid'), /^Error: invalid username 'Not Valid'/);
       await assert.rejects(identity.ensureUser(''), /invalid username/);
+      // Names the session images already have would be a second /etc/passwd entry of that name.
+      for (const name of ['root', 'nobody', 'daemon', 'www-data', 'systemd-network']) {
+        await assert.rejects(identity.ensureUser(name), new RegExp(`invalid username '${name}': it is a system account`));
+        assert.equal(await identity.findUser(name), undefined);
+      }
+      await assert.rejects(identity.ensureGroup('sudo'), /invalid group name 'sudo': it is a system group/);
+      await assert.rejects(identity.addToGroup('carol', 'users'), /system group/);
+      assert.deepEqual((await identity.findUser('carol'))?.groups, [], 'nothing changed');
     });
 
     it('allocates shared gids above the uid range, and keeps memberships sorted by gid', async () => {
