@@ -126,7 +126,8 @@ export interface SessionBackend {
   /** Set a new deadline, in seconds after start. Durable across restarts. */
   renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void>;
   /** All output of the session's container (stdout and stderr, in order). */
-  logs(id: string, appId?: string): Promise<string>;
+  /** The last `maxBytes` of the container's log (a first line says when more was left out). */
+  logs(id: string, appId: string | undefined, maxBytes: number): Promise<string>;
   /** What the engine recorded about the session's container. */
   events(id: string, appId?: string): Promise<SessionEvent[]>;
   /** Where the proxy reaches the given container port of a session, or undefined. */

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type Docker from 'dockerode';
-import { demuxLogs } from '../backends/podman/objects.js';
+import { demuxLogs } from '../backends/log-tail.js';
 import { isSessionType, type SessionType } from '../sessions/model.js';
 import { recipeFor, SESSION_PORTS } from '../sessions/recipes.js';
 import { parseTypes, TYPES_LABEL } from './catalog.js';

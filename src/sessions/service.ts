@@ -46,6 +46,8 @@ export interface SessionServiceOptions {
   maxUserSessions: number;
   headlessTtlAfterFinishedSeconds: number;
   interactiveTtlAfterFinishedSeconds: number;
+  /** `view=logs` gives the last this many bytes of each container's log. */
+  logTailBytes: number;
   /** The server's public base URL (SKAHA_HOSTNAME). */
   baseUrl: () => string;
   /** Where session containers reach the API (desktop menus and app launches). */
@@ -325,8 +327,8 @@ export class SessionService {
   async logs(user: User, id: string): Promise<string> {
     const session = this.backend.get(id);
     if (!session || session.username !== user.username) return '';
-    const parts = [await this.backend.logs(id)];
-    for (const app of this.backend.list().filter((s) => s.id === id && s.appId)) parts.push(await this.backend.logs(id, app.appId));
+    const parts = [await this.backend.logs(id, undefined, this.opts.logTailBytes)];
+    for (const app of this.backend.list().filter((s) => s.id === id && s.appId)) parts.push(await this.backend.logs(id, app.appId, this.opts.logTailBytes));
     return parts.join('');
   }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { demuxLogs } from '../../src/backends/podman/objects.js';
+import { demuxLogs } from '../../src/backends/log-tail.js';
 import { engine, type TestPlatform } from './platform.js';
 
 export const NOTEBOOK_IMAGE = 'images.canfar.net/skaha/notebook:1.0';

@@ -5,6 +5,7 @@ import { backendUnavailable, notFound, SkahaError } from '../../server/errors.js
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
 import { labelValue, SESSION_LABEL } from '../labels.js';
+import { LogTail } from '../log-tail.js';
 import { apiFailure, isConflict, isNotFound, statusOf } from './errors.js';
 import { describe, Informer } from './informer.js';
 import {
@@ -226,11 +227,16 @@ export class KubernetesBackend implements SessionBackend {
     }
   }
 
-  async logs(id: string, appId?: string): Promise<string> {
+  async logs(id: string, appId: string | undefined, maxBytes: number): Promise<string> {
     const name = this.index.podOf(recordKey(id, appId))?.metadata?.name;
     if (!name) return '';
     try {
-      return await this.core.readNamespacedPodLog({ name, namespace: this.opts.namespace });
+      // The API has no "last N bytes": the kubelet rotates container logs (10 MiB by default),
+      // which bounds what one read brings; the tail is cut here.
+      const text = await this.core.readNamespacedPodLog({ name, namespace: this.opts.namespace });
+      const tail = new LogTail(maxBytes);
+      tail.write(Buffer.from(text));
+      return tail.text();
     } catch (err) {
       const status = statusOf(err);
       // 404: the pod went; 400: its container has not started yet (nothing logged so far).

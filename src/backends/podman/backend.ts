@@ -5,13 +5,14 @@ import type { Readable } from 'node:stream';
 import { backendUnavailable, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
-import { demuxLogs, LABEL, publishedPorts, recordFromInspect, recordFromSpec, toContainerCreate, type PodmanOptions } from './objects.js';
+import { LABEL, publishedPorts, recordFromInspect, recordFromSpec, toContainerCreate, type PodmanOptions } from './objects.js';
 import { formatBytes, PullProgress, pullFailureReason, pullImage } from './pull.js';
 import { eventsFromEngine, type EngineEvent } from './events.js';
 import { CredentialPulls } from './credential-pulls.js';
 import { PullJournal } from './pull-journal.js';
 import { inSubnet, ipv4Of } from './networks.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
+import { tailOf } from '../log-tail.js';
 
 interface Entry {
   record: SessionRecord;
@@ -242,14 +243,21 @@ export class PodmanBackend implements SessionBackend {
     this.emit('session');
   }
 
-  async logs(id: string, appId?: string): Promise<string> {
+  async logs(id: string, appId: string | undefined, maxBytes: number): Promise<string> {
     const key = recordKey(id, appId);
     const entry = this.index.get(key);
     if (!entry) return '';
     if (!entry.containerId) return this.pullEvents(key).map((e) => `${e.reason}: ${e.message}\n`).join('');
     try {
-      const buffer = (await this.docker.getContainer(entry.containerId).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-      return demuxLogs(Buffer.isBuffer(buffer) ? buffer : Buffer.from(String(buffer)));
+      // As a stream, not dockerode's logs() (which collects the whole log into one Buffer).
+      const containerId = entry.containerId;
+      const stream = await new Promise<Readable>((resolve, reject) => {
+        this.docker.modem.dial(
+          { path: `/containers/${encodeURIComponent(containerId)}/logs?`, method: 'GET', options: { stdout: true, stderr: true, follow: false }, isStream: true, statusCodes: { 200: true, 404: 'no such container', 500: 'server error' } },
+          (err, data) => (err ? reject(err) : resolve(data as Readable)),
+        );
+      });
+      return await tailOf(stream, maxBytes);
     } catch (err) {
       if (isGone(err)) return '';
       throw backendUnavailable(`logs ${id}: ${engineMessage(err)}`);

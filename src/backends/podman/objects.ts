@@ -162,26 +162,6 @@ export function recordFromInspect(info: Docker.ContainerInspectInfo, opts: { ter
   };
 }
 
-/**
- * Split a non-TTY container log stream: frames of [stream(1) 0 0 0 size(4 BE)] + payload.
- * A buffer that does not start like a frame is returned as text (TTY containers).
- */
-export function demuxLogs(buffer: Buffer): string {
-  const parts: Buffer[] = [];
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const stream = buffer[offset];
-    if (stream === undefined || stream > 2 || buffer[offset + 1] !== 0 || buffer[offset + 2] !== 0 || buffer[offset + 3] !== 0) {
-      return buffer.toString('utf8');
-    }
-    const size = buffer.readUInt32BE(offset + 4);
-    parts.push(buffer.subarray(offset + 8, offset + 8 + size));
-    offset += 8 + size;
-  }
-  if (offset !== buffer.length && parts.length === 0) return buffer.toString('utf8');
-  return Buffer.concat(parts).toString('utf8');
-}
-
 /** The record of a session whose container does not exist yet (its image is being pulled). */
 export function recordFromSpec(spec: LaunchSpec, createdAt: Date): SessionRecord {
   return {

@@ -55,6 +55,19 @@ describe('sessions on real Podman', () => {
     assert.ok(lines.slice(1).every((l) => l.split(/\s{2,}/).length === 5), events);
   });
 
+  it('answers view=logs with the last MiB of a long log, read as a stream, ending with its last line', async () => {
+    const alice = await tp.newUser();
+    // 2.97 MB in 100-byte lines (99 x and a newline), then one last line: more than sessions.logTailBytes (1 MiB by default).
+    const { status, logs } = await runJob(tp, alice.token, 'head -c 2970000 /dev/zero | tr "\\0" x | fold -w 99; echo; echo END-OF-JOB');
+    assert.equal(status, 'Succeeded');
+    const bytes = Buffer.byteLength(logs);
+    assert.ok(bytes <= 1048576 + 200 && bytes > 1000000, `${bytes} bytes`);
+    const lines = logs.split('\n');
+    assert.match(lines[0]!, /^\[earlier output left out: only the last 1048576 bytes of this log are shown\]$/);
+    assert.equal(lines[1], 'x'.repeat(99), 'the tail starts at a whole line');
+    assert.equal(lines.at(-2), 'END-OF-JOB');
+  });
+
   it('drops all capabilities, forbids privilege gain and applies the requested cores and RAM', async () => {
     const alice = await tp.newUser();
     const job = await runJob(tp, alice.token, 'grep -E "CapEff|NoNewPrivs" /proc/self/status; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; true', { cores: '1', ram: '2' });

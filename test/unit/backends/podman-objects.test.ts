@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type Docker from 'dockerode';
 import type { LaunchSpec } from '../../../src/backends/backend.js';
-import { demuxLogs, labelValue, recordFromInspect, statusOf, toContainerCreate } from '../../../src/backends/podman/objects.js';
+import { labelValue, recordFromInspect, statusOf, toContainerCreate } from '../../../src/backends/podman/objects.js';
 
 const spec: LaunchSpec = {
   sessionId: 'vl91sfzz',
@@ -122,18 +122,6 @@ describe('Podman container objects', () => {
     assert.equal(recordFromInspect({ ...info, Config: { ...info.Config, Labels: {} } } as Docker.ContainerInspectInfo, { terminating: false }), undefined, 'not ours');
   });
 
-  it('splits multiplexed logs and passes TTY text through', () => {
-    const frame = (stream: number, text: string) => {
-      const payload = Buffer.from(text);
-      const header = Buffer.alloc(8);
-      header[0] = stream;
-      header.writeUInt32BE(payload.length, 4);
-      return Buffer.concat([header, payload]);
-    };
-    assert.equal(demuxLogs(Buffer.concat([frame(1, 'out\n'), frame(2, 'err\n'), frame(1, 'more\n')])), 'out\nerr\nmore\n');
-    assert.equal(demuxLogs(Buffer.from('plain tty output\n')), 'plain tty output\n');
-    assert.equal(demuxLogs(Buffer.alloc(0)), '');
-  });
 
   it('makes label values legal', () => {
     assert.equal(labelValue('-My Name!-'), 'My-Name');
