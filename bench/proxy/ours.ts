@@ -51,7 +51,7 @@ const LOGIN_COOKIE_HOURS = 12;
 
 const store = new SqliteIdentityStore(dataDir, { uidMin: 200000, uidMax: 299999 });
 const { token } = await store.createToken(username, 'bench');
-const cookies = new CookieIssuer(new Signer(loadOrCreateKey(dataDir, 'cookie')), { secure: false, maxAgeSeconds: LOGIN_COOKIE_HOURS * 3600 });
+const cookies = new CookieIssuer(new Signer(loadOrCreateKey(dataDir, 'cookie')), { secure: false, maxAgeSeconds: LOGIN_COOKIE_HOURS * 3600 }, store);
 const bearer = new BearerTokenAuthenticator(store);
 const loginCookie = new LoginCookieAuthenticator(cookies, store);
 const activity = new ActivityTracker();

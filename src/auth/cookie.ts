@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { IdentityStore } from '../store/store.js';
+import { LOGIN_PREFIX } from '../store/shared.js';
+import type { IdentityStore, Scope } from '../store/store.js';
 import type { Authenticator, Credentials, Principal } from './authenticator.js';
 import type { Signer } from './keys.js';
 
@@ -32,50 +33,84 @@ function cookieHeader(name: string, value: string, path: string, maxAgeSeconds: 
   return `${name}=${value}; Path=${path}; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
 }
 
+/** What a browser logged in with: a password or OIDC (every scope), or an API token (its own). */
+export interface LoginSource {
+  scopes: readonly Scope[];
+  /** The API token that logged in: revoking it ends the login. */
+  tokenId?: string;
+  /** The token's expiry: the login ends no later. */
+  expiresAt?: string | null;
+}
+
+/** What a session cookie lets its holder do on that one session. */
+export interface SessionAccess {
+  username: string;
+  scopes: ReadonlySet<Scope>;
+  /** The secret of the browser login it came from, which must stay valid. */
+  login?: string;
+}
+
 /**
- * Signed cookies naming a user: the login cookie (whole site) and, when the owner follows a
- * skaha `?token=`/`?password=` link, a cookie scoped to that one session's path (issue 4).
+ * The browser's cookies. The login cookie (whole site) carries the secret of a login record in
+ * the identity store — a token of kind `login` with the scopes and at most the expiry of what
+ * logged in — so logout, a password change, revoking the token that logged in and
+ * `skaha admin user logout` end it at once (issue 15 point 2). When the owner follows a skaha
+ * `?token=`/`?password=` link, a signed cookie scoped to that one session's path names the user,
+ * the scopes, and the login it came from, and ends with it.
  */
 export class CookieIssuer {
-  constructor(private readonly signer: Signer, private readonly opts: CookieOptions) {}
+  constructor(
+    private readonly signer: Signer,
+    private readonly opts: CookieOptions,
+    private readonly store: Pick<IdentityStore, 'createToken' | 'userForToken'>,
+  ) {}
 
-  /** `overTls`: the request that gets it came over TLS, so the cookie must never go back over HTTP. */
-  loginCookie(username: string, overTls = false, now = Date.now()): string {
-    const value = this.signer.sign(JSON.stringify({ u: username, exp: now + this.opts.maxAgeSeconds * 1000 }));
-    return cookieHeader(LOGIN_COOKIE, value, '/', this.opts.maxAgeSeconds, this.opts.secure || overTls);
+  /**
+   * Record a login for `username` and return the Set-Cookie header carrying it. `overTls`: the
+   * request came over TLS, so the cookie must never go back over plain HTTP.
+   */
+  async startLogin(username: string, source: LoginSource, overTls = false, now = Date.now()): Promise<string> {
+    const ends = Math.min(now + this.opts.maxAgeSeconds * 1000, source.expiresAt ? Date.parse(source.expiresAt) : Infinity);
+    const { token } = await this.store.createToken(username, 'browser login', {
+      kind: 'login',
+      scopes: [...source.scopes],
+      expiresAt: new Date(ends),
+      ...(source.tokenId ? { parentId: source.tokenId } : {}),
+    });
+    return cookieHeader(LOGIN_COOKIE, token, '/', Math.max(1, Math.floor((ends - now) / 1000)), this.opts.secure || overTls);
   }
 
   clearLoginCookie(overTls = false): string {
     return cookieHeader(LOGIN_COOKIE, '', '/', 0, this.opts.secure || overTls);
   }
 
-  sessionCookie(sessionId: string, sessionPrefix: string, username: string, overTls = false, now = Date.now()): string {
-    const value = this.signer.sign(JSON.stringify({ u: username, s: sessionId, exp: now + this.opts.maxAgeSeconds * 1000 }));
-    return cookieHeader(SESSION_COOKIE_PREFIX + sessionId, value, `${sessionPrefix}/`, this.opts.maxAgeSeconds, this.opts.secure || overTls);
+  /**
+   * A cookie for one session's path. `login`: the secret of the browser login it was issued to,
+   * which must still be valid each time the cookie is used.
+   */
+  sessionCookie(sessionId: string, sessionPrefix: string, access: SessionAccess, overTls = false, now = Date.now()): string {
+    const claims = { u: access.username, s: sessionId, sc: [...access.scopes], ...(access.login ? { l: access.login } : {}), exp: now + this.opts.maxAgeSeconds * 1000 };
+    return cookieHeader(SESSION_COOKIE_PREFIX + sessionId, this.signer.sign(JSON.stringify(claims)), `${sessionPrefix}/`, this.opts.maxAgeSeconds, this.opts.secure || overTls);
   }
 
-  /** The user a login cookie names, if it is genuine and not expired. */
-  loginUser(cookies: Map<string, string>, now = Date.now()): string | undefined {
-    return this.read(cookies.get(LOGIN_COOKIE), now)?.u;
-  }
-
-  /** The user a session cookie names for this session, if genuine and not expired. */
-  sessionUser(cookies: Map<string, string>, sessionId: string, now = Date.now()): string | undefined {
-    const claims = this.read(cookies.get(SESSION_COOKIE_PREFIX + sessionId), now);
-    return claims?.s === sessionId ? claims.u : undefined;
-  }
-
-  private read(value: string | undefined, now: number): { u: string; s?: string; exp: number } | undefined {
-    if (!value) return undefined;
-    const payload = this.signer.verify(value);
+  /** Who a session cookie lets in to this session, and with what scopes; undefined if not valid (any more). */
+  async sessionAccess(cookies: Map<string, string>, sessionId: string, now = Date.now()): Promise<SessionAccess | undefined> {
+    const value = cookies.get(SESSION_COOKIE_PREFIX + sessionId);
+    const payload = value ? this.signer.verify(value) : undefined;
     if (!payload) return undefined;
+    let claims: { u?: unknown; s?: unknown; sc?: unknown; l?: unknown; exp?: unknown };
     try {
-      const claims = JSON.parse(payload) as { u?: unknown; s?: unknown; exp?: unknown };
-      if (typeof claims.u !== 'string' || typeof claims.exp !== 'number' || claims.exp < now) return undefined;
-      return { u: claims.u, exp: claims.exp, ...(typeof claims.s === 'string' ? { s: claims.s } : {}) };
+      claims = JSON.parse(payload) as typeof claims;
     } catch {
       return undefined;
     }
+    if (typeof claims.u !== 'string' || claims.s !== sessionId || typeof claims.exp !== 'number' || claims.exp < now || !Array.isArray(claims.sc)) return undefined;
+    if (typeof claims.l === 'string') {
+      const login = await this.store.userForToken(claims.l);
+      if (login?.user.username !== claims.u) return undefined; // logged out, or the login was ended
+    }
+    const scopes = new Set(claims.sc.filter((s): s is Scope => typeof s === 'string') as Scope[]);
+    return { username: claims.u, scopes, ...(typeof claims.l === 'string' ? { login: claims.l } : {}) };
   }
 
   /**
@@ -105,8 +140,9 @@ export class LoginCookieAuthenticator implements Authenticator {
   }
 
   async authenticate(req: Credentials): Promise<Principal | undefined> {
-    const username = this.cookies.loginUser(parseCookies(req.headers));
-    const user = username ? await this.store.findUser(username) : undefined;
-    return user ? { user, method: 'cookie', scopes: new Set(['read', 'launch', 'admin'] as const) } : undefined;
+    const secret = parseCookies(req.headers).get(LOGIN_COOKIE) ?? '';
+    // Login records only: an API token pasted into the cookie is not a browser login.
+    const found = secret.startsWith(LOGIN_PREFIX) ? await this.store.userForToken(secret) : undefined;
+    return found ? { user: found.user, method: 'cookie', scopes: new Set(found.token.scopes) } : undefined;
   }
 }

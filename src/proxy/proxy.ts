@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
 import { authenticate, type Authenticator } from '../auth/authenticator.js';
 import { fromThisSite } from '../auth/authorize.js';
-import { CookieIssuer, parseCookies } from '../auth/cookie.js';
+import { CookieIssuer, LOGIN_COOKIE, parseCookies, type SessionAccess } from '../auth/cookie.js';
 import type { SessionBackend } from '../backends/backend.js';
 import type { SessionRecord } from '../sessions/model.js';
 import { SkahaError } from '../server/errors.js';
@@ -143,8 +143,15 @@ export class SessionProxy {
     if (!principal && (/^bearer\s/i.test(req.headers.authorization ?? '') || (req as { rejection?: string }).rejection)) {
       return { kind: 'respond', status: 401, title: 'Not authenticated', detail: (req as { rejection?: string }).rejection ?? 'The credential sent is not valid.' };
     }
-    const username = principal?.method === 'callback' ? undefined : principal?.user.username ?? this.opts.cookies.sessionUser(parseCookies(req.headers), path.id);
-    if (!username) {
+    // A desktop's callback token is for the API, never for the proxy.
+    const login = parseCookies(req.headers).get(LOGIN_COOKIE);
+    const access: SessionAccess | undefined = principal
+      ? principal.method === 'callback'
+        ? undefined
+        : { username: principal.user.username, scopes: principal.scopes, ...(principal.method === 'cookie' && login ? { login } : {}) }
+      : await this.opts.cookies.sessionAccess(parseCookies(req.headers), path.id);
+    const username = access?.username;
+    if (!access || !username) {
       if (wantsHtml(req)) {
         const next = withoutSecret(url, path.id) ?? url;
         return { kind: 'respond', status: 302, title: 'Log in', detail: 'Log in to open this session.', headers: { location: `${this.opts.loginPath}?next=${encodeURIComponent(next)}` } };
@@ -159,7 +166,7 @@ export class SessionProxy {
     }
     // `read` means read-only here too: no method that changes anything, no interactive socket.
     const upgrading = req.headers.upgrade !== undefined;
-    if (principal && !principal.scopes.has('launch') && (upgrading || !READ_METHODS.has(req.method ?? 'GET'))) {
+    if (!access.scopes.has('launch') && (upgrading || !READ_METHODS.has(req.method ?? 'GET'))) {
       return { kind: 'respond', status: 403, title: 'Read-only credential', detail: `This credential is read-only: it allows GET and HEAD only, not ${upgrading ? 'a WebSocket' : req.method}.` };
     }
     // A page of another origin must not open a socket with the owner's cookie (cross-site
@@ -178,7 +185,7 @@ export class SessionProxy {
           status: 302,
           title: 'Opening',
           detail: 'Opening your session.',
-          headers: { location: clean, 'set-cookie': this.opts.cookies.sessionCookie(path.id, path.prefix, username, (req.socket as { encrypted?: boolean }).encrypted === true) },
+          headers: { location: clean, 'set-cookie': this.opts.cookies.sessionCookie(path.id, path.prefix, access, (req.socket as { encrypted?: boolean }).encrypted === true) },
         };
       }
     }

@@ -126,7 +126,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const cookies = new CookieIssuer(cookieSigner, {
     secure: baseUrl().startsWith('https:'),
     maxAgeSeconds: config.proxy.loginCookieHours * 3600,
-  });
+  }, store);
   const bearer = new BearerTokenAuthenticator(store);
   const loginCookie = new LoginCookieAuthenticator(cookies, store);
   const x509 = config.tls.port && fs.existsSync(config.tls.clientCaFile)

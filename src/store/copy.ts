@@ -27,7 +27,7 @@ interface Rows {
   users: Array<{ username: string; uid: number; password_hash: string | null; created_at: string }>;
   groups: Array<{ name: string; gid: number }>;
   memberships: Array<{ username: string; group_name: string }>;
-  tokens: Array<{ id: string; hash: string; username: string; name: string; scopes: string; created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null }>;
+  tokens: Array<{ id: string; hash: string; username: string; name: string; scopes: string; created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null; kind: string; parent_id: string | null }>;
   credentials: Array<{ owner: string; host: string; username: string; sealed: Buffer; updated_at: string }>;
 }
 
@@ -44,7 +44,7 @@ async function readSqlite(dataDir: string): Promise<Rows> {
       users: db.prepare('SELECT username, uid, password_hash, created_at FROM users ORDER BY uid').all() as Rows['users'],
       groups: db.prepare('SELECT name, gid FROM groups ORDER BY gid').all() as Rows['groups'],
       memberships: db.prepare('SELECT username, group_name FROM memberships').all() as Rows['memberships'],
-      tokens: db.prepare('SELECT id, hash, username, name, scopes, created_at, expires_at, revoked_at, last_used_at FROM api_tokens').all() as Rows['tokens'],
+      tokens: db.prepare('SELECT id, hash, username, name, scopes, created_at, expires_at, revoked_at, last_used_at, kind, parent_id FROM api_tokens').all() as Rows['tokens'],
       credentials: hasCredentials ? (db.prepare('SELECT owner, host, username, sealed, updated_at FROM registry_credentials').all() as Rows['credentials']) : [],
     };
   } finally {
@@ -73,8 +73,8 @@ export async function copySqliteToPostgres(dataDir: string, target: PostgresData
     for (const m of rows.memberships) await tx.query('INSERT INTO memberships (username, group_name) VALUES ($1, $2)', [m.username, m.group_name]);
     for (const t of rows.tokens) {
       await tx.query(
-        'INSERT INTO api_tokens (id, hash, username, name, scopes, created_at, expires_at, revoked_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-        [t.id, t.hash, t.username, t.name, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at],
+        'INSERT INTO api_tokens (id, hash, username, name, scopes, created_at, expires_at, revoked_at, last_used_at, kind, parent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+        [t.id, t.hash, t.username, t.name, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.kind, t.parent_id],
       );
     }
     for (const c of rows.credentials) {

@@ -73,6 +73,12 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (owner, host)
   );
   `,
+  // Browser logins are token rows of their own kind; a login made with an API token ends with it.
+  `
+  ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'api';
+  ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS parent_id text;
+  CREATE INDEX IF NOT EXISTS api_tokens_parent ON api_tokens (parent_id);
+  `,
 ];
 
 export interface PostgresOptions {
@@ -339,6 +345,8 @@ export class PostgresIdentityStore implements IdentityStore {
     await this.ensureUser(username);
     const stored = await hashPassword(password);
     await this.db.query('UPDATE users SET password_hash = $1 WHERE username = $2', [stored, username]);
+    // Whoever logged in with the old password is logged out.
+    await this.endLogins(username);
   }
 
   async verifyPassword(username: string, password: string): Promise<User | undefined> {
@@ -351,8 +359,8 @@ export class PostgresIdentityStore implements IdentityStore {
     const user = await this.ensureUser(username);
     const { token, hash, info } = newToken(user.username, name, options);
     await this.db.query(
-      'INSERT INTO api_tokens (id, hash, username, name, created_at, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [info.id, hash, info.username, info.name, info.createdAt, info.scopes.join(','), info.expiresAt],
+      'INSERT INTO api_tokens (id, hash, username, name, created_at, scopes, expires_at, kind, parent_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      [info.id, hash, info.username, info.name, info.createdAt, info.scopes.join(','), info.expiresAt, options.kind ?? 'api', options.parentId ?? null],
     );
     return { token, info };
   }
@@ -381,17 +389,26 @@ export class PostgresIdentityStore implements IdentityStore {
 
   async listTokens(username: string): Promise<ApiTokenInfo[]> {
     const { rows } = await this.db.query<DbTokenRow>(
-      'SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = $1 AND t.revoked_at IS NULL ORDER BY t.created_at',
+      'SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = $1 AND t.revoked_at IS NULL AND t.kind = \'api\' ORDER BY t.created_at',
       [username],
     );
     return rows.map((r) => tokenInfo(tokenRow(r)));
   }
 
   async revokeToken(username: string, id: string): Promise<boolean> {
-    const result = await this.db.query('UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND username = $3 AND revoked_at IS NULL', [new Date().toISOString(), id, username]);
-    const revoked = (result.rowCount ?? 0) > 0;
-    if (revoked) this.tokenCache.clear();
+    const result = await this.db.query<{ id: string }>(
+      'UPDATE api_tokens SET revoked_at = $1 WHERE (id = $2 OR parent_id = $2) AND username = $3 AND revoked_at IS NULL RETURNING id',
+      [new Date().toISOString(), id, username],
+    );
+    const revoked = result.rows.some((r) => r.id === id);
+    if ((result.rowCount ?? 0) > 0) this.tokenCache.clear();
     return revoked;
+  }
+
+  async endLogins(username: string): Promise<number> {
+    const result = await this.db.query("UPDATE api_tokens SET revoked_at = $1 WHERE username = $2 AND kind = 'login' AND revoked_at IS NULL", [new Date().toISOString(), username]);
+    if ((result.rowCount ?? 0) > 0) this.tokenCache.clear();
+    return result.rowCount ?? 0;
   }
 
   async close(): Promise<void> {

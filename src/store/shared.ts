@@ -17,6 +17,8 @@ const USERNAME = /^[a-z_][a-z0-9_.-]{0,31}$/;
 
 /** Token secrets carry a recognisable prefix (so leaked ones can be found by scanners). */
 const TOKEN_PREFIX = 'skt_';
+/** Login records' secrets live in cookies only; a different prefix tells them apart in a leak. */
+export const LOGIN_PREFIX = 'skl_';
 
 export function hashToken(token: string): string {
   return crypto.createHash('sha256').update(token).digest('hex');
@@ -75,7 +77,7 @@ export async function passwordMatches(stored: string | null | undefined, passwor
 export function newToken(username: string, name: string, options: TokenOptions = {}): { token: string; hash: string; info: ApiTokenInfo } {
   const scopes = options.scopes ?? ['read', 'launch'];
   if (scopes.length === 0 || scopes.some((s) => !SCOPES.includes(s))) throw new Error(`scopes are some of ${SCOPES.join(', ')}`);
-  const token = TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url');
+  const token = (options.kind === 'login' ? LOGIN_PREFIX : TOKEN_PREFIX) + crypto.randomBytes(32).toString('base64url');
   const info: ApiTokenInfo = {
     id: crypto.randomUUID(),
     username,

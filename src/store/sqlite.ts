@@ -96,6 +96,8 @@ export class SqliteIdentityStore implements IdentityStore {
     this.ensureUserNow(username);
     const stored = await hashPassword(password);
     this.db.prepare('UPDATE users SET password_hash = ? WHERE username = ?').run(stored, username);
+    // Whoever logged in with the old password is logged out.
+    await this.endLogins(username);
   }
 
   async verifyPassword(username: string, password: string): Promise<User | undefined> {
@@ -108,8 +110,8 @@ export class SqliteIdentityStore implements IdentityStore {
     const user = this.ensureUserNow(username);
     const { token, hash, info } = newToken(user.username, name, options);
     this.db
-      .prepare('INSERT INTO api_tokens (id, hash, username, name, created_at, scopes, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(info.id, hash, info.username, info.name, info.createdAt, info.scopes.join(','), info.expiresAt);
+      .prepare('INSERT INTO api_tokens (id, hash, username, name, created_at, scopes, expires_at, kind, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(info.id, hash, info.username, info.name, info.createdAt, info.scopes.join(','), info.expiresAt, options.kind ?? 'api', options.parentId ?? null);
     return { token, info };
   }
 
@@ -128,15 +130,26 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async listTokens(username: string): Promise<ApiTokenInfo[]> {
     const rows = this.db
-      .prepare('SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = ? AND t.revoked_at IS NULL ORDER BY t.created_at')
+      .prepare('SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = ? AND t.revoked_at IS NULL AND t.kind = \'api\' ORDER BY t.created_at')
       .all(username) as TokenRow[];
     return rows.map(tokenInfo);
   }
 
   async revokeToken(username: string, id: string): Promise<boolean> {
-    const revoked = this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND username = ? AND revoked_at IS NULL').run(new Date().toISOString(), id, username).changes > 0;
+    const now = new Date().toISOString();
+    const revoked = this.db.transaction(() => {
+      const found = this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND username = ? AND revoked_at IS NULL').run(now, id, username).changes > 0;
+      if (found) this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE parent_id = ? AND username = ? AND revoked_at IS NULL').run(now, id, username);
+      return found;
+    })();
     if (revoked) this.tokenCache.clear();
     return revoked;
+  }
+
+  async endLogins(username: string): Promise<number> {
+    const ended = this.db.prepare("UPDATE api_tokens SET revoked_at = ? WHERE username = ? AND kind = 'login' AND revoked_at IS NULL").run(new Date().toISOString(), username).changes;
+    if (ended) this.tokenCache.clear();
+    return ended;
   }
 
   async close(): Promise<void> {
@@ -190,6 +203,8 @@ export class SqliteIdentityStore implements IdentityStore {
     if (!tokens.has('expires_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN expires_at TEXT');
     if (!tokens.has('revoked_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT');
     if (!tokens.has('last_used_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT');
+    if (!tokens.has('kind')) this.db.exec("ALTER TABLE api_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api'");
+    if (!tokens.has('parent_id')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN parent_id TEXT');
   }
 
   private withGroups(row: { username: string; uid: number }): User {

@@ -34,6 +34,13 @@ export interface TokenOptions {
   scopes?: Scope[];
   /** Absolute expiry; undefined: never. */
   expiresAt?: Date;
+  /**
+   * `login`: the record behind a browser's login cookie (not listed among the user's API tokens;
+   * ended by logout, a password change, `skaha admin user logout`, or its parent's revocation).
+   */
+  kind?: 'api' | 'login';
+  /** The token this one was made from (a login with an API token): revoking it ends this one too. */
+  parentId?: string;
 }
 
 /**
@@ -60,9 +67,12 @@ export interface IdentityStore {
   createToken(username: string, name: string, options?: TokenOptions): Promise<{ token: string; info: ApiTokenInfo }>;
   /** The owner and scopes of a token secret; undefined when unknown, revoked or expired. */
   userForToken(token: string): Promise<{ user: User; token: ApiTokenInfo } | undefined>;
+  /** The user's API tokens, not their browser logins. */
   listTokens(username: string): Promise<ApiTokenInfo[]>;
-  /** Revoke one of the user's tokens; false when they have no such token. */
+  /** Revoke one of the user's tokens, and what was made from it; false when they have no such token. */
   revokeToken(username: string, id: string): Promise<boolean>;
+  /** End every browser login of the user (also done by setPassword); how many were ended. */
+  endLogins(username: string): Promise<number>;
   close(): Promise<void>;
 }
 

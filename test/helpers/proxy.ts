@@ -31,7 +31,7 @@ export interface ProxyRig {
 export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupGraceMs?: number; oidc?: { issuer: string; audience: string } } = {}): Promise<ProxyRig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-proxy-'));
   const store = new SqliteIdentityStore(dir, { uidMin: 200000, uidMax: 299999 });
-  const cookies = new CookieIssuer(new Signer(Buffer.alloc(32, 7)), { secure: false, maxAgeSeconds: 3600 });
+  const cookies = new CookieIssuer(new Signer(Buffer.alloc(32, 7)), { secure: false, maxAgeSeconds: 3600 }, store);
   const activity = new ActivityTracker();
   // As in skaha serve: an OIDC bearer JWT is tried before API tokens when an issuer is configured.
   const oidc: Authenticator[] = opts.oidc

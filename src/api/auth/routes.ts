@@ -3,9 +3,9 @@ import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { issueProxyCert, issueUserCert, proxyPem, type Issued } from '../../auth/x509/pki.js';
 import { Type } from '@sinclair/typebox';
-import { isAdmin, type AuthorizationPolicy } from '../../auth/authorize.js';
+import { inGroup, isAdmin, type AuthorizationPolicy } from '../../auth/authorize.js';
 import { LOGIN_COOKIE, parseCookies, type CookieIssuer } from '../../auth/cookie.js';
-import { badRequest, notFound } from '../../server/errors.js';
+import { badRequest, forbidden, notFound } from '../../server/errors.js';
 import { SCOPES, type IdentityStore, type Scope } from '../../store/store.js';
 import { requireUser } from '../deps.js';
 import { Params } from '../params.js';
@@ -93,7 +93,13 @@ export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: 
       response: { 200: Type.String({ description: 'application/x-pem-file: proxy certificate, its key, the user certificate.' }), ...errorResponses },
     },
   }, async (req, reply) => {
-    const { user } = requireUser(req);
+    const principal = requireUser(req);
+    const { user } = principal;
+    // A certificate acts with every scope: only a credential that already may do all of it gets
+    // one (`admin` matters for members of the administrators' group only).
+    const grants: Scope[] = ['read', 'launch', ...(policy.adminsGroup && inGroup(user, policy.adminsGroup) ? (['admin'] as const) : [])];
+    const missing = grants.filter((s) => !principal.scopes.has(s));
+    if (missing.length) throw forbidden(`a certificate carries every scope; this credential lacks ${missing.join(', ')}`);
     const ca = caDir ? readCa(caDir) : undefined;
     if (!ca) throw notFound('this server issues no certificates (no platform CA: skaha admin tls init)');
     const days = Number(Params.from(req).first('days') ?? 10);

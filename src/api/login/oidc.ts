@@ -96,6 +96,6 @@ export const oidcLoginRoutes: FastifyPluginAsync<OidcLoginOptions> = async (app,
     // The browser's cookie names only the user: remember the issuer's groups as memberships.
     for (const group of identity.groups) await o.store.addToGroup(identity.username, group);
     const user = await withTokenGroups(o.store, identity.username, identity.groups);
-    return reply.code(303).header('set-cookie', [clear, o.cookies.loginCookie(user.username, req.protocol === 'https')]).header('location', flow.next).send();
+    return reply.code(303).header('set-cookie', [clear, await o.cookies.startLogin(user.username, { scopes: ['read', 'launch', 'admin'] }, req.protocol === 'https')]).header('location', flow.next).send();
   });
 };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { fromThisSite } from '../../auth/authorize.js';
-import type { CookieIssuer } from '../../auth/cookie.js';
+import { LOGIN_COOKIE, parseCookies, type CookieIssuer, type LoginSource } from '../../auth/cookie.js';
+import { LOGIN_PREFIX } from '../../store/shared.js';
 import type { LoginThrottle } from '../../auth/throttle.js';
 import type { IdentityStore } from '../../store/store.js';
 
@@ -70,21 +71,26 @@ export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: Co
       void reply.header('retry-after', String(wait));
       return page(reply, 429, next, `Too many failed logins: try again in ${wait} s.`);
     }
-    const user = token
-      ? (await store.userForToken(token))?.user
-      : username
-        ? await store.verifyPassword(username, form.get('password') ?? '')
-        : undefined;
+    // A login keeps the scopes and expiry of what it logged in with (a read-only token gives a
+    // read-only login that ends when the token is revoked); a password gives every scope.
+    const viaToken = token && !token.startsWith(LOGIN_PREFIX) ? await store.userForToken(token) : undefined;
+    const user = token ? viaToken?.user : username ? await store.verifyPassword(username, form.get('password') ?? '') : undefined;
     if (!user) {
       throttle.failed(account, req.ip);
       return page(reply, 401, next, token ? 'That token is not valid.' : 'Wrong username or password.');
     }
     if (account !== undefined) throttle.succeeded(account);
-    return reply.code(303).header('set-cookie', cookies.loginCookie(user.username, req.protocol === 'https')).header('location', next).send();
+    const source: LoginSource = viaToken
+      ? { scopes: viaToken.token.scopes, tokenId: viaToken.token.id, expiresAt: viaToken.token.expiresAt }
+      : { scopes: ['read', 'launch', 'admin'] };
+    return reply.code(303).header('set-cookie', await cookies.startLogin(user.username, source, req.protocol === 'https')).header('location', next).send();
   });
 
   app.post('/logout', { schema: { hide: true } }, async (req, reply) => {
     if (!fromThisSite(req.headers, publicOrigin())) return reply.code(403).type('text/plain; charset=utf-8').send('log out from this site\'s own pages\n');
+    // The login record ends here, not only the browser's copy of it.
+    const login = await store.userForToken(parseCookies(req.headers).get(LOGIN_COOKIE) ?? '');
+    if (login) await store.revokeToken(login.user.username, login.token.id);
     return reply.code(303).header('set-cookie', cookies.clearLoginCookie(req.protocol === 'https')).header('location', '/login').send();
   });
 };

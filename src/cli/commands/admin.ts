@@ -65,14 +65,24 @@ export function adminCommands(program: Command): void {
   pkiCommands(admin);
   adminImageCommands(admin);
 
-  dataDirOptions(admin.command('user').description('local accounts (browser login with a password)').command('passwd <username>'))
-    .description('set a user\'s password (creating the user if new); the password is read from standard input')
+  const user = admin.command('user').description('local accounts (browser login with a password)');
+  dataDirOptions(user.command('passwd <username>'))
+    .description('set a user\'s password (creating the user if new) and end their browser logins; the password is read from standard input')
     .addHelpText('after', '\nExample:\n  printf %s "$PASSWORD" | npx skaha admin user passwd alice')
     .action(async (username: string, opts) => {
       const password = (await readStdin()).replace(/\r?\n$/, '');
       await withIdentityStore(opts, async (store) => {
         await store.setPassword(username, password);
-        print(`password set for ${username}`);
+        print(`password set for ${username}; their browser logins were ended`);
+      });
+    });
+  dataDirOptions(user.command('logout <username>'))
+    .description('end every browser login of a user at once (a lost laptop, a shared machine); API tokens stay')
+    .addHelpText('after', '\nExample:\n  npx skaha admin user logout alice')
+    .action(async (username: string, opts) => {
+      await withIdentityStore(opts, async (store) => {
+        const ended = await store.endLogins(username);
+        print(`${ended} browser login${ended === 1 ? '' : 's'} of ${username} ended`);
       });
     });
 

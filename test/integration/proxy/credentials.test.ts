@@ -63,7 +63,7 @@ describe('session proxy: no platform credential reaches a container, read-only s
   it('forwards neither an API token, an OIDC access token, a registry secret nor a callback token', async () => {
     const jwt = await issuer.accessToken();
     const extras = { 'x-skaha-registry-auth': 'cmVnaXN0cnktc2VjcmV0', 'x-auth-token-skaha': 'callback-secret', 'x-app': 'kept' };
-    const login = rig.cookies.loginCookie('alice').split(';')[0]!;
+    const login = (await rig.cookies.startLogin('alice', { scopes: ['read', 'launch', 'admin'] })).split(';')[0]!;
     const credentials: Array<Record<string, string>> = [{ authorization: `Bearer ${full}` }, { authorization: `Bearer ${jwt}` }, { cookie: `${login}; app=1` }];
     for (const credential of credentials) {
       const r = await send('/session/contrib/contrib1/page', { ...credential, ...extras }, 'POST');
@@ -97,7 +97,7 @@ describe('session proxy: no platform credential reaches a container, read-only s
   });
 
   it('refuses a WebSocket opened by a page of another origin with the owner\'s cookie', async () => {
-    const login = rig.cookies.loginCookie('alice').split(';')[0]!;
+    const login = (await rig.cookies.startLogin('alice', { scopes: ['read', 'launch', 'admin'] })).split(';')[0]!;
     const url = `${rig.base.replace('http', 'ws')}/session/contrib/contrib1/ws`;
     const before = seen.length;
     for (const origin of ['http://evil.example', `${rig.base}.evil.example`, 'http://localhost', 'null']) {

@@ -329,7 +329,7 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     assert.equal((await get('/session/contrib/bobsess1/', { cookie: pair.replace('contrib1=', 'bobsess1=') })).status, 401, 'and no other session');
     assert.equal((await get('/session/contrib/contrib1/?token=contrib1', auth(bob))).status, 404, 'a non-owner following the link gets nothing');
     // The login cookie works for every session of its user.
-    const login = rig.cookies.loginCookie('alice').split(';')[0]!;
+    const login = (await rig.cookies.startLogin('alice', { scopes: ['read', 'launch', 'admin'] })).split(';')[0]!;
     assert.equal((await get('/session/notebook/notebk01/lab', { cookie: login })).status, 200);
     assert.equal((await get('/session/contrib/bobsess1/', { cookie: login })).status, 404);
   });
