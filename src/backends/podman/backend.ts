@@ -10,6 +10,8 @@ import { formatBytes, PullProgress, pullFailureReason, pullImage } from './pull.
 import { eventsFromEngine, type EngineEvent } from './events.js';
 import { CredentialPulls } from './credential-pulls.js';
 import { PullJournal } from './pull-journal.js';
+import { DeletionJournal } from './deletions.js';
+import { writeDurably } from './durable.js';
 import { inSubnet, ipv4Of } from './networks.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 import { tailOf } from '../log-tail.js';
@@ -85,10 +87,13 @@ export class PodmanBackend implements SessionBackend {
   private readonly credentialPulls: CredentialPulls;
   /** Launches waiting for their image, written down so a restart resumes them. */
   private readonly journal: PullJournal;
+  /** Deletions acknowledged and not finished yet, written down so a restart finishes them. */
+  private readonly deletions: DeletionJournal;
 
   constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {
     this.credentialPulls = new CredentialPulls(path.join(opts.stateDir, 'credential-pulls.json'));
     this.journal = new PullJournal(path.join(opts.stateDir, 'pulls'));
+    this.deletions = new DeletionJournal(path.join(opts.stateDir, 'deletions'));
   }
 
   async start(): Promise<void> {
@@ -98,6 +103,7 @@ export class PodmanBackend implements SessionBackend {
       if (value > 0) this.deadlines.set(file.replace('-', '/'), value);
     }
     await this.relist();
+    this.resumeDeletions();
     // The sessions' network (made now if missing): its peers may call back from the start.
     await this.hostAddress();
     this.credentialPulls.retain((await this.docker.listImages()).map((image) => image.Id));
@@ -218,6 +224,13 @@ export class PodmanBackend implements SessionBackend {
     }
     // A desktop's apps share its network namespace: they must go first.
     const dependents = appId ? [] : [...this.index.values()].filter((e) => e.record.id === id && e.record.appId && e.containerId);
+    // Written down (durably) before anything is acknowledged: a server killed from here on
+    // finishes the deletion when it starts again, and never shows the session again.
+    try {
+      this.deletions.record(key);
+    } catch (err) {
+      throw backendUnavailable(`delete ${key}: cannot write the deletion down: ${(err as Error).message}`);
+    }
     for (const e of [...dependents, entry]) this.markTerminating(recordKey(e.record.id, e.record.appId));
     this.emit('session');
     try {
@@ -226,6 +239,7 @@ export class PodmanBackend implements SessionBackend {
       })));
     } catch (err) {
       for (const e of [...dependents, entry]) this.unmarkTerminating(recordKey(e.record.id, e.record.appId));
+      this.deletions.remove(key); // not acknowledged: the engine could not be asked
       this.emit('session');
       throw backendUnavailable(`delete ${key}: ${engineMessage(err)}`);
     }
@@ -236,7 +250,8 @@ export class PodmanBackend implements SessionBackend {
 
   async renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void> {
     const key = recordKey(id, appId);
-    fs.writeFileSync(path.join(this.deadlinesDir(), key.replace('/', '-')), String(deadlineSeconds));
+    // Durably before the renew is acknowledged: a restart keeps the new expiry.
+    writeDurably(path.join(this.deadlinesDir(), key.replace('/', '-')), String(deadlineSeconds), 0o644);
     this.deadlines.set(key, deadlineSeconds);
     const entry = this.index.get(key);
     if (entry) entry.record = { ...entry.record, deadlineSeconds };
@@ -409,7 +424,35 @@ export class PodmanBackend implements SessionBackend {
       if (e.containerId === containerId || dependentIds.includes(e.containerId)) this.forget(k);
     }
     this.terminating.delete(key);
+    try {
+      this.deletions.remove(key);
+    } catch (err) {
+      this.opts.log.warn(`delete ${key}: finished, but its journal entry stays: ${(err as Error).message}`);
+    }
     this.emit('session');
+  }
+
+  /**
+   * Deletions a previous run acknowledged and did not finish (it was killed): their containers
+   * are shown Terminating from the first listing, signalled again and removed after the grace.
+   */
+  private resumeDeletions(): void {
+    for (const deletion of this.deletions.all()) {
+      const entries = [...this.index.entries()]
+        .filter(([k, e]) => e.containerId && this.deletions.covering(k) === deletion)
+        // A desktop's apps share its network namespace: they go first.
+        .sort(([a], [b]) => Number(!a.includes('/')) - Number(!b.includes('/')));
+      if (!entries.length) {
+        this.deletions.remove(deletion.key);
+        continue;
+      }
+      this.opts.log.info(`finishing the deletion of ${deletion.key}, acknowledged at ${deletion.at} before a restart`);
+      for (const [k] of entries) this.markTerminating(k);
+      const ids = entries.map(([, e]) => e.containerId);
+      void Promise.all(ids.map((id) => this.docker.getContainer(id).kill({ signal: 'SIGTERM' }).catch(() => undefined)))
+        .then(() => this.removeAfterGrace(ids.slice(0, -1), ids.at(-1)!, deletion.key))
+        .catch((err: unknown) => this.opts.log.warn(`delete ${deletion.key}: ${engineMessage(err)}; tried again at the next start`));
+    }
   }
 
   private forget(key: string) {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeDurably } from './durable.js';
 
 /**
  * The engine's images that a launch pulled WITH registry credentials (KEP-2535's "image pulled
@@ -60,9 +61,7 @@ export class CredentialPulls {
 
   private save(): void {
     const json = Object.fromEntries([...this.records].map(([id, repositories]) => [id, [...repositories]]));
-    fs.mkdirSync(path.dirname(this.file), { recursive: true });
-    fs.writeFileSync(`${this.file}.tmp`, JSON.stringify(json), { mode: 0o600 });
-    fs.renameSync(`${this.file}.tmp`, this.file);
+    writeDurably(this.file, JSON.stringify(json));
   }
 }
 

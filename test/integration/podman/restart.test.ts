@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { WEB_IMAGE } from '../../helpers/platform.js';
+import { SESSION_LABEL } from '../../../src/backends/labels.js';
+import { engine, HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 
 const BIN = path.resolve('bin/skaha.js');
 
@@ -84,6 +85,48 @@ describe('the skaha command and a server restart', () => {
       if (status !== 404) await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(status, 404);
+    server.child.kill('SIGTERM');
+    await new Promise((r) => server.child.once('exit', r));
+  });
+
+  it('finishes a DELETE it acknowledged before being killed -9, and never shows the session again', async () => {
+    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'deleter', '--data-dir', dataDir], { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+    const auth = { authorization: `Bearer ${token}` };
+    let server = await serve(dataDir);
+    children.push(server.child);
+    const launch = async (form: Record<string, string>) => {
+      const r = await fetch(`${server.url}/skaha/v0/session`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+      assert.equal(r.status, 200);
+      return (await r.text()).trim();
+    };
+    // A job that ignores SIGTERM (sleep as PID 1) lives until the grace ends; the web app exits at once.
+    const job = await launch({ name: 'sleeper', image: HEADLESS_IMAGE, type: 'headless', cmd: 'sleep', args: '600' });
+    const app = await launch({ name: 'webapp', image: WEB_IMAGE, type: 'contributed' });
+    for (const id of [job, app]) {
+      let status = '';
+      for (let i = 0; i < 150 && status !== 'Running'; i++) {
+        status = ((await (await fetch(`${server.url}/skaha/v0/session/${id}`, { headers: auth })).json()) as { status: string }).status;
+        if (status !== 'Running') await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(status, 'Running', id);
+    }
+    for (const id of [job, app]) assert.equal((await fetch(`${server.url}/skaha/v0/session/${id}`, { method: 'DELETE', headers: auth })).status, 200);
+    server.child.kill('SIGKILL');
+    await new Promise((r) => server.child.once('exit', r));
+    const ours = async () => (await engine().listContainers({ all: true, filters: { label: [`${SESSION_LABEL.id}=${job}`] } })).length;
+    assert.equal(await ours(), 1, 'the job\'s container outlived the server (the window this test is about)');
+
+    server = await serve(dataDir);
+    children.push(server.child);
+    const listed = (await (await fetch(`${server.url}/skaha/v0/session`, { headers: auth })).json()) as Array<{ id: string; status: string }>;
+    for (const s of listed.filter((x) => x.id === job || x.id === app)) assert.equal(s.status, 'Terminating', `${s.id} is shown as being deleted, not ${s.status}`);
+    let gone = false;
+    for (let i = 0; i < 150 && !gone; i++) {
+      const statuses = await Promise.all([job, app].map(async (id) => (await fetch(`${server.url}/skaha/v0/session/${id}`, { headers: auth })).status));
+      gone = statuses.every((st) => st === 404) && (await ours()) === 0;
+      if (!gone) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(gone, 'both sessions and the job\'s container are gone after the restart');
     server.child.kill('SIGTERM');
     await new Promise((r) => server.child.once('exit', r));
   });
