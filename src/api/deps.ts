@@ -16,8 +16,10 @@ export interface ApiDeps {
   catalog: CachedCatalog;
   context: () => ResourceContext;
   registryHosts: string[];
-  /** Base of connect URLs (spec §4.3). */
+  /** The platform's own base URL (publicUrl). */
   baseUrl: () => string;
+  /** Base of a session's connect URL (spec §4.3): its own origin (proxy/origins.ts). */
+  sessionBase: (sessionId: string) => string;
   layout: StorageLayout;
   policy: AuthorizationPolicy;
 }

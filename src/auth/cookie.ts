@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { LOGIN_PREFIX } from '../store/shared.js';
 import type { IdentityStore, Scope } from '../store/store.js';
@@ -5,6 +6,8 @@ import type { Authenticator, Credentials, Principal } from './authenticator.js';
 import type { Signer } from './keys.js';
 
 export const LOGIN_COOKIE = 'skaha_login';
+/** How long a ticket to a session's origin is valid: one redirect's worth. */
+const TICKET_MS = 60_000;
 const SESSION_COOKIE_PREFIX = 'skaha_s_';
 
 /** Cookies of a request; the first of a repeated name wins. */
@@ -59,6 +62,9 @@ export interface SessionAccess {
  * the scopes, and the login it came from, and ends with it.
  */
 export class CookieIssuer {
+  /** Nonces of tickets redeemed in the last minute (a ticket works once). */
+  private readonly usedTickets = new Map<string, number>();
+
   constructor(
     private readonly signer: Signer,
     private readonly opts: CookieOptions,
@@ -95,15 +101,40 @@ export class CookieIssuer {
 
   /** Who a session cookie lets in to this session, and with what scopes; undefined if not valid (any more). */
   async sessionAccess(cookies: Map<string, string>, sessionId: string, now = Date.now()): Promise<SessionAccess | undefined> {
-    const value = cookies.get(SESSION_COOKIE_PREFIX + sessionId);
+    return this.accessOf(cookies.get(SESSION_COOKIE_PREFIX + sessionId), sessionId, 'cookie', now);
+  }
+
+  /**
+   * A one-minute, single-use ticket carrying a browser login's access to one session over to
+   * that session's own origin (where the login cookie is never sent): the portal's
+   * `/session-login` gives it, the proxy trades it for a session cookie on that origin.
+   */
+  sessionTicket(sessionId: string, access: SessionAccess, now = Date.now()): string {
+    const claims = { k: 'ticket', u: access.username, s: sessionId, sc: [...access.scopes], ...(access.login ? { l: access.login } : {}), n: crypto.randomBytes(12).toString('base64url'), exp: now + TICKET_MS };
+    return this.signer.sign(JSON.stringify(claims));
+  }
+
+  /** The access a ticket carries, once; undefined when forged, expired, for another session or used. */
+  async redeemTicket(ticket: string, sessionId: string, now = Date.now()): Promise<SessionAccess | undefined> {
+    const access = await this.accessOf(ticket, sessionId, 'ticket', now);
+    const nonce = access ? (JSON.parse(this.signer.verify(ticket)!) as { n?: unknown }).n : undefined;
+    if (!access || typeof nonce !== 'string') return undefined;
+    for (const [n, expiry] of this.usedTickets) if (expiry < now) this.usedTickets.delete(n);
+    if (this.usedTickets.has(nonce)) return undefined;
+    this.usedTickets.set(nonce, now + TICKET_MS);
+    return access;
+  }
+
+  private async accessOf(value: string | undefined, sessionId: string, kind: 'cookie' | 'ticket', now: number): Promise<SessionAccess | undefined> {
     const payload = value ? this.signer.verify(value) : undefined;
     if (!payload) return undefined;
-    let claims: { u?: unknown; s?: unknown; sc?: unknown; l?: unknown; exp?: unknown };
+    let claims: { k?: unknown; u?: unknown; s?: unknown; sc?: unknown; l?: unknown; exp?: unknown };
     try {
       claims = JSON.parse(payload) as typeof claims;
     } catch {
       return undefined;
     }
+    if ((claims.k ?? 'cookie') !== kind) return undefined;
     if (typeof claims.u !== 'string' || claims.s !== sessionId || typeof claims.exp !== 'number' || claims.exp < now || !Array.isArray(claims.sc)) return undefined;
     if (typeof claims.l === 'string') {
       const login = await this.store.userForToken(claims.l);

@@ -10,6 +10,7 @@ import type { SessionRecord } from '../sessions/model.js';
 import { SkahaError } from '../server/errors.js';
 import type { ActivityTracker } from './activity.js';
 import { errorPage, waitingPage } from './pages.js';
+import { TICKET_PARAM, type SessionOrigins } from './origins.js';
 import { parseSessionPath, UPSTREAM_PORT, unsafePath, upstreamTarget, withoutSecret, type SessionPath } from './path.js';
 
 export interface ProxyLog {
@@ -25,6 +26,8 @@ export interface SessionProxyOptions {
   activity: ActivityTracker;
   /** Where unauthenticated browsers are sent, with `?next=`. */
   loginPath: string;
+  /** Each session on its own origin; absent: sessions on the platform's origin (tests of the proxy alone). */
+  origins?: SessionOrigins;
   /** Time allowed for the container's response headers, in milliseconds. */
   upstreamTimeoutMs: number;
   /** After a session starts, connection errors show the waiting page this long, in milliseconds. */
@@ -139,6 +142,20 @@ export class SessionProxy {
       return { kind: 'respond', status: 400, title: 'Bad request', detail: 'Encoded slashes, dot segments and empty segments are not allowed in session URLs.' };
     }
 
+    // On its own origin a session is opened with a ticket from the portal (`/session-login`),
+    // traded here for a cookie of that origin: the portal's login cookie never comes here.
+    const ownOrigin = this.opts.origins?.sessionOf(req.headers.host) === path.id;
+    const ticket = ownOrigin && (req.method === 'GET' || req.method === 'HEAD') ? takeParam(url, TICKET_PARAM) : undefined;
+    if (ticket) {
+      const granted = await this.opts.cookies.redeemTicket(ticket.value, path.id);
+      const owned = this.opts.backend.get(path.id);
+      if (!granted || owned?.username !== granted.username) {
+        return { kind: 'respond', status: 403, title: 'Link expired', detail: 'This link has expired or was used already: open the session again from the portal.' };
+      }
+      const cookie = this.opts.cookies.sessionCookie(path.id, path.prefix, granted, (req.socket as { encrypted?: boolean }).encrypted === true);
+      return { kind: 'respond', status: 302, title: 'Opening', detail: 'Opening your session.', headers: { location: ticket.rest, 'set-cookie': cookie } };
+    }
+
     const principal = await authenticate(this.opts.authenticators, req);
     if (!principal && (/^bearer\s/i.test(req.headers.authorization ?? '') || (req as { rejection?: string }).rejection)) {
       return { kind: 'respond', status: 401, title: 'Not authenticated', detail: (req as { rejection?: string }).rejection ?? 'The credential sent is not valid.' };
@@ -154,7 +171,11 @@ export class SessionProxy {
     if (!access || !username) {
       if (wantsHtml(req)) {
         const next = withoutSecret(url, path.id) ?? url;
-        return { kind: 'respond', status: 302, title: 'Log in', detail: 'Log in to open this session.', headers: { location: `${this.opts.loginPath}?next=${encodeURIComponent(next)}` } };
+        const origins = this.opts.origins;
+        const location = ownOrigin && origins
+          ? origins.platformUrl(`/session-login?to=${encodeURIComponent(origins.baseOf(path.id) + next)}`)
+          : `${this.opts.loginPath}?next=${encodeURIComponent(next)}`;
+        return { kind: 'respond', status: 302, title: 'Log in', detail: 'Log in to open this session.', headers: { location } };
       }
       return { kind: 'respond', status: 401, title: 'Not authenticated', detail: 'Log in, or send an API token, to reach this session.' };
     }
@@ -355,6 +376,18 @@ export class SessionProxy {
     upstream.on('close', () => socket.destroy());
     socket.on('close', () => upstream.destroy());
   }
+}
+
+/** A query parameter's value and the URL without it; undefined when it is absent. */
+function takeParam(url: string, name: string): { value: string; rest: string } | undefined {
+  const q = url.indexOf('?');
+  if (q < 0) return undefined;
+  const params = new URLSearchParams(url.slice(q + 1));
+  const value = params.get(name);
+  if (value === null) return undefined;
+  params.delete(name);
+  const query = params.toString();
+  return { value, rest: url.slice(0, q) + (query ? `?${query}` : '') };
 }
 
 /**

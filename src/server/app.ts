@@ -19,7 +19,8 @@ import { accountRoutes } from '../api/auth/routes.js';
 import { oidcOfferRoutes, type OidcOffer } from '../api/auth/oidc.js';
 import type { CookieIssuer } from '../auth/cookie.js';
 import type { IdentityStore, RegistryCredentials } from '../store/store.js';
-import { isSessionUrl } from '../proxy/path.js';
+import { isSessionUrl, parseSessionPath } from '../proxy/path.js';
+import type { SessionOrigins } from '../proxy/origins.js';
 import type { SessionProxy } from '../proxy/proxy.js';
 import { oneLine, SkahaError } from './errors.js';
 import type { Logger } from './platform.js';
@@ -45,6 +46,8 @@ export interface AppOptions {
   oidcOffer?: OidcOffer | undefined;
   /** Why the platform is not ready beyond its engine (callbacks unreachable), for /readyz. */
   readiness?: () => Promise<string | undefined>;
+  /** Each session on its own origin (proxy/origins.ts). */
+  origins?: SessionOrigins;
   /** Failed logins allowed before `POST /login` answers 429 (config `login`). */
   loginLimits: LoginThrottleOptions;
 }
@@ -53,13 +56,45 @@ export interface AppOptions {
  * Serve `/session/...` (HTTP and WebSocket upgrades) with the proxy, everything else with
  * `handler` (Fastify). Used for the HTTP server and the HTTPS listener alike.
  */
-export function withSessionTraffic<S extends http.Server>(server: S, proxy: SessionProxy, handler: http.RequestListener): S {
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => (isSessionUrl(req.url ?? '') ? proxy.handle(req, res) : handler(req, res)));
+export function withSessionTraffic<S extends http.Server>(server: S, proxy: SessionProxy, handler: http.RequestListener, origins?: SessionOrigins): S {
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const route = routeOf(req, origins);
+    if (route === 'proxy') return proxy.handle(req, res);
+    if (route === 'platform') return handler(req, res);
+    const [status, headers, body] = route === 'elsewhere'
+      ? [404, {}, 'not found: a session\'s origin serves that session\'s /session/<type>/<id>/ paths only\n']
+      : [req.method === 'GET' || req.method === 'HEAD' ? 302 : 307, { location: route.redirect }, `moved to ${route.redirect}\n`];
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(body);
+  });
   server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
-    if (isSessionUrl(req.url ?? '')) proxy.handleUpgrade(req, socket, head);
-    else socket.destroy();
+    const route = routeOf(req, origins);
+    if (route === 'proxy') proxy.handleUpgrade(req, socket, head);
+    else if (route === 'platform') socket.destroy();
+    else socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nsessions are reached on their own origin (their connectURL)\n');
   });
   return server;
+}
+
+/**
+ * Who serves a request: on a session's own origin, the proxy for that session's paths and nothing
+ * else; on the platform's origin, the application, and the proxy only for clients that send a
+ * credential in a header (API clients, scripts) — a browser's session traffic moves to the
+ * session's own origin, so no session page ever runs on the portal's.
+ */
+function routeOf(req: http.IncomingMessage, origins: SessionOrigins | undefined): 'proxy' | 'platform' | 'elsewhere' | { redirect: string } {
+  const url = req.url ?? '/';
+  const own = origins?.sessionOf(req.headers.host);
+  if (own !== undefined) return isSessionUrl(url) && parseSessionPath(url)?.id === own ? 'proxy' : 'elsewhere';
+  if (!isSessionUrl(url)) return 'platform';
+  const id = parseSessionPath(url)?.id;
+  if (origins?.enabled && id && !req.headers.authorization && !presentsCertificate(req)) return { redirect: origins.baseOf(id) + url };
+  return 'proxy';
+}
+
+/** A client certificate on the HTTPS listener (curl -E cadcproxy.pem): a script, not a browser page. */
+function presentsCertificate(req: http.IncomingMessage): boolean {
+  const socket = req.socket as import('node:tls').TLSSocket;
+  return socket.encrypted === true && Object.keys(socket.getPeerCertificate?.() ?? {}).length > 0;
 }
 
 /** Routes that need a caller: the skaha API and the account routes. */
@@ -81,7 +116,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // parsing: it is the hot path, and bodies must stream, not be parsed.
     ...(proxy
       ? {
-          serverFactory: (handler: http.RequestListener) => withSessionTraffic(http.createServer(), proxy, handler),
+          serverFactory: (handler: http.RequestListener) => withSessionTraffic(http.createServer(), proxy, handler, opts.origins),
         }
       : {}),
     bodyLimit: BODY_LIMIT_BYTES,
@@ -178,6 +213,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     cookies: opts.cookies,
     throttle: new LoginThrottle(opts.loginLimits),
     publicOrigin: origin,
+    sessionOwner: (id) => opts.deps.backend.get(id)?.username,
+    ...(opts.origins ? { origins: opts.origins } : {}),
     ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}),
   });
   if (opts.oidcLogin) await app.register(oidcLoginRoutes, { ...opts.oidcLogin, store: opts.store, cookies: opts.cookies, baseUrl: opts.deps.baseUrl });

@@ -73,6 +73,7 @@ export const ConfigSchema = Type.Object({
     upstreamTimeoutMs: Type.Integer({ minimum: 100, default: 120000, description: 'Time a session container has, once a request has reached it, to send response headers before the proxy answers 504, in milliseconds.' }),
     startupGraceMs: Type.Integer({ minimum: 0, default: 120000, description: 'For this long after a session starts, a browser whose request cannot connect yet sees the waiting page instead of a 502, in milliseconds.' }),
     loginCookieHours: Type.Integer({ minimum: 1, default: 12, description: 'Lifetime of the browser login cookie and of per-session cookies, in hours.' }),
+    sessionsDomain: Type.String({ default: 'auto', description: 'Each session is served on an origin of its own, <session id>.<sessionsDomain> (same scheme and port as publicUrl), so that a page a session serves cannot act as its owner on the portal. `auto`: `localhost` when publicUrl is on loopback (browsers resolve *.localhost without DNS), none otherwise. A cluster names a domain with a wildcard DNS record and certificate (docs/operations.md). Empty: sessions share the portal\'s origin (unsafe with images you did not write).' }),
   }, { default: {} }),
   storage: Type.Object({
     topLevelDir: Type.String({ default: '/arc', description: 'Where user storage appears inside containers (SKAHA_TOP_LEVEL_DIR): homes at <dir>/home/<user>, projects at <dir>/projects.' }),

@@ -28,6 +28,7 @@ import { oidcOfferOf } from '../api/auth/oidc.js';
 import { publicBaseUrl, type Config } from './config.js';
 import { LAUNCH_SCRIPTS_DIR } from './paths.js';
 import { CallbackListener } from './callbacks.js';
+import { SessionOrigins } from '../proxy/origins.js';
 
 export interface Logger {
   info(message: string): void;
@@ -137,8 +138,10 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   // desktop callback token.
   const authenticators = [...x509, ...oidc, bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
   const activity = new ActivityTracker();
+  const origins = new SessionOrigins(config.proxy.sessionsDomain, baseUrl);
   const proxy = new SessionProxy({
     backend,
+    origins,
     authenticators: [...x509, ...oidc, bearer, loginCookie],
     cookies,
     activity,
@@ -149,7 +152,8 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   });
   service.setActivity(activity, config.sessions.idleCullSeconds);
   const app = await buildApp({
-    deps: { service, backend, catalog, context: () => context, registryHosts: config.registryHosts, baseUrl, layout, policy: config.authorization },
+    deps: { service, backend, catalog, context: () => context, registryHosts: config.registryHosts, baseUrl, sessionBase: (id) => origins.baseOf(id), layout, policy: config.authorization },
+    origins,
     authenticators,
     policy: config.authorization,
     cookies,
@@ -199,7 +203,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
         } catch (err) {
           throw new Error(`HTTPS: ${(err as Error).message} (run \`skaha admin tls init\`, or set tls.certFile and tls.keyFile)`);
         }
-        tlsServer = withSessionTraffic(https.createServer(tlsOptions), proxy, (req, res) => app.routing(req, res));
+        tlsServer = withSessionTraffic(https.createServer(tlsOptions), proxy, (req, res) => app.routing(req, res), origins);
         await new Promise<void>((resolve, reject) => {
           tlsServer!.once('error', reject);
           tlsServer!.listen(config.tls.port, config.tls.host, () => resolve());

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { fromThisSite } from '../../auth/authorize.js';
 import { LOGIN_COOKIE, parseCookies, type CookieIssuer, type LoginSource } from '../../auth/cookie.js';
 import { LOGIN_PREFIX } from '../../store/shared.js';
+import { TICKET_PARAM, type SessionOrigins } from '../../proxy/origins.js';
 import type { LoginThrottle } from '../../auth/throttle.js';
 import type { IdentityStore } from '../../store/store.js';
 
@@ -46,10 +47,19 @@ ${oidcIssuer ? `<p><a href="/login/oidc?next=${encodeURIComponent(next)}" id="oi
  * Browser login with a local account (scrypt-hashed password) or an API token, setting the
  * signed login cookie that the API (with CSRF) and the session proxy accept.
  */
-export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: CookieIssuer; throttle: LoginThrottle; publicOrigin: () => string; oidcIssuer?: string }> = async (
-  app,
-  { store, cookies, throttle, publicOrigin, oidcIssuer },
-) => {
+export interface LoginRoutesOptions {
+  store: IdentityStore;
+  cookies: CookieIssuer;
+  throttle: LoginThrottle;
+  publicOrigin: () => string;
+  oidcIssuer?: string;
+  /** Each session on its own origin: `/session-login` hands its owner a ticket to it. */
+  origins?: SessionOrigins;
+  /** The owner of a session, if it exists. */
+  sessionOwner: (sessionId: string) => string | undefined;
+}
+
+export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (app, { store, cookies, throttle, publicOrigin, oidcIssuer, origins, sessionOwner }) => {
   const page = (reply: FastifyReply, status: number, next: string, error?: string) =>
     reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, error, oidcIssuer));
 
@@ -84,6 +94,20 @@ export const loginRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: Co
       ? { scopes: viaToken.token.scopes, tokenId: viaToken.token.id, expiresAt: viaToken.token.expiresAt }
       : { scopes: ['read', 'launch', 'admin'] };
     return reply.code(303).header('set-cookie', await cookies.startLogin(user.username, source, req.protocol === 'https')).header('location', next).send();
+  });
+
+  // A session's own origin never sees the portal's login cookie: the portal checks the login
+  // and the ownership here and sends the browser there with a one-minute, single-use ticket.
+  app.get('/session-login', { schema: { hide: true } }, async (req, reply) => {
+    const to = String((req.query as { to?: unknown }).to ?? '');
+    const id = origins?.sessionAt(to);
+    if (!id) return reply.code(400).type('text/plain; charset=utf-8').send('to: not the address of a session\n');
+    const secret = parseCookies(req.headers).get(LOGIN_COOKIE) ?? '';
+    const login = secret.startsWith(LOGIN_PREFIX) ? await store.userForToken(secret) : undefined;
+    if (!login) return reply.code(302).header('location', `/login?next=${encodeURIComponent(req.url)}`).send();
+    if (sessionOwner(id) !== login.user.username) return page(reply, 404, '/', `You have no session ${id}.`);
+    const ticket = cookies.sessionTicket(id, { username: login.user.username, scopes: new Set(login.token.scopes), login: secret });
+    return reply.code(302).header('cache-control', 'no-store').header('location', `${to}${to.includes('?') ? '&' : '?'}${TICKET_PARAM}=${encodeURIComponent(ticket)}`).send();
   });
 
   app.post('/logout', { schema: { hide: true } }, async (req, reply) => {

@@ -18,7 +18,7 @@ function registryAuthHeader(req: FastifyRequest): string | undefined {
 /** /session, /session/{id}, /session/{id}/app[/{appID}] (spec §2, §3.1-§3.9). */
 export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { version, deps }) => {
   const { service } = deps;
-  const view = () => ({ baseUrl: deps.baseUrl(), layout: deps.layout });
+  const view = () => ({ sessionBase: deps.sessionBase, layout: deps.layout });
   // v1 hides desktop-apps from the list unless asked for them; v0 lists them (spec §3.1).
   const includeApps = version === 'v0';
   const tags = ['session'];

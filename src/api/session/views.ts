@@ -16,7 +16,8 @@ function quantity(n: number): string {
 }
 
 export interface ViewContext {
-  baseUrl: string;
+  /** The base URL of a session's own origin (proxy/origins.ts), under which its connectURL lies. */
+  sessionBase: (sessionId: string) => string;
   layout: StorageLayout;
 }
 
@@ -38,7 +39,7 @@ export function sessionView(s: SessionRecord, ctx: ViewContext) {
     name: s.name || NONE,
     startTime: isoSeconds(effectiveStart(s)),
     expiryTime: isoSeconds(expiryOf(s)),
-    connectURL: connectUrl(ctx.baseUrl, s.type, s.id, s.username, ctx.layout),
+    connectURL: connectUrl(ctx.sessionBase(s.id), s.type, s.id, s.username, ctx.layout),
     requestedRAM: `${quantity(s.resources.ramRequestGiB)}G`,
     requestedCPUCores: quantity(s.resources.coresRequest),
     requestedGPUCores: String(s.resources.gpus),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { CallbackTokens } from '../../../src/auth/callback.js';
+import { fetchLocal, sessionOrigin } from '../../helpers/origins.js';
 import { cleanupList, HEADLESS_IMAGE, launch, startPlatform, WEB_IMAGE, type TestPlatform } from '../../helpers/platform.js';
 
 describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
@@ -120,8 +121,14 @@ describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
       }
       const logs = await tp.request('GET', `/skaha/v0/session/${id}?view=logs`, { headers });
       assert.ok(logs.status !== 200 || logs.body === '', `${who} reads no logs`);
+      // A browser's credential on the portal's origin is sent on to the session's own origin;
+      // there (and for an API client on the portal's) it gets nothing.
       const proxied = await fetch(`${tp.base}/session/contrib/${id}/`, { headers, redirect: 'manual' });
-      assert.ok([401, 404].includes(proxied.status), `${who} proxy → ${proxied.status}`);
+      assert.ok(who === 'bearer' ? proxied.status === 404 : proxied.headers.get('location') === `${sessionOrigin(tp.base, id)}/session/contrib/${id}/`, `${who} proxy → ${proxied.status}`);
+      const atOrigin = await fetchLocal(`${sessionOrigin(tp.base, id)}/session/contrib/${id}/`, { headers, redirect: 'manual' });
+      assert.ok([401, 404].includes(atOrigin.status), `${who} at the session's origin → ${atOrigin.status}`);
+      const ticket = await fetchLocal(`${tp.base}/session-login?to=${encodeURIComponent(`${sessionOrigin(tp.base, id)}/session/contrib/${id}/`)}`, { headers, redirect: 'manual' });
+      assert.ok(who === 'cookie' ? ticket.status === 404 : ticket.status === 302 && /^\/login\?/.test(ticket.headers.get('location') ?? ''), `${who} gets no ticket → ${ticket.status}`);
     }
     const still = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: alice.token })).body);
     assert.equal(still.status, 'Running', 'alice\'s session is untouched');

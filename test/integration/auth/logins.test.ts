@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cleanupList, launch, startPlatform, WEB_IMAGE, type TestPlatform } from '../../helpers/platform.js';
 import { eventually } from '../../helpers/wait.js';
+import { fetchLocal, sessionCookieFor, sessionOrigin } from '../../helpers/origins.js';
 
 /**
  * Issue 15 point 2, as an attacker with a stolen or limited credential would try it: a login keeps
@@ -49,13 +50,12 @@ describe('browser logins are records: scoped like what logged in, ended by logou
     assert.equal(cert.status, 403, cert.body);
     const launched = await tp.request('POST', '/skaha/v0/session', { headers: asBrowser(cookie, csrf), form: { name: 'no', image: WEB_IMAGE, type: 'contributed' } });
     assert.equal(launched.status, 403);
-    assert.equal((await fetch(`${tp.base}/session/contrib/${id}/`, { headers: { cookie } })).status, 200, 'reading through the proxy is allowed');
-    const posted = await fetch(`${tp.base}/session/contrib/${id}/x`, { method: 'POST', headers: { cookie, origin: origin() }, body: 'x' });
+    // On the session's own origin, the cookie it trades the portal's ticket for is read-only too.
+    const sessionCookie = await sessionCookieFor(tp.base, cookie, id);
+    const at = `${sessionOrigin(tp.base, id)}/session/contrib/${id}`;
+    assert.equal((await fetchLocal(`${at}/`, { headers: { cookie: sessionCookie } })).status, 200, 'reading through the proxy is allowed');
+    const posted = await fetchLocal(`${at}/x`, { method: 'POST', headers: { cookie: sessionCookie, origin: sessionOrigin(tp.base, id) }, body: 'x' });
     assert.equal(posted.status, 403, 'read-only through the proxy too');
-    // The session cookie it trades the connect link for is read-only as well.
-    const link = await fetch(`${tp.base}/session/contrib/${id}/?token=${id}`, { headers: { cookie }, redirect: 'manual' });
-    const sessionCookie = link.headers.get('set-cookie')!.split(';')[0]!;
-    assert.equal((await fetch(`${tp.base}/session/contrib/${id}/x`, { method: 'POST', headers: { cookie: sessionCookie }, body: 'x' })).status, 403);
 
     // Revoking the token that logged in ends the login, and what was minted from it.
     const tokens = JSON.parse((await tp.request('GET', '/auth/tokens', { token: full })).body) as Array<{ id: string; name: string }>;
@@ -63,7 +63,7 @@ describe('browser logins are records: scoped like what logged in, ended by logou
     const roId = tokens.find((t) => t.name === 'ro')!.id;
     assert.equal((await tp.request('DELETE', `/auth/tokens/${roId}`, { token: full })).status, 200);
     assert.equal(await alive(cookie), 401, 'the cookie died with its token');
-    assert.equal((await fetch(`${tp.base}/session/contrib/${id}/`, { headers: { cookie: sessionCookie } })).status, 401, 'and the session cookie with it');
+    assert.equal((await fetchLocal(`${at}/`, { headers: { cookie: sessionCookie } })).status, 401, 'and the session cookie with it');
   });
 
   it('ends the login on logout: the same cookie replayed afterwards is refused, its session cookies too', async () => {
@@ -71,15 +71,15 @@ describe('browser logins are records: scoped like what logged in, ended by logou
     await tp.platform.store.setPassword(username, 'a fine password');
     const id = await webApp(token, 'out');
     const { cookie } = await login({ username, password: 'a fine password' });
-    const link = await fetch(`${tp.base}/session/contrib/${id}/?token=${id}`, { headers: { cookie }, redirect: 'manual' });
-    const sessionCookie = link.headers.get('set-cookie')!.split(';')[0]!;
-    assert.equal((await fetch(`${tp.base}/session/contrib/${id}/`, { headers: { cookie: sessionCookie } })).status, 200);
+    const sessionCookie = await sessionCookieFor(tp.base, cookie, id);
+    const at = `${sessionOrigin(tp.base, id)}/session/contrib/${id}/`;
+    assert.equal((await fetchLocal(at, { headers: { cookie: sessionCookie } })).status, 200);
 
     const out = await fetch(`${tp.base}/logout`, { method: 'POST', headers: { cookie, origin: origin() }, redirect: 'manual' });
     assert.equal(out.status, 303);
     assert.match(out.headers.get('set-cookie') ?? '', /^skaha_login=; Path=\/; Max-Age=0/);
     assert.equal(await alive(cookie), 401, 'a copy of the cookie kept by an attacker is dead');
-    assert.equal((await fetch(`${tp.base}/session/contrib/${id}/`, { headers: { cookie: sessionCookie } })).status, 401);
+    assert.equal((await fetchLocal(at, { headers: { cookie: sessionCookie } })).status, 401);
   });
 
   it('ends every login of a user on a password change and on skaha admin user logout, and only theirs', async () => {

@@ -121,7 +121,8 @@ describe('sessions on real Podman', () => {
       const mine = list.find((s) => s.id === id);
       assert.ok(mine, `${v} lists it`);
       assert.equal(mine.name, 'web1', 'names are stored lower-cased');
-      assert.equal(mine.connectURL, `${tp.base}/session/contrib/${id}/`);
+      // On its own origin (proxy/origins.ts): <id>.localhost at the platform's port.
+      assert.equal(mine.connectURL, `http://${id}.localhost:${new URL(tp.base).port}/session/contrib/${id}/`);
     }
     const before = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: alice.token })).body).expiryTime as string;
     await new Promise((r) => setTimeout(r, 1100));

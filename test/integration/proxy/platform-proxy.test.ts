@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
+import { fetchLocal, sessionOrigin } from '../../helpers/origins.js';
 import { cleanupList, launch, startPlatform, WEB_IMAGE, type TestPlatform } from '../../helpers/platform.js';
 
 /** GET through the proxy until the session's app answers (it starts a moment after Running). */
-async function open(tp: TestPlatform, path: string, headers: Record<string, string>): Promise<Response> {
-  let r: Response | undefined;
+async function open(tp: TestPlatform, path: string, headers: Record<string, string>, origin = tp.base): Promise<Awaited<ReturnType<typeof fetchLocal>>> {
+  let r: Awaited<ReturnType<typeof fetchLocal>> | undefined;
   for (let i = 0; i < 100; i++) {
-    r = await fetch(`${tp.base}${path}`, { headers, redirect: 'manual' });
+    r = await fetchLocal(`${origin}${path}`, { headers, redirect: 'manual' });
     if (r.status !== 503) return r;
     await new Promise((x) => setTimeout(x, 200));
   }
@@ -33,21 +34,51 @@ describe('the proxy in skaha serve, to a real session container', () => {
     assert.match(html, /<td id="path">\/<\/td>/, 'contributed sessions see the path without the prefix');
     assert.equal((await open(tp, path, { authorization: `Bearer ${bob.token}` })).status, 404);
 
-    // A browser: sent to log in, logs in with a token, comes back with the login cookie.
-    const anonymous = await fetch(`${tp.base}${path}`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    // A browser, step by step: the connect URL is on the session's own origin, which sends it to
+    // the portal; the portal has it log in and hands it a ticket back to that origin, which
+    // trades the ticket for a cookie of its own. The portal's login cookie never goes there.
+    const own = sessionOrigin(tp.base, id);
+    assert.equal(new URL(connect).origin, own, 'the connect URL is on the session\'s own origin');
+    const anonymous = await fetchLocal(connect, { headers: { accept: 'text/html' }, redirect: 'manual' });
     assert.equal(anonymous.status, 302);
-    const loginForm = await fetch(`${tp.base}${anonymous.headers.get('location')}`);
+    const toPortal = anonymous.headers.get('location')!;
+    assert.equal(toPortal, `${tp.base}/session-login?to=${encodeURIComponent(`${own}${path}`)}`);
+    const needsLogin = await fetch(toPortal, { redirect: 'manual' });
+    assert.equal(needsLogin.status, 302);
+    const loginForm = await fetch(`${tp.base}${needsLogin.headers.get('location')}`);
     assert.match(await loginForm.text(), /<form method="post" action="\/login">/);
     const login = await fetch(`${tp.base}/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: alice.token, next: path }),
+      body: new URLSearchParams({ token: alice.token, next: new URL(toPortal).pathname + new URL(toPortal).search }),
       redirect: 'manual',
     });
     assert.equal(login.status, 303);
-    assert.equal(login.headers.get('location'), path);
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
-    assert.equal((await open(tp, path, { cookie })).status, 200);
+    const ticketed = await fetch(`${tp.base}${login.headers.get('location')}`, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(ticketed.status, 302);
+    const withTicket = ticketed.headers.get('location')!;
+    assert.ok(withTicket.startsWith(`${own}${path}?skaha_ticket=`), withTicket);
+    const traded = await fetchLocal(withTicket, { redirect: 'manual' });
+    assert.equal(traded.status, 302);
+    assert.equal(traded.headers.get('location'), path, 'the ticket leaves the address bar');
+    const sessionCookie = traded.headers.get('set-cookie')!.split(';')[0]!;
+    assert.equal((await open(tp, path, { cookie: sessionCookie }, own)).status, 200);
+    assert.equal((await fetchLocal(withTicket, { redirect: 'manual' })).status, 403, 'a ticket works once');
+
+    // What a page on the session's origin could try: the portal's routes are not there, nor
+    // other sessions; the portal's origin sends a browser's session traffic away.
+    for (const route of ['/auth/session', '/skaha/v0/session', '/login', `/session/contrib/${id.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))}/`]) {
+      assert.equal((await fetchLocal(`${own}${route}`, { headers: { cookie: sessionCookie }, redirect: 'manual' })).status, 404, route);
+    }
+    const onPortal = await fetch(`${tp.base}${path}`, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(onPortal.status, 302);
+    assert.equal(onPortal.headers.get('location'), `${own}${path}`);
+    const other = await launch(tp, alice.token, { name: 'other', image: WEB_IMAGE, type: 'contributed' });
+    const ticketForOther = await fetch(`${tp.base}/session-login?to=${encodeURIComponent(`${sessionOrigin(tp.base, other)}/session/contrib/${other}/`)}`, { headers: { cookie }, redirect: 'manual' });
+    const stolen = new URL(ticketForOther.headers.get('location')!).searchParams.get('skaha_ticket')!;
+    assert.equal((await fetchLocal(`${own}${path}?skaha_ticket=${encodeURIComponent(stolen)}`, { redirect: 'manual' })).status, 403, 'a ticket opens its own session only');
+    assert.equal((await fetch(`${tp.base}/session-login?to=${encodeURIComponent(`http://evil.example${path}`)}`, { headers: { cookie }, redirect: 'manual' })).status, 400, 'tickets go to session origins only');
     const refused = await fetch(`${tp.base}/login`, { method: 'POST', body: 'token=skt_wrong&next=//evil.example', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
     assert.equal(refused.status, 401);
     const open_redirect = await fetch(`${tp.base}/login`, { method: 'POST', body: new URLSearchParams({ token: alice.token, next: '//evil.example/x' }), headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
@@ -60,7 +91,7 @@ describe('the proxy in skaha serve, to a real session container', () => {
     assert.equal(after.status, 200, 'routable after the restart');
 
     assert.equal((await again.request('DELETE', `/skaha/v0/session/${id}`, { token: alice.token })).status, 200);
-    const gone = await fetch(`${again.base}${path}`, { headers: bearer });
+    const gone = await fetchLocal(`${again.base}${path}`, { headers: bearer });
     assert.equal(gone.status, 404, 'a deleted session stops at once');
   });
 });

@@ -23,7 +23,7 @@ const record: SessionRecord = {
 
 describe('views (spec §3.2-§3.6)', () => {
   it('renders the v0 session object byte for byte like the spec example', () => {
-    const text = gson(sessionView(record, { baseUrl: 'https://host', layout: { topLevelDir: '/arc' } }));
+    const text = gson(sessionView(record, { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' } }));
     assert.equal(text, `{
   "id": "vl91sfzz",
   "userid": "alice",
@@ -53,7 +53,7 @@ describe('views (spec §3.2-§3.6)', () => {
 
   it('uses the creation time while pending, so clients can parse it (spec §11.4)', () => {
     const { startedAt: _, ...pending } = record;
-    const view = sessionView({ ...pending, status: 'Pending', resources: { ...record.resources, coresRequest: 0.25, ramRequestGiB: 1.5 } }, { baseUrl: 'https://host', layout: { topLevelDir: '/arc' } });
+    const view = sessionView({ ...pending, status: 'Pending', resources: { ...record.resources, coresRequest: 0.25, ramRequestGiB: 1.5 } }, { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' } });
     assert.equal(view.startTime, '2025-03-05T21:48:20Z');
     assert.equal(view.requestedCPUCores, '0.25');
     assert.equal(view.requestedRAM, '1.5G');
