@@ -1,31 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { checkImage, type RuleResult } from '../../../src/catalog/check.js';
 import { connectEngine } from '../../../src/backends/podman/engine-process.js';
 import { DEFAULT_CONTAINERS_CONF, LAUNCH_SCRIPTS_DIR } from '../../../src/server/paths.js';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
+import { buildImage as buildWithEngine } from '../../helpers/images.js';
 
 // The engine may not run yet when this file runs first: start it as the platform would.
 const docker = await connectEngine({ socketPath: '/run/skaha/podman.sock', containersConf: DEFAULT_CONTAINERS_CONF, startService: true, logFile: '/tmp/skaha-test-podman.log' });
 const built: string[] = [];
 
-/** Build a small image FROM the headless reference image through the engine's build API. */
+/** Build a small image FROM the headless reference image; removed when the tests end. */
 async function buildImage(tag: string, containerfile: string, files: Record<string, string> = {}): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-img-'));
-  fs.writeFileSync(path.join(dir, 'Containerfile'), containerfile);
-  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content, { mode: 0o755 });
-  const tar = execFileSync('tar', ['-C', dir, '-c', '.']);
-  fs.rmSync(dir, { recursive: true, force: true });
-  const stream = await docker.buildImage(tar as never, { t: tag, dockerfile: 'Containerfile' });
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err, out) => {
-    const failure = (out as Array<{ error?: string }> | undefined)?.find((o) => o.error);
-    if (err || failure) reject(err ?? new Error(failure!.error));
-    else resolve();
-  }));
+  await buildWithEngine(docker, tag, containerfile, files);
   built.push(tag);
 }
 
