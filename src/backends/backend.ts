@@ -147,7 +147,7 @@ export interface SessionBackend {
    * The IP address at which session containers reach this host (the desktops' API callbacks
    * go there), or undefined when they cannot.
    */
-  hostAddress(): Promise<string | undefined>;
+  hostAddress(uid?: number): Promise<string | undefined>;
   /** Whether a TCP peer address is one of this server's session containers (callback listener). */
   isSessionPeer?(address: string): boolean;
   /** Whether the engine answers, with a note for /availability. */

@@ -101,9 +101,9 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
         log,
       })
     : undefined;
-  const callbackUrl = async (): Promise<string> => {
+  const callbackUrl = async (uid: number): Promise<string> => {
     if (sessionsApiUrl) return sessionsApiUrl;
-    const host = callbacks ? await backend.hostAddress() : undefined;
+    const host = callbacks ? await backend.hostAddress(uid) : undefined;
     const port = callbacks?.advertisedPort();
     return host && port ? `http://${host}:${port}` : baseUrl();
   };

@@ -51,7 +51,7 @@ export interface SessionServiceOptions {
   /** The server's public base URL (SKAHA_HOSTNAME). */
   baseUrl: () => string;
   /** Where session containers reach the API (desktop menus and app launches). */
-  callbackUrl?: () => string | Promise<string>;
+  callbackUrl?: (uid: number) => string | Promise<string>;
   /** Only members may launch headless jobs (skaha.headlessgroup); empty: everyone. */
   headlessGroup?: string;
   /** Users' stored registry credentials, used when a launch brings no x-skaha-registry-auth. */
@@ -178,7 +178,7 @@ export class SessionService {
         resources,
         layout: this.storage.layout,
         hostname: new URL(this.opts.baseUrl()).host,
-        apiBaseUrl: this.opts.callbackUrl ? await this.opts.callbackUrl() : this.opts.baseUrl(),
+        apiBaseUrl: this.opts.callbackUrl ? await this.opts.callbackUrl(user.uid) : this.opts.baseUrl(),
         ...(req.cmd ? { cmd: req.cmd } : {}),
         ...(req.args ? { args: req.args } : {}),
         userEnv: type === 'headless' ? parseEnv(req.env) : [],

@@ -12,6 +12,7 @@ import { CredentialPulls } from './credential-pulls.js';
 import { PullJournal } from './pull-journal.js';
 import { DeletionJournal } from './deletions.js';
 import { writeDurably } from './durable.js';
+import { SessionFirewall } from './firewall.js';
 import { inSubnet, ipv4Of } from './networks.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 import { tailOf } from '../log-tail.js';
@@ -76,7 +77,8 @@ export class PodmanBackend implements SessionBackend {
   private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
   private eventStream: Readable | undefined;
   private closed = false;
-  private networkReady: Promise<void> | undefined;
+  /** Networks made (or found) so far, by name. */
+  private readonly networksReady = new Map<string, Promise<void>>();
   /** The networks sessions are attached to: their containers (not the gateway) may call the API back. */
   private readonly sessionNetworks = new Map<string, { subnet: string; gateway: string }>();
   private watching = false;
@@ -89,11 +91,14 @@ export class PodmanBackend implements SessionBackend {
   private readonly journal: PullJournal;
   /** Deletions acknowledged and not finished yet, written down so a restart finishes them. */
   private readonly deletions: DeletionJournal;
+  /** Drops forwarding between users' session networks. */
+  private readonly firewall: SessionFirewall;
 
   constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {
     this.credentialPulls = new CredentialPulls(path.join(opts.stateDir, 'credential-pulls.json'));
     this.journal = new PullJournal(path.join(opts.stateDir, 'pulls'));
     this.deletions = new DeletionJournal(path.join(opts.stateDir, 'deletions'));
+    this.firewall = new SessionFirewall(opts.log);
   }
 
   async start(): Promise<void> {
@@ -104,8 +109,9 @@ export class PodmanBackend implements SessionBackend {
     }
     await this.relist();
     this.resumeDeletions();
-    // The sessions' network (made now if missing): its peers may call back from the start.
+    // The sessions' networks: their peers may call back from the start.
     await this.hostAddress();
+    await this.knownNetworks();
     this.credentialPulls.retain((await this.docker.listImages()).map((image) => image.Id));
     this.resumePulls();
     this.watch();
@@ -182,9 +188,9 @@ export class PodmanBackend implements SessionBackend {
       if (!desktop.containerId) throw new SkahaError('SKAHA_ERR_BAD_REQUEST', `session ${spec.joinSessionOf} is still starting`);
       networkOf = desktop.containerId;
     } else {
-      await this.ensureNetwork();
+      await this.ensureNetwork(this.networkOf(spec.uid));
     }
-    return toContainerCreate(spec, this.opts, networkOf);
+    return toContainerCreate(spec, { ...this.opts, network: this.networkOf(spec.uid) }, networkOf);
   }
 
   private async startContainer(key: string, spec: LaunchSpec, container: Docker.Container): Promise<void> {
@@ -356,10 +362,22 @@ export class PodmanBackend implements SessionBackend {
     }
   }
 
-  async hostAddress(): Promise<string | undefined> {
+  /**
+   * Each user's sessions have a network of their own, `<podman.network>-u<uid>`, created with
+   * netavark's `isolate` option: a session reaches its own desktop-apps (which share its network
+   * namespace), the user's other sessions, the callback listener on its gateway and the outside
+   * world, never another user's session (issue 15 point 4).
+   */
+  private networkOf(uid: number): string {
+    return `${this.opts.network}-u${uid}`;
+  }
+
+  /** The gateway of the user's network (made now if missing): where their sessions call back. */
+  async hostAddress(uid?: number): Promise<string | undefined> {
+    const name = uid === undefined ? this.opts.network : this.networkOf(uid);
     try {
-      await this.ensureNetwork();
-      const ipv4 = ipv4Of((await this.docker.getNetwork(this.opts.network).inspect()) as Parameters<typeof ipv4Of>[0]);
+      await this.ensureNetwork(name);
+      const ipv4 = ipv4Of((await this.docker.getNetwork(name).inspect()) as Parameters<typeof ipv4Of>[0]);
       if (ipv4) this.sessionNetworks.set(ipv4.subnet, ipv4);
       return ipv4?.gateway;
     } catch (err) {
@@ -587,19 +605,53 @@ export class PodmanBackend implements SessionBackend {
     return [...pull.events, { type: 'Normal', reason: 'Pulling', message: `Pulling image "${this.index.get(key)?.record.image}": ${pull.progress.summary()}`, firstTime: pull.startedAt, lastTime: new Date() }];
   }
 
-  private ensureNetwork(): Promise<void> {
-    this.networkReady ??= (async () => {
-      const existing = await this.docker.listNetworks({ filters: { name: [this.opts.network] } });
-      if (!existing.some((n) => n.Name === this.opts.network)) {
-        await this.docker.createNetwork({ Name: this.opts.network, Driver: 'bridge' }).catch((err) => {
-          if (statusCodeOf(err) !== 409) throw err;
-        });
-      }
-    })().catch((err) => {
-      this.networkReady = undefined;
-      throw err;
+  private ensureNetwork(name: string): Promise<void> {
+    let ready = this.networksReady.get(name);
+    if (!ready) {
+      ready = (async () => {
+        const existing = await this.docker.listNetworks({ filters: { name: [name] } });
+        if (!existing.some((n) => n.Name === name)) {
+          // isolate: netavark drops traffic between this network and every other isolated one.
+          await this.docker.createNetwork({ Name: name, Driver: 'bridge', Options: { isolate: 'true' } }).catch((err) => {
+            if (statusCodeOf(err) !== 409) throw err;
+          });
+        }
+        // And so do this backend's own rules, whatever netavark does (firewall.ts).
+        if (name !== this.opts.network) await this.firewall.isolate([await this.bridgeOf(name)]);
+      })().catch((err) => {
+        this.networksReady.delete(name);
+        throw err;
+      });
+      this.networksReady.set(name, ready);
+    }
+    return ready;
+  }
+
+  /** The networks of earlier runs: isolated again, and their sessions may call back at once. */
+  private async knownNetworks(): Promise<void> {
+    const prefix = `${this.opts.network}-u`;
+    const bridges: string[] = [];
+    for (const n of await this.docker.listNetworks({ filters: { name: [prefix] } })) {
+      if (!n.Name?.startsWith(prefix)) continue;
+      const ipv4 = ipv4Of((await this.docker.getNetwork(n.Name).inspect()) as Parameters<typeof ipv4Of>[0]);
+      if (ipv4) this.sessionNetworks.set(ipv4.subnet, ipv4);
+      bridges.push(await this.bridgeOf(n.Name));
+    }
+    await this.firewall.isolate(bridges);
+  }
+
+  /** The host's name of a network's bridge (Podman's own API says it; the compatible one does not). */
+  private bridgeOf(network: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial(
+        { path: `/v4.0.0/libpod/networks/${encodeURIComponent(network)}/json`, method: 'GET', statusCodes: { 200: true, 404: 'no such network', 500: 'server error' } },
+        (err, data) => {
+          const bridge = (data as { network_interface?: string } | undefined)?.network_interface;
+          if (err || !bridge) reject(err ?? new Error(`network ${network} names no bridge`));
+          else resolve(bridge);
+        },
+      );
     });
-    return this.networkReady;
   }
 
   /** Rebuild the whole index from the engine (at start and after every reconnect). */
