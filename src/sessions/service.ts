@@ -46,6 +46,10 @@ export interface SessionServiceOptions {
   maxUserSessions: number;
   headlessTtlAfterFinishedSeconds: number;
   interactiveTtlAfterFinishedSeconds: number;
+  /** Per user: active headless jobs, and the cores and GiB of RAM they request together (0: no limit). */
+  maxHeadlessJobs: number;
+  maxHeadlessCores: number;
+  maxHeadlessRamGiB: number;
   /** `view=logs` gives the last this many bytes of each container's log. */
   logTailBytes: number;
   /** The server's public base URL (SKAHA_HOSTNAME). */
@@ -170,6 +174,7 @@ export class SessionService {
       const gpus = req.gpus === undefined || req.gpus === '' ? 0 : parseOption('gpus', req.gpus, context.gpus.options, 'v0') ?? 0;
 
       const resources: Resources = FIXED_RESOURCES[type] ?? resourcesFrom(context, cores, ram, gpus);
+      if (type === 'headless') this.checkHeadlessLimits(user.username, resources);
       const recipe = recipeFor({
         type,
         sessionId: id,
@@ -214,6 +219,27 @@ export class SessionService {
 
   private activeInteractive(sessions: SessionRecord[], username: string): number {
     return sessions.filter((s) => s.username === username && !s.appId && isInteractive(s.type) && (s.status === 'Pending' || s.status === 'Running')).length;
+  }
+
+  /**
+   * Per-user limits on headless jobs (issue 16 point 4): how many may be Pending or Running at
+   * once, and what they may request together (0: no limit). A script that submits a hundred jobs
+   * gets a clear 400 at the limit instead of overcommitting the machine.
+   */
+  private checkHeadlessLimits(username: string, asked: Resources): void {
+    const active = this.backend.list().filter((s) => s.username === username && s.type === 'headless' && (s.status === 'Pending' || s.status === 'Running'));
+    const { maxHeadlessJobs, maxHeadlessCores, maxHeadlessRamGiB } = this.opts;
+    if (maxHeadlessJobs > 0 && active.length >= maxHeadlessJobs) {
+      throw new SkahaError('SKAHA_ERR_SESSION_LIMIT', `User ${username} has reached the maximum of ${maxHeadlessJobs} active headless jobs.`);
+    }
+    const cores = active.reduce((sum, s) => sum + s.resources.coresRequest, 0) + asked.coresRequest;
+    if (maxHeadlessCores > 0 && cores > maxHeadlessCores) {
+      throw new SkahaError('SKAHA_ERR_SESSION_LIMIT', `User ${username}'s active headless jobs would request ${cores} cores, more than the maximum of ${maxHeadlessCores}.`);
+    }
+    const ram = active.reduce((sum, s) => sum + s.resources.ramRequestGiB, 0) + asked.ramRequestGiB;
+    if (maxHeadlessRamGiB > 0 && ram > maxHeadlessRamGiB) {
+      throw new SkahaError('SKAHA_ERR_SESSION_LIMIT', `User ${username}'s active headless jobs would request ${ram}G of RAM, more than the maximum of ${maxHeadlessRamGiB}G.`);
+    }
   }
 
   private sessionLimit(username: string): SkahaError {

@@ -37,7 +37,7 @@ function memoryBackend(records: SessionRecord[], opts: { enforcesLifetimes?: boo
 function service(backend: SessionBackend) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-reaper-'));
   return new SessionService(backend, {} as never, new HostStorage(dir, dir, { topLevelDir: '/arc' }, dir), {} as never, () => ({}) as never, {
-    registryHosts: [], expirySeconds: 3600, headlessExpirySeconds: 7200, maxUserSessions: 5, logTailBytes: 1 << 20,
+    registryHosts: [], expirySeconds: 3600, headlessExpirySeconds: 7200, maxUserSessions: 5, logTailBytes: 1 << 20, maxHeadlessJobs: 0, maxHeadlessCores: 0, maxHeadlessRamGiB: 0,
     headlessTtlAfterFinishedSeconds: 600, interactiveTtlAfterFinishedSeconds: 1200, baseUrl: () => 'http://x',
   }, { info() {}, warn() {} });
 }
