@@ -101,7 +101,7 @@ export class CookieIssuer {
 
   /** Who a session cookie lets in to this session, and with what scopes; undefined if not valid (any more). */
   async sessionAccess(cookies: Map<string, string>, sessionId: string, now = Date.now()): Promise<SessionAccess | undefined> {
-    return this.accessOf(cookies.get(SESSION_COOKIE_PREFIX + sessionId), sessionId, 'cookie', now);
+    return (await this.accessOf(cookies.get(SESSION_COOKIE_PREFIX + sessionId), sessionId, 'cookie', now))?.access;
   }
 
   /**
@@ -116,19 +116,19 @@ export class CookieIssuer {
 
   /** The access a ticket carries, once; undefined when forged, expired, for another session or used. */
   async redeemTicket(ticket: string, sessionId: string, now = Date.now()): Promise<SessionAccess | undefined> {
-    const access = await this.accessOf(ticket, sessionId, 'ticket', now);
-    const nonce = access ? (JSON.parse(this.signer.verify(ticket)!) as { n?: unknown }).n : undefined;
-    if (!access || typeof nonce !== 'string') return undefined;
+    const { access, nonce } = (await this.accessOf(ticket, sessionId, 'ticket', now)) ?? {};
+    if (!access || nonce === undefined) return undefined;
     for (const [n, expiry] of this.usedTickets) if (expiry < now) this.usedTickets.delete(n);
     if (this.usedTickets.has(nonce)) return undefined;
     this.usedTickets.set(nonce, now + TICKET_MS);
     return access;
   }
 
-  private async accessOf(value: string | undefined, sessionId: string, kind: 'cookie' | 'ticket', now: number): Promise<SessionAccess | undefined> {
+  /** The access a signed session cookie or ticket grants (and a ticket's nonce), if genuine and current. */
+  private async accessOf(value: string | undefined, sessionId: string, kind: 'cookie' | 'ticket', now: number): Promise<{ access: SessionAccess; nonce?: string } | undefined> {
     const payload = value ? this.signer.verify(value) : undefined;
     if (!payload) return undefined;
-    let claims: { k?: unknown; u?: unknown; s?: unknown; sc?: unknown; l?: unknown; exp?: unknown };
+    let claims: { k?: unknown; u?: unknown; s?: unknown; sc?: unknown; l?: unknown; n?: unknown; exp?: unknown };
     try {
       claims = JSON.parse(payload) as typeof claims;
     } catch {
@@ -141,7 +141,8 @@ export class CookieIssuer {
       if (login?.user.username !== claims.u) return undefined; // logged out, or the login was ended
     }
     const scopes = new Set(claims.sc.filter((s): s is Scope => typeof s === 'string') as Scope[]);
-    return { username: claims.u, scopes, ...(typeof claims.l === 'string' ? { login: claims.l } : {}) };
+    const access = { username: claims.u, scopes, ...(typeof claims.l === 'string' ? { login: claims.l } : {}) };
+    return { access, ...(typeof claims.n === 'string' ? { nonce: claims.n } : {}) };
   }
 
   /**
@@ -158,6 +159,17 @@ export class CookieIssuer {
   }
 }
 
+/**
+ * The browser login a request's login cookie carries: its secret and its record, when it is a
+ * login record that is still valid. Login records only: an API token pasted into the cookie is
+ * not a browser login.
+ */
+export async function browserLogin(store: Pick<IdentityStore, 'userForToken'>, headers: IncomingHttpHeaders): Promise<({ secret: string } & NonNullable<Awaited<ReturnType<IdentityStore['userForToken']>>>) | undefined> {
+  const secret = parseCookies(headers).get(LOGIN_COOKIE) ?? '';
+  const found = secret.startsWith(LOGIN_PREFIX) ? await store.userForToken(secret) : undefined;
+  return found ? { secret, ...found } : undefined;
+}
+
 /** The login cookie as a credential (tried after Authorization headers). */
 export class LoginCookieAuthenticator implements Authenticator {
   readonly name = 'cookie';
@@ -171,9 +183,7 @@ export class LoginCookieAuthenticator implements Authenticator {
   }
 
   async authenticate(req: Credentials): Promise<Principal | undefined> {
-    const secret = parseCookies(req.headers).get(LOGIN_COOKIE) ?? '';
-    // Login records only: an API token pasted into the cookie is not a browser login.
-    const found = secret.startsWith(LOGIN_PREFIX) ? await this.store.userForToken(secret) : undefined;
+    const found = await browserLogin(this.store, req.headers);
     return found ? { user: found.user, method: 'cookie', scopes: new Set(found.token.scopes) } : undefined;
   }
 }

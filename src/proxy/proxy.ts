@@ -152,7 +152,7 @@ export class SessionProxy {
       if (!granted || owned?.username !== granted.username) {
         return { kind: 'respond', status: 403, title: 'Link expired', detail: 'This link has expired or was used already: open the session again from the portal.' };
       }
-      const cookie = this.opts.cookies.sessionCookie(path.id, path.prefix, granted, (req.socket as { encrypted?: boolean }).encrypted === true);
+      const cookie = this.opts.cookies.sessionCookie(path.id, path.prefix, granted, overTls(req));
       return { kind: 'respond', status: 302, title: 'Opening', detail: 'Opening your session.', headers: { location: ticket.rest, 'set-cookie': cookie } };
     }
 
@@ -161,12 +161,13 @@ export class SessionProxy {
       return { kind: 'respond', status: 401, title: 'Not authenticated', detail: (req as { rejection?: string }).rejection ?? 'The credential sent is not valid.' };
     }
     // A desktop's callback token is for the API, never for the proxy.
-    const login = parseCookies(req.headers).get(LOGIN_COOKIE);
+    const cookies = parseCookies(req.headers);
+    const login = cookies.get(LOGIN_COOKIE);
     const access: SessionAccess | undefined = principal
       ? principal.method === 'callback'
         ? undefined
         : { username: principal.user.username, scopes: principal.scopes, ...(principal.method === 'cookie' && login ? { login } : {}) }
-      : await this.opts.cookies.sessionAccess(parseCookies(req.headers), path.id);
+      : await this.opts.cookies.sessionAccess(cookies, path.id);
     const username = access?.username;
     if (!access || !username) {
       if (wantsHtml(req)) {
@@ -206,7 +207,7 @@ export class SessionProxy {
           status: 302,
           title: 'Opening',
           detail: 'Opening your session.',
-          headers: { location: clean, 'set-cookie': this.opts.cookies.sessionCookie(path.id, path.prefix, access, (req.socket as { encrypted?: boolean }).encrypted === true) },
+          headers: { location: clean, 'set-cookie': this.opts.cookies.sessionCookie(path.id, path.prefix, access, overTls(req)) },
         };
       }
     }
@@ -220,7 +221,6 @@ export class SessionProxy {
     if (!target) return this.waiting(session, 'The session has no address yet.');
     return { kind: 'forward', path, session, target, username };
   }
-
 
   private waiting(session: SessionRecord, detail: string): Decision {
     // x-skaha-detail lets the waiting page show progress (an image pull) without reloading.
@@ -270,9 +270,8 @@ export class SessionProxy {
     // The notebook's own token is the session ID (spec §4.2); the proxy has already checked the
     // owner, so it presents the token for them instead of the URL.
     if (d.session.type === 'notebook') headers.authorization = `token ${d.session.id}`;
-    const socket = req.socket;
-    headers['x-forwarded-for'] = socket.remoteAddress ?? '';
-    headers['x-forwarded-proto'] = (socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
+    headers['x-forwarded-proto'] = overTls(req) ? 'https' : 'http';
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
     headers['x-forwarded-prefix'] = d.path.prefix;
     return headers;
@@ -377,6 +376,9 @@ export class SessionProxy {
     socket.on('close', () => upstream.destroy());
   }
 }
+
+/** Whether the client's connection is TLS (the HTTPS listener): cookies set then are Secure. */
+const overTls = (req: IncomingMessage) => (req.socket as { encrypted?: boolean }).encrypted === true;
 
 /** A query parameter's value and the URL without it; undefined when it is absent. */
 function takeParam(url: string, name: string): { value: string; rest: string } | undefined {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { fromThisSite } from '../../auth/authorize.js';
-import { LOGIN_COOKIE, parseCookies, type CookieIssuer, type LoginSource } from '../../auth/cookie.js';
+import { browserLogin, type CookieIssuer, type LoginSource } from '../../auth/cookie.js';
 import { LOGIN_PREFIX } from '../../store/shared.js';
 import { TICKET_PARAM, type SessionOrigins } from '../../proxy/origins.js';
 import type { LoginThrottle } from '../../auth/throttle.js';
@@ -102,18 +102,17 @@ export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (app, {
     const to = String((req.query as { to?: unknown }).to ?? '');
     const id = origins?.sessionAt(to);
     if (!id) return reply.code(400).type('text/plain; charset=utf-8').send('to: not the address of a session\n');
-    const secret = parseCookies(req.headers).get(LOGIN_COOKIE) ?? '';
-    const login = secret.startsWith(LOGIN_PREFIX) ? await store.userForToken(secret) : undefined;
+    const login = await browserLogin(store, req.headers);
     if (!login) return reply.code(302).header('location', `/login?next=${encodeURIComponent(req.url)}`).send();
     if (sessionOwner(id) !== login.user.username) return page(reply, 404, '/', `You have no session ${id}.`);
-    const ticket = cookies.sessionTicket(id, { username: login.user.username, scopes: new Set(login.token.scopes), login: secret });
+    const ticket = cookies.sessionTicket(id, { username: login.user.username, scopes: new Set(login.token.scopes), login: login.secret });
     return reply.code(302).header('cache-control', 'no-store').header('location', `${to}${to.includes('?') ? '&' : '?'}${TICKET_PARAM}=${encodeURIComponent(ticket)}`).send();
   });
 
   app.post('/logout', { schema: { hide: true } }, async (req, reply) => {
     if (!fromThisSite(req.headers, publicOrigin())) return reply.code(403).type('text/plain; charset=utf-8').send('log out from this site\'s own pages\n');
     // The login record ends here, not only the browser's copy of it.
-    const login = await store.userForToken(parseCookies(req.headers).get(LOGIN_COOKIE) ?? '');
+    const login = await browserLogin(store, req.headers);
     if (login) await store.revokeToken(login.user.username, login.token.id);
     return reply.code(303).header('set-cookie', cookies.clearLoginCookie(req.protocol === 'https')).header('location', '/login').send();
   });
