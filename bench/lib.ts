@@ -258,12 +258,15 @@ export async function startServer(cleanup: Cleanup, opts: { config?: Record<stri
   if (!opts.workDir) cleanup.add(`remove ${workDir}`, () => removeTempDir(workDir));
   const dataDir = path.join(workDir, 'data');
   const logFile = path.join(workDir, 'server.log');
-  const configArgs: string[] = [];
-  if (opts.config) {
-    const configFile = path.join(workDir, 'config.json');
-    fs.writeFileSync(configFile, JSON.stringify(opts.config, null, 2));
-    configArgs.push('--config', configFile);
-  }
+  // A network name and uid range of its own: servers sharing the engine (the one setup.sh
+  // started, the tests') refuse to start on another's (src/backends/podman/claim.ts).
+  const network = `bench${randomHex(4)}`;
+  const uidMin = 20_000_000 + crypto.randomInt(10_000) * 1000;
+  const config = { ...opts.config, podman: { network, ...(opts.config?.podman as object) }, identity: { uidMin, uidMax: uidMin + 999, ...(opts.config?.identity as object) } };
+  const configFile = path.join(workDir, 'config.json');
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+  const configArgs = ['--config', configFile];
+  cleanup.add(`remove networks ${network}*`, () => removeNetworks(network));
   // Settings must come from our flags only, not from a SKAHA_* variable of the caller's shell.
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF };
   for (const key of Object.keys(env)) if (key.startsWith('SKAHA_')) delete env[key];
@@ -457,4 +460,12 @@ export async function deleteSessionsOf(
     log(`cleanup: cannot check the engine for leftovers: ${errorMessage(err)}`);
   }
   return { deleted, seconds: (now() - t0) / 1000, forced };
+}
+
+/** A server's session networks (`<network>`, `<network>-u<uid>`), once its sessions are gone. */
+async function removeNetworks(network: string): Promise<void> {
+  const docker = engine();
+  for (const n of await docker.listNetworks({ filters: { name: [network] } })) {
+    if (n.Name === network || n.Name.startsWith(`${network}-u`)) await docker.getNetwork(n.Name).remove().catch(() => undefined);
+  }
 }

@@ -150,6 +150,11 @@ export interface SessionBackend {
   hostAddress(uid?: number): Promise<string | undefined>;
   /** Whether a TCP peer address is one of this server's session containers (callback listener). */
   isSessionPeer?(address: string): boolean;
+  /**
+   * The callback listener listens on this host port: sessions may reach it on their gateway, and
+   * no other port of the host (Podman; on Kubernetes NetworkPolicies say where pods may go).
+   */
+  openCallbackPort?(port: number): Promise<void>;
   /** Whether the engine answers, with a note for /availability. */
   availability(): Promise<{ available: boolean; note: string }>;
   /** Called after each change of the index (and of the engine's images: `kind` = 'image'). */

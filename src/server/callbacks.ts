@@ -14,6 +14,8 @@ export interface CallbackListenerOptions {
   isSessionPeer(address: string): boolean;
   /** The API (Fastify's routing); only `/skaha/...` requests reach it. */
   handler: http.RequestListener;
+  /** Called once bound, with the port (the firewall lets sessions reach it); start() waits for it. */
+  onListening?(port: number): Promise<void> | void;
   log: Logger;
 }
 
@@ -119,5 +121,6 @@ export class CallbackListener {
     this.boundPort = address && typeof address === 'object' ? address.port : this.opts.port;
     this.server = server;
     this.lastError = undefined;
+    await this.opts.onListening?.(this.boundPort);
   }
 }

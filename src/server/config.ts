@@ -101,9 +101,13 @@ export const ConfigSchema = Type.Object({
     socketPath: Type.String({ default: '/run/skaha/podman.sock', description: 'Unix socket of Podman\'s Docker-compatible API (a Docker Engine socket works too).' }),
     startService: Type.Boolean({ default: true, description: 'Start `podman system service` on socketPath when nothing answers there.' }),
     containersConf: Type.String({ default: DEFAULT_CONTAINERS_CONF, description: 'containers.conf given to the Podman service we start (runc, lowered ulimits).' }),
-    network: Type.String({ default: 'skaha', description: 'Bridge network sessions are attached to (created if missing).' }),
+    network: Type.String({ default: 'skaha', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$', description: 'This server\'s name on the engine: its sessions run on the networks `<network>-u<uid>` (one per user) and carry it as a label. Servers sharing one engine need one each, and uid ranges (`identity.uidMin..uidMax`) apart unless they share an identity store; a server that would clash is refused at start (docs/operations.md).' }),
     stopTimeoutSeconds: Type.Integer({ minimum: 0, default: 5, description: 'Grace period between SIGTERM and SIGKILL when a session is deleted, in seconds.' }),
     pidsLimit: Type.Integer({ minimum: 0, default: 4096, description: 'Maximum number of processes in one session container (0: unlimited).' }),
+    headlessQuota: Type.Object({
+      cores: Type.Number({ minimum: 0, default: 0, description: 'Cores headless jobs may request in all; a job that would go past waits, Pending, and starts in launch order when room frees. 0: the machine\'s cores.' }),
+      ramGiB: Type.Number({ minimum: 0, default: 0, description: 'RAM (GiB) headless jobs may request in all, likewise. 0: the machine\'s memory.' }),
+    }, { default: {} }),
     callbackPort: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'TCP port of the callback listener session containers call the API on (desktop menus, desktop-app launches), bound on all addresses at start; it answers session containers only and serves /skaha/ only. 0: `port` + 2 (any free port when `port` is 0).' }),
     home: Type.String({ default: DEFAULT_ENGINE_HOME, description: 'HOME of the Podman service skaha starts. Registry authorities it trusts for pulls live in <home>/.config/containers/certs.d/<host:port>/ca.crt; skaha puts the caFile of each configured registry catalog there.' }),
   }, { default: {} }),
@@ -119,6 +123,12 @@ export const ConfigSchema = Type.Object({
     nodeSelector: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Node labels session pods must match (JSON object of label: value).' }),
     gpuNodeAffinity: Type.Boolean({ default: false, description: 'Keep sessions with GPUs on nodes labelled nvidia.com/gpu.count > 0 and the others off them (skaha\'s GPU_ENABLED, spec §5.7).' }),
     sessionsApiUrl: Type.String({ default: '', description: 'Base URL at which session pods reach this server\'s API (desktop menus and desktop-app launches), e.g. http://skaha.skaha-system.svc:8555. Empty: publicUrl.' }),
+    networkPolicy: Type.Object({
+      enabled: Type.Boolean({ default: false, description: 'Write NetworkPolicies in the namespace: session pods accept connections only from the skaha server and from the same user\'s pods, and reach only DNS, the server and addresses outside `blockedCidrs`. The Helm chart turns this on. Enforced by the cluster\'s network plugin (docs/kubernetes.md).' }),
+      serverNamespace: Type.String({ default: '', description: 'Namespace of the skaha server\'s pods (the chart: the release namespace).' }),
+      serverPodLabels: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Labels of the skaha server\'s pods (the chart: its selector labels). Empty: every pod of serverNamespace.' }),
+      blockedCidrs: Type.Array(Type.String(), { default: [], description: 'Address ranges session pods must not reach, e.g. the cluster\'s pod, service and node networks. Everything else outside the cluster is allowed.' }),
+    }, { default: {} }),
     launchScriptsConfigMap: Type.String({ default: 'skaha-launch-scripts', description: 'Name prefix of the ConfigMap skaha writes its launch scripts into at start, `<prefix>-<hash of the scripts>`, mounted read-only at /skaha-system in sessions: servers of different versions (a rolling upgrade) each keep their own.' }),
   }, { default: {} }),
   catalog: Type.Object({
@@ -173,6 +183,9 @@ export function resolveConfig(raw: unknown): Config {
   const pg = config.identity.postgres;
   if (config.identity.store === 'postgres' && !/^postgres(ql)?:\/\/[^/]/.test(pg.url)) {
     throw new Error('invalid configuration at /identity/postgres/url: identity.store is postgres: set a postgres://USER@HOST:PORT/DATABASE URL');
+  }
+  if (config.backend === 'kubernetes' && config.kubernetes.networkPolicy.enabled && !config.kubernetes.networkPolicy.serverNamespace) {
+    throw new Error('invalid configuration at /kubernetes/networkPolicy/serverNamespace: the namespace of the skaha server\'s pods, which session pods accept connections from');
   }
   // The password itself is read when connecting (src/store/open.ts), never kept in the config.
   if (pg.passwordFile) pg.passwordFile = path.resolve(pg.passwordFile);

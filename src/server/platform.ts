@@ -98,6 +98,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
         host: '0.0.0.0',
         isSessionPeer: (address) => backend.isSessionPeer?.(address) ?? false,
         handler: (req, res) => app.routing(req, res),
+        onListening: (port) => backend.openCallbackPort?.(port),
         log,
       })
     : undefined;
@@ -253,6 +254,7 @@ async function createBackend(config: Config, log: Logger): Promise<{ backend: Se
       nodeSelector: k.nodeSelector,
       gpuNodeAffinity: k.gpuNodeAffinity,
       ttlAfterFinishedSeconds: { headless: config.sessions.headlessTtlAfterFinishedSeconds, interactive: config.sessions.interactiveTtlAfterFinishedSeconds },
+      ...(k.networkPolicy.enabled ? { networkPolicy: k.networkPolicy } : {}),
       log,
     });
     await backend.start();
@@ -268,10 +270,18 @@ async function createBackend(config: Config, log: Logger): Promise<{ backend: Se
   });
   // Cached images pulled with credentials are checked against their registry before they run again.
   const imageAccess = new RegistryAccess(registryEndpoints(config.catalog.sources, config.podman.home));
-  const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), log, imageAccess });
+  const identity = { dataDir: config.dataDir, store: identityStoreName(config), uidMin: config.identity.uidMin, uidMax: config.identity.uidMax };
+  const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), identity, log, imageAccess });
   await backend.start();
   // The engine pulls from registries whose CA the catalog sources name.
   installRegistryAuthorities(config.catalog.sources, config.podman.home);
   if (config.catalog.prePull.length > 0) void backend.prePull(config.catalog.prePull);
   return { backend, machine: thisMachine() };
+}
+
+/** Which identity store uids come from, without credentials: servers sharing one may share uids. */
+function identityStoreName(config: Config): string {
+  if (config.identity.store === 'sqlite') return `sqlite:${path.join(config.dataDir, 'skaha.db')}`;
+  const url = new URL(config.identity.postgres.url);
+  return `${url.protocol}//${url.host}${url.pathname}`;
 }

@@ -60,6 +60,7 @@ export const ROLE_RULES = [
   [[''], ['configmaps'], ['create']],
   [[''], ['secrets'], ['create', 'update']],
   [[''], ['events'], ['list']],
+  [['networking.k8s.io'], ['networkpolicies'], ['create', 'update']],
 ];
 
 /** Values with every feature of the chart on (workload namespace `workload`). */
@@ -73,6 +74,7 @@ export function fullValues(workload: string): Record<string, unknown> {
       enabled: true,
       className: 'nginx',
       host: 'skaha.example.org',
+      sessionsHost: '*.sessions.example.org',
       annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600' },
       tls: { enabled: true, secretName: 'skaha-tls' },
     },

@@ -39,12 +39,40 @@ function encode(params: Record<string, string | string[]>): string {
 }
 
 /**
+ * A test server's own place on the shared engine (src/backends/podman/claim.ts): a network name
+ * and a uid range of its own, apart from the default server's (`skaha`, 200000..299999) that
+ * ./scripts/setup.sh runs, derived from its data directory so that a restart on the same
+ * directory is the same server. Servers of one identity store (`storeKey`) share a uid range.
+ */
+export function testInstance(dataDir: string, storeKey = dataDir): { podman: { network: string }; identity: { uidMin: number; uidMax: number } } {
+  const hash = (text: string) => crypto.createHash('sha256').update(text).digest();
+  const uidMin = 1_000_000 + (hash(storeKey).readUInt32BE(0) % 20_000) * 1000;
+  return { podman: { network: `skt${hash(dataDir).toString('hex').slice(0, 8)}` }, identity: { uidMin, uidMax: uidMin + 999 } };
+}
+
+/** Remove a server's session networks (`<network>` and `<network>-u<uid>`), once its sessions are gone. */
+export async function removeNetworks(network: string): Promise<void> {
+  const networks = await engine().listNetworks({ filters: { name: [network] } }).catch(() => []);
+  for (const n of networks) {
+    if (n.Name === network || n.Name.startsWith(`${network}-u`)) await engine().getNetwork(n.Name).remove().catch(() => undefined);
+  }
+}
+
+/**
  * A real platform (real Podman, real SQLite) on a free port with its own data directory. Every
  * session its users made is deleted and the directory removed when the test ends.
  */
 export async function startPlatform(onCleanup: (fn: () => Promise<void>) => void, overrides: Record<string, unknown> = {}, opts: { dataDir?: string; keepData?: boolean; log?: Logger } = {}): Promise<TestPlatform> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-test-'));
-  const config = resolveConfig({ port: 0, dataDir, ...overrides });
+  const identity = (overrides.identity ?? {}) as { postgres?: { url?: string } };
+  const instance = testInstance(dataDir, identity.postgres?.url);
+  const config = resolveConfig({
+    port: 0,
+    dataDir,
+    ...overrides,
+    podman: { ...instance.podman, ...(overrides.podman as object) },
+    identity: { ...instance.identity, ...identity },
+  });
   // `log`: everything the server logs, request lines included, to check what it says (and not).
   const platform = await createPlatform(config, { log: opts.log ?? quietLog, requestLog: Boolean(opts.log) });
   const base = await platform.listen();
@@ -60,7 +88,10 @@ export async function startPlatform(onCleanup: (fn: () => Promise<void>) => void
       }
     }
     await platform.close();
-    if (!opts.keepData) fs.rmSync(dataDir, { recursive: true, force: true });
+    if (!opts.keepData) {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      await removeNetworks(config.podman.network);
+    }
   });
 
   const tp: TestPlatform = {

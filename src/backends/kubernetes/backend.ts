@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { BatchV1Api, CoreV1Api, VersionApi, type KubeConfig, type V1Job, type V1Node, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import { BatchV1Api, CoreV1Api, NetworkingV1Api, VersionApi, type KubeConfig, type V1NetworkPolicy, type V1Job, type V1Node, type V1Pod, type V1Secret } from '@kubernetes/client-node';
 import { backendUnavailable, notFound, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
@@ -12,6 +12,7 @@ import {
   makeFilesConfigMap, makeFilesSecret, makeJob, makeLaunchScriptsConfigMap, makeRegistrySecret, makeService, planMounts,
   type DesktopOfApp, type KubernetesObjectOptions,
 } from './objects.js';
+import { makeSessionsPolicy, makeUserPolicy, type NetworkPolicyOptions } from './policies.js';
 import { parseQuantity, podHold, recordFromJob, sessionEvents, START_FAILURE_ANNOTATION, startFailureOf, toDate, type StartFailure } from './records.js';
 import { keyOfLabels, SessionIndex } from './session-index.js';
 
@@ -39,6 +40,8 @@ export interface KubernetesBackendOptions extends KubernetesObjectOptions {
    * version as `<prefix>-<hash of the scripts>` at start and mounts that one.
    */
   launchScripts: { hostDir: string; configMap: string };
+  /** NetworkPolicies to write (policies.ts); undefined: none (a cluster without an enforcer). */
+  networkPolicy?: Omit<NetworkPolicyOptions, 'namespace'>;
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
 }
 
@@ -65,6 +68,9 @@ export class KubernetesBackend implements SessionBackend {
   private readonly batch: BatchV1Api;
   private readonly core: CoreV1Api;
   private readonly version: VersionApi;
+  private readonly networking: NetworkingV1Api;
+  /** Users whose NetworkPolicy this server has written (or found) since it started. */
+  private readonly userPolicies = new Set<number>();
   private readonly jobInformer: Informer<V1Job>;
   private readonly podInformer: Informer<V1Pod>;
   private readonly index = new SessionIndex(() => this.emit('session'));
@@ -79,6 +85,7 @@ export class KubernetesBackend implements SessionBackend {
     this.batch = kubeConfig.makeApiClient(BatchV1Api);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.version = kubeConfig.makeApiClient(VersionApi);
+    this.networking = kubeConfig.makeApiClient(NetworkingV1Api);
     this.objectOptions = opts;
     const ns = opts.namespace;
     const common = { kubeConfig, labelSelector: SELECTOR, log: opts.log };
@@ -107,6 +114,8 @@ export class KubernetesBackend implements SessionBackend {
 
   async start(): Promise<void> {
     await this.syncLaunchScripts();
+    // Written again at each start: a changed configuration (server labels, blocked ranges) applies.
+    if (this.opts.networkPolicy) await this.upsertPolicy(makeSessionsPolicy({ namespace: this.opts.namespace, ...this.opts.networkPolicy }));
     await Promise.all([this.podInformer.start(), this.jobInformer.start()]);
     this.emit('session');
   }
@@ -154,6 +163,7 @@ export class KubernetesBackend implements SessionBackend {
     const ns = this.opts.namespace;
     let job: V1Job;
     try {
+      await this.ensureUserPolicy(spec.uid);
       const pullSecret = makeRegistrySecret(spec, this.opts);
       if (pullSecret) await this.upsertSecret(pullSecret);
       job = await this.batch.createNamespacedJob({ namespace: ns, body: makeJob(spec, this.opts, plan, desktop) });
@@ -428,6 +438,27 @@ export class KubernetesBackend implements SessionBackend {
       }
     }
     return files;
+  }
+
+  /** The user's own NetworkPolicy: their pods reach each other (made once; it never changes). */
+  private async ensureUserPolicy(uid: number): Promise<void> {
+    if (!this.opts.networkPolicy || this.userPolicies.has(uid)) return;
+    try {
+      await this.networking.createNamespacedNetworkPolicy({ namespace: this.opts.namespace, body: makeUserPolicy(uid, this.opts) });
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    this.userPolicies.add(uid);
+  }
+
+  private async upsertPolicy(policy: V1NetworkPolicy): Promise<void> {
+    const ns = this.opts.namespace;
+    try {
+      await this.networking.createNamespacedNetworkPolicy({ namespace: ns, body: policy });
+    } catch (err) {
+      if (!isConflict(err)) throw new Error(`Kubernetes namespace ${ns}: cannot write NetworkPolicy ${policy.metadata!.name}: ${describe(err)}`);
+      await this.networking.replaceNamespacedNetworkPolicy({ name: policy.metadata!.name!, namespace: ns, body: policy });
+    }
   }
 
   private async upsertSecret(secret: V1Secret): Promise<void> {

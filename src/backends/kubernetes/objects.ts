@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { V1Affinity, V1ConfigMap, V1Job, V1OwnerReference, V1Secret, V1Service, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../backend.js';
 import { labelValue, SESSION_LABEL, sessionLabels } from '../labels.js';
+import { UID_LABEL } from './policies.js';
 
 /**
  * The Kubernetes objects of one session, built by pure functions from the LaunchSpec (style.md:
@@ -80,7 +81,8 @@ export function registrySecretName(username: string): string {
  * (`sessionAnnotations`), which is what the record reads: ownership never rests on a shortened label.
  */
 export function kubernetesLabels(spec: LaunchSpec): Record<string, string> {
-  return { ...sessionLabels(spec), [SESSION_LABEL.username]: labelValue(spec.username) };
+  // The uid: what a user's NetworkPolicy selects (policies.ts), unique where a label username may not be.
+  return { ...sessionLabels(spec), [SESSION_LABEL.username]: labelValue(spec.username), [UID_LABEL]: String(spec.uid) };
 }
 
 export const sessionAnnotations = (spec: LaunchSpec): Record<string, string> => ({

@@ -13,6 +13,8 @@ import { PullJournal } from './pull-journal.js';
 import { DeletionJournal } from './deletions.js';
 import { writeDurably } from './durable.js';
 import { SessionFirewall } from './firewall.js';
+import { AdmissionQueue, type Demand } from './admission.js';
+import { claimConflict, claimLabels, claimOf, isOwnClaim, type EngineClaim } from './claim.js';
 import { inSubnet, ipv4Of } from './networks.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 import { tailOf } from '../log-tail.js';
@@ -36,10 +38,17 @@ interface Pull {
 export const WATCH_BACKOFF_INITIAL_MS = 1000;
 export const WATCH_BACKOFF_MAX_MS = 30_000;
 const CAPACITY_TTL_MS = 5 * 60_000;
+const GiB = 2 ** 30;
+/** podman.network's default: the name servers had before each labelled its containers. */
+const DEFAULT_NETWORK = 'skaha';
 
-export interface PodmanBackendOptions extends PodmanOptions {
+export interface PodmanBackendOptions extends Omit<PodmanOptions, 'instance'> {
   /** Directory for the backend's own durable state (renewed deadlines). */
   stateDir: string;
+  /** Who this server is on an engine other servers may share (claim.ts); `network` is opts.network. */
+  identity: Omit<EngineClaim, 'network'>;
+  /** What headless jobs may ask in all before new ones wait (admission.ts); 0: the whole machine. */
+  headlessQuota: { cores: number; ramGiB: number };
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
   /**
    * Asks the image's registry whether a launch's credentials (or none) may pull an image, without
@@ -91,17 +100,27 @@ export class PodmanBackend implements SessionBackend {
   private readonly journal: PullJournal;
   /** Deletions acknowledged and not finished yet, written down so a restart finishes them. */
   private readonly deletions: DeletionJournal;
-  /** Drops forwarding between users' session networks. */
+  /** Drops forwarding between users' session networks, and sessions' traffic to host ports. */
   private readonly firewall: SessionFirewall;
+  /** Headless jobs waiting for room on the machine, in order, and their specs (with credentials). */
+  private readonly admission: AdmissionQueue;
+  private readonly queued = new Map<string, LaunchSpec>();
+  private machine: NodeCapacity = { cores: 0, memoryBytes: 0 };
+  private admitting = false;
 
   constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {
     this.credentialPulls = new CredentialPulls(path.join(opts.stateDir, 'credential-pulls.json'));
     this.journal = new PullJournal(path.join(opts.stateDir, 'pulls'));
     this.deletions = new DeletionJournal(path.join(opts.stateDir, 'deletions'));
     this.firewall = new SessionFirewall(opts.log);
+    this.admission = new AdmissionQueue(() => ({
+      cores: opts.headlessQuota.cores || this.machine.cores,
+      ramGiB: opts.headlessQuota.ramGiB || this.machine.memoryBytes / GiB,
+    }));
   }
 
   async start(): Promise<void> {
+    await this.claimEngine();
     fs.mkdirSync(this.deadlinesDir(), { recursive: true });
     for (const file of fs.readdirSync(this.deadlinesDir())) {
       const value = Number(fs.readFileSync(path.join(this.deadlinesDir(), file), 'utf8'));
@@ -113,8 +132,10 @@ export class PodmanBackend implements SessionBackend {
     await this.hostAddress();
     await this.knownNetworks();
     this.credentialPulls.retain((await this.docker.listImages()).map((image) => image.Id));
+    [this.machine] = (await this.capacity()) as [NodeCapacity];
     this.resumePulls();
     this.watch();
+    this.admitWaiting();
   }
 
   async close(): Promise<void> {
@@ -142,6 +163,19 @@ export class PodmanBackend implements SessionBackend {
   async create(spec: LaunchSpec): Promise<void> {
     const key = recordKey(spec.sessionId, spec.appId);
     if (this.index.has(key)) return;
+    if (spec.type === 'headless' && !spec.appId) {
+      const demand = demandOf(spec);
+      this.admission.check(demand);
+      if (!this.admission.admitsNow(demand, this.headlessUsage())) {
+        this.enqueue(spec, new Date());
+        return;
+      }
+    }
+    await this.launchNow(key, spec, new Date());
+  }
+
+  /** Create and start the container, or show the launch Pending and pull its image first. */
+  private async launchNow(key: string, spec: LaunchSpec, createdAt: Date): Promise<void> {
     const body = await this.createBody(spec);
     let container: Docker.Container | undefined;
     try {
@@ -150,7 +184,7 @@ export class PodmanBackend implements SessionBackend {
       if (statusCodeOf(err) === 404 && !(err instanceof SkahaError)) {
         // The image is not in the engine: answer now, pull in the background with progress in
         // view=events (a multi-GB pull must not hold the launch request open).
-        this.startPull(spec, new Date());
+        this.startPull(spec, createdAt);
         return;
       }
       throw this.createError(key, spec, err);
@@ -190,7 +224,7 @@ export class PodmanBackend implements SessionBackend {
     } else {
       await this.ensureNetwork(this.networkOf(spec.uid));
     }
-    return toContainerCreate(spec, { ...this.opts, network: this.networkOf(spec.uid) }, networkOf);
+    return toContainerCreate(spec, { ...this.opts, network: this.networkOf(spec.uid), instance: this.opts.network }, networkOf);
   }
 
   private async startContainer(key: string, spec: LaunchSpec, container: Docker.Container): Promise<void> {
@@ -391,6 +425,10 @@ export class PodmanBackend implements SessionBackend {
     return [...this.sessionNetworks.values()].some((n) => address !== n.gateway && inSubnet(address, n.subnet));
   }
 
+  openCallbackPort(port: number): Promise<void> {
+    return this.firewall.openCallbackPort(port);
+  }
+
   async availability(): Promise<{ available: boolean; note: string }> {
     try {
       await this.docker.ping();
@@ -410,6 +448,8 @@ export class PodmanBackend implements SessionBackend {
 
   private emit(kind: 'session' | 'image') {
     for (const listener of this.listeners) listener(kind);
+    // A session that ended may have made room for a queued job.
+    if (kind === 'session' && this.admission.length) queueMicrotask(() => this.admitWaiting());
   }
 
   private markTerminating(key: string) {
@@ -478,6 +518,56 @@ export class PodmanBackend implements SessionBackend {
     this.pulls.delete(key);
     this.terminating.delete(key);
     if (this.deadlines.delete(key)) fs.rmSync(path.join(this.deadlinesDir(), key.replace('/', '-')), { force: true });
+  }
+
+  /** The requests of the headless jobs admitted so far (running, or pulling their image). */
+  private headlessUsage(): Demand {
+    const used = { cores: 0, ramGiB: 0 };
+    for (const [key, e] of this.index) {
+      const r = e.record;
+      if (r.type !== 'headless' || r.appId || this.admission.has(key) || (r.status !== 'Pending' && r.status !== 'Running')) continue;
+      used.cores += r.resources.coresRequest;
+      used.ramGiB += r.resources.ramRequestGiB;
+    }
+    return used;
+  }
+
+  /** Show the job as Pending, waiting for room (written down: a restart keeps its place). */
+  private enqueue(spec: LaunchSpec, createdAt: Date): void {
+    const key = recordKey(spec.sessionId, spec.appId);
+    this.journal.pending(spec, createdAt, { queued: true });
+    this.queued.set(key, spec);
+    this.admission.enqueue(key, demandOf(spec));
+    this.index.set(key, { record: recordFromSpec(spec, createdAt), containerId: '', ports: new Map() });
+    this.opts.log.info(`headless job ${key} queued: ${this.admission.note(key, this.headlessUsage())}`);
+    this.emit('session');
+  }
+
+  /** Start the queued jobs that fit now, in order (after every change of the index). */
+  private admitWaiting(): void {
+    if (this.admitting || !this.admission.length || this.closed) return;
+    this.admitting = true;
+    try {
+      for (const key of this.admission.takeAdmitted(this.headlessUsage())) {
+        const spec = this.queued.get(key);
+        this.queued.delete(key);
+        const entry = this.index.get(key);
+        if (!spec || !entry) continue;
+        this.opts.log.info(`headless job ${key} admitted`);
+        void this.launchNow(key, spec, entry.record.createdAt)
+          .then(() => {
+            if (!this.pulls.has(key)) this.journal.remove(key);
+          })
+          .catch((err: unknown) => {
+            const pull: Pull = { progress: new PullProgress(), startedAt: new Date(), events: [], cancelled: false };
+            this.pulls.set(key, pull);
+            const message = err instanceof SkahaError ? err.message : engineMessage(err);
+            this.failLaunch(key, spec, pull, `The job could not be started: ${message}`, message);
+          });
+      }
+    } finally {
+      this.admitting = false;
+    }
   }
 
   /** Show the launch as Pending now; pull, then create and start the container. */
@@ -557,6 +647,8 @@ export class PodmanBackend implements SessionBackend {
   }
 
   private dropPull(key: string): void {
+    this.admission.remove(key);
+    this.queued.delete(key);
     const pull = this.pulls.get(key);
     if (pull) {
       pull.cancelled = true;
@@ -569,7 +661,9 @@ export class PodmanBackend implements SessionBackend {
 
   /** After a restart: failed launches are listed again, interrupted pulls start over. */
   private resumePulls(): void {
-    for (const { key, file } of this.journal.all()) {
+    // In launch order, so that queued jobs keep their places.
+    const launches = this.journal.all().sort((a, b) => a.file.createdAt.localeCompare(b.file.createdAt));
+    for (const { key, file } of launches) {
       if (this.index.has(key)) {
         // The container was made just before the restart.
         this.journal.remove(key);
@@ -581,6 +675,8 @@ export class PodmanBackend implements SessionBackend {
         const message = file.failed.event ?? `Failed to pull image "${spec.image}": ${file.failed.message}`;
         this.pulls.set(key, { progress: new PullProgress(), startedAt: at, cancelled: false, events: [{ type: 'Warning', reason: 'Failed', message, firstTime: at, lastTime: at }] });
         this.index.set(key, { record: { ...recordFromSpec(spec, new Date(file.createdAt)), status: 'Failed', finishedAt: at }, containerId: '', ports: new Map() });
+      } else if (file.queued) {
+        this.enqueue(spec, new Date(file.createdAt));
       } else {
         // Credentials are never written down: a private image's pull fails as unauthorized.
         this.startPull(spec, new Date(file.createdAt));
@@ -592,12 +688,20 @@ export class PodmanBackend implements SessionBackend {
     const key = recordKey(id, appId);
     const entry = this.index.get(key);
     const pull = this.pulls.get(key);
-    if (!entry || entry.containerId || !pull || entry.record.status !== 'Pending') return undefined;
+    if (!entry || entry.containerId || entry.record.status !== 'Pending') return undefined;
+    const queued = this.admission.note(key, this.headlessUsage());
+    if (queued) return `${queued}.`;
+    if (!pull) return undefined;
     return `Pulling image ${entry.record.image}: ${pull.progress.summary()}.`;
   }
 
   /** view=events of a launch without a container: the pull so far. */
   private pullEvents(key: string): SessionEvent[] {
+    const queued = this.admission.note(key, this.headlessUsage());
+    if (queued) {
+      const since = this.index.get(key)!.record.createdAt;
+      return [{ type: 'Normal', reason: 'Queued', message: queued, firstTime: since, lastTime: new Date() }];
+    }
     const pull = this.pulls.get(key);
     if (!pull) return [];
     const last = pull.events.at(-1);
@@ -654,6 +758,41 @@ export class PodmanBackend implements SessionBackend {
     });
   }
 
+  /**
+   * Record this server's claim on the engine (its network name and uid range), after checking
+   * that no other live server holds either (claim.ts). A claim is written as labels of the base
+   * network, which the engine cannot relabel: an unlabelled one (made before claims existed) or
+   * a gone server's is replaced.
+   */
+  private async claimEngine(): Promise<void> {
+    const mine: EngineClaim = { network: this.opts.network, ...this.opts.identity };
+    const networks = await this.docker.listNetworks();
+    const claims = networks.flatMap((n) => claimOf(n.Labels) ?? []);
+    const conflict = claimConflict(mine, claims, (claim) => fs.existsSync(claim.dataDir));
+    if (conflict) throw new Error(`cannot start beside another skaha server on this engine: ${conflict}`);
+    const base = networks.find((n) => n.Name === mine.network);
+    const current = claimOf(base?.Labels);
+    if (current && isOwnClaim(mine, current) && current.uidMin === mine.uidMin && current.uidMax === mine.uidMax && current.store === mine.store) return;
+    if (base) {
+      try {
+        await this.docker.getNetwork(base.Name).remove();
+      } catch (err) {
+        this.opts.log.warn(`network ${base.Name} is in use and keeps an old claim (${engineMessage(err)}); other servers on this engine may not see this one's uid range`);
+        return;
+      }
+    }
+    await this.docker.createNetwork({ Name: mine.network, Driver: 'bridge', Labels: claimLabels(mine), Options: { isolate: 'true' } });
+  }
+
+  /**
+   * Whether a container's labels make it this server's. Containers made before servers labelled
+   * theirs belong to the server on the default network name, the only one there was.
+   */
+  private isOurs(labels: Record<string, string>): boolean {
+    const owner = labels[LABEL.instance];
+    return owner === undefined ? this.opts.network === DEFAULT_NETWORK : owner === this.opts.network;
+  }
+
   /** Rebuild the whole index from the engine (at start and after every reconnect). */
   private async relist(): Promise<void> {
     const containers = await this.docker.listContainers({ all: true, filters: { label: [LABEL.id] } });
@@ -681,7 +820,7 @@ export class PodmanBackend implements SessionBackend {
     }
     const labels = info.Config?.Labels ?? {};
     const id = labels[LABEL.id];
-    if (!id) return undefined;
+    if (!id || !this.isOurs(labels)) return undefined;
     const key = recordKey(id, labels[LABEL.appId]);
     const deadlineOverride = this.deadlines.get(key);
     const record = recordFromInspect(info, { terminating: this.terminating.has(key), ...(deadlineOverride ? { deadlineOverride } : {}) });
@@ -752,7 +891,7 @@ export class PodmanBackend implements SessionBackend {
     }
     const attributes = event.Actor?.Attributes ?? {};
     const containerId = event.Actor?.ID ?? event.id;
-    if (!containerId || !attributes[LABEL.id]) return;
+    if (!containerId || !attributes[LABEL.id] || !this.isOurs(attributes)) return;
     if (event.Action === 'remove' || event.status === 'remove') {
       for (const [k, e] of this.index) if (e.containerId === containerId) this.forget(k);
       this.emit('session');
@@ -783,4 +922,9 @@ function readAll(stream: Readable, limitMs: number): Promise<string> {
       reject(err);
     });
   });
+}
+
+/** What a headless job asks of the machine: its requests. */
+function demandOf(spec: LaunchSpec): Demand {
+  return { cores: spec.resources.coresRequest, ramGiB: spec.resources.ramRequestGiB };
 }

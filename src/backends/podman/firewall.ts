@@ -3,32 +3,57 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The chains this backend owns in the filter table; FORWARD jumps to the first before netavark's. */
-const CHAIN = 'SKAHA_ISOLATION';
-const DROP_CHAIN = 'SKAHA_ISOLATION_2';
+/** The chains this backend owns in the filter table; FORWARD and INPUT jump to them first. */
+const FORWARD_CHAIN = 'SKAHA_ISOLATION';
+const FORWARD_DROP_CHAIN = 'SKAHA_ISOLATION_2';
+const INPUT_CHAIN = 'SKAHA_INPUT';
+/** Marks a bridge's callback-port rule, so a restart on another port replaces it. */
+const CALLBACK_COMMENT = 'skaha callback listener';
+/** aardvark-dns answers a network's container names (and forwards the rest) on its gateway. */
+const DNS_PORT = '53';
 
 /**
- * Forwarding between two users' session networks is dropped (issue 15 point 4). Netavark's own
- * `isolate` option does this in principle, but netavark 1.4 (Debian 12) left its isolation chains
- * empty here for networks set up through the compatible API, so the backend keeps its own rules,
- * in netavark's shape: a packet entering from a session bridge and leaving through another
- * session bridge is dropped (two chains: one rule per bridge in each). There is no API for the
- * kernel's packet filter beyond the iptables command (iptables-nft on Debian), which netavark
- * itself needs installed.
+ * A session reaches its own desktop-apps, the callback listener and the outside world, never
+ * another user's session nor any other port of this host (issue 15 point 4).
+ *
+ * Forwarding between two users' session networks is dropped: netavark's own `isolate` option
+ * does this in principle, but netavark 1.4 (Debian 12) left its isolation chains empty here for
+ * networks set up through the compatible API, so the backend keeps its own rules, in netavark's
+ * shape (two chains: a packet entering from a session bridge and leaving through another one is
+ * dropped).
+ *
+ * Traffic from a session bridge to the host itself (its gateway address, or any other address of
+ * the host: the engine's API, a database, the platform's own port) is refused, except DNS, the
+ * callback listener's port, and the replies of connections the host opened (the proxy's).
+ *
+ * There is no API for the kernel's packet filter beyond the iptables command (iptables-nft on
+ * Debian), which netavark itself needs installed.
  */
 export class SessionFirewall {
   private readonly bridges: string[] = [];
+  private callbackPort: number | undefined;
   private applied: Promise<void> = Promise.resolve();
 
   constructor(private readonly log: { warn(message: string): void }) {}
 
-  /** Isolate these bridges (the session networks' interfaces) from each other and from the rest. */
+  /** Isolate these bridges (the session networks' interfaces) from each other and from the host. */
   isolate(bridges: Iterable<string>): Promise<void> {
     const added = [...bridges].filter((b) => !this.bridges.includes(b));
     if (!added.length) return this.applied;
     this.bridges.push(...added);
-    this.applied = this.applied.then(() => this.apply(added)).catch((err: unknown) => {
-      this.log.warn(`sessions are not isolated from each other: iptables failed: ${(err as Error).message.split('\n')[0]}`);
+    return this.queue(() => this.apply(added));
+  }
+
+  /** Sessions may reach this host port (the callback listener's), on every bridge now and later. */
+  openCallbackPort(port: number): Promise<void> {
+    if (this.callbackPort === port) return this.applied;
+    this.callbackPort = port;
+    return this.queue(() => this.apply(this.bridges));
+  }
+
+  private queue(change: () => Promise<void>): Promise<void> {
+    this.applied = this.applied.then(change).catch((err: unknown) => {
+      this.log.warn(`sessions are not isolated: iptables failed: ${(err as Error).message.split('\n')[0]}`);
     });
     return this.applied;
   }
@@ -36,20 +61,58 @@ export class SessionFirewall {
   /**
    * Rules are added, never flushed: servers sharing an engine (each with its own networks) add
    * theirs beside the others'. A rule for a bridge that is gone does nothing until a session
-   * network takes the name again.
+   * network takes the name again. In SKAHA_INPUT what a bridge may reach is inserted at the top
+   * and its refusal appended, so every exception comes before every refusal.
    */
   private async apply(bridges: string[]): Promise<void> {
-    const iptables = (...args: string[]) => run('iptables', ['-w', ...args]);
-    const ensure = async (chain: string, rule: string[], position?: string) => {
-      if (await iptables('-C', chain, ...rule).then(() => true, () => false)) return;
-      await iptables(...(position ? ['-I', chain, position] : ['-A', chain]), ...rule);
-    };
-    for (const chain of [CHAIN, DROP_CHAIN]) await iptables('-N', chain).catch(() => undefined); // exists already
+    for (const chain of [FORWARD_CHAIN, FORWARD_DROP_CHAIN, INPUT_CHAIN]) await iptables('-N', chain).catch(() => undefined); // exists already
+    const stale = this.callbackPort === undefined ? [] : await staleCallbackRules(bridges, this.callbackPort);
+    for (const rule of stale) await iptables('-D', INPUT_CHAIN, ...rule);
     for (const bridge of bridges) {
-      await ensure(CHAIN, ['-i', bridge, '!', '-o', bridge, '-j', DROP_CHAIN]);
-      await ensure(DROP_CHAIN, ['-o', bridge, '-j', 'DROP']);
+      await ensure(FORWARD_CHAIN, ['-i', bridge, '!', '-o', bridge, '-j', FORWARD_DROP_CHAIN]);
+      await ensure(FORWARD_DROP_CHAIN, ['-o', bridge, '-j', 'DROP']);
+
+      await ensure(INPUT_CHAIN, ['-i', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'RETURN'], '1');
+      for (const protocol of ['udp', 'tcp']) await ensure(INPUT_CHAIN, ['-i', bridge, '-p', protocol, '-m', protocol, '--dport', DNS_PORT, '-j', 'RETURN'], '1');
+      if (this.callbackPort !== undefined) await ensure(INPUT_CHAIN, callbackRule(bridge, String(this.callbackPort)), '1');
+      // REJECT, not DROP: a refused connection fails at once instead of hanging a client.
+      await ensure(INPUT_CHAIN, ['-i', bridge, '-j', 'REJECT']);
     }
-    // First in FORWARD, before netavark's ACCEPT rules.
-    await ensure('FORWARD', ['-j', CHAIN], '1');
+    // First in FORWARD and INPUT, before netavark's ACCEPT rules.
+    await ensure('FORWARD', ['-j', FORWARD_CHAIN], '1');
+    await ensure('INPUT', ['-j', INPUT_CHAIN], '1');
   }
+}
+
+function iptables(...args: string[]) {
+  return run('iptables', ['-w', ...args]);
+}
+
+async function ensure(chain: string, rule: string[], position?: string): Promise<void> {
+  if (await iptables('-C', chain, ...rule).then(() => true, () => false)) return;
+  await iptables(...(position ? ['-I', chain, position] : ['-A', chain]), ...rule);
+}
+
+function callbackRule(bridge: string, port: string): string[] {
+  return ['-i', bridge, '-p', 'tcp', '-m', 'tcp', '--dport', port, '-m', 'comment', '--comment', CALLBACK_COMMENT, '-j', 'RETURN'];
+}
+
+/** The callback-port rules of these bridges that name another port (an earlier run's). */
+async function staleCallbackRules(bridges: string[], port: number): Promise<string[][]> {
+  const { stdout } = await iptables('-S', INPUT_CHAIN);
+  return parseCallbackRules(stdout)
+    .filter((rule) => bridges.includes(rule.bridge) && rule.port !== String(port))
+    .map((rule) => callbackRule(rule.bridge, rule.port));
+}
+
+/** The callback-port rules in `iptables -S` output: bridge and port of each. */
+export function parseCallbackRules(listing: string): Array<{ bridge: string; port: string }> {
+  const rules: Array<{ bridge: string; port: string }> = [];
+  for (const line of listing.split('\n')) {
+    if (!line.includes(`--comment "${CALLBACK_COMMENT}"`)) continue;
+    const bridge = /-i (\S+)/.exec(line)?.[1];
+    const port = /--dport (\d+)/.exec(line)?.[1];
+    if (bridge && port) rules.push({ bridge, port });
+  }
+  return rules;
 }

@@ -14,6 +14,8 @@ export const LABEL = {
   ramLimit: 'canfar.net/ram-limit-gib',
   gpus: 'canfar.net/gpus',
   deadline: 'canfar.net/deadline-seconds',
+  /** Which server on the engine made it (its podman.network): servers sharing an engine ignore each other's. */
+  instance: 'canfar.net/instance',
 } as const;
 
 const GiB = 2 ** 30;
@@ -36,6 +38,8 @@ export function labelsFor(spec: LaunchSpec): Record<string, string> {
 
 export interface PodmanOptions {
   network: string;
+  /** The server's name on the engine (LABEL.instance). */
+  instance: string;
   stopTimeoutSeconds: number;
   pidsLimit: number;
 }
@@ -63,7 +67,7 @@ export function toContainerCreate(spec: LaunchSpec, opts: PodmanOptions, network
     User: `${spec.uid}:${spec.gid}`,
     ...(spec.workingDir ? { WorkingDir: spec.workingDir } : {}),
     ...(networkOf ? {} : { Hostname: spec.hostname }),
-    Labels: labelsFor(spec),
+    Labels: { ...labelsFor(spec), [LABEL.instance]: opts.instance },
     ExposedPorts: exposed,
     StopTimeout: opts.stopTimeoutSeconds,
     HostConfig: {

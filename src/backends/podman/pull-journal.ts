@@ -11,18 +11,22 @@ export interface PullFile {
   createdAt: string;
   /** `event`: the Failed event's message; files of earlier versions have the pull's `message` only. */
   failed?: { at: string; event?: string; message?: string };
+  /** A headless job waiting for room on the machine (admission.ts), not for its image. */
+  queued?: boolean;
 }
 
 /**
- * Launches waiting for their image, one file each under `<stateDir>/pulls`, so that a restarted
- * server resumes their pulls and lists the failed ones (with their reason) until they are reaped.
+ * Launches without a container yet — waiting for their image, or (headless jobs) for room on the
+ * machine — one file each under `<stateDir>/pulls`, so that a restarted server resumes their
+ * pulls, keeps queued jobs in their places, and lists the failed ones (with their reason) until
+ * they are reaped.
  */
 export class PullJournal {
   constructor(private readonly dir: string) {}
 
-  /** The launch waits for its image. */
-  pending(spec: LaunchSpec, createdAt: Date): void {
-    this.write(spec, { spec: withoutAuth(spec), createdAt: createdAt.toISOString() });
+  /** The launch waits for its image (or, `queued`, for room). */
+  pending(spec: LaunchSpec, createdAt: Date, opts: { queued?: boolean } = {}): void {
+    this.write(spec, { spec: withoutAuth(spec), createdAt: createdAt.toISOString(), ...(opts.queued ? { queued: true } : {}) });
   }
 
   /** The launch failed before its container ran: `event` says why. */

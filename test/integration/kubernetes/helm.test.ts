@@ -122,9 +122,13 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     assert.equal(volumesOf(deployment)['user-storage']?.nfs?.server, 'nfs.example.org');
     const ingress = pick<k8s.V1Ingress>(objects, 'Ingress');
     assert.equal(ingress.spec?.ingressClassName, 'nginx');
-    assert.deepEqual(ingress.spec?.tls, [{ hosts: ['skaha.example.org'], secretName: 'skaha-tls' }].map((t) => Object.assign(new k8s.V1IngressTLS(), t)));
-    const rule = ingress.spec!.rules![0]!;
-    assert.deepEqual([rule.host, rule.http?.paths[0]?.path, rule.http?.paths[0]?.backend.service?.name], ['skaha.example.org', '/', 'skaha']);
+    assert.deepEqual(ingress.spec?.tls, [{ hosts: ['skaha.example.org', '*.sessions.example.org'], secretName: 'skaha-tls' }].map((t) => Object.assign(new k8s.V1IngressTLS(), t)));
+    const [rule, sessionsRule] = ingress.spec!.rules!;
+    assert.deepEqual([rule!.host, rule!.http?.paths[0]?.path, rule!.http?.paths[0]?.backend.service?.name], ['skaha.example.org', '/', 'skaha']);
+    // Each session on its own origin: the wildcard host reaches the same server, which is told the domain.
+    assert.deepEqual([sessionsRule!.host, sessionsRule!.http?.paths[0]?.backend.service?.name], ['*.sessions.example.org', 'skaha']);
+    assert.equal(config.proxy.sessionsDomain, 'sessions.example.org');
+    assert.deepEqual(config.kubernetes.networkPolicy, { enabled: true, serverNamespace: 'skaha-full', serverPodLabels: { 'app.kubernetes.io/name': 'skaha', 'app.kubernetes.io/instance': 'skaha' }, blockedCidrs: [] });
     assert.equal(ingress.metadata?.annotations?.['nginx.ingress.kubernetes.io/proxy-read-timeout'], '3600');
     assert.equal(pick<k8s.V1Namespace>(objects, 'Namespace').metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
     const pvc = pick<k8s.V1PersistentVolumeClaim>(objects, 'PersistentVolumeClaim');
@@ -298,6 +302,22 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
       const logs = await call('GET', `/skaha/v0/session/${web}?view=logs`);
       assert.equal(logs.status, 200);
       assert.doesNotMatch(logs.body, /\(40[13]\)/, 'pods/log is allowed (kwok just has no logs)');
+
+      // The NetworkPolicies the server wrote with the chart's Role, as the API server holds them
+      // (accepted and validated; kwok's nodes have no network plugin to enforce them).
+      const policies = (await kc.makeApiClient(k8s.NetworkingV1Api).listNamespacedNetworkPolicy({ namespace: WORKLOAD })).items;
+      const webPod = (await kc.makeApiClient(k8s.CoreV1Api).listNamespacedPod({ namespace: WORKLOAD, labelSelector: `canfar.net/id=${web}` })).items[0]!;
+      const uid = webPod.metadata!.labels!['canfar.net/uid'];
+      assert.match(uid ?? '', /^\d+$/, 'session pods carry their uid');
+      assert.deepEqual(policies.map((p) => p.metadata!.name).sort(), ['skaha-sessions', `skaha-user-${uid}`]);
+      const sessions = policies.find((p) => p.metadata!.name === 'skaha-sessions')!.spec!;
+      const selects = (selector: k8s.V1LabelSelector | undefined, labels: Record<string, string>) => Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+      assert.ok(selects(sessions.podSelector, webPod.metadata!.labels!), 'skaha-sessions selects the session pod');
+      const plain = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
+      assert.deepEqual(plain(sessions.ingress), [{ _from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': FULL_NS } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'skaha', 'app.kubernetes.io/instance': 'skaha' } } }] }], 'only the server\'s pods may connect');
+      const own = policies.find((p) => p.metadata!.name === `skaha-user-${uid}`)!.spec!;
+      assert.ok(selects(own.podSelector, webPod.metadata!.labels!), 'the user\'s policy selects the user\'s pod');
+      assert.ok(!selects(own.podSelector, { ...webPod.metadata!.labels!, 'canfar.net/uid': String(Number(uid) + 1) }), 'and not another user\'s');
       assert.equal((await call('GET', '/skaha/v0/session?view=stats')).status, 200, 'nodes are listed');
 
       // A private image twice: the pull secret is created, then updated.

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { SESSION_LABEL } from '../../../src/backends/labels.js';
 import { cleanupList, engine, launch, runJob, startPlatform, WEB_IMAGE, type TestPlatform } from '../../helpers/platform.js';
+import { freePort } from '../../helpers/ports.js';
 import { openThroughProxy } from '../../helpers/sessions.js';
 
 /** The address a session's container has on its network. */
@@ -22,9 +25,11 @@ const probe = (targets: string[]) =>
  */
 describe('network isolation between users on Podman', () => {
   let tp: TestPlatform;
+  let callbackPort: number;
   const cleanups = cleanupList();
   before(async () => {
-    tp = await startPlatform(cleanups.add);
+    callbackPort = await freePort();
+    tp = await startPlatform(cleanups.add, { podman: { callbackPort } });
   });
   after(() => cleanups.run());
 
@@ -49,5 +54,55 @@ describe('network isolation between users on Podman', () => {
     const fromBob = await runJob(tp, bob.token, probe([`${a}:5000`, `${b}:5000`]));
     assert.match(fromBob.logs, new RegExp(`^${a}:5000 blocked`, 'm'), fromBob.logs);
     assert.match(fromBob.logs, new RegExp(`^${b}:5000 open$`, 'm'), fromBob.logs);
+  });
+
+  it('lets a session reach the callback API on its gateway and no other port of this host', async () => {
+    // A service of this host on all addresses, as a database or an engine API might be.
+    const hostService = net.createServer((socket) => socket.end('hello\n'));
+    await new Promise<void>((resolve) => hostService.listen(0, '0.0.0.0', resolve));
+    cleanups.add(() => new Promise((resolve) => hostService.close(() => resolve())));
+    const servicePort = (hostService.address() as net.AddressInfo).port;
+    const platformPort = new URL(tp.base).port;
+    const hostAddress = Object.entries(os.networkInterfaces())
+      .filter(([name]) => !name.startsWith('podman') && !name.startsWith('veth'))
+      .flatMap(([, addresses]) => addresses ?? [])
+      .find((a) => a.family === 'IPv4' && !a.internal)?.address;
+    assert.ok(hostAddress, 'this host has an outside address');
+
+    const { token } = await tp.newUser('netc');
+    // The gateway from the container's own routing table: what a published image would read.
+    const script = `python3 - <<'PY'
+import socket, struct, urllib.request, urllib.error
+gw = next(socket.inet_ntoa(struct.pack('<L', int(f[2], 16))) for f in (l.split() for l in open('/proc/net/route').readlines()[1:]) if f[1] == '00000000')
+def tcp(h, p):
+    s = socket.socket(); s.settimeout(3)
+    try:
+        s.connect((h, p)); return 'open'
+    except Exception as e:
+        return 'blocked ' + type(e).__name__
+    finally:
+        s.close()
+for name, h, p in [('gateway-service', gw, ${servicePort}), ('gateway-platform', gw, ${platformPort}), ('host-service', '${hostAddress}', ${servicePort})]:
+    print(name, tcp(h, p))
+try:
+    print('callback', urllib.request.urlopen('http://%s:${callbackPort}/skaha/v0/image' % gw, timeout=5).status)
+except urllib.error.HTTPError as e:
+    print('callback', e.code)
+except Exception as e:
+    print('callback unreachable', type(e).__name__)
+PY`;
+    // The probe itself works: the same host service answers this host's own client.
+    const local = await new Promise<string>((resolve, reject) => {
+      const c = net.connect(servicePort, hostAddress, () => c.once('data', (d) => { resolve(String(d)); c.end(); }));
+      c.once('error', reject);
+    });
+    assert.equal(local, 'hello\n');
+    const job = await runJob(tp, token, script);
+    assert.equal(job.status, 'Succeeded', job.logs);
+    for (const name of ['gateway-service', 'gateway-platform', 'host-service']) {
+      assert.match(job.logs, new RegExp(`^${name} blocked`, 'm'), `${name}: ${job.logs}`);
+    }
+    // The callback API answers (401: a job holds no callback token).
+    assert.match(job.logs, /^callback 401$/m, job.logs);
   });
 });

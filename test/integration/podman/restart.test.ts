@@ -5,13 +5,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SESSION_LABEL } from '../../../src/backends/labels.js';
-import { engine, HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
+import { engine, HEADLESS_IMAGE, removeNetworks, testInstance, WEB_IMAGE } from '../../helpers/platform.js';
 
 const BIN = path.resolve('bin/skaha.js');
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-cli-'));
+// The server's own network and uid range on the shared engine (helpers/platform.ts).
+const configFile = `${dataDir}.json`;
+fs.writeFileSync(configFile, JSON.stringify(testInstance(dataDir)));
+const env = { ...process.env, SKAHA_CONFIG: configFile };
 
 /** `skaha serve --port 0`; resolves with the process and the URL it printed. */
-function serve(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+function serve(): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env });
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 60_000);
@@ -29,29 +34,30 @@ function serve(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
 }
 
 describe('the skaha command and a server restart', () => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-cli-'));
   const children: ChildProcess[] = [];
-  after(() => {
+  after(async () => {
     for (const c of children) c.kill('SIGKILL');
     fs.rmSync(dataDir, { recursive: true, force: true });
+    fs.rmSync(configFile, { force: true });
+    await removeNetworks(testInstance(dataDir).podman.network);
   });
 
   it('admin token create prints the token alone on its last line, server running or not', () => {
-    const r = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'cliuser', '--data-dir', dataDir], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'cliuser', '--data-dir', dataDir], { encoding: 'utf8', env });
     assert.equal(r.status, 0, r.stderr);
     const last = r.stdout.trim().split('\n').pop()!;
     assert.match(last, /^skt_[A-Za-z0-9_-]{43}$/);
-    const bad = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'Not Valid', '--data-dir', dataDir], { encoding: 'utf8' });
+    const bad = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'Not Valid', '--data-dir', dataDir], { encoding: 'utf8', env });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^skaha: invalid username 'Not Valid'/);
-    const usage = spawnSync(process.execPath, [BIN, 'serve', '--port', 'abc'], { encoding: 'utf8' });
+    const usage = spawnSync(process.execPath, [BIN, 'serve', '--port', 'abc'], { encoding: 'utf8', env });
     assert.equal(usage.status, 2);
   });
 
   it('lists every session it had after being killed and started again', async () => {
-    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8', env }).stdout.trim().split('\n').pop()!;
     const auth = { authorization: `Bearer ${token}` };
-    let server = await serve(dataDir);
+    let server = await serve();
     children.push(server.child);
     assert.equal((await fetch(`${server.url}/skaha/v0/session`)).status, 401);
     const created = await fetch(`${server.url}/skaha/v0/session`, {
@@ -65,9 +71,9 @@ describe('the skaha command and a server restart', () => {
     server.child.kill('SIGKILL');
     await new Promise((r) => server.child.once('exit', r));
     // A token made while the server is down works once it is back.
-    const later = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+    const later = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8', env }).stdout.trim().split('\n').pop()!;
 
-    server = await serve(dataDir);
+    server = await serve();
     children.push(server.child);
     // Double slashes are tolerated (the Python client can send them, spec §1.1).
     const list = await fetch(`${server.url}//skaha//v0/session`, { headers: { authorization: `Bearer ${later}` } });
@@ -90,9 +96,9 @@ describe('the skaha command and a server restart', () => {
   });
 
   it('finishes a DELETE it acknowledged before being killed -9, and never shows the session again', async () => {
-    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'deleter', '--data-dir', dataDir], { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'deleter', '--data-dir', dataDir], { encoding: 'utf8', env }).stdout.trim().split('\n').pop()!;
     const auth = { authorization: `Bearer ${token}` };
-    let server = await serve(dataDir);
+    let server = await serve();
     children.push(server.child);
     const launch = async (form: Record<string, string>) => {
       const r = await fetch(`${server.url}/skaha/v0/session`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
@@ -116,7 +122,7 @@ describe('the skaha command and a server restart', () => {
     const ours = async () => (await engine().listContainers({ all: true, filters: { label: [`${SESSION_LABEL.id}=${job}`] } })).length;
     assert.equal(await ours(), 1, 'the job\'s container outlived the server (the window this test is about)');
 
-    server = await serve(dataDir);
+    server = await serve();
     children.push(server.child);
     const listed = (await (await fetch(`${server.url}/skaha/v0/session`, { headers: auth })).json()) as Array<{ id: string; status: string }>;
     for (const s of listed.filter((x) => x.id === job || x.id === app)) assert.equal(s.status, 'Terminating', `${s.id} is shown as being deleted, not ${s.status}`);

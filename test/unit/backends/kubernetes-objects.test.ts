@@ -62,6 +62,7 @@ const labels = {
   'canfar.net/project': 'default',
   'app.kubernetes.io/managed-by': 'skaha',
   'app.kubernetes.io/part-of': 'canfar',
+  'canfar.net/uid': '200001',
 };
 
 const owner = [{ apiVersion: 'batch/v1', kind: 'Job', name: 'skaha-contributed-alice-vl91sfzz', uid: 'uid-1', controller: true }];

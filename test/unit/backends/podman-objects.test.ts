@@ -25,7 +25,7 @@ const spec: LaunchSpec = {
 
 describe('Podman container objects', () => {
   it('builds the whole create body: the user, no capabilities, no privilege gain, loopback ports, limits', () => {
-    assert.deepEqual(toContainerCreate(spec, { network: 'skaha', stopTimeoutSeconds: 5, pidsLimit: 4096 }), {
+    assert.deepEqual(toContainerCreate(spec, { network: 'skaha-u200001', instance: 'skaha', stopTimeoutSeconds: 5, pidsLimit: 4096 }), {
       name: 'skaha-contributed-alice-vl91sfzz',
       Image: 'images.canfar.net/skaha/webapp:1.0',
       Env: ['HOME=/arc/home/alice'],
@@ -51,13 +51,14 @@ describe('Podman container objects', () => {
         'canfar.net/ram-limit-gib': '2',
         'canfar.net/gpus': '0',
         'canfar.net/deadline-seconds': '345600',
+        'canfar.net/instance': 'skaha',
       },
       ExposedPorts: { '5000/tcp': {} },
       StopTimeout: 5,
       HostConfig: {
         Binds: ['/data/arc/home/alice:/arc/home/alice:rw', '/data/sessions/vl91sfzz/passwd:/etc/passwd:ro'],
         PortBindings: { '5000/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
-        NetworkMode: 'skaha',
+        NetworkMode: 'skaha-u200001',
         GroupAdd: ['300000'],
         CapDrop: ['ALL'],
         SecurityOpt: ['no-new-privileges'],
@@ -73,7 +74,7 @@ describe('Podman container objects', () => {
   });
 
   it('puts a desktop-app in its desktop\'s network namespace, headless jobs keep their own command', () => {
-    const app = toContainerCreate({ ...spec, type: 'desktop-app', appId: 'abc', ports: [], command: ['/skaha-system/start-desktop-software.sh'], args: [] }, { network: 'skaha', stopTimeoutSeconds: 5, pidsLimit: 0 }, 'c0ffee');
+    const app = toContainerCreate({ ...spec, type: 'desktop-app', appId: 'abc', ports: [], command: ['/skaha-system/start-desktop-software.sh'], args: [] }, { network: 'skaha-u200001', instance: 'skaha', stopTimeoutSeconds: 5, pidsLimit: 0 }, 'c0ffee');
     assert.equal(app.HostConfig?.NetworkMode, 'container:c0ffee');
     assert.equal(app.Hostname, undefined, 'a shared namespace keeps the desktop hostname');
     assert.equal(app.Labels?.['canfar.net/app-id'], 'abc');
@@ -94,7 +95,7 @@ describe('Podman container objects', () => {
   });
 
   it('rebuilds a record from labels and state alone', () => {
-    const body = toContainerCreate(spec, { network: 'skaha', stopTimeoutSeconds: 5, pidsLimit: 0 });
+    const body = toContainerCreate(spec, { network: 'skaha-u200001', instance: 'skaha', stopTimeoutSeconds: 5, pidsLimit: 0 });
     const info = {
       Id: 'abc',
       Created: '2025-03-05T21:48:20.5Z',

@@ -63,8 +63,8 @@ refused in `config` rather than silently replaced.
 {{- $resources := get $c "resources" | default dict -}}
 {{- if hasKey $resources "file" }}{{ fail "config.resources.file is set by the chart: use resourceContext" }}{{ end -}}
 {{- $k := get $c "kubernetes" | default dict -}}
-{{- range $key := list "kubeconfig" "namespace" "storage" -}}
-{{- if hasKey $k $key }}{{ fail (printf "config.kubernetes.%s is set by the chart; see workloadNamespace and userStorage" $key) }}{{ end -}}
+{{- range $key := list "kubeconfig" "namespace" "storage" "networkPolicy" -}}
+{{- if hasKey $k $key }}{{ fail (printf "config.kubernetes.%s is set by the chart; see workloadNamespace, userStorage and networkPolicy" $key) }}{{ end -}}
 {{- end -}}
 {{- if kindIs "string" (get $c "registryHosts") -}}
 {{- $_ := set $c "registryHosts" (regexSplit "\\s+" (trim $c.registryHosts) -1) -}}
@@ -91,6 +91,13 @@ refused in `config` rather than silently replaced.
 {{- end -}}
 {{- if not (get $k "sessionsApiUrl") -}}
 {{- $_ := set $k "sessionsApiUrl" (printf "http://%s.%s.svc:%d" (include "skaha.fullname" .) .Release.Namespace (int .Values.service.port)) -}}
+{{- end -}}
+{{- $_ := set $k "networkPolicy" (dict "enabled" .Values.networkPolicy.enabled "serverNamespace" .Release.Namespace "serverPodLabels" (include "skaha.selectorLabels" . | fromYaml) "blockedCidrs" .Values.networkPolicy.blockedCidrs) -}}
+{{- if .Values.ingress.sessionsHost -}}
+{{- if not (hasPrefix "*." .Values.ingress.sessionsHost) }}{{ fail "ingress.sessionsHost is a wildcard name: *.sessions.example.org" }}{{ end -}}
+{{- $proxy := get $c "proxy" | default dict -}}
+{{- $_ := set $proxy "sessionsDomain" (trimPrefix "*." .Values.ingress.sessionsHost) -}}
+{{- $_ := set $c "proxy" $proxy -}}
 {{- end -}}
 {{- $_ := set $c "kubernetes" $k -}}
 {{- $tls := get $c "tls" | default dict -}}

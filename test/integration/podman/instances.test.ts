@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { cleanupList, launch, startPlatform, testInstance, WEB_IMAGE, type TestPlatform } from '../../helpers/platform.js';
+import { openThroughProxy } from '../../helpers/sessions.js';
+
+/**
+ * Issue 16 point 3: two servers on one engine. Each claims a network name and a uid range; a
+ * second server asking for either is refused at start with a clear message, and a server with
+ * its own sees nothing of the other's sessions, even for a user of the same name.
+ */
+describe('two skaha servers on one engine', () => {
+  let first: TestPlatform;
+  let second: TestPlatform;
+  const cleanups = cleanupList();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-instances-'));
+  before(async () => {
+    first = await startPlatform(cleanups.add);
+    second = await startPlatform(cleanups.add);
+  });
+  after(async () => {
+    await cleanups.run();
+    fs.rmSync(scratch, { recursive: true, force: true });
+  });
+
+  /** Start a server that must be refused; returns the message it was refused with. */
+  async function refused(overrides: Record<string, unknown>): Promise<string> {
+    const dataDir = fs.mkdtempSync(path.join(scratch, 'data-'));
+    const attempt = cleanupList();
+    try {
+      await startPlatform(attempt.add, overrides, { dataDir });
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await attempt.run();
+    }
+    assert.fail('the server started');
+  }
+
+  it('refuses a server that asks for another\'s network name or an overlapping uid range', async () => {
+    const taken = testInstance(first.dataDir);
+    const sameNetwork = await refused({ podman: { network: taken.podman.network } });
+    assert.match(sameNetwork, new RegExp(`network "${taken.podman.network}" belongs to the skaha server whose data directory is ${first.dataDir}`));
+    const overlapping = await refused({ identity: { uidMin: taken.identity.uidMin + 10, uidMax: taken.identity.uidMax + 10 } });
+    assert.match(overlapping, new RegExp(`overlaps ${taken.identity.uidMin}\\.\\.${taken.identity.uidMax} of the skaha server on network "${taken.podman.network}"`));
+    // The first server goes on untroubled.
+    assert.equal((await first.request('GET', '/readyz')).status, 200);
+  });
+
+  it('hides a server\'s sessions from another on the same engine, for a user of the same name', async () => {
+    const alice = await first.newUser('twin');
+    const id = await launch(first, alice.token, { name: 'mine', image: WEB_IMAGE, type: 'contributed' });
+    assert.equal(await first.waitStatus(alice.token, id, ['Running', 'Failed']), 'Running');
+    const twin = (await second.platform.store.createToken(alice.username, 'twin')).token;
+
+    const listed = await second.request('GET', '/skaha/v0/session', { token: twin });
+    assert.equal(listed.status, 200);
+    assert.deepEqual(JSON.parse(listed.body), []);
+    assert.equal((await second.request('GET', `/skaha/v0/session/${id}`, { token: twin })).status, 404);
+    assert.equal((await second.request('DELETE', `/skaha/v0/session/${id}`, { token: twin })).status, 404);
+    assert.equal((await openThroughProxy(second, `/session/contrib/${id}/`, { authorization: `Bearer ${twin}` }, 5_000)).status, 404);
+    assert.ok(!second.platform.backend.list().some((s) => s.id === id), 'not in the second server\'s index');
+
+    // The first server's session is untouched and its own server still reaches it.
+    assert.equal(await first.waitStatus(alice.token, id, ['Running']), 'Running');
+    assert.equal((await openThroughProxy(first, `/session/contrib/${id}/`, { authorization: `Bearer ${alice.token}` })).status, 200);
+  });
+});
