@@ -85,7 +85,8 @@ async function main(): Promise<void> {
   try {
     const m = machine();
     console.log(`API latency: ${SESSIONS} headless sessions, ${REQUESTS} requests per endpoint; ${machineLine(m)}`);
-    server = await startServer(cleanup);
+    // 200 `sleep` jobs asking 1 core each: room for all of them, or 198 would wait in the queue.
+    server = await startServer(cleanup, { config: { podman: { headlessQuota: { cores: SESSIONS, ramGiB: SESSIONS } } } });
     const srv = server;
     cleanup.add(`delete sessions of ${srv.username}`, async () => {
       const r = await deleteSessionsOf(srv, known, { concurrency: 8, timeoutMs: 300_000 });
