@@ -16,7 +16,9 @@
  * skaha's DELETE, waiting until the session is gone (404); `podman rm -f -t 0`; remove.
  * Round 0 is a warm-up and not counted.
  *
- * Environment: BENCH_LAUNCHES (20), BENCH_PAUSE_MS (250, between steps), BENCH_TIMEOUT_S (900).
+ * Environment: BENCH_LAUNCHES (20), BENCH_PAUSE_MS (250, between steps), BENCH_TIMEOUT_S (900),
+ * BENCH_FRESH_USERS (0; 1: each skaha launch is a new user's first, which on Podman also makes
+ * that user's network and its firewall rules).
  */
 import type Docker from 'dockerode';
 import {
@@ -46,6 +48,7 @@ import {
 const LAUNCHES = envInt('BENCH_LAUNCHES', 20, 1, 200);
 const PAUSE_MS = envInt('BENCH_PAUSE_MS', 250, 0, 10_000);
 const TIMEOUT_S = envInt('BENCH_TIMEOUT_S', 900, 30, 7200);
+const FRESH_USERS = envInt('BENCH_FRESH_USERS', 0, 0, 1) === 1;
 const POLL_MS = 20;
 const STEP_TIMEOUT_MS = 60_000;
 const GOAL_P50_MS = 1000;
@@ -86,14 +89,15 @@ async function appAnswers(docker: Docker, containerId: string, t0: number): Prom
 }
 
 async function skahaRound(server: Server, docker: Docker, cleanup: Cleanup, known: Set<string>, round: number, s: Samples | undefined): Promise<void> {
+  const { username, api } = FRESH_USERS ? server.newUser() : { username: server.username, api: server.api };
   const t0 = now();
   const { id, ms: postMs } = await cleanup.track(
-    server.api.launch({ name: `lat-${round}`, image: WEB_IMAGE, type: 'contributed', cores: '1', ram: '1' }),
+    api.launch({ name: `lat-${round}`, image: WEB_IMAGE, type: 'contributed', cores: '1', ram: '1' }),
   );
   known.add(id);
   let polls = 0;
   for (;;) {
-    const status = await server.api.status(id);
+    const status = await api.status(id);
     polls++;
     if (status === 'Running') break;
     if (status !== 'Pending') throw new Error(`session ${id} is ${status ?? 'gone'} while waiting for Running`);
@@ -102,12 +106,12 @@ async function skahaRound(server: Server, docker: Docker, cleanup: Cleanup, know
   }
   const running = now() - t0;
   // The container is named after the session's job (skaha-<type>-<user>-<id>): one inspect, as for the peers.
-  const ready = await appAnswers(docker, `skaha-contributed-${server.username}-${id}`, t0);
+  const ready = await appAnswers(docker, `skaha-contributed-${username}-${id}`, t0);
 
   const td = now();
-  const r = await server.api.request('DELETE', `/skaha/v0/session/${id}`);
+  const r = await api.request('DELETE', `/skaha/v0/session/${id}`);
   if (r.status !== 200) throw new Error(`DELETE /skaha/v0/session/${id} -> ${r.status} ${r.body.trim()}`);
-  while ((await server.api.status(id)) !== undefined) {
+  while ((await api.status(id)) !== undefined) {
     if (now() - td > STEP_TIMEOUT_MS) throw new Error(`session ${id} still listed ${STEP_TIMEOUT_MS} ms after DELETE`);
     await sleep(POLL_MS);
   }

@@ -224,6 +224,8 @@ export interface Server {
   api: Api;
   /** SIGTERM and wait (the data directory stays: `startServer(..., { workDir })` starts it again). */
   stop(): Promise<void>;
+  /** Another user of this server (`skaha admin token create`, beside the running server). */
+  newUser(): { username: string; api: Api };
 }
 
 function logTail(file: string, lines = 20): string {
@@ -271,14 +273,14 @@ export async function startServer(cleanup: Cleanup, opts: { config?: Record<stri
   const env: NodeJS.ProcessEnv = { ...process.env, CONTAINERS_CONF };
   for (const key of Object.keys(env)) if (key.startsWith('SKAHA_')) delete env[key];
 
+  const createToken = (name: string): string => {
+    const created = execFileSync(process.execPath, [SKAHA_BIN, 'admin', 'token', 'create', name, '--data-dir', dataDir, ...configArgs], { cwd: REPO, env, encoding: 'utf8' });
+    const minted = created.trim().split('\n').pop()?.trim() ?? '';
+    if (!minted) throw new Error(`admin token create printed no token: ${created}`);
+    return minted;
+  };
   const username = `bench${randomHex(4)}`;
-  const created = execFileSync(process.execPath, [SKAHA_BIN, 'admin', 'token', 'create', username, '--data-dir', dataDir, ...configArgs], {
-    cwd: REPO,
-    env,
-    encoding: 'utf8',
-  });
-  const token = created.trim().split('\n').pop()?.trim() ?? '';
-  if (!token) throw new Error(`admin token create printed no token: ${created}`);
+  const token = createToken(username);
 
   // A restarted server appends to the log: look for its address after what is there already.
   const logStart = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
@@ -305,7 +307,11 @@ export async function startServer(cleanup: Cleanup, opts: { config?: Record<stri
     if (m?.[1]) base = m[1];
     else await sleep(100);
   }
-  return { base, token, username, workDir, logFile, pid: child.pid, api: new Api(base, token), stop: () => stopProcess(child) };
+  const newUser = () => {
+    const name = `bench${randomHex(4)}`;
+    return { username: name, api: new Api(base, createToken(name)) };
+  };
+  return { base, token, username, workDir, logFile, pid: child.pid, api: new Api(base, token), stop: () => stopProcess(child), newUser };
 }
 
 export function serverLogTail(server: Server, lines = 20): string {

@@ -155,6 +155,8 @@ export interface SessionBackend {
    * no other port of the host (Podman; on Kubernetes NetworkPolicies say where pods may go).
    */
   openCallbackPort?(port: number): Promise<void>;
+  /** Headless jobs waiting for room (Podman's admission queue); absent: the cluster queues. */
+  queueLength?(): number;
   /** Whether the engine answers, with a note for /availability. */
   availability(): Promise<{ available: boolean; note: string }>;
   /** Called after each change of the index (and of the engine's images: `kind` = 'image'). */

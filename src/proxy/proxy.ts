@@ -33,6 +33,8 @@ export interface SessionProxyOptions {
   /** After a session starts, connection errors show the waiting page this long, in milliseconds. */
   startupGraceMs: number;
   log: ProxyLog;
+  /** Counts requests and bytes (server/metrics.ts). */
+  metrics?: { proxyRequest(req: IncomingMessage, res: ServerResponse): void; proxyUpgrade(socket: Duplex, code: number): void };
 }
 
 /**
@@ -102,6 +104,7 @@ export class SessionProxy {
 
   /** HTTP requests whose target starts with `/session/`. */
   handle(req: IncomingMessage, res: ServerResponse): void {
+    this.opts.metrics?.proxyRequest(req, res);
     this.decide(req).then(
       (d) => (d.kind === 'forward' ? this.forward(req, res, d) : this.respond(req, res, d)),
       (err) => {
@@ -122,6 +125,7 @@ export class SessionProxy {
     socket.on('error', () => socket.destroy());
     this.decide(req).then(
       (d) => {
+        this.opts.metrics?.proxyUpgrade(socket, d.kind === 'forward' ? 101 : d.status);
         if (d.kind !== 'forward') {
           socket.end(`HTTP/1.1 ${d.status} ${http.STATUS_CODES[d.status] ?? ''}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${d.detail}\n`);
           return;

@@ -24,6 +24,7 @@ import type { SessionOrigins } from '../proxy/origins.js';
 import type { SessionProxy } from '../proxy/proxy.js';
 import { oneLine, SkahaError } from './errors.js';
 import type { Logger } from './platform.js';
+import type { Metrics } from './metrics.js';
 
 export interface AppOptions {
   deps: ApiDeps;
@@ -50,6 +51,8 @@ export interface AppOptions {
   origins?: SessionOrigins;
   /** Failed logins allowed before `POST /login` answers 429 (config `login`). */
   loginLimits: LoginThrottleOptions;
+  /** Prometheus metrics: `/metrics` and the hooks that count launches and errors. */
+  metrics?: Metrics;
 }
 
 /**
@@ -207,6 +210,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).type('text/plain; charset=utf-8').send(`not found: ${pathOnly}\n`);
   });
 
+  if (opts.metrics) await app.register(opts.metrics.plugin({ authenticators: opts.authenticators, policy: opts.policy }));
   await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
   await app.register(loginRoutes, {
     store: opts.store,

@@ -18,6 +18,7 @@ import { catalogsFrom, installRegistryAuthorities } from '../catalog/sources.js'
 import { RegistryAccess, registryEndpoints } from '../catalog/registry/access.js';
 import { buildContext, loadContextFile, thisMachine, type MachineCapacity } from '../sessions/context.js';
 import { SessionService } from '../sessions/service.js';
+import { Metrics } from './metrics.js';
 import { HostStorage } from '../storage/homes.js';
 import { openStores } from '../store/open.js';
 import type { IdentityStore } from '../store/store.js';
@@ -139,6 +140,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   // desktop callback token.
   const authenticators = [...x509, ...oidc, bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
   const activity = new ActivityTracker();
+  const metrics = new Metrics({ backend, queueLength: () => backend.queueLength?.() ?? 0 });
   const origins = new SessionOrigins(config.proxy.sessionsDomain, baseUrl);
   const proxy = new SessionProxy({
     backend,
@@ -150,6 +152,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     upstreamTimeoutMs: config.proxy.upstreamTimeoutMs,
     startupGraceMs: config.proxy.startupGraceMs,
     log,
+    metrics,
   });
   service.setActivity(activity, config.sessions.idleCullSeconds);
   const app = await buildApp({
@@ -167,6 +170,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       : {}),
     oidcOffer: oidcOfferOf(config.oidc),
     readiness: async () => callbacks?.problem(),
+    metrics,
     loginLimits: config.login,
     ...(opts.requestLog === false ? {} : { log }),
   });

@@ -425,6 +425,10 @@ export class PodmanBackend implements SessionBackend {
     return [...this.sessionNetworks.values()].some((n) => address !== n.gateway && inSubnet(address, n.subnet));
   }
 
+  queueLength(): number {
+    return this.admission.length;
+  }
+
   openCallbackPort(port: number): Promise<void> {
     return this.firewall.openCallbackPort(port);
   }

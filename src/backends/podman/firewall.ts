@@ -63,53 +63,59 @@ export class SessionFirewall {
    * theirs beside the others'. A rule for a bridge that is gone does nothing until a session
    * network takes the name again. In SKAHA_INPUT what a bridge may reach is inserted at the top
    * and its refusal appended, so every exception comes before every refusal.
+   *
+   * One `iptables-save` reads what is there and one `iptables-restore --noflush` adds what is
+   * missing (a user's first launch pays two commands, not a dozen). Rules are written as
+   * iptables-save prints them, which is how "already there" is recognised.
    */
   private async apply(bridges: string[]): Promise<void> {
-    for (const chain of [FORWARD_CHAIN, FORWARD_DROP_CHAIN, INPUT_CHAIN]) await iptables('-N', chain).catch(() => undefined); // exists already
-    const stale = this.callbackPort === undefined ? [] : await staleCallbackRules(bridges, this.callbackPort);
-    for (const rule of stale) await iptables('-D', INPUT_CHAIN, ...rule);
+    const saved = (await run('iptables-save', ['-t', 'filter'])).stdout;
+    const present = new Set(saved.split('\n').map((line) => line.trim()));
+    const changes: string[] = [];
+    for (const chain of [FORWARD_CHAIN, FORWARD_DROP_CHAIN, INPUT_CHAIN]) {
+      // Declaring a chain that exists would flush it, even with --noflush.
+      if (!new RegExp(`^:${chain} `, 'm').test(saved)) changes.push(`:${chain} - [0:0]`);
+    }
+    const add = (chain: string, rule: string, where: 'top' | 'end') => {
+      if (!present.has(`-A ${chain} ${rule}`)) changes.push(where === 'top' ? `-I ${chain} 1 ${rule}` : `-A ${chain} ${rule}`);
+    };
+    const port = this.callbackPort === undefined ? undefined : String(this.callbackPort);
+    for (const rule of parseCallbackRules(saved)) {
+      if (port !== undefined && bridges.includes(rule.bridge) && rule.port !== port) changes.push(`-D ${INPUT_CHAIN} ${callbackRule(rule.bridge, rule.port)}`);
+    }
     for (const bridge of bridges) {
-      await ensure(FORWARD_CHAIN, ['-i', bridge, '!', '-o', bridge, '-j', FORWARD_DROP_CHAIN]);
-      await ensure(FORWARD_DROP_CHAIN, ['-o', bridge, '-j', 'DROP']);
-
-      await ensure(INPUT_CHAIN, ['-i', bridge, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'RETURN'], '1');
-      for (const protocol of ['udp', 'tcp']) await ensure(INPUT_CHAIN, ['-i', bridge, '-p', protocol, '-m', protocol, '--dport', DNS_PORT, '-j', 'RETURN'], '1');
-      if (this.callbackPort !== undefined) await ensure(INPUT_CHAIN, callbackRule(bridge, String(this.callbackPort)), '1');
+      add(FORWARD_CHAIN, `-i ${bridge} ! -o ${bridge} -j ${FORWARD_DROP_CHAIN}`, 'end');
+      add(FORWARD_DROP_CHAIN, `-o ${bridge} -j DROP`, 'end');
+      add(INPUT_CHAIN, `-i ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`, 'top');
+      for (const protocol of ['udp', 'tcp']) add(INPUT_CHAIN, `-i ${bridge} -p ${protocol} -m ${protocol} --dport ${DNS_PORT} -j RETURN`, 'top');
+      if (port !== undefined) add(INPUT_CHAIN, callbackRule(bridge, port), 'top');
       // REJECT, not DROP: a refused connection fails at once instead of hanging a client.
-      await ensure(INPUT_CHAIN, ['-i', bridge, '-j', 'REJECT']);
+      add(INPUT_CHAIN, `-i ${bridge} -j REJECT --reject-with icmp-port-unreachable`, 'end');
     }
     // First in FORWARD and INPUT, before netavark's ACCEPT rules.
-    await ensure('FORWARD', ['-j', FORWARD_CHAIN], '1');
-    await ensure('INPUT', ['-j', INPUT_CHAIN], '1');
+    add('FORWARD', `-j ${FORWARD_CHAIN}`, 'top');
+    add('INPUT', `-j ${INPUT_CHAIN}`, 'top');
+    if (changes.length) await restore(['*filter', ...changes, 'COMMIT', ''].join('\n'));
   }
 }
 
-function iptables(...args: string[]) {
-  return run('iptables', ['-w', ...args]);
+/** `iptables-restore --noflush` of these lines, on stdin. */
+function restore(input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('iptables-restore', ['--wait', '--noflush'], (err, _stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve()));
+    child.stdin?.end(input);
+  });
 }
 
-async function ensure(chain: string, rule: string[], position?: string): Promise<void> {
-  if (await iptables('-C', chain, ...rule).then(() => true, () => false)) return;
-  await iptables(...(position ? ['-I', chain, position] : ['-A', chain]), ...rule);
+function callbackRule(bridge: string, port: string): string {
+  return `-i ${bridge} -p tcp -m tcp --dport ${port} -m comment --comment "${CALLBACK_COMMENT}" -j RETURN`;
 }
 
-function callbackRule(bridge: string, port: string): string[] {
-  return ['-i', bridge, '-p', 'tcp', '-m', 'tcp', '--dport', port, '-m', 'comment', '--comment', CALLBACK_COMMENT, '-j', 'RETURN'];
-}
-
-/** The callback-port rules of these bridges that name another port (an earlier run's). */
-async function staleCallbackRules(bridges: string[], port: number): Promise<string[][]> {
-  const { stdout } = await iptables('-S', INPUT_CHAIN);
-  return parseCallbackRules(stdout)
-    .filter((rule) => bridges.includes(rule.bridge) && rule.port !== String(port))
-    .map((rule) => callbackRule(rule.bridge, rule.port));
-}
-
-/** The callback-port rules in `iptables -S` output: bridge and port of each. */
+/** The callback-port rules in `iptables-save` output: bridge and port of each. */
 export function parseCallbackRules(listing: string): Array<{ bridge: string; port: string }> {
   const rules: Array<{ bridge: string; port: string }> = [];
   for (const line of listing.split('\n')) {
-    if (!line.includes(`--comment "${CALLBACK_COMMENT}"`)) continue;
+    if (!line.startsWith(`-A ${INPUT_CHAIN} `) || !line.includes(`--comment "${CALLBACK_COMMENT}"`)) continue;
     const bridge = /-i (\S+)/.exec(line)?.[1];
     const port = /--dport (\d+)/.exec(line)?.[1];
     if (bridge && port) rules.push({ bridge, port });

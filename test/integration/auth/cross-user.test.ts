@@ -58,6 +58,8 @@ describe('no credential of one user reaches another user\'s session', () => {
 
     victimDesktop = await launch(tp, victim.token, { name: 'victim', image: DESKTOP_IMAGE, type: 'desktop' });
     const attackerDesktop = await launch(tp, attackerToken, { name: 'mine', image: DESKTOP_IMAGE, type: 'desktop' });
+    // The attacker is not one of tp.newUser's (the issuer needed the name first): their desktop goes here.
+    cleanups.add(async () => void (await tp.request('DELETE', `/skaha/v0/session/${attackerDesktop}`, { token: attackerToken })));
     for (const [id, token] of [[victimDesktop, victim.token], [attackerDesktop, attackerToken]] as const) {
       assert.equal(await tp.waitStatus(token, id, ['Running', 'Failed'], 180_000), 'Running');
     }
