@@ -103,9 +103,11 @@ export class Metrics {
 
   /** A proxied HTTP request: counted with its status and bytes once its response is done. */
   proxyRequest(req: IncomingMessage, res: ServerResponse): void {
+    // Taken now: Node detaches the socket from a request whose response is done.
+    const socket = req.socket;
     res.once('close', () => {
       this.proxyRequests.inc({ kind: 'http', code: String(res.statusCode) });
-      this.countBytes(req.socket);
+      this.countBytes(socket);
     });
   }
 
