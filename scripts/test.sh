@@ -11,6 +11,8 @@ cd "$ROOT"
 EXTRA_PACKAGES="$TEST_PACKAGES" ensure_all
 ensure_python_client
 export PYTHON_CLIENT_VENV
+ensure_schemathesis
+export SCHEMATHESIS_VENV
 ensure_kube_binaries # the Kubernetes tests' control plane and helm; exports KUBE_BIN_DIR
 say "type-checking the tests"
 npx tsc -p test/tsconfig.json || die "type errors in the tests"

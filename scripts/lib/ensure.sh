@@ -61,6 +61,18 @@ ensure_python_client() {
   "$PYTHON_CLIENT_VENV/bin/pip" install -q skaha==1.7.0 || die "pip install skaha==1.7.0 failed"
 }
 
+# schemathesis (PyPI) for the API fuzzing test (test/integration/reliability/fuzz.test.ts).
+SCHEMATHESIS_VERSION="4.32.5"
+SCHEMATHESIS_VENV="${SCHEMATHESIS_VENV:-/var/cache/skaha-test/schemathesis}"
+ensure_schemathesis() {
+  if [ -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] && "$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    say "schemathesis $SCHEMATHESIS_VERSION present"; return
+  fi
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $SCHEMATHESIS_VENV"
+  /usr/bin/python3 -m venv "$SCHEMATHESIS_VENV" || python3 -m venv "$SCHEMATHESIS_VENV" || die "cannot create a virtualenv"
+  "$SCHEMATHESIS_VENV/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION" || die "pip install schemathesis==$SCHEMATHESIS_VERSION failed"
+}
+
 # Everything a machine needs before the platform or its tests can run.
 ensure_all() {
   ensure_root

@@ -10,7 +10,7 @@ import { SCOPES, type IdentityStore, type Scope } from '../../store/store.js';
 import { requireUser } from '../deps.js';
 import { Params } from '../params.js';
 import { sendEmpty, sendJson } from '../replies.js';
-import { errorResponses } from '../session/schemas.js';
+import { bodyOf, errorResponses } from '../session/schemas.js';
 
 const TokenInfo = Type.Object({
   id: Type.String(),
@@ -90,7 +90,7 @@ export const accountRoutes: FastifyPluginAsync<{ store: IdentityStore; cookies: 
       tags,
       summary: 'A short-lived proxy certificate for the caller, from the platform CA (cadcproxy.pem layout)',
       querystring: Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 30, description: 'Lifetime, default 10.' })) }),
-      response: { 200: Type.String({ description: 'application/x-pem-file: proxy certificate, its key, the user certificate.' }), ...errorResponses },
+      response: { 200: bodyOf('Proxy certificate, its key, the user certificate.', 'application/x-pem-file'), ...errorResponses },
     },
   }, async (req, reply) => {
     const principal = requireUser(req);

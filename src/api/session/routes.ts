@@ -68,7 +68,7 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
     throw badRequest('Cannot kill all sessions.');
   });
 
-  app.get<{ Params: { id: string } }>('/session/:id', { schema: { tags, summary: 'One session, its logs or its events', params: S.SessionIdParams, querystring: S.GetQuery, response: { 200: S.SessionObject, ...S.errorResponses } } }, async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/session/:id', { schema: { tags, summary: 'One session, its logs or its events', params: S.SessionIdParams, querystring: S.GetQuery, response: { 200: { description: 'The session (JSON); its logs or events (view=logs, view=events) as text.', content: { 'application/json': { schema: S.SessionObject }, 'text/plain': { schema: Type.String() } } }, ...S.errorResponses } } }, async (req, reply) => {
     const { user } = requireUser(req);
     const { id } = req.params;
     const which = Params.from(req).first('view');

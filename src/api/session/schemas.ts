@@ -58,14 +58,19 @@ export const AppLaunchQuery = Type.Object({
   ram: Type.Optional(Type.String()),
 });
 
-export const PlainId = Type.String({ description: 'text/plain: the new ID followed by a newline.' });
-export const PlainError = Type.String({ description: 'text/plain: a one-line message.' });
-export const Empty = Type.String({ description: 'Empty body.' });
+/** A response body of another media type than JSON, as OpenAPI states it (skaha answers IDs, logs and errors as text). */
+export const bodyOf = (description: string, mediaType = 'text/plain') => ({ description, content: { [mediaType]: { schema: Type.String() } } });
+
+export const PlainId = bodyOf('The new ID followed by a newline.');
+export const PlainError = bodyOf('A one-line message.');
+export const Empty = bodyOf('Empty body.');
 
 export const errorResponses = {
   400: PlainError,
   401: PlainError,
   403: PlainError,
   404: PlainError,
+  409: PlainError,
+  429: PlainError,
   503: PlainError,
 };
