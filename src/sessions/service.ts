@@ -84,6 +84,9 @@ export class SessionService {
 
   private activity: { lastActivity(id: string): number; forget(id: string): void } | undefined;
   private idleCullSeconds = 0;
+  /** Session keys in the backend's index at the last look (filesOfGoneSessions). */
+  private indexed = new Set<string>();
+  private lookScheduled = false;
 
   constructor(
     private readonly backend: SessionBackend,
@@ -93,7 +96,25 @@ export class SessionService {
     private readonly context: () => ResourceContext,
     private readonly opts: SessionServiceOptions,
     private readonly log: Log,
-  ) {}
+  ) {
+    backend.onChange((kind) => {
+      if (kind !== 'session' || this.lookScheduled) return;
+      this.lookScheduled = true;
+      queueMicrotask(() => this.filesOfGoneSessions());
+    });
+  }
+
+  /**
+   * A session's files go when it leaves the index, however it went: deleted here, a deletion a
+   * restarted server finished (the files of a server killed before its own removal), removed on
+   * the engine by hand. Once per burst of index changes.
+   */
+  private filesOfGoneSessions(): void {
+    this.lookScheduled = false;
+    const now = new Set(this.backend.list().map((s) => (s.appId ? `${s.id}/${s.appId}` : s.id)));
+    for (const key of this.indexed) if (!now.has(key) && !this.launching.has(key)) this.storage.removeSession(key);
+    this.indexed = now;
+  }
 
   /** Feed of proxy activity for idle culling of notebooks (0 seconds: never cull). */
   setActivity(activity: { lastActivity(id: string): number; forget(id: string): void }, idleCullSeconds: number): void {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SESSION_LABEL } from '../../../src/backends/labels.js';
 import { engine, HEADLESS_IMAGE, removeNetworks, testInstance, WEB_IMAGE } from '../../helpers/platform.js';
+import { serveProcess } from '../../helpers/server-process.js';
 
 const BIN = path.resolve('bin/skaha.js');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-cli-'));
@@ -14,24 +15,7 @@ const configFile = `${dataDir}.json`;
 fs.writeFileSync(configFile, JSON.stringify(testInstance(dataDir)));
 const env = { ...process.env, SKAHA_CONFIG: configFile };
 
-/** `skaha serve --port 0`; resolves with the process and the URL it printed. */
-function serve(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /skaha serving (http:\/\/[^/\s]+)/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]! });
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
-  });
-}
+const serve = () => serveProcess(dataDir, env);
 
 describe('the skaha command and a server restart', () => {
   const children: ChildProcess[] = [];
