@@ -22,7 +22,7 @@ import type { IdentityStore, RegistryCredentials } from '../store/store.js';
 import { isSessionUrl, parseSessionPath } from '../proxy/path.js';
 import type { SessionOrigins } from '../proxy/origins.js';
 import type { SessionProxy } from '../proxy/proxy.js';
-import { oneLine, SkahaError } from './errors.js';
+import { diskFull, isDiskFull, oneLine, SkahaError } from './errors.js';
 import type { Logger } from './platform.js';
 import type { Metrics } from './metrics.js';
 
@@ -174,7 +174,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   }
 
-  app.setErrorHandler((err: FastifyError | SkahaError, req, reply) => {
+  app.setErrorHandler((raw: FastifyError | SkahaError, req, reply) => {
+    // A full disk is the operator's to fix, whatever layer hit it: 503 and one clear line.
+    const err = isDiskFull(raw) ? diskFull(raw instanceof SkahaError ? raw.logMessage ?? raw.message : String((raw as Error).message)) : raw;
     let status: number;
     let message: string;
     if (err instanceof SkahaError) {

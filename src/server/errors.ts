@@ -53,6 +53,25 @@ export const backendUnavailable = (logMessage: string) =>
     logMessage,
   );
 
+/** What a full data directory (or quota) makes a write throw: Node's errno codes, SQLite's. */
+const DISK_FULL = /\b(ENOSPC|EDQUOT|SQLITE_FULL)\b|no space left on device|database or disk is full|disk quota exceeded/i;
+
+/**
+ * Whether an error (or its cause, or the detail a SkahaError keeps for the log) comes from the
+ * server's disk being full: not the caller's fault, and over once space is freed.
+ */
+export function isDiskFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message, logMessage } = e as { code?: unknown; message?: unknown; logMessage?: unknown };
+    if ([code, message, logMessage].some((v) => typeof v === 'string' && DISK_FULL.test(v))) return true;
+  }
+  return false;
+}
+
+/** The answer to a request that could not be written down: 503, with Retry-After like the others. */
+export const diskFull = (logMessage: string) =>
+  new SkahaError('SKAHA_ERR_BACKEND_UNAVAILABLE', 'temporarily unavailable: the server\'s data directory is full; try again once space is freed', logMessage);
+
 /**
  * The engine answered but refused the platform itself (Kubernetes RBAC: a permission missing from
  * skaha's service account). Still 503 — not the caller's to fix — but in words that do not send
