@@ -177,12 +177,16 @@ async function main(): Promise<void> {
       { name: 'GET /session', p99: sList.p99 },
       { name: 'view=stats', p99: sStats.p99 },
       { name: 'GET /session/<id>', p99: sOne.p99 },
-    ].filter((x) => x.p99 >= GOAL_P99_MS).map((x) => x.name);
+    ]
+      .filter((x) => x.p99 >= GOAL_P99_MS)
+      .map((x) => x.name);
     const verdict = `goal p99 < ${GOAL_P99_MS} ms: ${misses.length ? `NOT met by ${misses.join(', ')}` : 'met'} (worst p99 ${ms(worstP99, 2)} ms)`;
     const launchLine = `${SESSIONS} sessions launched ${CONCURRENCY} at a time in ${launchedS.toFixed(1)} s (POST p50 ${ms(post.p50, 0)} ms, p95 ${ms(post.p95, 0)} ms), all Running after ${allRunningS.toFixed(1)} s; server RSS ${ms(rssBefore, 0)} MiB idle, ${ms(rssLoaded, 0)} MiB with the sessions, ${ms(rssAfter, 0)} MiB after the requests`;
     console.log(`\n${textTable(headers, rows)}\n\n${textTable(ratioHeaders, ratioRows)}\n\n${verdict}\n${launchLine}`);
     console.log('\n--- markdown ---');
-    console.log(`API latency, one user with ${SESSIONS} running headless sessions, ${REQUESTS} sequential keep-alive requests per endpoint after ${WARMUP} warm-up (engine: ${ENGINE_CALLS} calls); ${machineLine(m)}.\n`);
+    console.log(
+      `API latency, one user with ${SESSIONS} running headless sessions, ${REQUESTS} sequential keep-alive requests per endpoint after ${WARMUP} warm-up (engine: ${ENGINE_CALLS} calls); ${machineLine(m)}.\n`,
+    );
     console.log(markdownTable(headers, rows));
     console.log('');
     console.log(markdownTable(ratioHeaders, ratioRows));

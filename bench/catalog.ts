@@ -52,7 +52,14 @@ async function main(): Promise<void> {
         const layer = Buffer.from(`layer of ${repo}`);
         const layerDigest = await client.putBlob(repo, layer);
         for (let t = 0; t < perRepo && r * perRepo + t < IMAGES; t++) {
-          const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { 'canfar.net/types': TYPES[(r + t) % TYPES.length] } }, rootfs: { type: 'layers', diff_ids: [layerDigest] } }));
+          const config = Buffer.from(
+            JSON.stringify({
+              architecture: 'amd64',
+              os: 'linux',
+              config: { Labels: { 'canfar.net/types': TYPES[(r + t) % TYPES.length] } },
+              rootfs: { type: 'layers', diff_ids: [layerDigest] },
+            }),
+          );
           const configDigest = await client.putBlob(repo, config);
           const manifest = {
             schemaVersion: 2,
@@ -103,7 +110,8 @@ async function main(): Promise<void> {
     const { listening, listed: firstListing } = first;
     console.log(`skaha serve: listening after ${ms(listening, 0)} ms, all ${IMAGES} images listed after ${ms(firstListing, 0)} ms`);
     const server = first.server;
-    for (const line of fs.readFileSync(server.logFile, 'utf8').split('\n')) if (/image catalog|skaha serving|podman/.test(line)) console.log(`  server: ${line}`);
+    for (const line of fs.readFileSync(server.logFile, 'utf8').split('\n'))
+      if (/image catalog|skaha serving|podman/.test(line)) console.log(`  server: ${line}`);
 
     // Time to the last byte on a keep-alive connection, body not decoded: the server's share,
     // without the client's gunzip and JSON work (which any client pays, whatever the server).
@@ -111,12 +119,14 @@ async function main(): Promise<void> {
     const get = (urlPath: string, encoding: string) =>
       new Promise<{ status: number; bytes: number; ms: number }>((resolve, reject) => {
         const t0 = now();
-        http.get(`${server.base}${urlPath}`, { agent, headers: { authorization: `Bearer ${server.token}`, 'accept-encoding': encoding } }, (res) => {
-          let bytes = 0;
-          res.on('data', (c: Buffer) => (bytes += c.length));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ms: now() - t0 }));
-          res.on('error', reject);
-        }).on('error', reject);
+        http
+          .get(`${server.base}${urlPath}`, { agent, headers: { authorization: `Bearer ${server.token}`, 'accept-encoding': encoding } }, (res) => {
+            let bytes = 0;
+            res.on('data', (c: Buffer) => (bytes += c.length));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ms: now() - t0 }));
+            res.on('error', reject);
+          })
+          .on('error', reject);
       });
     const timed = async (urlPath: string, count: number, encoding = 'gzip') => {
       for (let i = 0; i < WARMUP; i++) await get(urlPath, encoding);
@@ -144,15 +154,27 @@ async function main(): Promise<void> {
 
     const headers = ['measure', 'p50 ms', 'p99 ms', 'vs reading the registry per request (cold walk)'];
     const rows = [
-      [`GET /image (${IMAGES} registry images, gzip, ${(all.bytes / 1024).toFixed(0)} KiB)`, ms(all.p50, 2), ms(all.p99, 2), `${ratio(coldMs, all.p99)} faster (p99)`],
-      [`GET /image (no compression, ${(identity.bytes / 1024).toFixed(0)} KiB)`, ms(identity.p50, 2), ms(identity.p99, 2), `${ratio(coldMs, identity.p99)} faster (p99)`],
+      [
+        `GET /image (${IMAGES} registry images, gzip, ${(all.bytes / 1024).toFixed(0)} KiB)`,
+        ms(all.p50, 2),
+        ms(all.p99, 2),
+        `${ratio(coldMs, all.p99)} faster (p99)`,
+      ],
+      [
+        `GET /image (no compression, ${(identity.bytes / 1024).toFixed(0)} KiB)`,
+        ms(identity.p50, 2),
+        ms(identity.p99, 2),
+        `${ratio(coldMs, identity.p99)} faster (p99)`,
+      ],
       ['GET /image?type=notebook', ms(notebooks.p50, 2), ms(notebooks.p99, 2), `${ratio(coldMs, notebooks.p99)} faster (p99)`],
       ['registry walk, cold (every tag: HEAD, manifest, config)', ms(coldMs, 0), '-', '-'],
       ['background refresh, unchanged registry (tag lists + due HEADs)', ms(warmMs, 0), '-', '-'],
       ['time to first full listing after start (empty data directory)', ms(firstListing, 0), '-', `listening after ${ms(listening, 0)} ms`],
       ['time to full listing after a restart (same data directory)', ms(again.listed, 0), '-', `listening after ${ms(again.listening, 0)} ms`],
     ];
-    console.log(`\n${textTable(headers, rows)}\nserver RSS ${rss.toFixed(0)} MiB; goal: /image p99 < ${GOAL_P99_MS} ms → ${all.p99 < GOAL_P99_MS ? 'met' : 'NOT met'}`);
+    console.log(
+      `\n${textTable(headers, rows)}\nserver RSS ${rss.toFixed(0)} MiB; goal: /image p99 < ${GOAL_P99_MS} ms → ${all.p99 < GOAL_P99_MS ? 'met' : 'NOT met'}`,
+    );
     console.log(`\nmarkdown:\n${markdownTable(headers, rows)}`);
   } catch (err) {
     failed = true;

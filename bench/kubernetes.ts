@@ -75,21 +75,34 @@ try {
   const t0 = now();
   const ids: string[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next < SESSIONS) {
-      next++;
-      const id = newSessionId();
-      const username = userOf(next);
-      if (username === USER || username === userOf(0)) ids.push(id);
-      const spec: LaunchSpec = {
-        sessionId: id, username, name: `s${next}`, type: 'headless', image: 'images.canfar.net/skaha/headless:1.0',
-        env: [['HOME', `/arc/home/${username}`]], uid: 200000, gid: 200000, supplementalGroups: [], mounts: [], hostname: `s${next}`,
-        resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 }, ports: [], deadlineSeconds: 3600,
-        jobName: jobName('headless', username, id),
-      };
-      await batch.createNamespacedJob({ namespace: NAMESPACE, body: makeJob(spec, opts, planMounts(spec, opts, new Map())) });
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < SESSIONS) {
+        next++;
+        const id = newSessionId();
+        const username = userOf(next);
+        if (username === USER || username === userOf(0)) ids.push(id);
+        const spec: LaunchSpec = {
+          sessionId: id,
+          username,
+          name: `s${next}`,
+          type: 'headless',
+          image: 'images.canfar.net/skaha/headless:1.0',
+          env: [['HOME', `/arc/home/${username}`]],
+          uid: 200000,
+          gid: 200000,
+          supplementalGroups: [],
+          mounts: [],
+          hostname: `s${next}`,
+          resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 },
+          ports: [],
+          deadlineSeconds: 3600,
+          jobName: jobName('headless', username, id),
+        };
+        await batch.createNamespacedJob({ namespace: NAMESPACE, body: makeJob(spec, opts, planMounts(spec, opts, new Map())) });
+      }
+    }),
+  );
   const selector = 'app.kubernetes.io/managed-by=skaha,canfar.net/id';
   for (;;) {
     const pods = await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: selector });
@@ -100,7 +113,13 @@ try {
   }
   console.log(`\nseeded in ${((now() - t0) / 1000).toFixed(1)} s`);
 
-  const config = resolveConfig({ port: 0, dataDir, backend: 'kubernetes', kubernetes: { kubeconfig: cluster.kubeconfigPath, namespace: NAMESPACE }, sessions: { reaperIntervalMs: 3_600_000 } });
+  const config = resolveConfig({
+    port: 0,
+    dataDir,
+    backend: 'kubernetes',
+    kubernetes: { kubeconfig: cluster.kubeconfigPath, namespace: NAMESPACE },
+    sessions: { reaperIntervalMs: 3_600_000 },
+  });
   // The index after a restart: start once (cold caches), close, measure the second start.
   const firstStartT0 = now();
   await (await createPlatform(config, { log: quiet, requestLog: false })).close();
@@ -122,10 +141,11 @@ try {
   const token = (await platform.store.createToken(me, 'bench')).token;
   await platform.store.addToGroup('benchadmin', config.authorization.adminsGroup);
   const adminToken = (await platform.store.createToken('benchadmin', 'bench', { scopes: ['read', 'launch', 'admin'] })).token;
-  const getAs = (t: string, p: string) => fetch(`${base}${p}`, { headers: { authorization: `Bearer ${t}` } }).then(async (r) => {
-    if (r.status !== 200) throw new Error(`${p}: ${r.status}`);
-    return r.text();
-  });
+  const getAs = (t: string, p: string) =>
+    fetch(`${base}${p}`, { headers: { authorization: `Bearer ${t}` } }).then(async (r) => {
+      if (r.status !== 200) throw new Error(`${p}: ${r.status}`);
+      return r.text();
+    });
   const get = (p: string) => getAs(token, p);
   const listReply = JSON.parse(await get('/skaha/v0/session')) as unknown[];
   if (Math.abs(listReply.length - mine) > 1) throw new Error(`listed ${listReply.length} of ${mine}`);
@@ -137,20 +157,42 @@ try {
     all: summarize(await timed(Math.min(REQUESTS, 200), () => getAs(adminToken, '/skaha/v0/session?view=all'))),
     one: summarize(await timed(REQUESTS, () => get(`/skaha/v0/session/${ids[0]}`))),
     stats: summarize(await timed(REQUESTS, () => get('/skaha/v0/session?view=stats'))),
-    apiList: summarize(await timed(LIST_CALLS, () => Promise.all([
-      batch.listNamespacedJob({ namespace: NAMESPACE, labelSelector: selector }),
-      core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: selector }),
-    ]))),
+    apiList: summarize(
+      await timed(LIST_CALLS, () =>
+        Promise.all([
+          batch.listNamespacedJob({ namespace: NAMESPACE, labelSelector: selector }),
+          core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: selector }),
+        ]),
+      ),
+    ),
   };
   await platform.close();
 
   const m = machine();
   const headers = ['request', 'n', 'p50 ms', 'p99 ms', 'vs one API list of Jobs + Pods (p50)'];
   const rows = [
-    [`GET /skaha/v0/session (one user: ${listReply.length} sessions)`, String(REQUESTS), ms(results.list.p50), ms(results.list.p99), `${ratio(results.apiList.p50, results.list.p50)} faster`],
-    [`GET /skaha/v0/session?view=all (admin: ${SESSIONS} sessions)`, String(results.all.n), ms(results.all.p50), ms(results.all.p99), `${ratio(results.apiList.p50, results.all.p50)} faster`],
+    [
+      `GET /skaha/v0/session (one user: ${listReply.length} sessions)`,
+      String(REQUESTS),
+      ms(results.list.p50),
+      ms(results.list.p99),
+      `${ratio(results.apiList.p50, results.list.p50)} faster`,
+    ],
+    [
+      `GET /skaha/v0/session?view=all (admin: ${SESSIONS} sessions)`,
+      String(results.all.n),
+      ms(results.all.p50),
+      ms(results.all.p99),
+      `${ratio(results.apiList.p50, results.all.p50)} faster`,
+    ],
     ['GET /skaha/v0/session/<id>', String(REQUESTS), ms(results.one.p50), ms(results.one.p99), `${ratio(results.apiList.p50, results.one.p50)} faster`],
-    ['GET /skaha/v0/session?view=stats', String(REQUESTS), ms(results.stats.p50), ms(results.stats.p99), `${ratio(results.apiList.p50, results.stats.p50)} faster`],
+    [
+      'GET /skaha/v0/session?view=stats',
+      String(REQUESTS),
+      ms(results.stats.p50),
+      ms(results.stats.p99),
+      `${ratio(results.apiList.p50, results.stats.p50)} faster`,
+    ],
     ['peer: list Jobs + Pods (label selector)', String(LIST_CALLS), ms(results.apiList.p50), ms(results.apiList.p99), '-'],
   ];
   const head = `${SESSIONS} running sessions of ${USERS} user(s) on kwok nodes; index built at first start in ${ms(firstStartMs, 0)} ms, rebuilt after a restart in ${ms(startMs, 0)} ms (${indexed} records); the index takes ${indexHeapMiB.toFixed(0)} MiB of heap (RSS +${indexRssMiB.toFixed(0)} MiB); RSS of the process (the server in-process plus this benchmark) ${rssMiB.toFixed(0)} MiB`;

@@ -91,9 +91,7 @@ async function appAnswers(docker: Docker, containerId: string, t0: number): Prom
 async function skahaRound(server: Server, docker: Docker, cleanup: Cleanup, known: Set<string>, round: number, s: Samples | undefined): Promise<void> {
   const { username, api } = FRESH_USERS ? server.newUser() : { username: server.username, api: server.api };
   const t0 = now();
-  const { id, ms: postMs } = await cleanup.track(
-    api.launch({ name: `lat-${round}`, image: WEB_IMAGE, type: 'contributed', cores: '1', ram: '1' }),
-  );
+  const { id, ms: postMs } = await cleanup.track(api.launch({ name: `lat-${round}`, image: WEB_IMAGE, type: 'contributed', cores: '1', ram: '1' }));
   known.add(id);
   let polls = 0;
   for (;;) {
@@ -143,12 +141,19 @@ async function gone(docker: Docker, id: string): Promise<void> {
 async function cliRound(docker: Docker, round: number, s: Samples | undefined): Promise<void> {
   const t0 = now();
   const id = await podman([
-    'run', '-d', '--rm',
-    '--name', `skaha-bench-${RUN_ID}-cli-${round}`,
-    '--label', RUN_LABEL,
-    '--user', PEER_USER,
-    '--cap-drop', 'ALL',
-    '-p', '127.0.0.1::5000',
+    'run',
+    '-d',
+    '--rm',
+    '--name',
+    `skaha-bench-${RUN_ID}-cli-${round}`,
+    '--label',
+    RUN_LABEL,
+    '--user',
+    PEER_USER,
+    '--cap-drop',
+    'ALL',
+    '-p',
+    '127.0.0.1::5000',
     WEB_IMAGE,
   ]);
   for (;;) {
@@ -196,7 +201,11 @@ async function engineRound(docker: Docker, round: number, s: Samples | undefined
 /** This run's peer containers, whatever state they are in. */
 async function removePeers(docker: Docker): Promise<void> {
   const left = await docker.listContainers({ all: true, filters: { label: [RUN_LABEL] } });
-  for (const c of left) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  for (const c of left)
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
   if (left.length) console.log(`cleanup: removed ${left.length} peer container(s)`);
 }
 
@@ -226,8 +235,14 @@ async function main(): Promise<void> {
     console.log(`server ${srv.base} (user ${srv.username}, data in ${srv.workDir})`);
 
     const s: Samples = {
-      skahaRunning: [], skahaPost: [], skahaReady: [], skahaDelete: [],
-      cliRunning: [], cliReady: [], engineRunning: [], engineReady: [],
+      skahaRunning: [],
+      skahaPost: [],
+      skahaReady: [],
+      skahaDelete: [],
+      cliRunning: [],
+      cliReady: [],
+      engineRunning: [],
+      engineReady: [],
       runningAtFirstGet: 0,
     };
     const kinds = [
@@ -281,7 +296,9 @@ async function main(): Promise<void> {
     const firstGet = `the session was already Running at the first GET after the POST in ${s.runningAtFirstGet} of ${s.skahaRunning.length} launches`;
     console.log(`\n${textTable(headers, rows)}\n\n${textTable(ratioHeaders, ratioRows)}\n\n${verdict}\n${firstGet}`);
     console.log('\n--- markdown ---');
-    console.log(`Launch latency, ${LAUNCHES} sequential launches of each kind of \`${WEB_IMAGE}\` (skaha: type=contributed, cores=1, ram=1), after one warm-up; ${machineLine(m)}.\n`);
+    console.log(
+      `Launch latency, ${LAUNCHES} sequential launches of each kind of \`${WEB_IMAGE}\` (skaha: type=contributed, cores=1, ram=1), after one warm-up; ${machineLine(m)}.\n`,
+    );
     console.log(markdownTable(headers, rows));
     console.log('');
     console.log(markdownTable(ratioHeaders, ratioRows));

@@ -264,7 +264,11 @@ export async function startServer(cleanup: Cleanup, opts: { config?: Record<stri
   // started, the tests') refuse to start on another's (src/backends/podman/claim.ts).
   const network = `bench${randomHex(4)}`;
   const uidMin = 20_000_000 + crypto.randomInt(10_000) * 1000;
-  const config = { ...opts.config, podman: { network, ...(opts.config?.podman as object) }, identity: { uidMin, uidMax: uidMin + 999, ...(opts.config?.identity as object) } };
+  const config = {
+    ...opts.config,
+    podman: { network, ...(opts.config?.podman as object) },
+    identity: { uidMin, uidMax: uidMin + 999, ...(opts.config?.identity as object) },
+  };
   const configFile = path.join(workDir, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
   const configArgs = ['--config', configFile];
@@ -274,7 +278,11 @@ export async function startServer(cleanup: Cleanup, opts: { config?: Record<stri
   for (const key of Object.keys(env)) if (key.startsWith('SKAHA_')) delete env[key];
 
   const createToken = (name: string): string => {
-    const created = execFileSync(process.execPath, [SKAHA_BIN, 'admin', 'token', 'create', name, '--data-dir', dataDir, ...configArgs], { cwd: REPO, env, encoding: 'utf8' });
+    const created = execFileSync(process.execPath, [SKAHA_BIN, 'admin', 'token', 'create', name, '--data-dir', dataDir, ...configArgs], {
+      cwd: REPO,
+      env,
+      encoding: 'utf8',
+    });
     const minted = created.trim().split('\n').pop()?.trim() ?? '';
     if (!minted) throw new Error(`admin token create printed no token: ${created}`);
     return minted;
@@ -346,7 +354,10 @@ export interface SessionJson {
 
 /** fetch (undici, keep-alive) with the bearer token; urlencoded forms as skaha clients send. */
 export class Api {
-  constructor(readonly base: string, private readonly token: string) {}
+  constructor(
+    readonly base: string,
+    private readonly token: string,
+  ) {}
 
   async request(method: string, urlPath: string, form?: Record<string, string>): Promise<Reply> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
@@ -458,7 +469,10 @@ export async function deleteSessionsOf(
     const docker = engine();
     const left = await docker.listContainers({ all: true, filters: { label: [`canfar.net/username=${server.username}`] } });
     for (const c of left) {
-      await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
       forced++;
     }
     if (forced) log(`cleanup: removed ${forced} leftover container(s) of ${server.username} directly on the engine`);
@@ -472,6 +486,10 @@ export async function deleteSessionsOf(
 async function removeNetworks(network: string): Promise<void> {
   const docker = engine();
   for (const n of await docker.listNetworks({ filters: { name: [network] } })) {
-    if (n.Name === network || n.Name.startsWith(`${network}-u`)) await docker.getNetwork(n.Name).remove().catch(() => undefined);
+    if (n.Name === network || n.Name.startsWith(`${network}-u`))
+      await docker
+        .getNetwork(n.Name)
+        .remove()
+        .catch(() => undefined);
   }
 }

@@ -44,13 +44,21 @@ try {
     while ((await server.api.status(id)) !== undefined) await sleep(100);
     console.log(`launch ${i}${i === 0 ? ' (warm-up)' : ''}: Running after ${ms(running)} ms, JupyterLab answered after ${ms(answered)} ms`);
   }
-  const rows = [['POST → Running', toRunning], ['POST → JupyterLab answers through the proxy', toAnswer]] as const;
-  const table = markdownTable(['measure (ms)', 'n', 'p50', 'p95', 'min', 'max'], rows.map(([label, samples]) => {
-    const s = summarize(samples);
-    return [label, String(s.n), ms(s.p50), ms(s.p95), ms(s.min), ms(s.max)];
-  }));
+  const rows = [
+    ['POST → Running', toRunning],
+    ['POST → JupyterLab answers through the proxy', toAnswer],
+  ] as const;
+  const table = markdownTable(
+    ['measure (ms)', 'n', 'p50', 'p95', 'min', 'max'],
+    rows.map(([label, samples]) => {
+      const s = summarize(samples);
+      return [label, String(s.n), ms(s.p50), ms(s.p95), ms(s.min), ms(s.max)];
+    }),
+  );
   const p50 = summarize(toAnswer).p50;
-  console.log(`\n--- markdown ---\nNotebook launch, ${LAUNCHES} launches of ${NOTEBOOK_IMAGE} (cached) after one warm-up; ${machineLine(machine())}.\n\n${table}\n\ngoal p50(POST → JupyterLab answers) < 3000 ms: ${p50 < 3000 ? 'met' : 'NOT met'} (p50 ${ms(p50)} ms).\n--- end ---`);
+  console.log(
+    `\n--- markdown ---\nNotebook launch, ${LAUNCHES} launches of ${NOTEBOOK_IMAGE} (cached) after one warm-up; ${machineLine(machine())}.\n\n${table}\n\ngoal p50(POST → JupyterLab answers) < 3000 ms: ${p50 < 3000 ? 'met' : 'NOT met'} (p50 ${ms(p50)} ms).\n--- end ---`,
+  );
 } finally {
   await cleanup.run();
 }

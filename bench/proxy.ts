@@ -35,7 +35,23 @@ import path from 'node:path';
 import readline from 'node:readline';
 import ts from 'typescript';
 import WebSocket from 'ws';
-import { Cleanup, envInt, errorMessage, machine, machineLine, markdownTable, ms, now, randomHex, ratio, REPO, sleep, summarize, textTable, type Summary } from './lib.js';
+import {
+  Cleanup,
+  envInt,
+  errorMessage,
+  machine,
+  machineLine,
+  markdownTable,
+  ms,
+  now,
+  randomHex,
+  ratio,
+  REPO,
+  sleep,
+  summarize,
+  textTable,
+  type Summary,
+} from './lib.js';
 import { profileReport } from './proxy/profile.js';
 
 const NPROC = os.availableParallelism();
@@ -86,7 +102,8 @@ interface Proc {
 let workDir = '';
 /** What a command line shows: the temp dir as $DIR, the token as $TOKEN. */
 const secrets: Array<[string, string]> = [];
-const shown = (s: string) => secrets.reduce((acc, [secret, name]) => (secret ? acc.split(secret).join(name) : acc), workDir ? s.split(workDir).join('$DIR') : s);
+const shown = (s: string) =>
+  secrets.reduce((acc, [secret, name]) => (secret ? acc.split(secret).join(name) : acc), workDir ? s.split(workDir).join('$DIR') : s);
 const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
 
 function pinned(cpus: string | undefined, cmd: string, args: string[]): [string, string[]] {
@@ -554,7 +571,10 @@ async function main(): Promise<void> {
     if (!fs.existsSync(CHP_SCRIPT)) throw new Error('configurable-http-proxy is missing: npm install (it is a devDependency)');
     if (PROXY_CODE === 'dist') {
       const stale = staleDist();
-      if (stale.length) throw new Error(`dist/ is older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ` and ${stale.length - 3} more` : ''}: run \`npm run -s build\` (or BENCH_PROXY_CODE=src to run the sources through tsx)`);
+      if (stale.length)
+        throw new Error(
+          `dist/ is older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ` and ${stale.length - 3} more` : ''}: run \`npm run -s build\` (or BENCH_PROXY_CODE=src to run the sources through tsx)`,
+        );
     }
     const m = machine();
     const toolLine = tools();
@@ -607,10 +627,30 @@ async function main(): Promise<void> {
     const chpToken = randomHex(16);
     secrets.push([chpToken, '$CONFIGPROXY_AUTH_TOKEN']);
     const startChp = (name: string, port: number, apiPort: number, target: number) =>
-      launch(cleanup, name, process.execPath, [CHP_SCRIPT, '--ip', '127.0.0.1', '--port', String(port), '--api-ip', '127.0.0.1', '--api-port', String(apiPort), '--default-target', `http://127.0.0.1:${target}`, '--pid-file', path.join(dir, `${name}.pid`)], {
-        cpus: PROXY_CPU,
-        env: childEnv({ CONFIGPROXY_AUTH_TOKEN: chpToken }),
-      });
+      launch(
+        cleanup,
+        name,
+        process.execPath,
+        [
+          CHP_SCRIPT,
+          '--ip',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--api-ip',
+          '127.0.0.1',
+          '--api-port',
+          String(apiPort),
+          '--default-target',
+          `http://127.0.0.1:${target}`,
+          '--pid-file',
+          path.join(dir, `${name}.pid`),
+        ],
+        {
+          cpus: PROXY_CPU,
+          env: childEnv({ CONFIGPROXY_AUTH_TOKEN: chpToken }),
+        },
+      );
     const chp = startChp('chp', chpPort, chpApiPort, upPort);
     await waitHttp(chp, `http://127.0.0.1:${chpApiPort}/api/routes`, { authorization: `token ${chpToken}` });
     const added = await fetch(`http://127.0.0.1:${chpApiPort}/api/routes/ws`, {
@@ -621,7 +661,10 @@ async function main(): Promise<void> {
     if (added.status !== 201) throw new Error(`CHP: adding the /ws route answered ${added.status}`);
 
     // The same HTTP stack as ours with none of its work: what Node itself costs (node-floor.ts).
-    const floor = launch(cleanup, 'node-floor', process.execPath, ['--import', 'tsx', 'bench/proxy/node-floor.ts', String(upPort)], { cpus: PROXY_CPU, stdout: 'pipe' });
+    const floor = launch(cleanup, 'node-floor', process.execPath, ['--import', 'tsx', 'bench/proxy/node-floor.ts', String(upPort)], {
+      cpus: PROXY_CPU,
+      stdout: 'pipe',
+    });
     const floorPort = (await jsonLine<{ port: number }>(floor, 30_000)).port;
 
     const nginxPort = await freePort();
@@ -636,15 +679,62 @@ async function main(): Promise<void> {
     }
 
     const targets: Target[] = [
-      { key: 'upstream', label: 'upstream nginx, direct (ceiling)', base: `http://127.0.0.1:${upPort}`, prefix: '', headers: [], proc: upstream, ws: `ws://127.0.0.1:${echoPort}/`, wsHeaders: {} },
-      { key: 'ours', label: 'skaha SessionProxy (bearer token)', base: `http://127.0.0.1:${ours.port}`, prefix: `/session/contrib/${httpId}`, headers: [`Authorization: ${bearer}`], proc: ours.proc, ws: `ws://127.0.0.1:${ours.port}/session/contrib/${wsId}/`, wsHeaders: { authorization: bearer } },
-      { key: 'chp', label: 'configurable-http-proxy (no auth)', base: `http://127.0.0.1:${chpPort}`, prefix: '', headers: [], proc: chp, ws: `ws://127.0.0.1:${chpPort}/ws/`, wsHeaders: {} },
+      {
+        key: 'upstream',
+        label: 'upstream nginx, direct (ceiling)',
+        base: `http://127.0.0.1:${upPort}`,
+        prefix: '',
+        headers: [],
+        proc: upstream,
+        ws: `ws://127.0.0.1:${echoPort}/`,
+        wsHeaders: {},
+      },
+      {
+        key: 'ours',
+        label: 'skaha SessionProxy (bearer token)',
+        base: `http://127.0.0.1:${ours.port}`,
+        prefix: `/session/contrib/${httpId}`,
+        headers: [`Authorization: ${bearer}`],
+        proc: ours.proc,
+        ws: `ws://127.0.0.1:${ours.port}/session/contrib/${wsId}/`,
+        wsHeaders: { authorization: bearer },
+      },
+      {
+        key: 'chp',
+        label: 'configurable-http-proxy (no auth)',
+        base: `http://127.0.0.1:${chpPort}`,
+        prefix: '',
+        headers: [],
+        proc: chp,
+        ws: `ws://127.0.0.1:${chpPort}/ws/`,
+        wsHeaders: {},
+      },
       { key: 'floor', label: 'Node.js floor: http server + undici, no auth', base: `http://127.0.0.1:${floorPort}`, prefix: '', headers: [], proc: floor },
-      { key: 'nginx1', label: 'nginx, worker_processes 1', base: `http://127.0.0.1:${nginxPort}`, prefix: '', headers: [], proc: nginx1, ws: `ws://127.0.0.1:${nginxPort}/ws/`, wsHeaders: {} },
+      {
+        key: 'nginx1',
+        label: 'nginx, worker_processes 1',
+        base: `http://127.0.0.1:${nginxPort}`,
+        prefix: '',
+        headers: [],
+        proc: nginx1,
+        ws: `ws://127.0.0.1:${nginxPort}/ws/`,
+        wsHeaders: {},
+      },
     ];
-    if (nginxAuto) targets.push({ key: 'nginxAuto', label: `nginx, worker_processes auto (${NPROC}), not pinned`, base: `http://127.0.0.1:${nginxAutoPort}`, prefix: '', headers: [], proc: nginxAuto });
+    if (nginxAuto)
+      targets.push({
+        key: 'nginxAuto',
+        label: `nginx, worker_processes auto (${NPROC}), not pinned`,
+        base: `http://127.0.0.1:${nginxAutoPort}`,
+        prefix: '',
+        headers: [],
+        proc: nginxAuto,
+      });
     // BENCH_TARGETS=ours,chp: measure only those (all are still started and checked).
-    const only = (process.env.BENCH_TARGETS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const only = (process.env.BENCH_TARGETS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const measured = only.length ? targets.filter((t) => only.includes(t.key)) : targets;
 
     // --- every route works, and ours refuses a request without a token -----------------------
@@ -686,7 +776,17 @@ async function main(): Promise<void> {
     console.log(`HTTP part: ${((now() - t0) / 1000).toFixed(0)} s`);
 
     // --- WebSocket ---------------------------------------------------------------------------
-    interface WsRun { key: string; pattern: string; summary: Summary; lost: number; opened: number; failed: number; procPct: number; cpus: number[]; command: string }
+    interface WsRun {
+      key: string;
+      pattern: string;
+      summary: Summary;
+      lost: number;
+      opened: number;
+      failed: number;
+      procPct: number;
+      cpus: number[];
+      command: string;
+    }
     const wsRuns: WsRun[] = [];
     const patterns = [
       { name: 'burst', spread: 0 },
@@ -698,10 +798,22 @@ async function main(): Promise<void> {
         const args = ['rtt', t.ws!, String(WS_SOCKETS), String(WS_ROUNDS), String(pat.spread)];
         const client = wsClient(cleanup, `ws-${t.key}-${pat.name}`, args, t.wsHeaders?.authorization);
         // The direct row's "proxy" is the echo server itself.
-        const { value, cpus, procPct } = await withCpu((t.key === 'upstream' ? echo : t.proc).pid, () => jsonLine<RttResult>(client, 120_000 + WS_ROUNDS * (pat.spread + 31_000)));
+        const { value, cpus, procPct } = await withCpu((t.key === 'upstream' ? echo : t.proc).pid, () =>
+          jsonLine<RttResult>(client, 120_000 + WS_ROUNDS * (pat.spread + 31_000)),
+        );
         await stopProc(client);
         const s = summarize(value.samples);
-        wsRuns.push({ key: t.key, pattern: pat.name, summary: s, lost: value.lost, opened: value.opened, failed: value.failed, procPct, cpus, command: client.command });
+        wsRuns.push({
+          key: t.key,
+          pattern: pat.name,
+          summary: s,
+          lost: value.lost,
+          opened: value.opened,
+          failed: value.failed,
+          procPct,
+          cpus,
+          command: client.command,
+        });
         console.log(
           `WebSocket ${t.key.padEnd(9)} ${pat.name}: ${value.opened} sockets (${value.failed} failed, opened in ${ms(value.openMs, 0)} ms), ${s.n} echoes, RTT p50 ${ms(s.p50, 2)} ms p99 ${ms(s.p99, 2)} ms max ${ms(s.max, 1)} ms, lost ${value.lost}, process CPU ${pct0(procPct)}`,
         );
@@ -709,12 +821,25 @@ async function main(): Promise<void> {
     }
 
     // --- idle WebSockets, fresh proxies --------------------------------------------------------
-    interface IdleRun { key: string; label: string; sockets: number; failed: number; openMs: number; before: number; withSockets: number; afterClose: number; fdsWith: number; lostWhileIdle: number; command: string }
+    interface IdleRun {
+      key: string;
+      label: string;
+      sockets: number;
+      failed: number;
+      openMs: number;
+      before: number;
+      withSockets: number;
+      afterClose: number;
+      fdsWith: number;
+      lostWhileIdle: number;
+      command: string;
+    }
     const idleRuns: IdleRun[] = [];
     // Each proxied socket takes two descriptors in the proxy (client side and upstream side).
     const idleN = Math.min(IDLE_SOCKETS, Math.floor((limit - 100) / 2));
     if (IDLE_SOCKETS > 0) {
-      if (idleN < IDLE_SOCKETS) console.log(`idle: ${idleN} sockets instead of ${IDLE_SOCKETS}: the open files limit is ${limit}, and a proxy needs two per socket`);
+      if (idleN < IDLE_SOCKETS)
+        console.log(`idle: ${idleN} sockets instead of ${IDLE_SOCKETS}: the open files limit is ${limit}, and a proxy needs two per socket`);
       const idleOne = async (key: string, label: string, proc: Proc, url: string, authorization?: string) => {
         await sleep(1000);
         const before = rssMiB(proc.pid);
@@ -728,7 +853,19 @@ async function main(): Promise<void> {
         await stopProc(client);
         await sleep(3000);
         const afterClose = rssMiB(proc.pid);
-        idleRuns.push({ key, label, sockets: opened.opened, failed: opened.failed, openMs: opened.openMs, before, withSockets, afterClose, fdsWith, lostWhileIdle: closed.closedByPeerWhileIdle, command: client.command });
+        idleRuns.push({
+          key,
+          label,
+          sockets: opened.opened,
+          failed: opened.failed,
+          openMs: opened.openMs,
+          before,
+          withSockets,
+          afterClose,
+          fdsWith,
+          lostWhileIdle: closed.closedByPeerWhileIdle,
+          command: client.command,
+        });
         console.log(
           `idle ${key}: ${opened.opened} sockets open (${opened.failed} failed, ${ms(opened.openMs / 1000, 1)} s), RSS ${ms(before, 0)} MiB before, ${ms(withSockets, 0)} MiB with them (${fdsWith} fds), ${ms(afterClose, 0)} MiB after closing; ${closed.closedByPeerWhileIdle} closed while idle`,
         );
@@ -783,15 +920,50 @@ async function main(): Promise<void> {
         errors: rs.reduce((s, r) => s + r.wrk.non2xx + r.wrk.socketErrors, 0),
       };
     };
-    const httpHeaders = ['proxy', 'path', 'req/s (median)', 'req/s range', 'p50 ms', 'p99 ms', 'proxy CPU', 'req per proxy CPU-s', `busy CPU ${PIN ? `${LOAD_CPUS} / ${PROXY_CPU}` : ''}`.trim(), 'errors'];
+    const httpHeaders = [
+      'proxy',
+      'path',
+      'req/s (median)',
+      'req/s range',
+      'p50 ms',
+      'p99 ms',
+      'proxy CPU',
+      'req per proxy CPU-s',
+      `busy CPU ${PIN ? `${LOAD_CPUS} / ${PROXY_CPU}` : ''}`.trim(),
+      'errors',
+    ];
     const httpRows: string[][] = [];
     for (const t of measured) {
       for (const p of PATHS) {
         const a = agg(t.key, p);
-        httpRows.push([t.label, p, int(a.rps), `${int(a.min)}–${int(a.max)}`, ms(a.p50, 2), ms(a.p99, 2), pct0(a.procPct), int(a.perCpu), a.cpus.map(pct0).join(' / '), String(a.errors)]);
+        httpRows.push([
+          t.label,
+          p,
+          int(a.rps),
+          `${int(a.min)}–${int(a.max)}`,
+          ms(a.p50, 2),
+          ms(a.p99, 2),
+          pct0(a.procPct),
+          int(a.perCpu),
+          a.cpus.map(pct0).join(' / '),
+          String(a.errors),
+        ]);
       }
     }
-    const ratioHeaders = ['path', 'ours req/s', 'ours / CHP', `ours / nginx (1 worker)`, ...(NGINX_AUTO ? ['ours / nginx (auto)'] : []), 'ours / upstream', 'ours / Node floor', 'Node floor / nginx', 'per CPU-s: ours / CHP', 'per CPU-s: ours / nginx', 'p99 ours / CHP', 'p99 ours / nginx'];
+    const ratioHeaders = [
+      'path',
+      'ours req/s',
+      'ours / CHP',
+      `ours / nginx (1 worker)`,
+      ...(NGINX_AUTO ? ['ours / nginx (auto)'] : []),
+      'ours / upstream',
+      'ours / Node floor',
+      'Node floor / nginx',
+      'per CPU-s: ours / CHP',
+      'per CPU-s: ours / nginx',
+      'p99 ours / CHP',
+      'p99 ours / nginx',
+    ];
     const ratioRows: string[][] = [];
     const verdicts: string[] = [];
     for (const p of PATHS) {
@@ -801,15 +973,35 @@ async function main(): Promise<void> {
       const u = agg('upstream', p);
       const f = agg('floor', p);
       ratioRows.push([
-        p, int(o.rps), ratio(o.rps, c.rps), ratio(o.rps, n.rps), ...(NGINX_AUTO ? [ratio(o.rps, agg('nginxAuto', p).rps)] : []), ratio(o.rps, u.rps), ratio(o.rps, f.rps), ratio(f.rps, n.rps),
-        ratio(o.perCpu, c.perCpu), ratio(o.perCpu, n.perCpu), ratio(o.p99, c.p99), ratio(o.p99, n.p99),
+        p,
+        int(o.rps),
+        ratio(o.rps, c.rps),
+        ratio(o.rps, n.rps),
+        ...(NGINX_AUTO ? [ratio(o.rps, agg('nginxAuto', p).rps)] : []),
+        ratio(o.rps, u.rps),
+        ratio(o.rps, f.rps),
+        ratio(f.rps, n.rps),
+        ratio(o.perCpu, c.perCpu),
+        ratio(o.perCpu, n.perCpu),
+        ratio(o.p99, c.p99),
+        ratio(o.p99, n.p99),
       ]);
       verdicts.push(
         `${p}: ≥ ${GOAL_VS_CHP}× CHP's req/s: ${o.rps / c.rps >= GOAL_VS_CHP ? 'met' : 'NOT met'} (${ratio(o.rps, c.rps)}; per proxy CPU-second ${ratio(o.perCpu, c.perCpu)}); ≥ ${GOAL_VS_NGINX}× nginx's (1 worker): ${o.rps / n.rps >= GOAL_VS_NGINX ? 'met' : 'NOT met'} (${ratio(o.rps, n.rps)}; per proxy CPU-second ${ratio(o.perCpu, n.perCpu)})`,
       );
     }
     const wsHeaders = ['proxy', 'pattern', 'sockets', 'echoes', 'RTT p50 ms', 'RTT p99 ms', 'max ms', 'lost', 'proxy CPU'];
-    const wsRows = wsRuns.map((w) => [targets.find((t) => t.key === w.key)!.label, w.pattern, String(w.opened), String(w.summary.n), ms(w.summary.p50, 2), ms(w.summary.p99, 2), ms(w.summary.max, 1), String(w.lost), pct0(w.procPct)]);
+    const wsRows = wsRuns.map((w) => [
+      targets.find((t) => t.key === w.key)!.label,
+      w.pattern,
+      String(w.opened),
+      String(w.summary.n),
+      ms(w.summary.p50, 2),
+      ms(w.summary.p99, 2),
+      ms(w.summary.max, 1),
+      String(w.lost),
+      pct0(w.procPct),
+    ]);
     for (const pat of patterns) {
       const w = wsRuns.find((x) => x.key === 'ours' && x.pattern === pat.name);
       const direct = wsRuns.find((x) => x.key === 'upstream' && x.pattern === pat.name);
@@ -820,7 +1012,15 @@ async function main(): Promise<void> {
       }
     }
     const idleHeaders = ['proxy', 'idle sockets', 'RSS before MiB', 'RSS with sockets MiB', 'KiB per socket', 'RSS after closing MiB', 'proxy fds'];
-    const idleRows = idleRuns.map((r) => [r.label, String(r.sockets), ms(r.before, 0), ms(r.withSockets, 0), ms(((r.withSockets - r.before) * 1024) / Math.max(r.sockets, 1), 1), ms(r.afterClose, 0), String(r.fdsWith)]);
+    const idleRows = idleRuns.map((r) => [
+      r.label,
+      String(r.sockets),
+      ms(r.before, 0),
+      ms(r.withSockets, 0),
+      ms(((r.withSockets - r.before) * 1024) / Math.max(r.sockets, 1), 1),
+      ms(r.afterClose, 0),
+      String(r.fdsWith),
+    ]);
     const idleOurs = idleRuns.find((r) => r.key === 'ours');
     if (idleOurs) {
       const at10k = idleOurs.before + ((idleOurs.withSockets - idleOurs.before) * 10_000) / Math.max(idleOurs.sockets, 1);
@@ -837,7 +1037,12 @@ async function main(): Promise<void> {
       `# Node.js floor: ${shown(floor.command)}`,
       `# nginx: ${shown(nginx1.command)}`,
       ...(nginxAuto ? [`# nginx auto: ${shown(nginxAuto.command)}`] : []),
-      `# load, per proxy and path (after a ${WARMUP_S} s warm-up of the same): ${shown(pinned(LOAD_CPUS, 'wrk', wrkArgs(`${targets[1]!.base}${targets[1]!.prefix}/small`, DURATION_S, targets[1]!.headers)).flat().map(quote).join(' '))}`,
+      `# load, per proxy and path (after a ${WARMUP_S} s warm-up of the same): ${shown(
+        pinned(LOAD_CPUS, 'wrk', wrkArgs(`${targets[1]!.base}${targets[1]!.prefix}/small`, DURATION_S, targets[1]!.headers))
+          .flat()
+          .map(quote)
+          .join(' '),
+      )}`,
       ...wsRuns.filter((w) => w.key === 'ours').map((w) => `# WebSocket ${w.pattern} (BENCH_WS_AUTHORIZATION='Bearer $TOKEN'): ${shown(w.command)}`),
       ...idleRuns.map((r) => `# idle, ${r.key}: ${shown(r.command)}`),
     ];
@@ -847,7 +1052,9 @@ async function main(): Promise<void> {
     if (idleRows.length) console.log(`\n${textTable(idleHeaders, idleRows)}`);
     console.log(`\n${verdicts.join('\n')}`);
     console.log('\n--- markdown ---');
-    console.log(`Session proxy, ${setting}; ${machineLine(m)}; ${toolLine}; ${PIN ? `proxy pinned to CPU ${PROXY_CPU}, wrk, upstreams and WebSocket client to CPU ${LOAD_CPUS} (taskset)` : 'no pinning'}.\n`);
+    console.log(
+      `Session proxy, ${setting}; ${machineLine(m)}; ${toolLine}; ${PIN ? `proxy pinned to CPU ${PROXY_CPU}, wrk, upstreams and WebSocket client to CPU ${LOAD_CPUS} (taskset)` : 'no pinning'}.\n`,
+    );
     console.log(markdownTable(httpHeaders, httpRows));
     console.log('');
     console.log(markdownTable(ratioHeaders, ratioRows));

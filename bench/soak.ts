@@ -16,8 +16,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  Cleanup, engine, envInt, errorMessage, HEADLESS_IMAGE, machine, machineLine, markdownTable, ms, now, pool,
-  serverLogTail, serverRssMiB, sleep, startServer, summarize, WEB_IMAGE, type Api, type Server,
+  Cleanup,
+  engine,
+  envInt,
+  errorMessage,
+  HEADLESS_IMAGE,
+  machine,
+  machineLine,
+  markdownTable,
+  ms,
+  now,
+  pool,
+  serverLogTail,
+  serverRssMiB,
+  sleep,
+  startServer,
+  summarize,
+  WEB_IMAGE,
+  type Api,
+  type Server,
 } from './lib.js';
 
 const CYCLES = envInt('BENCH_CYCLES', 1000, 10, 100_000);
@@ -53,7 +70,10 @@ async function counts(server: Server, network: string): Promise<Counts> {
   const published = (await docker.listContainers({ all: true })).reduce((sum, c) => sum + (c.Ports ?? []).filter((p) => p.PublicPort).length, 0);
   // Session files and the like; the log and the database grow by design and are not counted.
   const dataDir = path.join(server.workDir, 'data');
-  const dataFiles = ['sessions', 'podman'].map((d) => path.join(dataDir, d)).filter((d) => fs.existsSync(d)).reduce((sum, d) => sum + filesUnder(d), 0);
+  const dataFiles = ['sessions', 'podman']
+    .map((d) => path.join(dataDir, d))
+    .filter((d) => fs.existsSync(d))
+    .reduce((sum, d) => sum + filesUnder(d), 0);
   const fds = fs.readdirSync(`/proc/${server.pid}/fd`).length;
   return { containers: containers.length, networks: networks.length, volumes: volumes.length, publishedPorts: published, dataFiles, fds };
 }
@@ -114,14 +134,19 @@ async function main(): Promise<void> {
     const rss: Array<[number, number]> = [[0, serverRssMiB(srv)]];
     let done = 0;
     const every = Math.max(1, Math.floor(CYCLES / 20));
-    await pool(Array.from({ length: CYCLES }, (_, i) => i), CONCURRENCY, async (i) => {
-      launches[i] = await cycle(users[i % users.length]!, i);
-      done++;
-      if (done % every === 0) {
-        rss.push([done, serverRssMiB(srv)]);
-        console.log(`  ${done} cycles, ${((Date.now() - t0) / 1000).toFixed(0)} s, RSS ${rss.at(-1)![1].toFixed(1)} MiB`);
-      }
-    }, cleanup);
+    await pool(
+      Array.from({ length: CYCLES }, (_, i) => i),
+      CONCURRENCY,
+      async (i) => {
+        launches[i] = await cycle(users[i % users.length]!, i);
+        done++;
+        if (done % every === 0) {
+          rss.push([done, serverRssMiB(srv)]);
+          console.log(`  ${done} cycles, ${((Date.now() - t0) / 1000).toFixed(0)} s, RSS ${rss.at(-1)![1].toFixed(1)} MiB`);
+        }
+      },
+      cleanup,
+    );
     await sleep(2000);
     const after = await counts(srv, network);
     const first = summarize(launches.slice(0, 100));
@@ -129,15 +154,22 @@ async function main(): Promise<void> {
     const rssSlope = slope(rss) * 100;
     const rows = (Object.keys(before) as Array<keyof Counts>).map((k) => [k, String(before[k]), String(after[k]), String(after[k] - before[k])]);
     console.log('--- markdown ---');
-    console.log(`Soak: ${CYCLES} cycles (headless and contributed alternately), ${USERS} users, ${CONCURRENCY} at a time, ${((Date.now() - t0) / 1000).toFixed(0)} s; ${machineLine(machine())}.`);
+    console.log(
+      `Soak: ${CYCLES} cycles (headless and contributed alternately), ${USERS} users, ${CONCURRENCY} at a time, ${((Date.now() - t0) / 1000).toFixed(0)} s; ${machineLine(machine())}.`,
+    );
     console.log(markdownTable(['count', 'before', 'after', 'leaked'], rows));
-    console.log(markdownTable(['measure', 'value'], [
-      ['launch p50, first 100 cycles (ms)', ms(first.p50)],
-      ['launch p50, last 100 cycles (ms)', ms(last.p50)],
-      ['last / first', (last.p50 / first.p50).toFixed(2) + '×'],
-      ['server RSS at start / end (MiB)', `${rss[0]![1].toFixed(1)} / ${rss.at(-1)![1].toFixed(1)}`],
-      ['RSS slope (MiB per 100 cycles, least squares)', rssSlope.toFixed(2)],
-    ]));
+    console.log(
+      markdownTable(
+        ['measure', 'value'],
+        [
+          ['launch p50, first 100 cycles (ms)', ms(first.p50)],
+          ['launch p50, last 100 cycles (ms)', ms(last.p50)],
+          ['last / first', (last.p50 / first.p50).toFixed(2) + '×'],
+          ['server RSS at start / end (MiB)', `${rss[0]![1].toFixed(1)} / ${rss.at(-1)![1].toFixed(1)}`],
+          ['RSS slope (MiB per 100 cycles, least squares)', rssSlope.toFixed(2)],
+        ],
+      ),
+    );
     console.log('--- end ---');
   } catch (err) {
     console.error(`soak failed: ${errorMessage(err)}`);

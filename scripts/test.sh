@@ -16,6 +16,10 @@ export SCHEMATHESIS_VENV
 ensure_kube_binaries # the Kubernetes tests' control plane and helm; exports KUBE_BIN_DIR
 say "type-checking the tests"
 npx tsc -p test/tsconfig.json || die "type errors in the tests"
+say "lint (eslint: typescript-eslint and the import rules of the call direction), format (prettier), unused code (knip)"
+npm run -s lint || die "lint errors (npm run lint)"
+npm run -s format:check || die "files not formatted (npm run format)"
+npm run -s unused || die "unused files, exports or dependencies (npm run unused)"
 
 say "portal: type-check and component tests"
 npx tsc -p portal/tsconfig.json || die "type errors in the portal"

@@ -64,8 +64,18 @@ for (const route of routes) {
   sessions.set(id, {
     port: Number(port),
     record: {
-      id, username, name: `bench-${id}`, type: 'contributed', image: 'bench', uid: 200000, gid: 200000, supplementalGroups: [],
-      status: 'Running', createdAt: started, startedAt: started, deadlineSeconds: 86400,
+      id,
+      username,
+      name: `bench-${id}`,
+      type: 'contributed',
+      image: 'bench',
+      uid: 200000,
+      gid: 200000,
+      supplementalGroups: [],
+      status: 'Running',
+      createdAt: started,
+      startedAt: started,
+      deadlineSeconds: 86400,
       resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 },
     },
   });

@@ -62,7 +62,7 @@ function sourceLine(file: string, line1: number): string {
 }
 
 /** `file:line` (1-based) of a generated position, mapped to the TypeScript source when a map exists. */
-function place(url: string, line1: number, repo: string): { file: string; line: number; mapped: boolean } {
+function place(url: string, line1: number, _repo: string): { file: string; line: number; mapped: boolean } {
   if (!url.startsWith('file://')) return { file: url || '(native)', line: line1, mapped: false };
   const file = fileURLToPath(url);
   const map = mapFor(file);
@@ -77,7 +77,8 @@ function place(url: string, line1: number, repo: string): { file: string; line: 
   return { file, line: line1, mapped: false };
 }
 
-const short = (file: string, repo: string) => (file.startsWith(repo + path.sep) ? path.relative(repo, file) : file.replace(/^.*node_modules\//, 'node_modules/'));
+const short = (file: string, repo: string) =>
+  file.startsWith(repo + path.sep) ? path.relative(repo, file) : file.replace(/^.*node_modules\//, 'node_modules/');
 
 export function profileReport(profileFile: string, repo: string, opts: { top?: number; ownCode?: RegExp } = {}): string {
   const top = opts.top ?? 25;
@@ -123,7 +124,10 @@ export function profileReport(profileFile: string, repo: string, opts: { top?: n
       lineBy.set(key, e);
     }
   }
-  out.push('', `top lines of the repository's code by self time (${[...lineBy.values()].some((e) => e.file.endsWith('.ts')) ? 'mapped to the .ts sources' : 'generated positions'}):`);
+  out.push(
+    '',
+    `top lines of the repository's code by self time (${[...lineBy.values()].some((e) => e.file.endsWith('.ts')) ? 'mapped to the .ts sources' : 'generated positions'}):`,
+  );
   for (const e of [...lineBy.values()].sort((a, b) => b.hits - a.hits).slice(0, top)) {
     out.push(`  ${pct(e.hits).padStart(6)}  ${short(e.file, repo)}:${e.line}  ${sourceLine(e.file, e.line).slice(0, 110)}`);
   }
@@ -162,7 +166,11 @@ export function profileReport(profileFile: string, repo: string, opts: { top?: n
   for (const [key, hits] of [...inclBy].sort((a, b) => b[1] - a[1]).slice(0, top)) out.push(`  ${pct(hits).padStart(6)}  ${key}`);
 
   // Call tree under the first frames of our own code, merged by function.
-  interface Tree { hits: number; self: number; children: Map<string, Tree> }
+  interface Tree {
+    hits: number;
+    self: number;
+    children: Map<string, Tree>;
+  }
   const tree: Tree = { hits: 0, self: 0, children: new Map() };
   const label = (n: ProfileNode) => {
     const f = n.callFrame;
@@ -194,7 +202,7 @@ export function profileReport(profileFile: string, repo: string, opts: { top?: n
     }
   };
   print(tree, 0);
-  out.push('', 'call tree from the first frames of the repository\'s code (inclusive, self; ≥ 0.5%, 8 levels):', ...lines);
+  out.push('', "call tree from the first frames of the repository's code (inclusive, self; ≥ 0.5%, 8 levels):", ...lines);
   return out.join('\n');
 }
 

@@ -70,7 +70,13 @@ async function openAll(n: number): Promise<{ sockets: WebSocket[]; failed: numbe
 }
 
 /** One round: every live socket sends once; resolves when all echoes are back or on timeout. */
-function round(sockets: WebSocket[], live: boolean[], sentAt: Float64Array, spreadMs: number, onEcho: { fn: (i: number) => void }): Promise<{ samples: number[]; lost: number }> {
+function round(
+  sockets: WebSocket[],
+  live: boolean[],
+  sentAt: Float64Array,
+  spreadMs: number,
+  onEcho: { fn: (i: number) => void },
+): Promise<{ samples: number[]; lost: number }> {
   return new Promise((resolve) => {
     const samples: number[] = [];
     const waiting = new Set<number>();

@@ -33,7 +33,14 @@ function Portal() {
   useEffect(() => void load(), [load]);
 
   const csrf = auth.state === 'in' ? auth.me.csrfToken : undefined;
-  const api = useMemo(() => new Api(() => csrf, () => setAuth({ state: 'out' })), [csrf]);
+  const api = useMemo(
+    () =>
+      new Api(
+        () => csrf,
+        () => setAuth({ state: 'out' }),
+      ),
+    [csrf],
+  );
 
   if (auth.state === 'loading') {
     return (
@@ -63,7 +70,10 @@ function SignedIn({ me, api }: { me: Me; api: Api }) {
     setLaunched((l) => [session, ...l.filter((s) => s.id !== session.id)]);
     setWatching(session.id);
   }, []);
-  const forget = useCallback((ids: string[]) => setLaunched((l) => (ids.some((id) => l.some((s) => s.id === id)) ? l.filter((s) => !ids.includes(s.id)) : l)), []);
+  const forget = useCallback(
+    (ids: string[]) => setLaunched((l) => (ids.some((id) => l.some((s) => s.id === id)) ? l.filter((s) => !ids.includes(s.id)) : l)),
+    [],
+  );
 
   let page;
   switch (path.replace(/\/+$/, '') || '/') {

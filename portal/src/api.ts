@@ -91,7 +91,7 @@ export class ApiError extends Error {
 export type FormFields = Array<[string, string]>;
 
 /** `application/x-www-form-urlencoded`, repeated names kept (env=..., env=...). */
-export function encodeForm(fields: FormFields): string {
+function encodeForm(fields: FormFields): string {
   const body = new URLSearchParams();
   for (const [name, value] of fields) body.append(name, value);
   return body.toString();
@@ -110,7 +110,7 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, line || `${res.status} ${res.statusText || 'error'}`.trim());
 }
 
-export const V0 = '/skaha/v0';
+const V0 = '/skaha/v0';
 
 export class Api {
   constructor(

@@ -3,7 +3,7 @@ import { loadOrCreateKey } from './keys.js';
 import type { IdentityStore } from '../store/store.js';
 import type { Authenticator, Credentials, Principal } from './authenticator.js';
 
-export const CALLBACK_HEADER = 'x-auth-token-skaha';
+const CALLBACK_HEADER = 'x-auth-token-skaha';
 
 /**
  * Desktop callback tokens (spec §6.5): minted at desktop launch, given to the desktop container

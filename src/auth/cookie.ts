@@ -24,7 +24,7 @@ export function parseCookies(headers: IncomingHttpHeaders): Map<string, string> 
   return cookies;
 }
 
-export interface CookieOptions {
+interface CookieOptions {
   /** Mark every cookie Secure (a public URL behind TLS); cookies set over TLS always are. */
   secure: boolean;
   maxAgeSeconds: number;
@@ -95,8 +95,20 @@ export class CookieIssuer {
    * which must still be valid each time the cookie is used.
    */
   sessionCookie(sessionId: string, sessionPrefix: string, access: SessionAccess, overTls = false, now = Date.now()): string {
-    const claims = { u: access.username, s: sessionId, sc: [...access.scopes], ...(access.login ? { l: access.login } : {}), exp: now + this.opts.maxAgeSeconds * 1000 };
-    return cookieHeader(SESSION_COOKIE_PREFIX + sessionId, this.signer.sign(JSON.stringify(claims)), `${sessionPrefix}/`, this.opts.maxAgeSeconds, this.opts.secure || overTls);
+    const claims = {
+      u: access.username,
+      s: sessionId,
+      sc: [...access.scopes],
+      ...(access.login ? { l: access.login } : {}),
+      exp: now + this.opts.maxAgeSeconds * 1000,
+    };
+    return cookieHeader(
+      SESSION_COOKIE_PREFIX + sessionId,
+      this.signer.sign(JSON.stringify(claims)),
+      `${sessionPrefix}/`,
+      this.opts.maxAgeSeconds,
+      this.opts.secure || overTls,
+    );
   }
 
   /** Who a session cookie lets in to this session, and with what scopes; undefined if not valid (any more). */
@@ -110,7 +122,15 @@ export class CookieIssuer {
    * `/session-login` gives it, the proxy trades it for a session cookie on that origin.
    */
   sessionTicket(sessionId: string, access: SessionAccess, now = Date.now()): string {
-    const claims = { k: 'ticket', u: access.username, s: sessionId, sc: [...access.scopes], ...(access.login ? { l: access.login } : {}), n: crypto.randomBytes(12).toString('base64url'), exp: now + TICKET_MS };
+    const claims = {
+      k: 'ticket',
+      u: access.username,
+      s: sessionId,
+      sc: [...access.scopes],
+      ...(access.login ? { l: access.login } : {}),
+      n: crypto.randomBytes(12).toString('base64url'),
+      exp: now + TICKET_MS,
+    };
     return this.signer.sign(JSON.stringify(claims));
   }
 
@@ -125,7 +145,12 @@ export class CookieIssuer {
   }
 
   /** The access a signed session cookie or ticket grants (and a ticket's nonce), if genuine and current. */
-  private async accessOf(value: string | undefined, sessionId: string, kind: 'cookie' | 'ticket', now: number): Promise<{ access: SessionAccess; nonce?: string } | undefined> {
+  private async accessOf(
+    value: string | undefined,
+    sessionId: string,
+    kind: 'cookie' | 'ticket',
+    now: number,
+  ): Promise<{ access: SessionAccess; nonce?: string } | undefined> {
     const payload = value ? this.signer.verify(value) : undefined;
     if (!payload) return undefined;
     let claims: { k?: unknown; u?: unknown; s?: unknown; sc?: unknown; l?: unknown; n?: unknown; exp?: unknown };
@@ -135,7 +160,8 @@ export class CookieIssuer {
       return undefined;
     }
     if ((claims.k ?? 'cookie') !== kind) return undefined;
-    if (typeof claims.u !== 'string' || claims.s !== sessionId || typeof claims.exp !== 'number' || claims.exp < now || !Array.isArray(claims.sc)) return undefined;
+    if (typeof claims.u !== 'string' || claims.s !== sessionId || typeof claims.exp !== 'number' || claims.exp < now || !Array.isArray(claims.sc))
+      return undefined;
     if (typeof claims.l === 'string') {
       const login = await this.store.userForToken(claims.l);
       if (login?.user.username !== claims.u) return undefined; // logged out, or the login was ended
@@ -164,7 +190,10 @@ export class CookieIssuer {
  * login record that is still valid. Login records only: an API token pasted into the cookie is
  * not a browser login.
  */
-export async function browserLogin(store: Pick<IdentityStore, 'userForToken'>, headers: IncomingHttpHeaders): Promise<({ secret: string } & NonNullable<Awaited<ReturnType<IdentityStore['userForToken']>>>) | undefined> {
+export async function browserLogin(
+  store: Pick<IdentityStore, 'userForToken'>,
+  headers: IncomingHttpHeaders,
+): Promise<({ secret: string } & NonNullable<Awaited<ReturnType<IdentityStore['userForToken']>>>) | undefined> {
   const secret = parseCookies(headers).get(LOGIN_COOKIE) ?? '';
   const found = secret.startsWith(LOGIN_PREFIX) ? await store.userForToken(secret) : undefined;
   return found ? { secret, ...found } : undefined;
@@ -174,7 +203,10 @@ export async function browserLogin(store: Pick<IdentityStore, 'userForToken'>, h
 export class LoginCookieAuthenticator implements Authenticator {
   readonly name = 'cookie';
 
-  constructor(private readonly cookies: CookieIssuer, private readonly store: IdentityStore) {}
+  constructor(
+    private readonly cookies: CookieIssuer,
+    private readonly store: IdentityStore,
+  ) {}
 
   matches(req: Credentials): boolean {
     // An Authorization header of another scheme (JupyterLab sends `token ...`) is the

@@ -21,7 +21,10 @@ export class LoginThrottle {
   /** Seconds to wait before trying again, or 0 when an attempt is allowed now. */
   /** `account` undefined (an API token login): the address alone counts. */
   retryAfter(account: string | undefined, address: string, now = Date.now()): number {
-    const wait = Math.max(account === undefined ? 0 : this.waitFor(`a:${account}`, this.opts.perAccount, now), this.waitFor(`ip:${address}`, this.opts.perAddress, now));
+    const wait = Math.max(
+      account === undefined ? 0 : this.waitFor(`a:${account}`, this.opts.perAccount, now),
+      this.waitFor(`ip:${address}`, this.opts.perAddress, now),
+    );
     return wait > 0 ? Math.ceil(wait / 1000) : 0;
   }
 

@@ -21,7 +21,10 @@ export const SESSION_LABEL = {
 
 /** Label values must match [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? and be ≤ 63 chars (spec §5.3). */
 export function labelValue(value: string): string {
-  return value.slice(0, 63).replace(/[^-A-Za-z0-9_.]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  return value
+    .slice(0, 63)
+    .replace(/[^-A-Za-z0-9_.]/g, '-')
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
 }
 
 /** The labels of spec §5.3 for one session or desktop-app. */

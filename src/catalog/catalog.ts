@@ -39,7 +39,7 @@ interface SourceState {
 }
 
 /** How long start() waits for slow sources before the server goes on without them. */
-export const START_WAIT_MS = 10_000;
+const START_WAIT_MS = 10_000;
 
 /**
  * Answers from memory, refreshed in the background every `refreshIntervalMs` and on demand
@@ -57,7 +57,11 @@ export class CachedCatalog {
    * `stateDir`: where each source's last good list is kept, so a restarted server lists images
    * at once (a large registry takes a while to walk) and refreshes them in the background.
    */
-  constructor(sources: ImageCatalog[], private readonly log: CatalogLog, private readonly stateDir?: string) {
+  constructor(
+    sources: ImageCatalog[],
+    private readonly log: CatalogLog,
+    private readonly stateDir?: string,
+  ) {
     this.states = sources.map((source) => ({ source, images: this.remembered(source), loaded: false }));
     this.merge();
   }
@@ -72,9 +76,11 @@ export class CachedCatalog {
     clearTimeout(waited);
     for (const s of this.states) {
       if (s.loaded || !s.inFlight) continue;
-      this.log.warn(s.images.length > 0
-        ? `image catalog ${s.source.name}: serving the ${s.images.length} images it listed before the restart until it answers`
-        : `image catalog ${s.source.name} still loading; serving without it until it answers`);
+      this.log.warn(
+        s.images.length > 0
+          ? `image catalog ${s.source.name}: serving the ${s.images.length} images it listed before the restart until it answers`
+          : `image catalog ${s.source.name} still loading; serving without it until it answers`,
+      );
     }
     this.timer = setInterval(() => void this.refresh(), refreshIntervalMs);
     this.timer.unref();
@@ -199,5 +205,8 @@ export class CachedCatalog {
 }
 
 export function parseTypes(label: string | undefined): string[] {
-  return (label ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+  return (label ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
 }

@@ -12,7 +12,7 @@ export interface RuleResult {
   detail: string;
 }
 
-export interface CheckOptions {
+interface CheckOptions {
   /** Host directory with the platform's launch scripts (mounted at /skaha-system). */
   launchScriptsDir: string;
   /** The uid (and gid) the checks run as: anything but 0. */
@@ -33,7 +33,12 @@ interface RunResult {
 }
 
 /** Run a command in a throwaway container of the image, as the check uid; always removed. */
-async function run(docker: Docker, image: string, cmd: string[], opts: { uid: number; timeoutMs: number; entrypoint?: string[]; mounts?: string[] }): Promise<RunResult> {
+async function run(
+  docker: Docker,
+  image: string,
+  cmd: string[],
+  opts: { uid: number; timeoutMs: number; entrypoint?: string[]; mounts?: string[] },
+): Promise<RunResult> {
   const container = await docker.createContainer({
     Image: image,
     User: `${opts.uid}:${opts.uid}`,
@@ -45,10 +50,8 @@ async function run(docker: Docker, image: string, cmd: string[], opts: { uid: nu
   try {
     await container.start();
     let timedOut = false;
-    const waited = (await Promise.race([
-      container.wait(),
-      new Promise((r) => setTimeout(r, opts.timeoutMs, undefined)),
-    ])) as { StatusCode?: number } | undefined;
+    const waited = (await Promise.race([container.wait(), new Promise((r) => setTimeout(r, opts.timeoutMs, undefined))])) as
+      { StatusCode?: number } | undefined;
     if (!waited) {
       timedOut = true;
       await container.kill().catch(() => undefined);
@@ -110,12 +113,24 @@ async function typePortAnswers(docker: Docker, image: string, type: SessionType,
     const deadline = Date.now() + o.portTimeoutMs;
     while (Date.now() < deadline) {
       if (await portAnswers(hostPort)) {
-        return { rule: `${type}: answers HTTP on port ${port} as uid ${o.uid}`, outcome: 'pass', detail: `after ${Math.round((o.portTimeoutMs - (deadline - Date.now())) / 100) / 10} s` };
+        return {
+          rule: `${type}: answers HTTP on port ${port} as uid ${o.uid}`,
+          outcome: 'pass',
+          detail: `after ${Math.round((o.portTimeoutMs - (deadline - Date.now())) / 100) / 10} s`,
+        };
       }
       const state = (await container.inspect()).State;
       if (!state.Running) {
-        const logs = demuxLogs((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer).trim().split('\n').slice(-2).join(' | ');
-        return { rule: `${type}: answers HTTP on port ${port} as uid ${o.uid}`, outcome: 'fail', detail: `exited with code ${state.ExitCode} as a non-root user: ${logs}` };
+        const logs = demuxLogs((await container.logs({ stdout: true, stderr: true })) as unknown as Buffer)
+          .trim()
+          .split('\n')
+          .slice(-2)
+          .join(' | ');
+        return {
+          rule: `${type}: answers HTTP on port ${port} as uid ${o.uid}`,
+          outcome: 'fail',
+          detail: `exited with code ${state.ExitCode} as a non-root user: ${logs}`,
+        };
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -144,7 +159,11 @@ export async function checkImage(docker: Docker, image: string, options: CheckOp
   const unknown = types.filter((t) => !isSessionType(t));
   results.push(
     types.length === 0
-      ? { rule: `labels: ${TYPES_LABEL} names its session types`, outcome: 'fail', detail: 'no session types: label the image, e.g. canfar.net/types=notebook,headless' }
+      ? {
+          rule: `labels: ${TYPES_LABEL} names its session types`,
+          outcome: 'fail',
+          detail: 'no session types: label the image, e.g. canfar.net/types=notebook,headless',
+        }
       : unknown.length
         ? { rule: `labels: ${TYPES_LABEL} names its session types`, outcome: 'fail', detail: `unknown type(s): ${unknown.join(', ')}` }
         : { rule: `labels: ${TYPES_LABEL} names its session types`, outcome: 'pass', detail: types.join(', ') },
@@ -166,22 +185,43 @@ export async function checkImage(docker: Docker, image: string, options: CheckOp
 
   const nss = await run(docker, image, ['grep -E "^(passwd|group):" /etc/nsswitch.conf'], { uid: o.uid, timeoutMs: 20_000 });
   const sss = /^passwd:.*\bsss\b/m.test(nss.output) && /^group:.*\bsss\b/m.test(nss.output);
-  results.push({ rule: 'nsswitch.conf uses sss for passwd and group', outcome: sss ? 'pass' : 'warn', detail: sss ? 'ok' : 'group names will show as numbers (advice, not required)' });
+  results.push({
+    rule: 'nsswitch.conf uses sss for passwd and group',
+    outcome: sss ? 'pass' : 'warn',
+    detail: sss ? 'ok' : 'group names will show as numbers (advice, not required)',
+  });
 
   if (types.includes('headless') && (inspect.Config?.Cmd?.length || inspect.Config?.Entrypoint?.length)) {
-    const own = await run(docker, image, [], { uid: o.uid, timeoutMs: 15_000, entrypoint: [...(inspect.Config.Entrypoint ?? []), ...(inspect.Config.Cmd ?? [])] });
+    const own = await run(docker, image, [], {
+      uid: o.uid,
+      timeoutMs: 15_000,
+      entrypoint: [...(inspect.Config.Entrypoint ?? []), ...(inspect.Config.Cmd ?? [])],
+    });
     results.push(
       own.timedOut || own.exitCode === 0
         ? { rule: "headless: the image's own command runs as a non-root uid", outcome: 'pass', detail: own.timedOut ? 'still running after 15 s' : 'exit 0' }
-        : { rule: "headless: the image's own command runs as a non-root uid", outcome: 'fail', detail: `exit ${own.exitCode}: ${own.output.split('\n').slice(-1)[0] ?? ''}` },
+        : {
+            rule: "headless: the image's own command runs as a non-root uid",
+            outcome: 'fail',
+            detail: `exit ${own.exitCode}: ${own.output.split('\n').slice(-1)[0] ?? ''}`,
+          },
     );
   }
 
   if (types.includes('desktop-app')) {
     const xterm = await run(docker, image, ['command -v xterm'], { uid: o.uid, timeoutMs: 20_000 });
-    results.push(xterm.exitCode === 0 ? { rule: 'desktop-app: xterm is installed', outcome: 'pass', detail: xterm.output } : { rule: 'desktop-app: xterm is installed', outcome: 'fail', detail: 'no xterm on PATH' });
+    results.push(
+      xterm.exitCode === 0
+        ? { rule: 'desktop-app: xterm is installed', outcome: 'pass', detail: xterm.output }
+        : { rule: 'desktop-app: xterm is installed', outcome: 'fail', detail: 'no xterm on PATH' },
+    );
 
-    const init = await run(docker, image, ['if [ -e /skaha/init.sh ]; then /skaha/init.sh >/dev/null 2>&1 && echo returned || echo "failed $?"; else echo absent; fi'], { uid: o.uid, timeoutMs: 15_000 });
+    const init = await run(
+      docker,
+      image,
+      ['if [ -e /skaha/init.sh ]; then /skaha/init.sh >/dev/null 2>&1 && echo returned || echo "failed $?"; else echo absent; fi'],
+      { uid: o.uid, timeoutMs: 15_000 },
+    );
     results.push(
       init.output === 'absent'
         ? { rule: 'desktop-app: /skaha/init.sh returns (does not block)', outcome: 'skip', detail: 'no /skaha/init.sh' }
@@ -192,13 +232,20 @@ export async function checkImage(docker: Docker, image: string, options: CheckOp
             : { rule: 'desktop-app: /skaha/init.sh returns (does not block)', outcome: 'fail', detail: init.output },
     );
 
-    const startup = await run(docker, image, ['if [ -e /skaha/startup.sh ]; then /skaha/startup.sh /bin/echo skaha-startup-ok; else echo absent; fi'], { uid: o.uid, timeoutMs: 15_000 });
+    const startup = await run(docker, image, ['if [ -e /skaha/startup.sh ]; then /skaha/startup.sh /bin/echo skaha-startup-ok; else echo absent; fi'], {
+      uid: o.uid,
+      timeoutMs: 15_000,
+    });
     results.push(
       startup.output === 'absent'
         ? { rule: 'desktop-app: /skaha/startup.sh ends with exec "$@"', outcome: 'skip', detail: 'no /skaha/startup.sh' }
         : startup.output.split('\n').includes('skaha-startup-ok')
           ? { rule: 'desktop-app: /skaha/startup.sh ends with exec "$@"', outcome: 'pass', detail: 'ran the command it was given' }
-          : { rule: 'desktop-app: /skaha/startup.sh ends with exec "$@"', outcome: 'fail', detail: startup.timedOut ? 'did not run its argument within 15 s' : 'did not run the command it was given: end it with exec "$@"' },
+          : {
+              rule: 'desktop-app: /skaha/startup.sh ends with exec "$@"',
+              outcome: 'fail',
+              detail: startup.timedOut ? 'did not run its argument within 15 s' : 'did not run the command it was given: end it with exec "$@"',
+            },
     );
   }
 

@@ -14,7 +14,7 @@
  * brings one is refused with one line (400), before it can reach the engine.
  */
 
-export interface ParsedReference {
+interface ParsedReference {
   /** `host[:port]`, as written (compare with {@link sameHost}). */
   host: string;
   /** The path inside the registry, e.g. `skaha/notebook`. */
@@ -23,7 +23,7 @@ export interface ParsedReference {
   digest?: string;
 }
 
-export const MAX_NAME_LENGTH = 255;
+const MAX_NAME_LENGTH = 255;
 const DOMAIN_LABEL = /^(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])$/;
 const IPV6 = /^\[[0-9A-Fa-f:.]+\]$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
@@ -91,12 +91,13 @@ function domainProblem(domain: string): string | undefined {
   if (host === '' || !host.split('.').every((label) => DOMAIN_LABEL.test(label))) return `'${domain}' is not a registry host[:port]`;
   // The engines read a first component without '.' or ':' (other than localhost) as a path on
   // their default registry (docker.io/...), whatever was meant: never a registry host here.
-  if (!port && !host.includes('.') && host !== 'localhost') return `'${domain}' is not a registry host (no '.' or ':port'; the engine would look for it on its default registry)`;
+  if (!port && !host.includes('.') && host !== 'localhost')
+    return `'${domain}' is not a registry host (no '.' or ':port'; the engine would look for it on its default registry)`;
   return undefined;
 }
 
 /** Host names compare case-insensitively (RFC 4343); ports exactly. */
-export function sameHost(a: string, b: string): boolean {
+function sameHost(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
 

@@ -23,7 +23,10 @@ export interface Connection {
 
 /** An error to show as one line; `status` is the HTTP status (0: no answer). */
 export class ClientError extends Error {
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -45,7 +48,7 @@ export function parseServerUrl(raw: string): { url: string; version?: 'v0' | 'v1
   return m[2] ? { url: root, version: m[2] as 'v0' | 'v1' } : { url: root };
 }
 
-export interface Reply {
+interface Reply {
   status: number;
   body: string;
   contentType: string;
@@ -71,7 +74,7 @@ export interface SessionJson {
   [more: string]: unknown;
 }
 
-export interface ImageJson {
+interface ImageJson {
   id: string;
   types: string[];
   digest: string;
@@ -85,7 +88,7 @@ export interface OidcOfferJson {
   scopes: string[];
 }
 
-export type Params = Record<string, string | string[] | undefined>;
+type Params = Record<string, string | string[] | undefined>;
 
 function encode(params: Params): string {
   const search = new URLSearchParams();
@@ -118,7 +121,11 @@ export class SkahaClient {
    * `<url>/<path>`); non-2xx becomes a ClientError with the server's words. A 401 is retried
    * once with the token `conn.refresh` gives, when there is one.
    */
-  async call(method: string, path: string, opts: { query?: Params; form?: Params; root?: boolean; server?: boolean; headers?: Record<string, string> } = {}): Promise<Reply> {
+  async call(
+    method: string,
+    path: string,
+    opts: { query?: Params; form?: Params; root?: boolean; server?: boolean; headers?: Record<string, string> } = {},
+  ): Promise<Reply> {
     const reply = await this.send(method, path, opts);
     if (reply.status === 401 && this.conn.refresh) {
       this.token = await this.conn.refresh();
@@ -135,7 +142,11 @@ export class SkahaClient {
     return reply;
   }
 
-  private async send(method: string, path: string, opts: { query?: Params; form?: Params; root?: boolean; server?: boolean; headers?: Record<string, string> }): Promise<Reply> {
+  private async send(
+    method: string,
+    path: string,
+    opts: { query?: Params; form?: Params; root?: boolean; server?: boolean; headers?: Record<string, string> },
+  ): Promise<Reply> {
     const query = opts.query ? encode(opts.query) : '';
     const prefix = opts.server ? '' : opts.root ? '/skaha' : `/skaha/${this.conn.version}`;
     const url = `${this.conn.url}${prefix}/${path}${query ? `?${query}` : ''}`;
@@ -144,12 +155,18 @@ export class SkahaClient {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
     const reply = await new Promise<Reply>((resolve, reject) => {
-      const req = (url.startsWith('https:') ? https : http).request(url, { method, headers, agent: this.agent, timeout: this.conn.timeoutMs ?? 30_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }));
-        res.on('error', reject);
-      });
+      const req = (url.startsWith('https:') ? https : http).request(
+        url,
+        { method, headers, agent: this.agent, timeout: this.conn.timeoutMs ?? 30_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), contentType: String(res.headers['content-type'] ?? '') }),
+          );
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new ClientError(`no answer from ${this.conn.url} within ${(this.conn.timeoutMs ?? 30_000) / 1000} s`, 0)));
       req.on('error', (err: NodeJS.ErrnoException) =>
         reject(err instanceof ClientError ? err : new ClientError(`cannot reach ${this.conn.url}: ${err.code ?? err.message}`, 0)),

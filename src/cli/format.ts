@@ -15,7 +15,10 @@ const visibleLength = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '').length;
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ').trimEnd();
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c))))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -27,7 +30,12 @@ export function relativeTime(iso: string, now = Date.now()): string {
   let s = Math.round(Math.abs(diff) / 1000);
   if (s < 5) return 'now';
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['min', 60],
+    ['s', 1],
+  ] as const) {
     if (s >= size && parts.length < 2) {
       parts.push(`${Math.floor(s / size)} ${unit}`);
       s %= size;

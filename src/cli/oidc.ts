@@ -8,7 +8,7 @@ import { Spinner } from './format.js';
 import { connectionOf, environmentUrl, resolveConnection, selectContext, settingsPath, updateSettings, type OidcGrant } from './settings.js';
 
 /** The one line a command ends with when its OIDC session cannot be renewed. */
-export const SESSION_EXPIRED = 'session expired: run skaha login again';
+const SESSION_EXPIRED = 'session expired: run skaha login again';
 
 /** Renew this long before the stated expiry, so a token does not run out on its way to the server. */
 const EXPIRY_MARGIN_MS = 30_000;
@@ -31,10 +31,11 @@ function reasonOf(err: unknown): string {
 }
 
 /** The issuer's metadata (its discovery document) for our public client: no secret, PKCE. */
-export async function issuerConfiguration(issuer: string, clientId: string): Promise<oidc.Configuration> {
+async function issuerConfiguration(issuer: string, clientId: string): Promise<oidc.Configuration> {
   const url = new URL(issuer);
   // Tokens travel to the issuer: plain HTTP only when it is on this machine (a test or dev issuer).
-  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname)) throw new ClientError(`refusing the plain-HTTP issuer ${issuer}: tokens would travel unencrypted`, 0);
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname))
+    throw new ClientError(`refusing the plain-HTTP issuer ${issuer}: tokens would travel unencrypted`, 0);
   try {
     const config = await oidc.discovery(url, clientId, undefined, oidc.None(), {
       timeout: ISSUER_TIMEOUT_SECONDS,
@@ -67,7 +68,10 @@ function jwtExpiryMs(token: string): number | undefined {
 }
 
 /** What the config file keeps of a token response. Issuers that do not rotate send no new refresh token. */
-export function grantOf(tokens: oidc.TokenEndpointResponse, base: Pick<OidcGrant, 'issuer' | 'clientId' | 'resource' | 'refreshToken'>): { token: string; oidc: OidcGrant } {
+export function grantOf(
+  tokens: oidc.TokenEndpointResponse,
+  base: Pick<OidcGrant, 'issuer' | 'clientId' | 'resource' | 'refreshToken'>,
+): { token: string; oidc: OidcGrant } {
   const expiresAtMs = tokens.expires_in !== undefined ? Date.now() + tokens.expires_in * 1000 : jwtExpiryMs(tokens.access_token);
   const refreshToken = tokens.refresh_token ?? base.refreshToken;
   return {
@@ -103,8 +107,9 @@ interface FlowParams {
  * endpoint. openid-client's poll waits `interval` seconds between requests, adds 5 s on
  * `slow_down`, and stops at the code's `expires_in`.
  */
-export async function deviceFlow(config: oidc.Configuration, p: FlowParams, out: NodeJS.WritableStream = process.stderr): Promise<oidc.TokenEndpointResponse> {
-  if (!config.serverMetadata().device_authorization_endpoint) throw new ClientError(`${config.serverMetadata().issuer} offers no device flow: use --browser`, 0);
+async function deviceFlow(config: oidc.Configuration, p: FlowParams, out: NodeJS.WritableStream = process.stderr): Promise<oidc.TokenEndpointResponse> {
+  if (!config.serverMetadata().device_authorization_endpoint)
+    throw new ClientError(`${config.serverMetadata().issuer} offers no device flow: use --browser`, 0);
   const extra = p.resource ? { resource: p.resource } : undefined;
   let device: oidc.DeviceAuthorizationResponse;
   try {
@@ -143,7 +148,12 @@ function page(res: http.ServerResponse, status: number, title: string, text: str
  * `http://127.0.0.1:<free port>/callback` (RFC 8252 §7.3: the issuer must accept any port).
  * The browser is opened when `open` and an opener exists; the URL is printed either way.
  */
-export async function browserFlow(config: oidc.Configuration, p: FlowParams, open: boolean, out: NodeJS.WritableStream = process.stderr): Promise<oidc.TokenEndpointResponse> {
+async function browserFlow(
+  config: oidc.Configuration,
+  p: FlowParams,
+  open: boolean,
+  out: NodeJS.WritableStream = process.stderr,
+): Promise<oidc.TokenEndpointResponse> {
   const server = http.createServer();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   const redirectUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`;
@@ -162,7 +172,9 @@ export async function browserFlow(config: oidc.Configuration, p: FlowParams, ope
     ...(p.scope.split(' ').includes('offline_access') ? { prompt: 'consent' } : {}),
   });
   const opened = open && openInBrowser(url.href);
-  out.write(opened ? `Opening a browser to log in; if none opens, visit:\n  ${url.href}\n` : `To log in, open this URL in a browser on this machine:\n  ${url.href}\n`);
+  out.write(
+    opened ? `Opening a browser to log in; if none opens, visit:\n  ${url.href}\n` : `To log in, open this URL in a browser on this machine:\n  ${url.href}\n`,
+  );
   const spinner = new Spinner().start(`waiting for the browser to come back to ${redirectUri}…`);
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -176,7 +188,12 @@ export async function browserFlow(config: oidc.Configuration, p: FlowParams, ope
         if (here.searchParams.get('state') !== state) return page(res, 400, 'Not this login', 'This answer is not for the login skaha is waiting for.');
         done = true;
         oidc
-          .authorizationCodeGrant(config, here, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: p.scope.split(' ').includes('openid') }, p.resource ? { resource: p.resource } : undefined)
+          .authorizationCodeGrant(
+            config,
+            here,
+            { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: p.scope.split(' ').includes('openid') },
+            p.resource ? { resource: p.resource } : undefined,
+          )
           .then((tokens) => {
             page(res, 200, 'Logged in', 'skaha is logged in. You can close this tab and go back to the terminal.');
             resolve(tokens);
@@ -197,7 +214,11 @@ export async function browserFlow(config: oidc.Configuration, p: FlowParams, ope
 }
 
 /** Log in with the server's offer (GET /auth/oidc); the context-to-be's token and grant. */
-export async function oidcLogin(offer: OidcOfferJson, how: LoginMethod | undefined, open: boolean): Promise<{ token: string; oidc: OidcGrant; method: LoginMethod }> {
+export async function oidcLogin(
+  offer: OidcOfferJson,
+  how: LoginMethod | undefined,
+  open: boolean,
+): Promise<{ token: string; oidc: OidcGrant; method: LoginMethod }> {
   const config = await issuerConfiguration(offer.issuer, offer.clientId);
   const params = { scope: offer.scopes.join(' '), resource: resourceOf(offer.audience) };
   const method = how ?? defaultMethod(config);
@@ -210,7 +231,7 @@ function expiresSoon(grant: OidcGrant, now = Date.now()): boolean {
 }
 
 /** A refresh token grant at the issuer; any failure means the user must log in again. */
-export async function refreshGrant(grant: OidcGrant): Promise<{ token: string; oidc: OidcGrant }> {
+async function refreshGrant(grant: OidcGrant): Promise<{ token: string; oidc: OidcGrant }> {
   if (!grant.refreshToken) throw new ClientError(SESSION_EXPIRED, 0);
   let tokens: oidc.TokenEndpointResponse;
   try {

@@ -33,7 +33,12 @@ function oneLineUsageErrors(root: Command): void {
   for (const cmd of allCommands(root)) {
     cmd.exitOverride((err: CommanderError) => {
       if (err.exitCode !== 0) {
-        const message = err.message.replace(/^error: /, '').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+        const message = err.message
+          .replace(/^error: /, '')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+          .join(' ');
         process.stderr.write(`skaha: ${message} (see: ${commandPath(cmd)} --help)\n`);
       }
       process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
@@ -46,9 +51,14 @@ export function buildProgram(): Command {
   const program = new Command()
     .name('skaha')
     .version(version, '-V, --version', 'print the version of this skaha')
-    .description('skaha: container sessions for astronomers. Talks to any skaha server (SKAHA_URL + SKAHA_TOKEN, or `skaha login`); `serve` and `admin` run one.')
+    .description(
+      'skaha: container sessions for astronomers. Talks to any skaha server (SKAHA_URL + SKAHA_TOKEN, or `skaha login`); `serve` and `admin` run one.',
+    )
     .option('--context <name>', 'use this context of the config file instead of SKAHA_URL or the active context')
-    .addHelpText('after', '\nExamples:\n  skaha login http://127.0.0.1:8555 --token skt_...\n  skaha create notebook images.canfar.net/skaha/notebook:1.0 --wait --open\n  skaha ps\n\nThe manual: docs/cli.md. Exit status: 0 ok, 1 error, 2 usage.');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  skaha login http://127.0.0.1:8555 --token skt_...\n  skaha create notebook images.canfar.net/skaha/notebook:1.0 --wait --open\n  skaha ps\n\nThe manual: docs/cli.md. Exit status: 0 ok, 1 error, 2 usage.',
+    );
 
   settingsCommands(program);
   sessionCommands(program);

@@ -27,7 +27,7 @@ export interface ContextEntry {
   oidc?: OidcGrant;
 }
 
-export interface CliSettings {
+interface CliSettings {
   active?: string;
   contexts: Record<string, ContextEntry>;
 }
@@ -49,7 +49,7 @@ export function loadSettings(file = settingsPath()): CliSettings {
 }
 
 /** Written 0600 in a 0700 directory: it holds tokens. */
-export function saveSettings(settings: CliSettings, file = settingsPath()): void {
+function saveSettings(settings: CliSettings, file = settingsPath()): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   // A directory made earlier by hand (or by an older version) may be readable by others.
   fs.chmodSync(path.dirname(file), 0o700);
@@ -101,7 +101,9 @@ export function selectContext(opts: { context?: string | undefined }, env: NodeJ
   const entry = name ? settings.contexts[name] : undefined;
   if (!name || !entry) {
     throw new ClientError(
-      name ? `no context named '${name}' (see: skaha config show)` : 'no server configured: run `skaha login <url> --token <token>` (or --oidc), or set SKAHA_URL and SKAHA_TOKEN',
+      name
+        ? `no context named '${name}' (see: skaha config show)`
+        : 'no server configured: run `skaha login <url> --token <token>` (or --oidc), or set SKAHA_URL and SKAHA_TOKEN',
       0,
     );
   }
@@ -126,7 +128,10 @@ export function connectionOf(entry: ContextEntry): Connection {
 export function environmentUrl(opts: { context?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (opts.context) return undefined;
   if (!env.SKAHA_URL && (env.SKAHA_TOKEN || env.SKAHA_CERTIFICATE)) {
-    throw new ClientError(`${env.SKAHA_TOKEN ? 'SKAHA_TOKEN' : 'SKAHA_CERTIFICATE'} is set but SKAHA_URL is not: set SKAHA_URL to the server it is for, or unset it to use the config file`, 0);
+    throw new ClientError(
+      `${env.SKAHA_TOKEN ? 'SKAHA_TOKEN' : 'SKAHA_CERTIFICATE'} is set but SKAHA_URL is not: set SKAHA_URL to the server it is for, or unset it to use the config file`,
+      0,
+    );
   }
   return env.SKAHA_URL || undefined;
 }

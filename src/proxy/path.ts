@@ -1,7 +1,7 @@
 import type { SessionType } from '../sessions/model.js';
 
 /** URL segment of each proxied session type (spec §4.3). */
-export const URL_TYPES: Record<string, SessionType> = {
+const URL_TYPES: Record<string, SessionType> = {
   notebook: 'notebook',
   desktop: 'desktop',
   carta: 'carta',

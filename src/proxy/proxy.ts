@@ -13,12 +13,12 @@ import { errorPage, waitingPage } from './pages.js';
 import { TICKET_PARAM, type SessionOrigins } from './origins.js';
 import { parseSessionPath, UPSTREAM_PORT, unsafePath, upstreamTarget, withoutSecret, type SessionPath } from './path.js';
 
-export interface ProxyLog {
+interface ProxyLog {
   info(message: string): void;
   warn(message: string): void;
 }
 
-export interface SessionProxyOptions {
+interface SessionProxyOptions {
   backend: Pick<SessionBackend, 'get' | 'address' | 'pendingNote'>;
   /** Bearer token, then login cookie: the first credential present decides. */
   authenticators: Authenticator[];
@@ -41,7 +41,19 @@ export interface SessionProxyOptions {
  * Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1). `expect` too: Node's
  * server has already answered `100 Continue` to the client.
  */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'expect']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'expect',
+]);
 /** Client-supplied forwarding headers are replaced by what we saw (no spoofing). */
 const FORWARDED = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip']);
 /**
@@ -143,7 +155,12 @@ export class SessionProxy {
     const path = parseSessionPath(url);
     if (!path) return { kind: 'respond', status: 404, title: 'No such session', detail: 'There is no session at this address.' };
     if (unsafePath(path.rest)) {
-      return { kind: 'respond', status: 400, title: 'Bad request', detail: 'Encoded slashes, dot segments and empty segments are not allowed in session URLs.' };
+      return {
+        kind: 'respond',
+        status: 400,
+        title: 'Bad request',
+        detail: 'Encoded slashes, dot segments and empty segments are not allowed in session URLs.',
+      };
     }
 
     // On its own origin a session is opened with a ticket from the portal (`/session-login`),
@@ -154,7 +171,12 @@ export class SessionProxy {
       const granted = await this.opts.cookies.redeemTicket(ticket.value, path.id);
       const owned = this.opts.backend.get(path.id);
       if (!granted || owned?.username !== granted.username) {
-        return { kind: 'respond', status: 403, title: 'Link expired', detail: 'This link has expired or was used already: open the session again from the portal.' };
+        return {
+          kind: 'respond',
+          status: 403,
+          title: 'Link expired',
+          detail: 'This link has expired or was used already: open the session again from the portal.',
+        };
       }
       const cookie = this.opts.cookies.sessionCookie(path.id, path.prefix, granted, overTls(req));
       return { kind: 'respond', status: 302, title: 'Opening', detail: 'Opening your session.', headers: { location: ticket.rest, 'set-cookie': cookie } };
@@ -162,7 +184,12 @@ export class SessionProxy {
 
     const principal = await authenticate(this.opts.authenticators, req);
     if (!principal && (/^bearer\s/i.test(req.headers.authorization ?? '') || (req as { rejection?: string }).rejection)) {
-      return { kind: 'respond', status: 401, title: 'Not authenticated', detail: (req as { rejection?: string }).rejection ?? 'The credential sent is not valid.' };
+      return {
+        kind: 'respond',
+        status: 401,
+        title: 'Not authenticated',
+        detail: (req as { rejection?: string }).rejection ?? 'The credential sent is not valid.',
+      };
     }
     // A desktop's callback token is for the API, never for the proxy.
     const cookies = parseCookies(req.headers);
@@ -177,9 +204,10 @@ export class SessionProxy {
       if (wantsHtml(req)) {
         const next = withoutSecret(url, path.id) ?? url;
         const origins = this.opts.origins;
-        const location = ownOrigin && origins
-          ? origins.platformUrl(`/session-login?to=${encodeURIComponent(origins.baseOf(path.id) + next)}`)
-          : `${this.opts.loginPath}?next=${encodeURIComponent(next)}`;
+        const location =
+          ownOrigin && origins
+            ? origins.platformUrl(`/session-login?to=${encodeURIComponent(origins.baseOf(path.id) + next)}`)
+            : `${this.opts.loginPath}?next=${encodeURIComponent(next)}`;
         return { kind: 'respond', status: 302, title: 'Log in', detail: 'Log in to open this session.', headers: { location } };
       }
       return { kind: 'respond', status: 401, title: 'Not authenticated', detail: 'Log in, or send an API token, to reach this session.' };
@@ -193,12 +221,17 @@ export class SessionProxy {
     // `read` means read-only here too: no method that changes anything, no interactive socket.
     const upgrading = req.headers.upgrade !== undefined;
     if (!access.scopes.has('launch') && (upgrading || !READ_METHODS.has(req.method ?? 'GET'))) {
-      return { kind: 'respond', status: 403, title: 'Read-only credential', detail: `This credential is read-only: it allows GET and HEAD only, not ${upgrading ? 'a WebSocket' : req.method}.` };
+      return {
+        kind: 'respond',
+        status: 403,
+        title: 'Read-only credential',
+        detail: `This credential is read-only: it allows GET and HEAD only, not ${upgrading ? 'a WebSocket' : req.method}.`,
+      };
     }
     // A page of another origin must not open a socket with the owner's cookie (cross-site
     // WebSocket hijacking: browsers send cookies with the handshake and no CORS applies).
     if (upgrading && !fromThisSite(req.headers)) {
-      return { kind: 'respond', status: 403, title: 'Forbidden', detail: 'WebSocket connections are accepted from this site\'s own pages only.' };
+      return { kind: 'respond', status: 403, title: 'Forbidden', detail: "WebSocket connections are accepted from this site's own pages only." };
     }
 
     // skaha's connect URLs carry the session ID as ?token= or ?password=. For its owner, trade
@@ -228,7 +261,15 @@ export class SessionProxy {
 
   private waiting(session: SessionRecord, detail: string): Decision {
     // x-skaha-detail lets the waiting page show progress (an image pull) without reloading.
-    return { kind: 'respond', status: 503, title: 'Starting', detail, waiting: true, session, headers: { 'retry-after': '1', 'x-skaha-waiting': '1', 'x-skaha-detail': encodeURIComponent(detail) } };
+    return {
+      kind: 'respond',
+      status: 503,
+      title: 'Starting',
+      detail,
+      waiting: true,
+      session,
+      headers: { 'retry-after': '1', 'x-skaha-waiting': '1', 'x-skaha-detail': encodeURIComponent(detail) },
+    };
   }
 
   private respond(req: IncomingMessage, res: ServerResponse, d: Extract<Decision, { kind: 'respond' }>): void {
@@ -237,11 +278,12 @@ export class SessionProxy {
       return;
     }
     const html = wantsHtml(req) || d.status === 302;
-    const body = d.waiting && d.session && html
-      ? waitingPage(d.session.name, d.session.status, d.detail)
-      : html
-        ? errorPage(d.status, d.title, d.detail)
-        : `${d.detail}\n`;
+    const body =
+      d.waiting && d.session && html
+        ? waitingPage(d.session.name, d.session.status, d.detail)
+        : html
+          ? errorPage(d.status, d.title, d.detail)
+          : `${d.detail}\n`;
     res.writeHead(d.status, {
       'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
       'cache-control': 'no-store',
@@ -264,7 +306,10 @@ export class SessionProxy {
       // schemes (JupyterLab's `token ...`) are the session's own business.
       if (name === 'authorization' && /^\s*bearer(\s|$)/i.test(String(value))) continue;
       if (name === 'cookie') {
-        const kept = String(value).split(';').map((c) => c.trim()).filter((c) => c && !CookieIssuer.isOurs(c.slice(0, c.indexOf('='))));
+        const kept = String(value)
+          .split(';')
+          .map((c) => c.trim())
+          .filter((c) => c && !CookieIssuer.isOurs(c.slice(0, c.indexOf('='))));
         if (kept.length) headers.cookie = kept.join('; ');
         continue;
       }
@@ -347,7 +392,12 @@ export class SessionProxy {
       return;
     }
     this.opts.log.warn(`proxy ${d.session.id}: ${code ?? err.message}`);
-    this.respond(req, res, { kind: 'respond', status: 502, title: 'Session not reachable', detail: `Session ${d.session.name} is not answering (${code ?? 'error'}).` });
+    this.respond(req, res, {
+      kind: 'respond',
+      status: 502,
+      title: 'Session not reachable',
+      detail: `Session ${d.session.name} is not answering (${code ?? 'error'}).`,
+    });
   }
 
   private tunnel(req: IncomingMessage, socket: Duplex, head: Buffer, d: Extract<Decision, { kind: 'forward' }>): void {
@@ -371,7 +421,9 @@ export class SessionProxy {
     };
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       if (!socket.destroyed && (socket as net.Socket).bytesWritten === 0) {
-        socket.end(`HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nSession ${d.session.name} is not answering (${err.code ?? 'error'}).\n`);
+        socket.end(
+          `HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nSession ${d.session.name} is not answering (${err.code ?? 'error'}).\n`,
+        );
       } else {
         closeBoth();
       }
@@ -401,7 +453,7 @@ function takeParam(url: string, name: string): { value: string; rest: string } |
  * under the session prefix (as nginx's proxy_cookie_path does for an app that believes it lives
  * at `/`), and never one of the platform's own cookie names. Undefined when it is dropped.
  */
-export function confineCookie(header: string, prefix: string): string | undefined {
+function confineCookie(header: string, prefix: string): string | undefined {
   const [pair = '', ...attributes] = header.split(';');
   const name = pair.slice(0, pair.indexOf('=')).trim();
   if (pair.indexOf('=') <= 0 || CookieIssuer.isOurs(name) || /^__host-/i.test(name)) return undefined;

@@ -26,7 +26,7 @@ import { diskFull, isDiskFull, oneLine, SkahaError } from './errors.js';
 import type { Logger } from './platform.js';
 import type { Metrics } from './metrics.js';
 
-export interface AppOptions {
+interface AppOptions {
   deps: ApiDeps;
   /** Tried in this order; the first whose credential is present decides (docs/auth.md). */
   authenticators: Authenticator[];
@@ -64,16 +64,20 @@ export function withSessionTraffic<S extends http.Server>(server: S, proxy: Sess
     const route = routeOf(req, origins);
     if (route === 'proxy') return proxy.handle(req, res);
     if (route === 'platform') return handler(req, res);
-    const [status, headers, body] = route === 'elsewhere'
-      ? [404, {}, 'not found: a session\'s origin serves that session\'s /session/<type>/<id>/ paths only\n']
-      : [req.method === 'GET' || req.method === 'HEAD' ? 302 : 307, { location: route.redirect }, `moved to ${route.redirect}\n`];
+    const [status, headers, body] =
+      route === 'elsewhere'
+        ? [404, {}, "not found: a session's origin serves that session's /session/<type>/<id>/ paths only\n"]
+        : [req.method === 'GET' || req.method === 'HEAD' ? 302 : 307, { location: route.redirect }, `moved to ${route.redirect}\n`];
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(body);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => {
     const route = routeOf(req, origins);
     if (route === 'proxy') proxy.handleUpgrade(req, socket, head);
     else if (route === 'platform') socket.destroy();
-    else socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nsessions are reached on their own origin (their connectURL)\n');
+    else
+      socket.end(
+        'HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nsessions are reached on their own origin (their connectURL)\n',
+      );
   });
   return server;
 }
@@ -141,7 +145,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'skaha', version: '0.1.0', description: 'The skaha session API (CANFAR Science Platform), served under /skaha/v0 and /skaha/v1.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, desktopCallback: { type: 'apiKey', in: 'header', name: 'x-auth-token-skaha' } } },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, desktopCallback: { type: 'apiKey', in: 'header', name: 'x-auth-token-skaha' } },
+      },
       security: [{ bearer: [] }],
     },
   });
@@ -176,7 +182,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((raw: FastifyError | SkahaError, req, reply) => {
     // A full disk is the operator's to fix, whatever layer hit it: 503 and one clear line.
-    const err = isDiskFull(raw) ? diskFull(raw instanceof SkahaError ? raw.logMessage ?? raw.message : String((raw as Error).message)) : raw;
+    const err = isDiskFull(raw) ? diskFull(raw instanceof SkahaError ? (raw.logMessage ?? raw.message) : String((raw as Error).message)) : raw;
     let status: number;
     let message: string;
     if (err instanceof SkahaError) {
@@ -193,7 +199,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       message = 'internal error; the server log has the details';
       log?.error(`${req.method} ${req.url.split('?')[0]}: ${(err as Error).stack ?? String(err)}`);
     }
-    return reply.code(status).type('text/plain; charset=utf-8').send(`${oneLine(message)}\n`);
+    return reply
+      .code(status)
+      .type('text/plain; charset=utf-8')
+      .send(`${oneLine(message)}\n`);
   });
 
   // The portal: static assets at /, and its index.html for the portal's own client-side routes.
@@ -207,7 +216,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const portalRoute = req.method === 'GET' && !/^\/(skaha|auth|session|login|logout)(\/|$)/.test(pathOnly) && /text\/html/.test(req.headers.accept ?? '');
     if (portalRoute && portalBuilt) return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(fs.createReadStream(portalIndex));
     if (portalRoute || (pathOnly === '/' && req.method === 'GET')) {
-      return reply.type('text/html; charset=utf-8').send('<!DOCTYPE html><title>skaha</title><h1>skaha</h1><p>The portal is not built (<code>npm run build</code>). The API is at <a href="/skaha/openapi.json">/skaha/openapi.json</a>; log in at <a href="/login">/login</a>.</p>');
+      return reply
+        .type('text/html; charset=utf-8')
+        .send(
+          '<!DOCTYPE html><title>skaha</title><h1>skaha</h1><p>The portal is not built (<code>npm run build</code>). The API is at <a href="/skaha/openapi.json">/skaha/openapi.json</a>; log in at <a href="/login">/login</a>.</p>',
+        );
     }
     return reply.code(404).type('text/plain; charset=utf-8').send(`not found: ${pathOnly}\n`);
   });

@@ -3,9 +3,9 @@ import type net from 'node:net';
 import type { Logger } from './platform.js';
 
 /** How long a listener that could not bind waits before it tries again (style.md: named constants). */
-export const CALLBACK_RETRY_MS = 5000;
+const CALLBACK_RETRY_MS = 5000;
 
-export interface CallbackListenerOptions {
+interface CallbackListenerOptions {
   /** TCP port; 0: any free port. */
   port: number;
   /** Address to bind: 0.0.0.0, so it exists before any session bridge does. */
@@ -20,7 +20,7 @@ export interface CallbackListenerOptions {
 }
 
 /** `::ffff:10.89.1.2` (an IPv4 peer of a dual-stack socket) → `10.89.1.2`. */
-export function peerAddress(socket: net.Socket): string {
+function peerAddress(socket: net.Socket): string {
   return (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
 }
 

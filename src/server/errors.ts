@@ -19,7 +19,7 @@ export const SKAHA_ERRORS = {
   SKAHA_ERR_INTERNAL: { statusCode: 500, reason: 'internal' },
 } as const;
 
-export type SkahaErrorCode = keyof typeof SKAHA_ERRORS;
+type SkahaErrorCode = keyof typeof SKAHA_ERRORS;
 
 export class SkahaError extends Error {
   readonly code: SkahaErrorCode;
@@ -38,20 +38,14 @@ export class SkahaError extends Error {
 }
 
 export const badRequest = (message: string) => new SkahaError('SKAHA_ERR_BAD_REQUEST', message);
-export const missingParameter = (name: string) =>
-  new SkahaError('SKAHA_ERR_MISSING_PARAMETER', `Missing parameter '${name}'`);
-export const invalidValue = (name: string, value: string) =>
-  new SkahaError('SKAHA_ERR_INVALID_VALUE', `Invalid value for '${name}': ${value}`);
+export const missingParameter = (name: string) => new SkahaError('SKAHA_ERR_MISSING_PARAMETER', `Missing parameter '${name}'`);
+export const invalidValue = (name: string, value: string) => new SkahaError('SKAHA_ERR_INVALID_VALUE', `Invalid value for '${name}': ${value}`);
 export const notFound = (message: string) => new SkahaError('SKAHA_ERR_NOT_FOUND', message);
 export const forbidden = (message: string) => new SkahaError('SKAHA_ERR_FORBIDDEN', message);
 
 /** The engine could not be reached or failed for reasons that are not the caller's. */
 export const backendUnavailable = (logMessage: string) =>
-  new SkahaError(
-    'SKAHA_ERR_BACKEND_UNAVAILABLE',
-    'temporarily unavailable: the container engine is not reachable, try again shortly',
-    logMessage,
-  );
+  new SkahaError('SKAHA_ERR_BACKEND_UNAVAILABLE', 'temporarily unavailable: the container engine is not reachable, try again shortly', logMessage);
 
 /** What a full data directory (or quota) makes a write throw: Node's errno codes, SQLite's. */
 const DISK_FULL = /\b(ENOSPC|EDQUOT|SQLITE_FULL)\b|no space left on device|database or disk is full|disk quota exceeded/i;
@@ -70,7 +64,7 @@ export function isDiskFull(err: unknown): boolean {
 
 /** The answer to a request that could not be written down: 503, with Retry-After like the others. */
 export const diskFull = (logMessage: string) =>
-  new SkahaError('SKAHA_ERR_BACKEND_UNAVAILABLE', 'temporarily unavailable: the server\'s data directory is full; try again once space is freed', logMessage);
+  new SkahaError('SKAHA_ERR_BACKEND_UNAVAILABLE', "temporarily unavailable: the server's data directory is full; try again once space is freed", logMessage);
 
 /**
  * The engine answered but refused the platform itself (Kubernetes RBAC: a permission missing from
@@ -80,17 +74,13 @@ export const diskFull = (logMessage: string) =>
 export const backendRefused = (logMessage: string) =>
   new SkahaError(
     'SKAHA_ERR_BACKEND_UNAVAILABLE',
-    'temporarily unavailable: the cluster refused the platform\'s request (a permission of its service account); the operator has the details in the log',
+    "temporarily unavailable: the cluster refused the platform's request (a permission of its service account); the operator has the details in the log",
     logMessage,
   );
 
 /** The identity database (PostgreSQL) could not be reached: the same 503, in its own words. */
 export const storeUnavailable = (logMessage: string) =>
-  new SkahaError(
-    'SKAHA_ERR_BACKEND_UNAVAILABLE',
-    'temporarily unavailable: the identity database is not reachable, try again shortly',
-    logMessage,
-  );
+  new SkahaError('SKAHA_ERR_BACKEND_UNAVAILABLE', 'temporarily unavailable: the identity database is not reachable, try again shortly', logMessage);
 
 /** One line, never a stack: the body skaha clients print. */
 export function oneLine(message: string): string {

@@ -15,7 +15,7 @@ import { SkahaError } from './errors.js';
  * start, so a graph shows 0 rather than nothing; `reason` is SkahaError.reason. One registry per
  * platform (tests run several in one process), with prom-client's default process metrics.
  */
-export interface MetricsSources {
+interface MetricsSources {
   backend: Pick<SessionBackend, 'list' | 'availability'>;
   /** Headless jobs waiting for admission; the admission queue provides it (0 without one). */
   queueLength: () => number;
@@ -85,7 +85,12 @@ export class Metrics {
       labelNames: ['route'],
       registers,
     });
-    this.apiErrors = new Counter({ name: 'skaha_api_errors_total', help: 'API requests answered with a SkahaError, by reason.', labelNames: ['reason'], registers });
+    this.apiErrors = new Counter({
+      name: 'skaha_api_errors_total',
+      help: 'API requests answered with a SkahaError, by reason.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.proxyRequests = new Counter({
       name: 'skaha_proxy_requests_total',
       help: 'Requests to the session proxy: HTTP by status code, and WebSocket upgrades (code 101 when tunnelled).',
@@ -145,12 +150,15 @@ export class Metrics {
         const route = req.routeOptions.url ?? '';
         if (req.method !== 'POST' || !LAUNCH_ROUTE.test(route)) return;
         const ok = reply.statusCode === 200;
-        const reason = ok ? 'ok' : (req as { [kReason]?: string })[kReason] ?? `http_${reply.statusCode}`;
+        const reason = ok ? 'ok' : ((req as { [kReason]?: string })[kReason] ?? `http_${reply.statusCode}`);
         this.launches.observe({ type: launchType(req, route), outcome: ok ? 'success' : 'failure', reason }, reply.elapsedTime / 1000);
       });
       app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
         await this.admit(req, opts);
-        return reply.type(this.registry.contentType).header('cache-control', 'no-store').send(await this.registry.metrics());
+        return reply
+          .type(this.registry.contentType)
+          .header('cache-control', 'no-store')
+          .send(await this.registry.metrics());
       });
     };
     (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
@@ -167,7 +175,7 @@ export class Metrics {
     const loopback = /^(127\.|::1$|::ffff:127\.)/.test(peer);
     if (loopback && req.headers['x-forwarded-for'] === undefined && req.headers.forwarded === undefined) return;
     const principal = await authenticate(opts.authenticators, req);
-    if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', 'metrics: scrape from this machine, or send an administrator\'s token');
+    if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', "metrics: scrape from this machine, or send an administrator's token");
     if (!isAdmin(principal, opts.policy)) throw new SkahaError('SKAHA_ERR_FORBIDDEN', 'metrics: administrators only');
   }
 }

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 /** The package root, whether we run from src/ (tsx) or dist/ (built): both sit one level down. */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Podman settings shipped with the project (runc, lowered ulimits); see deploy/podman/. */
 export const DEFAULT_CONTAINERS_CONF = path.join(PACKAGE_ROOT, 'deploy', 'podman', 'containers.conf');

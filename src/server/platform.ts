@@ -37,7 +37,7 @@ export interface Logger {
   error(message: string): void;
 }
 
-export const consoleLogger: Logger = {
+const consoleLogger: Logger = {
   info: (m) => console.log(`${new Date().toISOString()} INFO ${m}`),
   warn: (m) => console.warn(`${new Date().toISOString()} WARN ${m}`),
   error: (m) => console.error(`${new Date().toISOString()} ERROR ${m}`),
@@ -93,16 +93,17 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   // 127.0.0.1 is the container itself: on Podman they reach the callback listener at their
   // network's gateway; on Kubernetes, the configured in-cluster URL (e.g. skaha's Service).
   const sessionsApiUrl = config.backend === 'kubernetes' ? config.kubernetes.sessionsApiUrl.replace(/\/+$/, '') : '';
-  const callbacks = config.backend === 'podman'
-    ? new CallbackListener({
-        port: config.podman.callbackPort || (config.port ? config.port + 2 : 0),
-        host: '0.0.0.0',
-        isSessionPeer: (address) => backend.isSessionPeer?.(address) ?? false,
-        handler: (req, res) => app.routing(req, res),
-        onListening: (port) => backend.openCallbackPort?.(port),
-        log,
-      })
-    : undefined;
+  const callbacks =
+    config.backend === 'podman'
+      ? new CallbackListener({
+          port: config.podman.callbackPort || (config.port ? config.port + 2 : 0),
+          host: '0.0.0.0',
+          isSessionPeer: (address) => backend.isSessionPeer?.(address) ?? false,
+          handler: (req, res) => app.routing(req, res),
+          onListening: (port) => backend.openCallbackPort?.(port),
+          log,
+        })
+      : undefined;
   const callbackUrl = async (uid: number): Promise<string> => {
     if (sessionsApiUrl) return sessionsApiUrl;
     const host = callbacks ? await backend.hostAddress(uid) : undefined;
@@ -126,15 +127,28 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     log,
   );
   const cookieSigner = new Signer(loadOrCreateKey(config.dataDir, 'cookie'));
-  const cookies = new CookieIssuer(cookieSigner, {
-    secure: baseUrl().startsWith('https:'),
-    maxAgeSeconds: config.proxy.loginCookieHours * 3600,
-  }, store);
+  const cookies = new CookieIssuer(
+    cookieSigner,
+    {
+      secure: baseUrl().startsWith('https:'),
+      maxAgeSeconds: config.proxy.loginCookieHours * 3600,
+    },
+    store,
+  );
   const bearer = new BearerTokenAuthenticator(store);
   const loginCookie = new LoginCookieAuthenticator(cookies, store);
-  const x509 = config.tls.port && fs.existsSync(config.tls.clientCaFile)
-    ? [new X509Authenticator({ trusted: readCertificates(config.tls.clientCaFile), dnMap: config.tls.dnMapFile ? (JSON.parse(fs.readFileSync(config.tls.dnMapFile, 'utf8')) as Record<string, string>) : {} }, store)]
-    : [];
+  const x509 =
+    config.tls.port && fs.existsSync(config.tls.clientCaFile)
+      ? [
+          new X509Authenticator(
+            {
+              trusted: readCertificates(config.tls.clientCaFile),
+              dnMap: config.tls.dnMapFile ? (JSON.parse(fs.readFileSync(config.tls.dnMapFile, 'utf8')) as Record<string, string>) : {},
+            },
+            store,
+          ),
+        ]
+      : [];
   const oidc = config.oidc.issuer ? [new OidcBearerAuthenticator({ ...config.oidc, audience: config.oidc.audience || config.oidc.clientId }, store)] : [];
   // The fixed order of docs/auth.md: client certificate, OIDC JWT, API token, browser cookie,
   // desktop callback token.
@@ -156,7 +170,17 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   });
   service.setActivity(activity, config.sessions.idleCullSeconds);
   const app = await buildApp({
-    deps: { service, backend, catalog, context: () => context, registryHosts: config.registryHosts, baseUrl, sessionBase: (id) => origins.baseOf(id), layout, policy: config.authorization },
+    deps: {
+      service,
+      backend,
+      catalog,
+      context: () => context,
+      registryHosts: config.registryHosts,
+      baseUrl,
+      sessionBase: (id) => origins.baseOf(id),
+      layout,
+      policy: config.authorization,
+    },
     origins,
     authenticators,
     policy: config.authorization,
@@ -166,7 +190,16 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     caDir: path.dirname(config.tls.clientCaFile),
     proxy,
     ...(config.oidc.issuer && config.oidc.clientId
-      ? { oidcLogin: { issuer: config.oidc.issuer, clientId: config.oidc.clientId, clientSecret: config.oidc.clientSecret, usernameClaim: config.oidc.usernameClaim, groupsClaim: config.oidc.groupsClaim, signer: cookieSigner } }
+      ? {
+          oidcLogin: {
+            issuer: config.oidc.issuer,
+            clientId: config.oidc.clientId,
+            clientSecret: config.oidc.clientSecret,
+            usernameClaim: config.oidc.usernameClaim,
+            groupsClaim: config.oidc.groupsClaim,
+            signer: cookieSigner,
+          },
+        }
       : {}),
     oidcOffer: oidcOfferOf(config.oidc),
     readiness: async () => callbacks?.problem(),
@@ -251,7 +284,10 @@ async function createBackend(config: Config, log: Logger): Promise<{ backend: Se
     else kubeConfig.loadFromDefault();
     const backend = new KubernetesBackend(kubeConfig, {
       namespace: k.namespace,
-      storage: k.storage.kind === 'pvc' ? { kind: 'pvc', claimName: k.storage.claimName } : { kind: 'hostPath', hostPath: k.storage.hostPath || config.storage.hostDir },
+      storage:
+        k.storage.kind === 'pvc'
+          ? { kind: 'pvc', claimName: k.storage.claimName }
+          : { kind: 'hostPath', hostPath: k.storage.hostPath || config.storage.hostDir },
       storageHostDir: config.storage.hostDir,
       launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: k.launchScriptsConfigMap },
       imagePullPolicy: k.imagePullPolicy,

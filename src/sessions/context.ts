@@ -39,8 +39,7 @@ export function thisMachine(): MachineCapacity {
  * size that can never start. One core and 1 GiB always stay offered.
  */
 export function buildContext(base: ResourceContext, machine: MachineCapacity, maxUserSessions: number): ResourceContext {
-  const clamp = (value: number, options: number[]) =>
-    options.includes(value) ? value : options.filter((o) => o <= value).pop() ?? options[0] ?? 1;
+  const clamp = (value: number, options: number[]) => (options.includes(value) ? value : (options.filter((o) => o <= value).pop() ?? options[0] ?? 1));
   const cores = keepAtMost(base.cores.options, machine.cores);
   const memory = keepAtMost(base.memoryGB.options, Math.floor(machine.memoryGiB));
   return {
@@ -77,7 +76,11 @@ export function loadContextFile(file: string): ResourceContext {
     gpus: { ...CHART_DEFAULT_CONTEXT.gpus, ...parsed.gpus },
     maxInteractiveSessions: String(parsed.maxInteractiveSessions ?? CHART_DEFAULT_CONTEXT.maxInteractiveSessions),
   };
-  for (const [key, list] of [['cores', merged.cores.options], ['memoryGB', merged.memoryGB.options], ['gpus', merged.gpus.options]] as const) {
+  for (const [key, list] of [
+    ['cores', merged.cores.options],
+    ['memoryGB', merged.memoryGB.options],
+    ['gpus', merged.gpus.options],
+  ] as const) {
     if (!Array.isArray(list) || list.some((v) => !Number.isInteger(v) || v < 1)) {
       throw new Error(`resources file ${file}: ${key}.options must be a list of positive integers`);
     }

@@ -4,7 +4,7 @@ const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 const ALPHANUMERIC = LETTERS + '0123456789';
 
 /** `length` characters of [a-z0-9], the first a letter (spec §5.1 RandomStringGenerator). */
-export function randomId(length: number): string {
+function randomId(length: number): string {
   let id = LETTERS[crypto.randomInt(LETTERS.length)]!;
   while (id.length < length) id += ALPHANUMERIC[crypto.randomInt(ALPHANUMERIC.length)]!;
   return id;
@@ -19,7 +19,7 @@ export const SESSION_ID = /^[a-z][a-z0-9]{7}$/;
 export const APP_ID = /^[a-z][a-z0-9]{2}$/;
 
 const NAME = /^[A-Za-z0-9-]+$/;
-export const MAX_NAME_LENGTH = 63;
+const MAX_NAME_LENGTH = 63;
 
 /** The reason a session name is refused (spec §3.5), or undefined when it is fine. */
 export function nameProblem(name: string): string | undefined {
@@ -32,7 +32,7 @@ export function nameProblem(name: string): string | undefined {
  * Kubernetes refuses a Job whose name is longer than this: the name is also the value of the
  * `job-name` label its pods get, and a label value has at most 63 characters.
  */
-export const MAX_JOB_NAME_LENGTH = 63;
+const MAX_JOB_NAME_LENGTH = 63;
 
 /**
  * `skaha-<type>-<user>-<id>` with every character outside [0-9a-zA-Z-] of the user made '-'

@@ -44,7 +44,7 @@ export interface RecipeInput {
   desktopAppToken?: string;
 }
 
-export interface Recipe {
+interface Recipe {
   command?: string[];
   args?: string[];
   env: Array<[string, string]>;
@@ -133,12 +133,7 @@ export function recipeFor(input: RecipeInput): Recipe {
       return { env: common, ports, workingDir: home };
     case 'firefly':
       return {
-        env: [
-          ...common,
-          ['baseURL', `/session/firefly/${id}/`],
-          ['XDG_CACHE_HOME', home],
-          ['DEBUG', 'FALSE'],
-        ],
+        env: [...common, ['baseURL', `/session/firefly/${id}/`], ['XDG_CACHE_HOME', home], ['DEBUG', 'FALSE']],
         ports,
         workingDir: home,
       };
@@ -156,7 +151,14 @@ export function recipeFor(input: RecipeInput): Recipe {
 }
 
 /** Env of a desktop-app container (spec §4.2): DISPLAY on the desktop's X server. */
-export function desktopAppEnv(input: { sessionId: string; username: string; layout: StorageLayout; display: string; coresRequest: number; xauthority?: string }): Array<[string, string]> {
+export function desktopAppEnv(input: {
+  sessionId: string;
+  username: string;
+  layout: StorageLayout;
+  display: string;
+  coresRequest: number;
+  xauthority?: string;
+}): Array<[string, string]> {
   const home = homeDir(input.layout, input.username);
   return [
     ['HOME', home],

@@ -12,7 +12,7 @@ import { isInteractive, isLaunchableType, type LaunchableType, type Resources, t
 import { desktopAppEnv, FIXED_RESOURCES, recipeFor } from './recipes.js';
 
 /** Raw launch parameters, as strings, exactly as the client sent them (spec §3.5). */
-export interface LaunchRequest {
+interface LaunchRequest {
   name?: string | undefined;
   image?: string | undefined;
   type?: string | undefined;
@@ -27,7 +27,7 @@ export interface LaunchRequest {
 }
 
 /** Raw desktop-app launch parameters (spec §3.9); anything else the client sends is ignored. */
-export interface AppLaunchRequest {
+interface AppLaunchRequest {
   image?: string | undefined;
   cores?: string | undefined;
   ram?: string | undefined;
@@ -39,7 +39,7 @@ type RegistryAuth = NonNullable<LaunchSpec['registryAuth']>;
 
 export type ApiVersion = 'v0' | 'v1';
 
-export interface SessionServiceOptions {
+interface SessionServiceOptions {
   registryHosts: string[];
   expirySeconds: number;
   headlessExpirySeconds: number;
@@ -62,12 +62,12 @@ export interface SessionServiceOptions {
   registryCredentials?: { get(owner: string, host: string): Promise<{ username: string; password: string } | undefined> };
 }
 
-export interface ListFilter {
+interface ListFilter {
   type?: string | undefined;
   status?: string | undefined;
 }
 
-export interface Log {
+interface Log {
   info(message: string): void;
   warn(message: string): void;
 }
@@ -192,7 +192,7 @@ export class SessionService {
       let id = newSessionId();
       while (this.backend.get(id)) id = newSessionId();
       // 8. gpus
-      const gpus = req.gpus === undefined || req.gpus === '' ? 0 : parseOption('gpus', req.gpus, context.gpus.options, 'v0') ?? 0;
+      const gpus = req.gpus === undefined || req.gpus === '' ? 0 : (parseOption('gpus', req.gpus, context.gpus.options, 'v0') ?? 0);
 
       const resources: Resources = FIXED_RESOURCES[type] ?? resourcesFrom(context, cores, ram, gpus);
       if (type === 'headless') this.checkHeadlessLimits(user.username, resources);
@@ -255,11 +255,17 @@ export class SessionService {
     }
     const cores = active.reduce((sum, s) => sum + s.resources.coresRequest, 0) + asked.coresRequest;
     if (maxHeadlessCores > 0 && cores > maxHeadlessCores) {
-      throw new SkahaError('SKAHA_ERR_SESSION_LIMIT', `User ${username}'s active headless jobs would request ${cores} cores, more than the maximum of ${maxHeadlessCores}.`);
+      throw new SkahaError(
+        'SKAHA_ERR_SESSION_LIMIT',
+        `User ${username}'s active headless jobs would request ${cores} cores, more than the maximum of ${maxHeadlessCores}.`,
+      );
     }
     const ram = active.reduce((sum, s) => sum + s.resources.ramRequestGiB, 0) + asked.ramRequestGiB;
     if (maxHeadlessRamGiB > 0 && ram > maxHeadlessRamGiB) {
-      throw new SkahaError('SKAHA_ERR_SESSION_LIMIT', `User ${username}'s active headless jobs would request ${ram}G of RAM, more than the maximum of ${maxHeadlessRamGiB}G.`);
+      throw new SkahaError(
+        'SKAHA_ERR_SESSION_LIMIT',
+        `User ${username}'s active headless jobs would request ${ram}G of RAM, more than the maximum of ${maxHeadlessRamGiB}G.`,
+      );
     }
   }
 
@@ -319,7 +325,14 @@ export class SessionService {
       command: ['/skaha-system/start-desktop-software.sh', user.username, appName],
       args: [],
       // The app shares the desktop's network namespace: its X server is 127.0.0.1:1 (TCP 6001).
-      env: desktopAppEnv({ sessionId: desktopId, username: user.username, layout: this.storage.layout, display: '127.0.0.1:1', coresRequest: resources.coresRequest, xauthority: HostStorage.XAUTHORITY }),
+      env: desktopAppEnv({
+        sessionId: desktopId,
+        username: user.username,
+        layout: this.storage.layout,
+        display: '127.0.0.1:1',
+        coresRequest: resources.coresRequest,
+        xauthority: HostStorage.XAUTHORITY,
+      }),
       uid: user.uid,
       gid: user.gid,
       supplementalGroups: user.groups.map((g) => g.gid),
@@ -341,9 +354,9 @@ export class SessionService {
 
   /** The caller's sessions and desktop-apps (v0 lists desktop-apps too, spec §3.1). */
   list(user: User, filter: ListFilter, opts: { includeApps: boolean }): SessionRecord[] {
-    return this.backend.list().filter(
-      (s) => s.username === user.username && (opts.includeApps || !s.appId || filter.type === 'desktop-app') && matches(s, filter),
-    );
+    return this.backend
+      .list()
+      .filter((s) => s.username === user.username && (opts.includeApps || !s.appId || filter.type === 'desktop-app') && matches(s, filter));
   }
 
   /** Every user's sessions (view=all). */
@@ -388,9 +401,7 @@ export class SessionService {
 
   /** Extend the session (and a desktop's apps) to expire `expirySeconds` from now (spec §3.7). */
   async renew(user: User, id: string): Promise<void> {
-    const active = this.backend.list().filter(
-      (s) => s.id === id && s.username === user.username && (s.status === 'Running' || s.status === 'Pending'),
-    );
+    const active = this.backend.list().filter((s) => s.id === id && s.username === user.username && (s.status === 'Running' || s.status === 'Pending'));
     if (active.length === 0) throw badRequest(`No active job for user ${user.username} with session ${id}`);
     const now = Date.now();
     for (const s of active) {
@@ -449,8 +460,12 @@ export class SessionService {
       const expired = !byEngine && (s.status === 'Running' || s.status === 'Pending') && now >= start + s.deadlineSeconds * 1000;
       const ttl = s.type === 'headless' ? this.opts.headlessTtlAfterFinishedSeconds : this.opts.interactiveTtlAfterFinishedSeconds;
       const finished = !byEngine && (s.status === 'Succeeded' || s.status === 'Failed') && now >= (s.finishedAt ?? s.createdAt).getTime() + ttl * 1000;
-      const idle = s.type === 'notebook' && s.status === 'Running' && this.idleCullSeconds > 0 && this.activity !== undefined
-        && now - Math.max(this.activity.lastActivity(s.id), start) >= this.idleCullSeconds * 1000;
+      const idle =
+        s.type === 'notebook' &&
+        s.status === 'Running' &&
+        this.idleCullSeconds > 0 &&
+        this.activity !== undefined &&
+        now - Math.max(this.activity.lastActivity(s.id), start) >= this.idleCullSeconds * 1000;
       // A desktop's apps go with it; do not reap them twice.
       if (s.appId && all.some((d) => d.id === s.id && !d.appId && (expired || finished))) continue;
       if (expired || finished || idle) {
@@ -491,10 +506,8 @@ export class SessionService {
 /** Session files younger than this are never swept (another process may be launching them). */
 const SWEEP_MIN_AGE_MS = 5 * 60_000;
 
-
 function matches(s: SessionRecord, filter: ListFilter): boolean {
   if (filter.type && s.type.toLowerCase() !== filter.type.toLowerCase()) return false;
   if (filter.status && s.status.toLowerCase() !== filter.status.toLowerCase()) return false;
   return true;
 }
-

@@ -15,8 +15,18 @@ const BASE_PASSWD = [
 ];
 
 const BASE_GROUP = [
-  'root:x:0:', 'daemon:x:1:', 'bin:x:2:', 'sys:x:3:', 'adm:x:4:', 'tty:x:5:', 'disk:x:6:', 'mail:x:8:',
-  'man:x:12:', 'www-data:x:33:', 'users:x:100:', 'nogroup:x:65534:',
+  'root:x:0:',
+  'daemon:x:1:',
+  'bin:x:2:',
+  'sys:x:3:',
+  'adm:x:4:',
+  'tty:x:5:',
+  'disk:x:6:',
+  'mail:x:8:',
+  'man:x:12:',
+  'www-data:x:33:',
+  'users:x:100:',
+  'nogroup:x:65534:',
 ];
 
 /**
@@ -29,9 +39,5 @@ export function passwdFile(user: User, home: string): string {
 
 /** The /etc/group a session sees: system groups, the user's personal group and shared groups. */
 export function groupFile(user: User): string {
-  return [
-    ...BASE_GROUP,
-    `${user.username}:x:${user.gid}:`,
-    ...user.groups.map((g) => `${g.name}:x:${g.gid}:${user.username}`),
-  ].join('\n') + '\n';
+  return [...BASE_GROUP, `${user.username}:x:${user.gid}:`, ...user.groups.map((g) => `${g.name}:x:${g.gid}:${user.username}`)].join('\n') + '\n';
 }

@@ -13,7 +13,7 @@ import { SqliteIdentityStore } from './sqlite.js';
  * are opened with the old data directory's key and sealed again with the new one's (the two may
  * differ; the database never holds them in the clear).
  */
-export interface CopyCounts {
+interface CopyCounts {
   users: number;
   groups: number;
   memberships: number;
@@ -27,7 +27,19 @@ interface Rows {
   users: Array<{ username: string; uid: number; password_hash: string | null; created_at: string }>;
   groups: Array<{ name: string; gid: number }>;
   memberships: Array<{ username: string; group_name: string }>;
-  tokens: Array<{ id: string; hash: string; username: string; name: string; scopes: string; created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null; kind: string; parent_id: string | null }>;
+  tokens: Array<{
+    id: string;
+    hash: string;
+    username: string;
+    name: string;
+    scopes: string;
+    created_at: string;
+    expires_at: string | null;
+    revoked_at: string | null;
+    last_used_at: string | null;
+    kind: string;
+    parent_id: string | null;
+  }>;
   credentials: Array<{ owner: string; host: string; username: string; sealed: Buffer; updated_at: string }>;
 }
 
@@ -44,8 +56,12 @@ async function readSqlite(dataDir: string): Promise<Rows> {
       users: db.prepare('SELECT username, uid, password_hash, created_at FROM users ORDER BY uid').all() as Rows['users'],
       groups: db.prepare('SELECT name, gid FROM groups ORDER BY gid').all() as Rows['groups'],
       memberships: db.prepare('SELECT username, group_name FROM memberships').all() as Rows['memberships'],
-      tokens: db.prepare('SELECT id, hash, username, name, scopes, created_at, expires_at, revoked_at, last_used_at, kind, parent_id FROM api_tokens').all() as Rows['tokens'],
-      credentials: hasCredentials ? (db.prepare('SELECT owner, host, username, sealed, updated_at FROM registry_credentials').all() as Rows['credentials']) : [],
+      tokens: db
+        .prepare('SELECT id, hash, username, name, scopes, created_at, expires_at, revoked_at, last_used_at, kind, parent_id FROM api_tokens')
+        .all() as Rows['tokens'],
+      credentials: hasCredentials
+        ? (db.prepare('SELECT owner, host, username, sealed, updated_at FROM registry_credentials').all() as Rows['credentials'])
+        : [],
     };
   } finally {
     db.close();
@@ -68,7 +84,12 @@ export async function copySqliteToPostgres(dataDir: string, target: PostgresData
     if (n > 0) throw new Error(`the PostgreSQL store already has ${n} user${n === 1 ? '' : 's'}: copy only into an empty one`);
     for (const g of rows.groups) await tx.query('INSERT INTO groups (name, gid) VALUES ($1, $2)', [g.name, g.gid]);
     for (const u of rows.users) {
-      await tx.query('INSERT INTO users (username, uid, password_hash, created_at) VALUES ($1, $2, $3, $4)', [u.username, u.uid, u.password_hash, u.created_at]);
+      await tx.query('INSERT INTO users (username, uid, password_hash, created_at) VALUES ($1, $2, $3, $4)', [
+        u.username,
+        u.uid,
+        u.password_hash,
+        u.created_at,
+      ]);
     }
     for (const m of rows.memberships) await tx.query('INSERT INTO memberships (username, group_name) VALUES ($1, $2)', [m.username, m.group_name]);
     for (const t of rows.tokens) {
@@ -84,7 +105,13 @@ export async function copySqliteToPostgres(dataDir: string, target: PostgresData
         continue;
       }
       const sealed = sealer.seal(c.owner, c.host, secret);
-      await tx.query('INSERT INTO registry_credentials (owner, host, username, sealed, updated_at) VALUES ($1, $2, $3, $4, $5)', [c.owner, c.host, c.username, sealed, c.updated_at]);
+      await tx.query('INSERT INTO registry_credentials (owner, host, username, sealed, updated_at) VALUES ($1, $2, $3, $4, $5)', [
+        c.owner,
+        c.host,
+        c.username,
+        sealed,
+        c.updated_at,
+      ]);
     }
   });
   const counts = { users: rows.users.length, groups: rows.groups.length, memberships: rows.memberships.length, tokens: rows.tokens.length };

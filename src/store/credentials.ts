@@ -11,7 +11,10 @@ import type { RegistryCredential, RegistryCredentials, StoredCredentialInfo } fr
 export class SqliteRegistryCredentials implements RegistryCredentials {
   private readonly db: Database.Database;
 
-  constructor(dataDir: string, private readonly sealer: CredentialSealer = CredentialSealer.forDataDir(dataDir)) {
+  constructor(
+    dataDir: string,
+    private readonly sealer: CredentialSealer = CredentialSealer.forDataDir(dataDir),
+  ) {
     this.db = openSkahaDb(dataDir);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS registry_credentials (
@@ -28,19 +31,24 @@ export class SqliteRegistryCredentials implements RegistryCredentials {
   async set(owner: string, host: string, credential: RegistryCredential): Promise<void> {
     const sealed = this.sealer.seal(owner, host, credential.password);
     this.db
-      .prepare('INSERT INTO registry_credentials (owner, host, username, sealed, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, host) DO UPDATE SET username = excluded.username, sealed = excluded.sealed, updated_at = excluded.updated_at')
+      .prepare(
+        'INSERT INTO registry_credentials (owner, host, username, sealed, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (owner, host) DO UPDATE SET username = excluded.username, sealed = excluded.sealed, updated_at = excluded.updated_at',
+      )
       .run(owner, host, credential.username, sealed, new Date().toISOString());
   }
 
   async get(owner: string, host: string): Promise<RegistryCredential | undefined> {
-    const row = this.db.prepare('SELECT username, sealed FROM registry_credentials WHERE owner = ? AND host = ?').get(owner, host) as { username: string; sealed: Buffer } | undefined;
+    const row = this.db.prepare('SELECT username, sealed FROM registry_credentials WHERE owner = ? AND host = ?').get(owner, host) as
+      { username: string; sealed: Buffer } | undefined;
     if (!row) return undefined;
     const password = this.sealer.unseal(owner, host, row.sealed);
     return password === undefined ? undefined : { username: row.username, password };
   }
 
   async list(owner: string): Promise<StoredCredentialInfo[]> {
-    return this.db.prepare('SELECT host, username, updated_at AS updatedAt FROM registry_credentials WHERE owner = ? ORDER BY host').all(owner) as StoredCredentialInfo[];
+    return this.db
+      .prepare('SELECT host, username, updated_at AS updatedAt FROM registry_credentials WHERE owner = ? ORDER BY host')
+      .all(owner) as StoredCredentialInfo[];
   }
 
   async delete(owner: string, host: string): Promise<boolean> {

@@ -17,7 +17,7 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-export interface OpenOptions {
+interface OpenOptions {
   log?: { info(message: string): void; warn(message: string): void };
   /**
    * When the PostgreSQL database cannot be reached now: false (the default, for `skaha admin`)
@@ -39,12 +39,18 @@ export async function openStores(config: Pick<Config, 'dataDir' | 'identity'>, o
         throw new Error(`cannot read identity.postgres.passwordFile ${pg.passwordFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
-    const db = new PostgresDatabase({ url: pg.url, password, poolSize: pg.poolSize, connectTimeoutMs: pg.connectTimeoutMs, ...(opts.log ? { log: opts.log } : {}) });
+    const db = new PostgresDatabase({
+      url: pg.url,
+      password,
+      poolSize: pg.poolSize,
+      connectTimeoutMs: pg.connectTimeoutMs,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
     try {
       await db.ready();
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause ?? err;
-      const detail = err instanceof SkahaError ? err.logMessage ?? err.message : `PostgreSQL ${db.where}: ${(err as Error).message}`;
+      const detail = err instanceof SkahaError ? (err.logMessage ?? err.message) : `PostgreSQL ${db.where}: ${(err as Error).message}`;
       if (!opts.tolerateUnavailable || !(err instanceof SkahaError) || isMisconfiguration(cause)) {
         await db.close().catch(() => undefined);
         throw new Error(`identity store unavailable: ${detail}`);

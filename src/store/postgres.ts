@@ -1,27 +1,8 @@
 import { Pool, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
 import { SkahaError, storeUnavailable } from '../server/errors.js';
 import type { CredentialSealer } from './sealing.js';
-import {
-  hashPassword,
-  hashToken,
-  newToken,
-  passwordMatches,
-  TokenCache,
-  tokenInfo,
-  validateGroupName,
-  validateUsername,
-  type TokenRow,
-} from './shared.js';
-import type {
-  ApiTokenInfo,
-  Group,
-  IdentityStore,
-  RegistryCredential,
-  RegistryCredentials,
-  StoredCredentialInfo,
-  TokenOptions,
-  User,
-} from './store.js';
+import { hashPassword, hashToken, newToken, passwordMatches, TokenCache, tokenInfo, validateGroupName, validateUsername, type TokenRow } from './shared.js';
+import type { ApiTokenInfo, Group, IdentityStore, RegistryCredential, RegistryCredentials, StoredCredentialInfo, TokenOptions, User } from './store.js';
 
 /**
  * Advisory lock keys (pg_advisory_xact_lock(class, key)): class "skah" as an int32, then one
@@ -81,7 +62,7 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
-export interface PostgresOptions {
+interface PostgresOptions {
   /** postgres://USER@HOST:PORT/DATABASE[?sslmode=...] */
   url: string;
   /** The password (from identity.postgres.passwordFile); else the URL's, else PGPASSWORD. */
@@ -96,7 +77,8 @@ export interface PostgresOptions {
 
 /** Errors that mean "the database cannot be used right now", not "this statement is wrong". */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOENT']);
-const UNAVAILABLE_MESSAGE = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|the database system is (starting up|shutting down|in recovery mode)|Query read timeout/i;
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection is closed|the database system is (starting up|shutting down|in recovery mode)|Query read timeout/i;
 
 /** A configuration mistake (wrong password, unknown role or database), fatal at start. */
 export function isMisconfiguration(err: unknown): boolean {
@@ -117,7 +99,7 @@ function isUnavailable(err: unknown): boolean {
 }
 
 /** The URL without its password, for logs and messages. */
-export function describePostgresUrl(url: string): string {
+function describePostgresUrl(url: string): string {
   try {
     const u = new URL(url);
     u.password = '';
@@ -383,13 +365,16 @@ export class PostgresIdentityStore implements IdentityStore {
       void this.db.query('UPDATE api_tokens SET last_used_at = $1 WHERE id = $2', [new Date(now).toISOString(), info.id]).catch(() => undefined);
     }
     // Groups are read each time, so membership changes apply at once.
-    const { rows: groups } = await this.db.query<Group>('SELECT g.name, g.gid FROM memberships m JOIN groups g ON g.name = m.group_name WHERE m.username = $1 ORDER BY g.gid', [row.username]);
+    const { rows: groups } = await this.db.query<Group>(
+      'SELECT g.name, g.gid FROM memberships m JOIN groups g ON g.name = m.group_name WHERE m.username = $1 ORDER BY g.gid',
+      [row.username],
+    );
     return { user: { username: row.username, uid: row.uid, gid: row.uid, groups }, token: info };
   }
 
   async listTokens(username: string): Promise<ApiTokenInfo[]> {
     const { rows } = await this.db.query<DbTokenRow>(
-      'SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = $1 AND t.revoked_at IS NULL AND t.kind = \'api\' ORDER BY t.created_at',
+      "SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = $1 AND t.revoked_at IS NULL AND t.kind = 'api' ORDER BY t.created_at",
       [username],
     );
     return rows.map((r) => tokenInfo(tokenRow(r)));
@@ -406,7 +391,10 @@ export class PostgresIdentityStore implements IdentityStore {
   }
 
   async endLogins(username: string): Promise<number> {
-    const result = await this.db.query("UPDATE api_tokens SET revoked_at = $1 WHERE username = $2 AND kind = 'login' AND revoked_at IS NULL", [new Date().toISOString(), username]);
+    const result = await this.db.query("UPDATE api_tokens SET revoked_at = $1 WHERE username = $2 AND kind = 'login' AND revoked_at IS NULL", [
+      new Date().toISOString(),
+      username,
+    ]);
     if ((result.rowCount ?? 0) > 0) this.tokenCache.clear();
     return result.rowCount ?? 0;
   }
@@ -446,7 +434,10 @@ export class PostgresRegistryCredentials implements RegistryCredentials {
   }
 
   async get(owner: string, host: string): Promise<RegistryCredential | undefined> {
-    const { rows } = await this.db.query<{ username: string; sealed: Buffer }>('SELECT username, sealed FROM registry_credentials WHERE owner = $1 AND host = $2', [owner, host]);
+    const { rows } = await this.db.query<{ username: string; sealed: Buffer }>(
+      'SELECT username, sealed FROM registry_credentials WHERE owner = $1 AND host = $2',
+      [owner, host],
+    );
     const row = rows[0];
     if (!row) return undefined;
     const password = this.sealer.unseal(owner, host, row.sealed);

@@ -34,7 +34,10 @@ export class SqliteIdentityStore implements IdentityStore {
   private readonly byName: Database.Statement;
   private readonly groupsOf: Database.Statement;
 
-  constructor(dataDir: string, private readonly uidRange: { uidMin: number; uidMax: number }) {
+  constructor(
+    dataDir: string,
+    private readonly uidRange: { uidMin: number; uidMax: number },
+  ) {
     this.db = openSkahaDb(dataDir);
     this.db.pragma('foreign_keys = ON');
     this.db.exec(`
@@ -130,7 +133,9 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async listTokens(username: string): Promise<ApiTokenInfo[]> {
     const rows = this.db
-      .prepare('SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = ? AND t.revoked_at IS NULL AND t.kind = \'api\' ORDER BY t.created_at')
+      .prepare(
+        "SELECT t.username, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t WHERE t.username = ? AND t.revoked_at IS NULL AND t.kind = 'api' ORDER BY t.created_at",
+      )
       .all(username) as TokenRow[];
     return rows.map(tokenInfo);
   }
@@ -138,7 +143,8 @@ export class SqliteIdentityStore implements IdentityStore {
   async revokeToken(username: string, id: string): Promise<boolean> {
     const now = new Date().toISOString();
     const revoked = this.db.transaction(() => {
-      const found = this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND username = ? AND revoked_at IS NULL').run(now, id, username).changes > 0;
+      const found =
+        this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND username = ? AND revoked_at IS NULL').run(now, id, username).changes > 0;
       if (found) this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE parent_id = ? AND username = ? AND revoked_at IS NULL').run(now, id, username);
       return found;
     })();
@@ -147,7 +153,9 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async endLogins(username: string): Promise<number> {
-    const ended = this.db.prepare("UPDATE api_tokens SET revoked_at = ? WHERE username = ? AND kind = 'login' AND revoked_at IS NULL").run(new Date().toISOString(), username).changes;
+    const ended = this.db
+      .prepare("UPDATE api_tokens SET revoked_at = ? WHERE username = ? AND kind = 'login' AND revoked_at IS NULL")
+      .run(new Date().toISOString(), username).changes;
     if (ended) this.tokenCache.clear();
     return ended;
   }

@@ -35,7 +35,10 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
   const cleanups = cleanupList();
   before(async () => {
     tp = await startPlatform(cleanups.add);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   });
   after(async () => {
     await browser?.close();
@@ -56,10 +59,17 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     // noVNC connects by itself; if the first attempt fails (the VNC server still starting), the
     // page offers a reconnect: take it, as a person would.
     for (let attempt = 1; ; attempt++) {
-      const state = await page.waitForFunction(() => {
-        const el = document.getElementById('status');
-        return el?.classList.contains('connected') ? 'connected' : el?.classList.contains('error') ? `error: ${el.textContent}` : false;
-      }, undefined, { timeout: 30_000 }).then((h) => h.jsonValue() as Promise<string>).catch(async () => `stuck: ${await page.locator('#status').textContent()}`);
+      const state = await page
+        .waitForFunction(
+          () => {
+            const el = document.getElementById('status');
+            return el?.classList.contains('connected') ? 'connected' : el?.classList.contains('error') ? `error: ${el.textContent}` : false;
+          },
+          undefined,
+          { timeout: 30_000 },
+        )
+        .then((h) => h.jsonValue() as Promise<string>)
+        .catch(async () => `stuck: ${await page.locator('#status').textContent()}`);
       if (state === 'connected') break;
       if (attempt >= 3) {
         await shot(page, 'desktop-not-connected');
@@ -113,7 +123,7 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     assert.ok(apps.some((a) => a.id === id && a.image.endsWith('terminal:1.0') && a.status === 'Running'));
   });
 
-  it('opens a notebook\'s connect URL and shows JupyterLab with the user\'s home', async () => {
+  it("opens a notebook's connect URL and shows JupyterLab with the user's home", async () => {
     const { username, token } = await tp.newUser('nbui');
     await tp.platform.store.setPassword(username, 'notebook-pass-1');
     const id = await launch(tp, token, { name: 'mynb', image: NOTEBOOK_IMAGE, type: 'notebook' });
@@ -121,9 +131,13 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     assert.equal((await openThroughProxy(tp, connect.pathname, { authorization: `Bearer ${token}` })).status, 200);
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const problems: string[] = [];
-    page.on('response', (r) => { if (r.status() >= 400) problems.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+    });
     page.on('requestfailed', (r) => problems.push(`failed ${r.url()} ${r.failure()?.errorText}`));
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    });
     page.on('websocket', (ws) => ws.on('close', () => problems.push(`ws closed ${ws.url()}`)));
     await login(page, tp, username, 'notebook-pass-1', connect.pathname + connect.search);
     await page.waitForURL((u) => u.pathname.startsWith(`/session/notebook/${id}/lab`) && !u.searchParams.has('token'));
@@ -138,4 +152,3 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     await shot(page, 'notebook'); // docs/screenshots/notebook.png is a copy of one
   });
 });
-

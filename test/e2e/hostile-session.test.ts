@@ -19,12 +19,18 @@ describe('in a browser: a hostile session page cannot act as its owner', () => {
   before(async () => {
     await buildFixture(engine(), HOSTILE_IMAGE, 'hostile');
     tp = await startPlatform(cleanups.add);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   });
   after(async () => {
     await browser?.close();
     await cleanups.run();
-    await engine().getImage(HOSTILE_IMAGE).remove({ force: true }).catch(() => undefined);
+    await engine()
+      .getImage(HOSTILE_IMAGE)
+      .remove({ force: true })
+      .catch(() => undefined);
   });
 
   it('reads nothing of the portal, mints nothing, launches nothing, plants nothing, reaches no other session', async () => {
@@ -57,7 +63,7 @@ describe('in a browser: a hostile session page cannot act as its owner', () => {
     assert.equal(new URL(page.url()).host, url.host, `the page ran on the session's own origin: ${page.url()}`);
 
     assert.match(results.readPortalSession!, /^blocked/, `reading /auth/session: ${results.readPortalSession}`);
-    assert.equal(results.readOwnOriginSession, 'status 404', 'the portal\'s routes are not on the session\'s origin');
+    assert.equal(results.readOwnOriginSession, 'status 404', "the portal's routes are not on the session's origin");
     assert.match(results.listSessions!, /^blocked/, `the API: ${results.listSessions}`);
     assert.match(results.otherSession!, /^blocked/, `another session: ${results.otherSession}`);
     assert.doesNotMatch(results.framePortal!, /^read/, `framing the portal: ${results.framePortal}`);

@@ -29,7 +29,13 @@ async function shot(page: Page, name: string, fullPage = true): Promise<void> {
 
 /** A browser context that records every uncaught page error, to assert there were none. */
 async function newContext(browser: Browser, tp: TestPlatform, errors: string[]): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({ baseURL: tp.base, viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, locale: 'en-CA', timezoneId: 'America/Vancouver' });
+  const context = await browser.newContext({
+    baseURL: tp.base,
+    viewport: { width: 1280, height: 800 },
+    deviceScaleFactor: 1,
+    locale: 'en-CA',
+    timezoneId: 'America/Vancouver',
+  });
   context.setDefaultTimeout(20_000);
   const page = await context.newPage();
   page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
@@ -47,7 +53,8 @@ async function logIn(page: Page, username: string, password: string, where = '/'
 }
 
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
-const row = (page: Page, name: string): Locator => page.locator('tr[data-session-id]', { has: page.locator('.session-name', { hasText: new RegExp(`^${name}$`) }) });
+const row = (page: Page, name: string): Locator =>
+  page.locator('tr[data-session-id]', { has: page.locator('.session-name', { hasText: new RegExp(`^${name}$`) }) });
 
 describe('the portal, in a browser, on a real platform', () => {
   const cleanups = cleanupList();
@@ -125,7 +132,7 @@ describe('the portal, in a browser, on a real platform', () => {
     await progress.getByRole('heading', { name: 'web1 is ready' }).waitFor();
     const id = (await web.getAttribute('data-session-id'))!;
     assert.match(id, /^[a-z][a-z0-9]{7}$/);
-    assert.match(await web.textContent() ?? '', /1 core · 2 GiB/);
+    assert.match((await web.textContent()) ?? '', /1 core · 2 GiB/);
     await shot(page, 'sessions', false);
 
     // --- connect: a new tab, through the proxy, to the app running as alice ---------------------
@@ -137,11 +144,15 @@ describe('the portal, in a browser, on a real platform', () => {
     await app.close();
 
     // --- renew --------------------------------------------------------------------------------
-    const expiry = async () => (JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: alice.token })).body) as { expiryTime: string }).expiryTime;
+    const expiry = async () =>
+      (JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: alice.token })).body) as { expiryTime: string }).expiryTime;
     const before = await expiry();
     await new Promise((r) => setTimeout(r, 1100)); // expiry has second precision
     await web.getByRole('button', { name: 'Renew web1' }).click();
-    await page.getByRole('status').getByText(/^Renewed web1: it now expires in 3 d 23 h|^Renewed web1: it now expires in 4 d/).waitFor();
+    await page
+      .getByRole('status')
+      .getByText(/^Renewed web1: it now expires in 3 d 23 h|^Renewed web1: it now expires in 4 d/)
+      .waitFor();
     assert.ok(Date.parse(await expiry()) > Date.parse(before), 'the expiry moved on');
 
     // --- logs and events in the details panel ---------------------------------------------------
@@ -156,7 +167,10 @@ describe('the portal, in a browser, on a real platform', () => {
     else await tabpanel.locator('pre.log, p.muted').first().waitFor();
     await details.getByRole('tab', { name: 'Events' }).click();
     await details.getByRole('tab', { name: 'Events', selected: true }).waitFor();
-    await tabpanel.locator('table.events-table td', { hasText: /^Started$/ }).first().waitFor();
+    await tabpanel
+      .locator('table.events-table td', { hasText: /^Started$/ })
+      .first()
+      .waitFor();
     await shot(page, 'session-details');
     await details.getByRole('button', { name: 'Close details of web1' }).click();
 
@@ -179,7 +193,7 @@ describe('the portal, in a browser, on a real platform', () => {
     assert.equal(await job.getByRole('link', { name: /Connect/ }).count(), 0, 'a job has nothing to connect to');
     await job.getByRole('button', { name: 'Details of job1' }).click();
     await page.locator('#session-details pre.log', { hasText: 'GREETING=hello-portal' }).waitFor();
-    assert.match(await page.locator('#session-details pre.log').textContent() ?? '', /OTHER=two/);
+    assert.match((await page.locator('#session-details pre.log').textContent()) ?? '', /OTHER=two/);
     await shot(page, 'sessions-job');
 
     // --- CSRF: the cookie alone changes nothing ---------------------------------------------------
@@ -189,7 +203,10 @@ describe('the portal, in a browser, on a real platform', () => {
     const noHeaderDelete = await page.request.delete(`/skaha/v0/session/${id}`);
     assert.equal(noHeaderDelete.status(), 403);
     const csrfToken = ((await (await page.request.get('/auth/session')).json()) as { csrfToken: string }).csrfToken;
-    const crossSite = await page.request.post('/skaha/v0/session', { form: { name: 'csrf', image: WEB_IMAGE, type: 'contributed' }, headers: { 'x-csrf-token': csrfToken, origin: 'http://evil.example' } });
+    const crossSite = await page.request.post('/skaha/v0/session', {
+      form: { name: 'csrf', image: WEB_IMAGE, type: 'contributed' },
+      headers: { 'x-csrf-token': csrfToken, origin: 'http://evil.example' },
+    });
     assert.equal(crossSite.status(), 403, 'even with the token, from another site is refused');
     const mine = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token: alice.token })).body) as Array<{ name: string }>;
     assert.deepEqual(mine.map((s) => s.name).sort(), ['job1', 'web1'], 'nothing was launched or deleted by those');
@@ -226,7 +243,10 @@ describe('the portal, in a browser, on a real platform', () => {
     assert.match(secret, /^skt_/);
     await page.getByText('Examples with this token').click();
     const origin = new URL(tp.base).origin;
-    assert.ok((await page.locator('.new-token pre').first().textContent())?.includes(`curl -H "Authorization: Bearer ${secret}" ${origin}/skaha/v0/session`), 'a copyable curl example for this site');
+    assert.ok(
+      (await page.locator('.new-token pre').first().textContent())?.includes(`curl -H "Authorization: Bearer ${secret}" ${origin}/skaha/v0/session`),
+      'a copyable curl example for this site',
+    );
     await page.locator('tr[data-token-id]', { hasText: 'ci' }).waitFor();
     await shot(page, 'account');
     const withToken = await fetch(`${tp.base}/skaha/v0/session`, { headers: { authorization: `Bearer ${secret}` } });

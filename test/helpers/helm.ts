@@ -11,9 +11,9 @@ import { kubeBinDir } from './kube-cluster.js';
  * modules (KUBE_BIN_DIR/helm). Values are written as JSON, which helm reads as YAML.
  */
 export const CHART_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../deploy/helm/skaha');
-export const HELM = path.join(kubeBinDir(), 'helm');
+const HELM = path.join(kubeBinDir(), 'helm');
 
-export interface HelmResult {
+interface HelmResult {
   status: number | null;
   stdout: string;
   stderr: string;
@@ -26,7 +26,10 @@ export function helm(args: string[], values?: Record<string, unknown>): HelmResu
     fs.writeFileSync(valuesFile, JSON.stringify(values, null, 2));
   }
   try {
-    const r = spawnSync(HELM, [...args, ...(valuesFile ? ['-f', valuesFile] : [])], { encoding: 'utf8', env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() } });
+    const r = spawnSync(HELM, [...args, ...(valuesFile ? ['-f', valuesFile] : [])], {
+      encoding: 'utf8',
+      env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() },
+    });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   } finally {
     if (valuesFile) fs.rmSync(path.dirname(valuesFile), { recursive: true, force: true });

@@ -15,16 +15,23 @@ export async function buildImage(docker: Docker, tag: string, containerfile: str
   const tar = execFileSync('tar', ['-C', dir, '-c', '.']);
   fs.rmSync(dir, { recursive: true, force: true });
   const stream = await docker.buildImage(tar as never, { t: tag, dockerfile: 'Containerfile' });
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err, out) => {
-    const failure = (out as Array<{ error?: string }> | undefined)?.find((o) => o.error);
-    if (err || failure) reject(err ?? new Error(failure!.error));
-    else resolve();
-  }));
+  await new Promise<void>((resolve, reject) =>
+    docker.modem.followProgress(stream, (err, out) => {
+      const failure = (out as Array<{ error?: string }> | undefined)?.find((o) => o.error);
+      if (err || failure) reject(err ?? new Error(failure!.error));
+      else resolve();
+    }),
+  );
 }
 
 /** The same, from a directory of test/fixtures holding a Containerfile. */
 export async function buildFixture(docker: Docker, tag: string, fixture: string): Promise<void> {
   const dir = path.resolve('test/fixtures', fixture);
-  const files = Object.fromEntries(fs.readdirSync(dir).filter((f) => f !== 'Containerfile').map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]));
+  const files = Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .filter((f) => f !== 'Containerfile')
+      .map((f) => [f, fs.readFileSync(path.join(dir, f), 'utf8')]),
+  );
   await buildImage(docker, tag, fs.readFileSync(path.join(dir, 'Containerfile'), 'utf8'), files);
 }

@@ -74,7 +74,7 @@ export interface KubeCluster {
   stop(): Promise<void>;
 }
 
-export interface KubeClusterOptions {
+interface KubeClusterOptions {
   /** Fake nodes (default 1). */
   nodes?: number;
   /** Capacity (= allocatable) of each fake node; default { cpu: '16', memory: '64Gi', pods: '110' }. */
@@ -90,8 +90,8 @@ export const TEST_KUBELET_NODE = 'test-kubelet';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
-export const KWOK_STAGES = path.join(HERE, 'kwok-stages.yaml');
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
+const KWOK_STAGES = path.join(HERE, 'kwok-stages.yaml');
+const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
 type Component = (typeof COMPONENTS)[number];
 
 /** KUBE_BIN_DIR, or the directory scripts/lib/kube.sh builds into (its KUBE_VERSION line). */
@@ -153,7 +153,10 @@ function makePki(dir: string): Pki {
   const ca = createCa('skaha-test-kubernetes-ca', 30);
   const server = issueServerCert(
     ca,
-    { dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'], ips: ['127.0.0.1', '10.96.0.1'] },
+    {
+      dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      ips: ['127.0.0.1', '10.96.0.1'],
+    },
     30,
   );
   const admin = issueClientCert(ca, 'admin', ['system:masters']);
@@ -248,7 +251,10 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
   const started = Date.now();
   const binDir = kubeBinDir();
   const missing = missingKubeBinaries().filter((b) => b !== 'helm');
-  if (missing.length) throw new Error(`missing in ${binDir}: ${missing.join(', ')} (build them with scripts/test.sh, or: ROOT=$PWD; . scripts/lib/ensure.sh; . scripts/lib/kube.sh; ensure_kube_binaries)`);
+  if (missing.length)
+    throw new Error(
+      `missing in ${binDir}: ${missing.join(', ')} (build them with scripts/test.sh, or: ROOT=$PWD; . scripts/lib/ensure.sh; . scripts/lib/kube.sh; ensure_kube_binaries)`,
+    );
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const deadline = started + timeoutMs;
   const nodeCount = opts.nodes ?? 1;
@@ -362,12 +368,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
   ];
 
   async function apiServerReady(until = deadline): Promise<void> {
-    await waitFor(
-      `kube-apiserver ${server}/readyz`,
-      async () => (await api('GET', '/readyz')).status === 200,
-      'kube-apiserver',
-      until,
-    );
+    await waitFor(`kube-apiserver ${server}/readyz`, async () => (await api('GET', '/readyz')).status === 200, 'kube-apiserver', until);
   }
 
   /** SIGTERM, then SIGKILL after graceMs (at once when 0). */
@@ -415,11 +416,13 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
       `etcd http://127.0.0.1:${etcdPort}/health`,
       () =>
         new Promise<boolean>((resolve, reject) => {
-          http.get(`http://127.0.0.1:${etcdPort}/health`, (res) => {
-            let t = '';
-            res.on('data', (c) => (t += c));
-            res.on('end', () => resolve(res.statusCode === 200 && t.includes('"true"')));
-          }).on('error', reject);
+          http
+            .get(`http://127.0.0.1:${etcdPort}/health`, (res) => {
+              let t = '';
+              res.on('data', (c) => (t += c));
+              res.on('end', () => resolve(res.statusCode === 200 && t.includes('"true"')));
+            })
+            .on('error', reject);
         }),
       'etcd',
     );
@@ -465,10 +468,11 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
       async () => {
         const r = await api('GET', '/api/v1/nodes?labelSelector=type%3Dkwok');
         if (r.status !== 200) return false;
-        const items = (JSON.parse(r.body) as { items: { status?: { conditions?: { type: string; status: string }[] }; spec?: { taints?: unknown[] } }[] }).items;
+        const items = (JSON.parse(r.body) as { items: { status?: { conditions?: { type: string; status: string }[] }; spec?: { taints?: unknown[] } }[] })
+          .items;
         return (
           items.length === nodes.length &&
-          items.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !(n.spec?.taints?.length))
+          items.every((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && !n.spec?.taints?.length)
         );
       },
       'kwok',
@@ -527,7 +531,8 @@ export async function createNamespace(cluster: KubeCluster, name: string, timeou
   if (created !== 201 && created !== 409) throw new Error(`creating namespace ${name}: HTTP ${created}`);
   const deadline = Date.now() + timeoutMs;
   while ((await call('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error(`namespace ${name}: no default ServiceAccount after ${timeoutMs} ms (see ${cluster.dir}/logs/kube-controller-manager.log)`);
+    if (Date.now() > deadline)
+      throw new Error(`namespace ${name}: no default ServiceAccount after ${timeoutMs} ms (see ${cluster.dir}/logs/kube-controller-manager.log)`);
     await sleep(100);
   }
 }
@@ -536,7 +541,12 @@ export async function createNamespace(cluster: KubeCluster, name: string, timeou
  * Adds a fake node of its own size and labels (a GPU node, a larger one, TEST_KUBELET_NODE) to
  * a running cluster, and waits until kwok has made it Ready and untainted.
  */
-export async function addKwokNode(cluster: KubeCluster, name: string, opts: { capacity: Record<string, string>; labels?: Record<string, string> }, timeoutMs = 30_000): Promise<void> {
+export async function addKwokNode(
+  cluster: KubeCluster,
+  name: string,
+  opts: { capacity: Record<string, string>; labels?: Record<string, string> },
+  timeoutMs = 30_000,
+): Promise<void> {
   const call = adminCall(cluster);
   const created = await call('POST', '/api/v1/nodes', kwokNode(name, opts.capacity, opts.labels ?? {}));
   if (created.status !== 201) throw new Error(`creating node ${name}: HTTP ${created.status} ${created.body}`);

@@ -27,21 +27,24 @@ export const USER_GROUPS = ['astro', 'observers'];
 export async function startIssuer(opts: { port: number; redirectUri?: string; accessTokenTtlSeconds?: number; username?: string }): Promise<TestIssuer> {
   const issuer = `http://127.0.0.1:${opts.port}`;
   const provider = new Provider(issuer, {
-    clients: [{
-      client_id: 'skaha',
-      client_secret: 'test-secret',
-      grant_types: ['authorization_code', 'client_credentials'],
-      response_types: ['code'],
-      redirect_uris: [opts.redirectUri ?? 'http://127.0.0.1/unused'],
-    }, {
-      client_id: CLI_CLIENT_ID,
-      client_name: 'skaha CLI',
-      application_type: 'native',
-      token_endpoint_auth_method: 'none',
-      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token', 'authorization_code'],
-      response_types: ['code'],
-      redirect_uris: ['http://127.0.0.1/callback'],
-    }],
+    clients: [
+      {
+        client_id: 'skaha',
+        client_secret: 'test-secret',
+        grant_types: ['authorization_code', 'client_credentials'],
+        response_types: ['code'],
+        redirect_uris: [opts.redirectUri ?? 'http://127.0.0.1/unused'],
+      },
+      {
+        client_id: CLI_CLIENT_ID,
+        client_name: 'skaha CLI',
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token', 'authorization_code'],
+        response_types: ['code'],
+        redirect_uris: ['http://127.0.0.1/callback'],
+      },
+    ],
     findAccount: (_ctx: unknown, sub: string) => ({ accountId: sub, claims: () => ({ sub, preferred_username: sub, groups: USER_GROUPS }) }),
     claims: { openid: ['sub'], profile: ['preferred_username', 'groups'] },
     features: {
@@ -51,15 +54,21 @@ export async function startIssuer(opts: { port: number; redirectUri?: string; ac
       resourceIndicators: {
         enabled: true,
         defaultResource: () => AUDIENCE,
-        getResourceServerInfo: (_ctx: unknown, resource: string) => ({ scope: 'openid', audience: resource, accessTokenFormat: 'jwt', accessTokenTTL: opts.accessTokenTtlSeconds ?? 300 }),
+        getResourceServerInfo: (_ctx: unknown, resource: string) => ({
+          scope: 'openid',
+          audience: resource,
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: opts.accessTokenTtlSeconds ?? 300,
+        }),
         useGrantedResource: () => true,
       },
     },
     // A user's access token names that user (as a real issuer's would); a client-credentials
     // token has no account and stands for `opts.username`.
-    extraTokenClaims: (_ctx: unknown, token: { accountId?: string }) => (token.accountId
-      ? { preferred_username: token.accountId, groups: USER_GROUPS }
-      : { preferred_username: opts.username ?? 'oidcuser', groups: ['astro', 'batch'] }),
+    extraTokenClaims: (_ctx: unknown, token: { accountId?: string }) =>
+      token.accountId
+        ? { preferred_username: token.accountId, groups: USER_GROUPS }
+        : { preferred_username: opts.username ?? 'oidcuser', groups: ['astro', 'batch'] },
     ttl: { ClientCredentials: opts.accessTokenTtlSeconds ?? 300 },
   });
   const server: Server = provider.listen(opts.port, '127.0.0.1');
@@ -82,4 +91,3 @@ export async function startIssuer(opts: { port: number; redirectUri?: string; ac
     },
   };
 }
-

@@ -9,7 +9,7 @@ import { createPlatform, type Logger, type Platform } from '../../src/server/pla
 export const HEADLESS_IMAGE = 'images.canfar.net/skaha/headless:1.0';
 export const WEB_IMAGE = 'images.canfar.net/skaha/webapp:1.0';
 
-export const quietLog: Logger = { info() {}, warn() {}, error: (m) => console.error(m) };
+const quietLog: Logger = { info() {}, warn() {}, error: (m) => console.error(m) };
 
 export interface Reply {
   status: number;
@@ -23,7 +23,11 @@ export interface TestPlatform {
   dataDir: string;
   /** A fresh user (random name, so test files sharing the engine never collide) and their token. */
   newUser(prefix?: string): Promise<{ username: string; token: string }>;
-  request(method: string, urlPath: string, opts?: { token?: string; query?: Record<string, string | string[]>; form?: Record<string, string | string[]>; headers?: Record<string, string> }): Promise<Reply>;
+  request(
+    method: string,
+    urlPath: string,
+    opts?: { token?: string; query?: Record<string, string | string[]>; form?: Record<string, string | string[]>; headers?: Record<string, string> },
+  ): Promise<Reply>;
   /** Poll a session until its status is one of `want`; returns the last status seen. */
   waitStatus(token: string, id: string, want: string[], timeoutMs?: number): Promise<string | undefined>;
 }
@@ -52,9 +56,15 @@ export function testInstance(dataDir: string, storeKey = dataDir): { podman: { n
 
 /** Remove a server's session networks (`<network>` and `<network>-u<uid>`), once its sessions are gone. */
 export async function removeNetworks(network: string): Promise<void> {
-  const networks = await engine().listNetworks({ filters: { name: [network] } }).catch(() => []);
+  const networks = await engine()
+    .listNetworks({ filters: { name: [network] } })
+    .catch(() => []);
   for (const n of networks) {
-    if (n.Name === network || n.Name.startsWith(`${network}-u`)) await engine().getNetwork(n.Name).remove().catch(() => undefined);
+    if (n.Name === network || n.Name.startsWith(`${network}-u`))
+      await engine()
+        .getNetwork(n.Name)
+        .remove()
+        .catch(() => undefined);
   }
 }
 
@@ -62,7 +72,11 @@ export async function removeNetworks(network: string): Promise<void> {
  * A real platform (real Podman, real SQLite) on a free port with its own data directory. Every
  * session its users made is deleted and the directory removed when the test ends.
  */
-export async function startPlatform(onCleanup: (fn: () => Promise<void>) => void, overrides: Record<string, unknown> = {}, opts: { dataDir?: string; keepData?: boolean; log?: Logger } = {}): Promise<TestPlatform> {
+export async function startPlatform(
+  onCleanup: (fn: () => Promise<void>) => void,
+  overrides: Record<string, unknown> = {},
+  opts: { dataDir?: string; keepData?: boolean; log?: Logger } = {},
+): Promise<TestPlatform> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-test-'));
   const identity = (overrides.identity ?? {}) as { postgres?: { url?: string } };
   const instance = testInstance(dataDir, identity.postgres?.url);
@@ -153,7 +167,12 @@ export function projectScript(tp: TestPlatform, body: string): string {
 }
 
 /** Run a shell script as a headless job to completion and return its status and logs. */
-export async function runJob(tp: TestPlatform, token: string, script: string, extra: Record<string, string | string[]> = {}): Promise<{ id: string; status: string | undefined; logs: string }> {
+export async function runJob(
+  tp: TestPlatform,
+  token: string,
+  script: string,
+  extra: Record<string, string | string[]> = {},
+): Promise<{ id: string; status: string | undefined; logs: string }> {
   const id = await launch(tp, token, { name: 'job', image: HEADLESS_IMAGE, type: 'headless', cmd: '/bin/sh', args: projectScript(tp, script), ...extra });
   const status = await tp.waitStatus(token, id, ['Succeeded', 'Failed']);
   const logs = (await tp.request('GET', `/skaha/v0/session/${id}`, { token, query: { view: 'logs' } })).body;
@@ -168,5 +187,10 @@ export function engine(): Docker {
 /** Cleanups registered by startPlatform, run by the suite's `after`. */
 export function cleanupList(): { add: (fn: () => Promise<void>) => void; run: () => Promise<void> } {
   const fns: Array<() => Promise<void>> = [];
-  return { add: (fn) => void fns.push(fn), run: async () => { for (const fn of fns.reverse()) await fn(); } };
+  return {
+    add: (fn) => void fns.push(fn),
+    run: async () => {
+      for (const fn of fns.reverse()) await fn();
+    },
+  };
 }

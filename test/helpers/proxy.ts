@@ -20,7 +20,15 @@ export interface ProxyRig {
   cookies: CookieIssuer;
   activity: ActivityTracker;
   /** Route a session (owned by `username`) to an upstream port. */
-  addSession(s: { id: string; username: string; type: SessionType; port: number; status?: SessionRecord['status']; startedAt?: Date; pendingNote?: string }): void;
+  addSession(s: {
+    id: string;
+    username: string;
+    type: SessionType;
+    port: number;
+    status?: SessionRecord['status'];
+    startedAt?: Date;
+    pendingNote?: string;
+  }): void;
   close(): Promise<void>;
 }
 
@@ -28,7 +36,9 @@ export interface ProxyRig {
  * The real SessionProxy in a real HTTP server, with a routing table filled by the test instead of
  * a container engine, so edge cases can use in-process upstreams (style.md: CHP's addTarget).
  */
-export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupGraceMs?: number; oidc?: { issuer: string; audience: string } } = {}): Promise<ProxyRig> {
+export async function startProxyRig(
+  opts: { upstreamTimeoutMs?: number; startupGraceMs?: number; oidc?: { issuer: string; audience: string } } = {},
+): Promise<ProxyRig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-proxy-'));
   const store = new SqliteIdentityStore(dir, { uidMin: 200000, uidMax: 299999 });
   const cookies = new CookieIssuer(new Signer(Buffer.alloc(32, 7)), { secure: false, maxAgeSeconds: 3600 }, store);
@@ -68,8 +78,18 @@ export async function startProxyRig(opts: { upstreamTimeoutMs?: number; startupG
         port: s.port,
         ...(s.pendingNote ? { pendingNote: s.pendingNote } : {}),
         record: {
-          id: s.id, username: s.username, name: s.id, type: s.type, image: 'x', uid: 1, gid: 1, supplementalGroups: [],
-          status: s.status ?? 'Running', createdAt: s.startedAt ?? new Date(0), startedAt: s.startedAt ?? new Date(0), deadlineSeconds: 3600,
+          id: s.id,
+          username: s.username,
+          name: s.id,
+          type: s.type,
+          image: 'x',
+          uid: 1,
+          gid: 1,
+          supplementalGroups: [],
+          status: s.status ?? 'Running',
+          createdAt: s.startedAt ?? new Date(0),
+          startedAt: s.startedAt ?? new Date(0),
+          deadlineSeconds: 3600,
           resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 },
         },
       });

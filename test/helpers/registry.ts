@@ -36,13 +36,12 @@ export interface TestRegistry {
   remove(apiPath: string, user: string): Promise<void>;
 }
 
-export interface RegistryOptions {
+interface RegistryOptions {
   auth: 'basic' | 'token';
   users?: Record<string, string>;
   /** Token auth: repositories (prefix) anyone may pull anonymously. */
   publicPrefixes?: string[];
 }
-
 
 export async function startRegistry(opts: RegistryOptions): Promise<TestRegistry> {
   const users = opts.users ?? { alice: 'secret-alice' };
@@ -86,7 +85,10 @@ export async function startRegistry(opts: RegistryOptions): Promise<TestRegistry
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
         s.on('error', () => resolve(false));
       });
       if (up) return;

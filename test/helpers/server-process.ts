@@ -12,7 +12,8 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-const exited = (child: ChildProcess) => (child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r())));
+const exited = (child: ChildProcess) =>
+  child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
 
 /**
  * `skaha serve --port 0` of the built command (dist/), as an operator runs it, with `env`

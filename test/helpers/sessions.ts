@@ -9,7 +9,9 @@ export const TERMINAL_IMAGE = 'images.canfar.net/skaha/terminal:1.0';
 /** Run a command inside a session's container (as its user) and return its output. */
 export async function execIn(sessionId: string, cmd: string[], env: string[] = []): Promise<string> {
   const docker = engine();
-  const [container] = await docker.listContainers({ filters: { label: [`canfar.net/id=${sessionId}`], status: ['running'] } }).then((list) => list.filter((c) => !c.Labels['canfar.net/app-id']));
+  const [container] = await docker
+    .listContainers({ filters: { label: [`canfar.net/id=${sessionId}`], status: ['running'] } })
+    .then((list) => list.filter((c) => !c.Labels['canfar.net/app-id']));
   assert.ok(container, `session ${sessionId} has a running container`);
   const exec = await docker.getContainer(container.Id).exec({ Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
@@ -32,4 +34,3 @@ export async function openThroughProxy(tp: TestPlatform, path: string, headers: 
   }
   return r!;
 }
-

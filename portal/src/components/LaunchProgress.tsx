@@ -62,16 +62,14 @@ export function LaunchProgress({ api, session, onDismiss, onDetails }: { api: Ap
     };
   }, [api, session.id, session.status, starting]);
 
-  const title = failed
-    ? `${name} did not start`
-    : done
-      ? session.status === 'Succeeded'
-        ? `${name} finished`
-        : `${name} is ready`
-      : `Starting ${name}`;
+  const title = failed ? `${name} did not start` : done ? (session.status === 'Succeeded' ? `${name} finished` : `${name} is ready`) : `Starting ${name}`;
 
   return (
-    <section className={`panel progress ${failed ? 'progress--failed' : done ? 'progress--done' : ''}`} aria-labelledby="progress-title" data-testid="launch-progress">
+    <section
+      className={`panel progress ${failed ? 'progress--failed' : done ? 'progress--done' : ''}`}
+      aria-labelledby="progress-title"
+      data-testid="launch-progress"
+    >
       <div className="panel-header">
         <div>
           <h2 id="progress-title">{title}</h2>
@@ -93,7 +91,9 @@ export function LaunchProgress({ api, session, onDismiss, onDetails }: { api: Ap
                 {state === 'complete' ? '✓' : state === 'failed' ? '!' : i + 1}
               </span>
               <span className="step-label">{shown}</span>
-              <span className="visually-hidden">{state === 'complete' ? ' (done)' : state === 'current' ? ' (in progress)' : state === 'failed' ? ' (failed)' : ''}</span>
+              <span className="visually-hidden">
+                {state === 'complete' ? ' (done)' : state === 'current' ? ' (in progress)' : state === 'failed' ? ' (failed)' : ''}
+              </span>
             </li>
           );
         })}

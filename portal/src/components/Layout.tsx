@@ -60,8 +60,7 @@ export function Layout({ me, children }: { me: Me; children: ReactNode }) {
       </main>
       <footer className="footer">
         <p>
-          skaha science platform · API at <code>/skaha/v0</code> and <code>/skaha/v1</code> ·{' '}
-          <a href="/skaha/openapi.json">OpenAPI</a>
+          skaha science platform · API at <code>/skaha/v0</code> and <code>/skaha/v1</code> · <a href="/skaha/openapi.json">OpenAPI</a>
         </p>
       </footer>
     </div>

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import type { Api, Session } from '../api';
 import { parseEvents } from '../lib/events';
-import { absoluteTime, relativeTime, resources, shortImage } from '../lib/format';
+import { relativeTime, resources, shortImage } from '../lib/format';
 import { displayName } from './SessionTable';
 import { ErrorNotice, Spinner, StatusBadge } from './ui';
 import { DataTable, When } from './DataTable';
@@ -28,11 +28,14 @@ export function SessionDetails({ api, session, onClose }: { api: Api; session: S
     headingRef.current?.focus();
   }, [session.id]);
 
-  const fetchTab = useCallback(async (which: Tab): Promise<string | Session[]> => {
-    if (which === 'logs') return api.logs(session.id);
-    if (which === 'events') return api.events(session.id);
-    return (await api.apps(session.id)).filter((a) => a.id === session.id);
-  }, [api, session.id]);
+  const fetchTab = useCallback(
+    async (which: Tab): Promise<string | Session[]> => {
+      if (which === 'logs') return api.logs(session.id);
+      if (which === 'events') return api.events(session.id);
+      return (await api.apps(session.id)).filter((a) => a.id === session.id);
+    },
+    [api, session.id],
+  );
 
   useEffect(() => {
     let stale = false;
@@ -111,7 +114,9 @@ export function SessionDetails({ api, session, onClose }: { api: Api; session: S
       </div>
       <div role="tabpanel" id={`${base}-panel`} aria-labelledby={`${base}-tab-${tab}`} className="tabpanel" aria-busy={load.state === 'loading'}>
         {load.state === 'loading' ? <Spinner label={`Loading ${labels[tab].toLowerCase()}…`} /> : null}
-        {load.state === 'error' ? <ErrorNotice error={load.message} onRetry={() => setReload((r) => r + 1)} title={`The ${labels[tab].toLowerCase()} could not be loaded`} /> : null}
+        {load.state === 'error' ? (
+          <ErrorNotice error={load.message} onRetry={() => setReload((r) => r + 1)} title={`The ${labels[tab].toLowerCase()} could not be loaded`} />
+        ) : null}
         {load.state === 'ok' && tab === 'logs' ? <Logs text={load.value as string} /> : null}
         {load.state === 'ok' && tab === 'events' ? <Events text={load.value as string} /> : null}
         {load.state === 'ok' && tab === 'apps' ? <Apps apps={load.value as Session[]} /> : null}
@@ -129,45 +134,55 @@ function Logs({ text }: { text: string }) {
   );
 }
 
-export function Events({ text }: { text: string }) {
+function Events({ text }: { text: string }) {
   const rows = parseEvents(text);
   if (text.trim() === '<none>' || (!rows.length && !text.trim())) return <p className="muted">No events.</p>;
-  if (!rows.length) return <pre className="log" tabIndex={0}>{text}</pre>;
+  if (!rows.length)
+    return (
+      <pre className="log" tabIndex={0}>
+        {text}
+      </pre>
+    );
   return (
     <DataTable caption="Events" className="events-table" columns={['Type', 'Reason', 'Message', 'Last seen']}>
-          {rows.map((r, i) => (
-            <tr key={i}>
-              <td data-label="Type">
-                <span className={r.type === 'Warning' ? 'event-warning' : undefined}>{r.type}</span>
-              </td>
-              <td data-label="Reason">{r.reason}</td>
-              <td data-label="Message">{r.message || '—'}</td>
-              <td data-label="Last seen">
-                <When iso={r.lastTime} />
-              </td>
-            </tr>
-          ))}
-        </DataTable>
+      {rows.map((r, i) => (
+        <tr key={i}>
+          <td data-label="Type">
+            <span className={r.type === 'Warning' ? 'event-warning' : undefined}>{r.type}</span>
+          </td>
+          <td data-label="Reason">{r.reason}</td>
+          <td data-label="Message">{r.message || '—'}</td>
+          <td data-label="Last seen">
+            <When iso={r.lastTime} />
+          </td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }
 
 function Apps({ apps }: { apps: Session[] }) {
-  if (!apps.length) return <p className="muted">No desktop apps run in this desktop. Start them from the desktop's own menu, or with <code>skaha app launch</code>.</p>;
+  if (!apps.length)
+    return (
+      <p className="muted">
+        No desktop apps run in this desktop. Start them from the desktop's own menu, or with <code>skaha app launch</code>.
+      </p>
+    );
   return (
     <DataTable caption="Desktop apps" columns={['App', 'Image', 'Status', 'Started', 'Resources']}>
-          {apps.map((a) => (
-            <tr key={`${a.id}-${a.appid}`}>
-              <td data-label="App">
-                {displayName(a)} <code className="muted">{a.appid}</code>
-              </td>
-              <td data-label="Image">{shortImage(a.image)}</td>
-              <td data-label="Status">
-                <StatusBadge status={a.status} />
-              </td>
-              <td data-label="Started">{relativeTime(a.startTime)}</td>
-              <td data-label="Resources">{resources(a)}</td>
-            </tr>
-          ))}
-        </DataTable>
+      {apps.map((a) => (
+        <tr key={`${a.id}-${a.appid}`}>
+          <td data-label="App">
+            {displayName(a)} <code className="muted">{a.appid}</code>
+          </td>
+          <td data-label="Image">{shortImage(a.image)}</td>
+          <td data-label="Status">
+            <StatusBadge status={a.status} />
+          </td>
+          <td data-label="Started">{relativeTime(a.startTime)}</td>
+          <td data-label="Resources">{resources(a)}</td>
+        </tr>
+      ))}
+    </DataTable>
   );
 }

@@ -3,7 +3,7 @@ import { absoluteTime, canConnect, isFinished, isNone, relativeTime, resources, 
 import { StatusBadge, TypeLabel } from './ui';
 import { ACTIONS, DataTable } from './DataTable';
 
-export interface SessionActions {
+interface SessionActions {
   onRenew(s: Session): void;
   onDelete(s: Session): void;
   onDetails(s: Session): void;
@@ -16,17 +16,45 @@ export const displayName = (s: Pick<Session, 'name' | 'id'>) => (isNone(s.name) 
  * The caller's sessions: one row each, its actions at the end. Below a laptop's width the rows
  * become cards (CSS), each cell keeping its column's name.
  */
-export function SessionTable({ sessions, now, busy, selected, actions, appCounts = {} }: { sessions: Session[]; now: number; busy: Record<string, string | undefined>; selected?: string | undefined; actions: SessionActions; appCounts?: Record<string, number> }) {
+export function SessionTable({
+  sessions,
+  now,
+  busy,
+  selected,
+  actions,
+  appCounts = {},
+}: {
+  sessions: Session[];
+  now: number;
+  busy: Record<string, string | undefined>;
+  selected?: string | undefined;
+  actions: SessionActions;
+  appCounts?: Record<string, number>;
+}) {
   return (
     <DataTable caption="Your sessions" className="sessions-table" columns={['Session', 'Image', 'Status', 'Time', 'Resources', ACTIONS]}>
-          {sessions.map((s) => (
-            <SessionRow key={s.id} s={s} now={now} busy={busy[s.id]} selected={selected === s.id} actions={actions} apps={appCounts[s.id] ?? 0} />
-          ))}
-        </DataTable>
+      {sessions.map((s) => (
+        <SessionRow key={s.id} s={s} now={now} busy={busy[s.id]} selected={selected === s.id} actions={actions} apps={appCounts[s.id] ?? 0} />
+      ))}
+    </DataTable>
   );
 }
 
-function SessionRow({ s, now, busy, selected, actions, apps }: { s: Session; now: number; busy: string | undefined; selected: boolean; actions: SessionActions; apps: number }) {
+function SessionRow({
+  s,
+  now,
+  busy,
+  selected,
+  actions,
+  apps,
+}: {
+  s: Session;
+  now: number;
+  busy: string | undefined;
+  selected: boolean;
+  actions: SessionActions;
+  apps: number;
+}) {
   const name = displayName(s);
   const connectable = canConnect(s);
   const started = relativeTime(s.startTime, now);
@@ -56,15 +84,27 @@ function SessionRow({ s, now, busy, selected, actions, apps }: { s: Session; now
       </td>
       <td data-label="Time" className="nowrap">
         <div>
-          started {started ? <time dateTime={s.startTime} title={absoluteTime(s.startTime)}>{started}</time> : '—'}
+          started{' '}
+          {started ? (
+            <time dateTime={s.startTime} title={absoluteTime(s.startTime)}>
+              {started}
+            </time>
+          ) : (
+            '—'
+          )}
         </div>
         {expires && !finished ? (
           <div className="muted small">
-            expires <time dateTime={s.expiryTime} title={absoluteTime(s.expiryTime)}>{expires}</time>
+            expires{' '}
+            <time dateTime={s.expiryTime} title={absoluteTime(s.expiryTime)}>
+              {expires}
+            </time>
           </div>
         ) : null}
       </td>
-      <td data-label="Resources" className="nowrap">{resources(s) || '—'}</td>
+      <td data-label="Resources" className="nowrap">
+        {resources(s) || '—'}
+      </td>
       <td className="actions-cell">
         <div className="row-actions">
           {s.type === 'headless' ? null : connectable ? (
@@ -72,21 +112,42 @@ function SessionRow({ s, now, busy, selected, actions, apps }: { s: Session; now
               Connect<span className="visually-hidden"> to {name} (opens a new tab)</span>
             </a>
           ) : (
-            <button type="button" className="button button--primary button--small" disabled title={s.status === 'Pending' ? 'Starting…' : `Not available while ${s.status.toLowerCase()}`}>
+            <button
+              type="button"
+              className="button button--primary button--small"
+              disabled
+              title={s.status === 'Pending' ? 'Starting…' : `Not available while ${s.status.toLowerCase()}`}
+            >
               Connect<span className="visually-hidden"> to {name}</span>
             </button>
           )}
           {finished ? null : (
-            <button type="button" className="button button--secondary button--small" onClick={() => actions.onRenew(s)} disabled={!!busy || s.status === 'Terminating'}>
+            <button
+              type="button"
+              className="button button--secondary button--small"
+              onClick={() => actions.onRenew(s)}
+              disabled={!!busy || s.status === 'Terminating'}
+            >
               {busy === 'Renewing' ? 'Renewing…' : 'Renew'}
               <span className="visually-hidden"> {name}</span>
             </button>
           )}
-          <button type="button" className="button button--secondary button--small" onClick={() => actions.onDetails(s)} aria-expanded={selected} aria-controls="session-details">
+          <button
+            type="button"
+            className="button button--secondary button--small"
+            onClick={() => actions.onDetails(s)}
+            aria-expanded={selected}
+            aria-controls="session-details"
+          >
             Details
             <span className="visually-hidden"> of {name}</span>
           </button>
-          <button type="button" className="button button--danger-quiet button--small" onClick={() => actions.onDelete(s)} disabled={busy === 'Deleting' || s.status === 'Terminating'}>
+          <button
+            type="button"
+            className="button button--danger-quiet button--small"
+            onClick={() => actions.onDelete(s)}
+            disabled={busy === 'Deleting' || s.status === 'Terminating'}
+          >
             Delete<span className="visually-hidden"> {name}</span>
           </button>
         </div>

@@ -84,7 +84,19 @@ const ICON_PATHS: Record<string, ReactNode> = {
 export function TypeLabel({ type, withText = true }: { type: string; withText?: boolean }) {
   return (
     <span className={`type type--${type}`}>
-      <svg className="type-icon" viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" strokeLinejoin="round">
+      <svg
+        className="type-icon"
+        viewBox="0 0 24 24"
+        width="20"
+        height="20"
+        aria-hidden="true"
+        focusable="false"
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="1.8"
+        strokeLinecap="round"
+        strokeLinejoin="round"
+      >
         {ICON_PATHS[type] ?? <circle cx="12" cy="12" r="8" />}
       </svg>
       {withText ? <span>{typeLabel(type)}</span> : null}
@@ -152,7 +164,7 @@ export function EmptyState({ title, children, action }: { title: string; childre
 }
 
 /** Copy text to the clipboard, with a fallback for browsers without the async clipboard API. */
-export async function copyText(text: string): Promise<boolean> {
+async function copyText(text: string): Promise<boolean> {
   try {
     if (navigator.clipboard && window.isSecureContext) {
       await navigator.clipboard.writeText(text);
@@ -186,7 +198,12 @@ export function CopyButton({ text, label = 'Copy', what }: { text: string; label
     return () => clearTimeout(t);
   }, [state]);
   return (
-    <button type="button" className="button button--secondary button--small copy-button" onClick={async () => setState((await copyText(text)) ? 'copied' : 'failed')} aria-label={`${label} ${what}`}>
+    <button
+      type="button"
+      className="button button--secondary button--small copy-button"
+      onClick={async () => setState((await copyText(text)) ? 'copied' : 'failed')}
+      aria-label={`${label} ${what}`}
+    >
       <span aria-hidden="true">{state === 'copied' ? '✓ Copied' : state === 'failed' ? 'Select and copy' : label}</span>
       <span className="visually-hidden" role="status">
         {state === 'copied' ? `${what} copied` : state === 'failed' ? 'Could not copy: select the text and copy it' : ''}

@@ -1,4 +1,4 @@
-export interface SessionEventRow {
+interface SessionEventRow {
   type: string;
   reason: string;
   message: string;

@@ -8,7 +8,11 @@ export function tokenExamples(origin: string, token = '$TOKEN'): { curl: string;
       `curl -H "Authorization: Bearer ${token}" ${base}/session \\`,
       `     -d name=web1 -d type=contributed -d image=images.canfar.net/skaha/webapp:1.0`,
     ].join('\n'),
-    cli: [`npx skaha login ${origin} --token ${quoted}`, 'npx skaha ps', 'npx skaha create notebook images.canfar.net/skaha/notebook:latest --wait --open'].join('\n'),
+    cli: [
+      `npx skaha login ${origin} --token ${quoted}`,
+      'npx skaha ps',
+      'npx skaha create notebook images.canfar.net/skaha/notebook:latest --wait --open',
+    ].join('\n'),
     python: [
       'pip install skaha',
       `${token.startsWith('$') ? '' : `TOKEN=${token} `}python3 -c 'import os; from skaha.session import Session; print(Session(server="${origin}/skaha", token=os.environ["TOKEN"]).fetch())'`,

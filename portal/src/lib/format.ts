@@ -36,14 +36,19 @@ const LAUNCH_LABELS: Record<string, string> = {
 export const launchLabel = (type: string) => LAUNCH_LABELS[type] ?? `Launch ${typeLabel(type)}`;
 export const typeHint = (type: string) => TYPE_HINTS[type] ?? '';
 
-export const NONE = '<none>';
+const NONE = '<none>';
 export const isNone = (value: string | undefined | null) => !value || value === NONE;
 
 /** "3 d 23 h", "5 min", "12 s": the two largest units, as the CLI prints (docs/cli.md). */
 export function duration(ms: number): string {
   let s = Math.round(Math.abs(ms) / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60], ['s', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['min', 60],
+    ['s', 1],
+  ] as const) {
     if (s >= size && parts.length < 2) {
       parts.push(`${Math.floor(s / size)} ${unit}`);
       s %= size;
@@ -87,7 +92,7 @@ export function shortImage(image: string): string {
   return parts.length > 2 ? parts.slice(1).join('/') : image;
 }
 
-export type Tone = 'ok' | 'busy' | 'done' | 'bad' | 'idle';
+type Tone = 'ok' | 'busy' | 'done' | 'bad' | 'idle';
 
 export function statusTone(status: string): Tone {
   switch (status) {

@@ -12,7 +12,7 @@ export function imageLabel(image: string): string {
   return parts.length >= 3 ? parts.slice(2).join('/') : (parts[parts.length - 1] ?? image);
 }
 
-export interface ImageGroup {
+interface ImageGroup {
   project: string;
   images: ImageInfo[];
 }

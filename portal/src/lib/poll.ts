@@ -1,7 +1,7 @@
 import type { Session } from '../api';
 import { inTransition } from './format';
 
-export interface Backoff {
+interface Backoff {
   /** First delay, ms. */
   first: number;
   /** Each next delay is the previous times this. */
@@ -26,7 +26,11 @@ export function nextDelay(previous: number | undefined, b: Backoff): number {
  * one the portal just launched is not yet listed), at the idle pace otherwise; a failed fetch
  * backs off too, up to the idle pace, and a hidden tab waits the idle pace.
  */
-export function nextListDelay(previous: number | undefined, sessions: Pick<Session, 'status'>[], opts: { waiting?: boolean; failed?: boolean; hidden?: boolean } = {}): number {
+export function nextListDelay(
+  previous: number | undefined,
+  sessions: Pick<Session, 'status'>[],
+  opts: { waiting?: boolean; failed?: boolean; hidden?: boolean } = {},
+): number {
   if (opts.hidden) return IDLE_LIST_DELAY;
   if (opts.failed) return Math.min(IDLE_LIST_DELAY, Math.max(2000, (previous ?? 1000) * 2));
   const busy = opts.waiting || sessions.some((s) => inTransition(s.status));

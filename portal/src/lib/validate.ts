@@ -20,11 +20,15 @@ export function nameProblem(name: string): string | undefined {
 export function suggestName(image: string): string {
   const last = image.split('/').pop() ?? '';
   const repo = last.split(/[:@]/)[0] ?? '';
-  const name = repo.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, MAX_NAME_LENGTH - 4);
+  const name = repo
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, MAX_NAME_LENGTH - 4);
   return name || 'session';
 }
 
-export interface EnvParse {
+interface EnvParse {
   entries: string[];
   /** One message per refused line, with its 1-based line number. */
   problems: string[];

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react'
 import type { Api, Me, NewToken, TokenInfo } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { CodeBlock, CopyButton, ErrorNotice, PageHeader, Spinner, StatusMessage } from '../components/ui';
-import { absoluteTime, relativeTime } from '../lib/format';
+import { relativeTime } from '../lib/format';
 import { scopesText, tokenExamples } from '../lib/examples';
 import { expiryDaysProblem, MAX_TOKEN_DAYS, tokenNameProblem } from '../lib/validate';
 import { ACTIONS, DataTable, When } from '../components/DataTable';
@@ -101,43 +101,40 @@ export function AccountPage({ api, me }: { api: Api; me: Me }) {
 
       <section className="panel" aria-labelledby="tokens-title">
         <h2 id="tokens-title">API tokens</h2>
-        <p className="muted">A token acts as you, with the scopes it was made with, until it expires or you revoke it. Only a hash is stored: its secret is shown once, when it is made.</p>
+        <p className="muted">
+          A token acts as you, with the scopes it was made with, until it expires or you revoke it. Only a hash is stored: its secret is shown once, when it is
+          made.
+        </p>
         {loadError ? <ErrorNotice title="Your tokens could not be loaded" error={loadError} onRetry={() => setReload((r) => r + 1)} /> : null}
         {!tokens && !loadError ? <Spinner label="Loading your tokens…" /> : null}
         {tokens && tokens.length === 0 ? <p className="empty-inline">You have no API tokens.</p> : null}
         {tokens && tokens.length > 0 ? (
           <DataTable caption="Your API tokens" className="tokens-table" columns={['Name', 'Scopes', 'Created', 'Expires', ACTIONS]}>
-                {tokens.map((t) => (
-                  <tr key={t.id} data-token-id={t.id}>
-                    <td data-label="Name">
-                      <strong>{t.name}</strong> <code className="muted small">{t.id}</code>
-                    </td>
-                    <td data-label="Scopes">{scopesText(t.scopes)}</td>
-                    <td data-label="Created">
-                      <When iso={t.createdAt} />
-                    </td>
-                    <td data-label="Expires">
-                      {t.expiresAt ? (
-                        <When iso={t.expiresAt} />
-                      ) : (
-                        'never'
-                      )}
-                    </td>
-                    <td className="actions-cell">
-                      <button
-                        type="button"
-                        className="button button--danger-quiet button--small"
-                        onClick={() => {
-                          setRevokeError(undefined);
-                          setRevoking(t);
-                        }}
-                      >
-                        Revoke<span className="visually-hidden"> {t.name}</span>
-                      </button>
-                    </td>
-                  </tr>
-                ))}
-              </DataTable>
+            {tokens.map((t) => (
+              <tr key={t.id} data-token-id={t.id}>
+                <td data-label="Name">
+                  <strong>{t.name}</strong> <code className="muted small">{t.id}</code>
+                </td>
+                <td data-label="Scopes">{scopesText(t.scopes)}</td>
+                <td data-label="Created">
+                  <When iso={t.createdAt} />
+                </td>
+                <td data-label="Expires">{t.expiresAt ? <When iso={t.expiresAt} /> : 'never'}</td>
+                <td className="actions-cell">
+                  <button
+                    type="button"
+                    className="button button--danger-quiet button--small"
+                    onClick={() => {
+                      setRevokeError(undefined);
+                      setRevoking(t);
+                    }}
+                  >
+                    Revoke<span className="visually-hidden"> {t.name}</span>
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </DataTable>
         ) : null}
         <CreateTokenForm api={api} me={me} onCreated={onCreated} />
       </section>
@@ -157,7 +154,15 @@ export function AccountPage({ api, me }: { api: Api; me: Me }) {
         <CodeBlock code={examples.python} what="Python client example" />
       </section>
 
-      <ConfirmDialog open={!!revoking} title={revoking ? `Revoke the token ${revoking.name}?` : 'Revoke?'} confirmLabel="Revoke token" busy={revokeBusy} error={revokeError} onConfirm={() => void revoke()} onCancel={() => setRevoking(undefined)}>
+      <ConfirmDialog
+        open={!!revoking}
+        title={revoking ? `Revoke the token ${revoking.name}?` : 'Revoke?'}
+        confirmLabel="Revoke token"
+        busy={revokeBusy}
+        error={revokeError}
+        onConfirm={() => void revoke()}
+        onCancel={() => setRevoking(undefined)}
+      >
         <p>Scripts and programs using it stop working at once. This cannot be undone; you can make a new token.</p>
       </ConfirmDialog>
     </>
@@ -214,14 +219,35 @@ function CreateTokenForm({ api, me, onCreated }: { api: Api; me: Me; onCreated: 
       <div className="token-form-grid">
         <div className="field">
           <label htmlFor="token-name">Name</label>
-          <input id="token-name" ref={nameRef} value={name} onChange={(e) => setName(e.target.value)} placeholder="laptop, ci, notebook…" maxLength={80} autoComplete="off" aria-invalid={tried && !!nameError} aria-describedby="token-name-error" />
+          <input
+            id="token-name"
+            ref={nameRef}
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            placeholder="laptop, ci, notebook…"
+            maxLength={80}
+            autoComplete="off"
+            aria-invalid={tried && !!nameError}
+            aria-describedby="token-name-error"
+          />
           <p className="field-error" id="token-name-error" aria-live="polite">
             {tried ? (nameError ?? '') : ''}
           </p>
         </div>
         <div className="field">
           <label htmlFor="token-days">Expires after (days)</label>
-          <input id="token-days" ref={daysRef} type="number" inputMode="numeric" min={1} max={MAX_TOKEN_DAYS} value={days} onChange={(e) => setDays(e.target.value)} aria-invalid={tried && !!daysError} aria-describedby="token-days-error" />
+          <input
+            id="token-days"
+            ref={daysRef}
+            type="number"
+            inputMode="numeric"
+            min={1}
+            max={MAX_TOKEN_DAYS}
+            value={days}
+            onChange={(e) => setDays(e.target.value)}
+            aria-invalid={tried && !!daysError}
+            aria-describedby="token-days-error"
+          />
           <p className="field-error" id="token-days-error" aria-live="polite">
             {tried ? (daysError ?? '') : ''}
           </p>
@@ -230,7 +256,13 @@ function CreateTokenForm({ api, me, onCreated }: { api: Api; me: Me; onCreated: 
           <legend>Scopes</legend>
           {offered.map((s) => (
             <label key={s} className="check">
-              <input type="checkbox" name="scopes" value={s} checked={scopes.includes(s)} onChange={(e) => setScopes((cur) => (e.target.checked ? [...cur, s] : cur.filter((x) => x !== s)))} />
+              <input
+                type="checkbox"
+                name="scopes"
+                value={s}
+                checked={scopes.includes(s)}
+                onChange={(e) => setScopes((cur) => (e.target.checked ? [...cur, s] : cur.filter((x) => x !== s)))}
+              />
               <span>
                 <strong>{s}</strong> <span className="muted">— {SCOPE_HELP[s]}</span>
               </span>
@@ -260,7 +292,8 @@ function NewTokenPanel({ token, origin, onDone }: { token: NewToken; origin: str
         Your new token “{token.name}”
       </h2>
       <p>
-        <strong>Copy it now: it is shown only this once.</strong> Scopes {scopesText(token.scopes)}; {token.expiresAt ? `expires ${relativeTime(token.expiresAt)}` : 'never expires'}.
+        <strong>Copy it now: it is shown only this once.</strong> Scopes {scopesText(token.scopes)};{' '}
+        {token.expiresAt ? `expires ${relativeTime(token.expiresAt)}` : 'never expires'}.
       </p>
       <div className="secret">
         <label htmlFor="new-token-value" className="visually-hidden">
@@ -308,10 +341,14 @@ function CertificatePanel({ api }: { api: Api }) {
     <section className="panel" aria-labelledby="cert-title">
       <h2 id="cert-title">Proxy certificate</h2>
       <p className="muted">
-        A 10-day proxy certificate for <code>curl -E cadcproxy.pem</code> on the HTTPS port, as skaha users get from <code>cadc-get-cert</code>.
-        Keep it private: it is as good as your password until it expires.
+        A 10-day proxy certificate for <code>curl -E cadcproxy.pem</code> on the HTTPS port, as skaha users get from <code>cadc-get-cert</code>. Keep it
+        private: it is as good as your password until it expires.
       </p>
-      {error ? <p role="alert" className="error">{error}</p> : null}
+      {error ? (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      ) : null}
       <button type="button" className="button" onClick={() => void download()} disabled={busy}>
         {busy ? 'Making…' : 'Download cadcproxy.pem'}
       </button>

@@ -1,7 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { Api, Me, PublicSession, Stats } from '../api';
 import { ErrorNotice, PageHeader, Spinner, StatusBadge, TypeLabel } from '../components/ui';
-import { absoluteTime, relativeTime } from '../lib/format';
 import { DataTable, When } from '../components/DataTable';
 
 /** Per-user counts of active (Pending or Running) sessions, busiest first. */
@@ -127,21 +126,21 @@ export function AdminPage({ api, me }: { api: Api; me: Me }) {
             <p className="empty-inline">{all.length ? 'No session matches the filter.' : 'Nobody has a session.'}</p>
           ) : (
             <DataTable caption="All users' sessions" columns={['User', 'Type', 'Status', 'Started']}>
-                  {shown.map((s, i) => (
-                    <tr key={`${s.userid}-${s.startTime}-${i}`}>
-                      <td data-label="User">{s.userid}</td>
-                      <td data-label="Type">
-                        <TypeLabel type={s.type} />
-                      </td>
-                      <td data-label="Status">
-                        <StatusBadge status={s.status} />
-                      </td>
-                      <td data-label="Started">
-                        <When iso={s.startTime} />
-                      </td>
-                    </tr>
-                  ))}
-                </DataTable>
+              {shown.map((s, i) => (
+                <tr key={`${s.userid}-${s.startTime}-${i}`}>
+                  <td data-label="User">{s.userid}</td>
+                  <td data-label="Type">
+                    <TypeLabel type={s.type} />
+                  </td>
+                  <td data-label="Status">
+                    <StatusBadge status={s.status} />
+                  </td>
+                  <td data-label="Started">
+                    <When iso={s.startTime} />
+                  </td>
+                </tr>
+              ))}
+            </DataTable>
           )}
         </section>
       ) : null}

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Api, ImageInfo, Me, ResourceContext, Session } from '../api';
 import { ErrorNotice, PageHeader, Spinner, TypeLabel } from '../components/ui';
-import { launchLabel, SESSION_TYPES, typeHint, typeLabel } from '../lib/format';
+import { launchLabel, SESSION_TYPES, typeHint } from '../lib/format';
 import { groupImages, imageLabel, pickImage } from '../lib/images';
 import { argsNote, launchErrors, launchFields, MAX_NAME_LENGTH, parseEnvLines, suggestName, type LaunchErrors, type LaunchInput } from '../lib/validate';
 import { ROUTES, useRouter } from '../router';
@@ -57,7 +57,10 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
         if (stale) return;
         setCatalog({ state: 'ok', images, context });
         setInput((i) => {
-          const type = SESSION_TYPES.find((t) => t === i.type && images.some((im) => im.types.includes(t))) ?? SESSION_TYPES.find((t) => images.some((im) => im.types.includes(t))) ?? i.type;
+          const type =
+            SESSION_TYPES.find((t) => t === i.type && images.some((im) => im.types.includes(t))) ??
+            SESSION_TYPES.find((t) => images.some((im) => im.types.includes(t))) ??
+            i.type;
           return { ...i, type, ...resourceDefaults(context, type) };
         });
       },
@@ -170,7 +173,15 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
               const n = count(type);
               return (
                 <label key={type} className={`type-card ${input.type === type ? 'is-checked' : ''} ${n === 0 ? 'is-disabled' : ''}`}>
-                  <input type="radio" name="type" value={type} checked={input.type === type} onChange={() => chooseType(type)} disabled={n === 0} data-field={i === 0 ? 'type' : undefined} />
+                  <input
+                    type="radio"
+                    name="type"
+                    value={type}
+                    checked={input.type === type}
+                    onChange={() => chooseType(type)}
+                    disabled={n === 0}
+                    data-field={i === 0 ? 'type' : undefined}
+                  />
                   <TypeLabel type={type} />
                   <span className="type-hint">{n === 0 ? 'No images offered' : typeHint(type)}</span>
                 </label>
@@ -183,7 +194,16 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
           <legend>Image</legend>
           <div className="field">
             <label htmlFor="image-search">Search images</label>
-            <input id="image-search" type="search" value={query} onChange={(e) => setQuery(e.target.value)} placeholder="Filter by name, project or tag" autoComplete="off" aria-controls="image" aria-describedby="image-count" />
+            <input
+              id="image-search"
+              type="search"
+              value={query}
+              onChange={(e) => setQuery(e.target.value)}
+              placeholder="Filter by name, project or tag"
+              autoComplete="off"
+              aria-controls="image"
+              aria-describedby="image-count"
+            />
             <p className="hint" id="image-count" aria-live="polite">
               {offered} {offered === 1 ? 'image' : 'images'} for this type{query ? ` matching “${query}”` : ''}, grouped by project.
             </p>
@@ -191,7 +211,16 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
           <div className="field">
             <label htmlFor="image">Image</label>
             {offered ? (
-              <select id="image" data-field="image" value={input.image} onChange={(e) => set('image')(e.target.value)} size={Math.min(8, Math.max(3, offered + groups.length))} className="image-list" aria-invalid={!!shown('image')} aria-describedby="image-error">
+              <select
+                id="image"
+                data-field="image"
+                value={input.image}
+                onChange={(e) => set('image')(e.target.value)}
+                size={Math.min(8, Math.max(3, offered + groups.length))}
+                className="image-list"
+                aria-invalid={!!shown('image')}
+                aria-describedby="image-error"
+              >
                 {groups.map((g) => (
                   <optgroup key={g.project} label={g.project}>
                     {g.images.map((im) => (
@@ -212,7 +241,11 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
                 <code className="break">{input.image}</code>
               </p>
             ) : null}
-            {shown('image') ? <p className="field-error" id="image-error">{shown('image')}</p> : null}
+            {shown('image') ? (
+              <p className="field-error" id="image-error">
+                {shown('image')}
+              </p>
+            ) : null}
           </div>
         </fieldset>
 
@@ -262,7 +295,14 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
             </div>
             <div className="field">
               <label htmlFor="gpus">GPUs</label>
-              <select id="gpus" data-field="gpus" value={input.gpus} onChange={(e) => set('gpus')(e.target.value)} disabled={!context.gpus.options.length} aria-describedby="gpus-hint">
+              <select
+                id="gpus"
+                data-field="gpus"
+                value={input.gpus}
+                onChange={(e) => set('gpus')(e.target.value)}
+                disabled={!context.gpus.options.length}
+                aria-describedby="gpus-hint"
+              >
                 <option value="0">None</option>
                 {context.gpus.options.map((n) => (
                   <option key={n} value={String(n)}>
@@ -284,27 +324,57 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
             <legend>Job</legend>
             <div className="field">
               <label htmlFor="cmd">Command</label>
-              <input id="cmd" data-field="cmd" value={input.cmd} onChange={(e) => set('cmd')(e.target.value)} placeholder="the image's own when empty" autoComplete="off" spellCheck={false} aria-describedby="cmd-hint" />
+              <input
+                id="cmd"
+                data-field="cmd"
+                value={input.cmd}
+                onChange={(e) => set('cmd')(e.target.value)}
+                placeholder="the image's own when empty"
+                autoComplete="off"
+                spellCheck={false}
+                aria-describedby="cmd-hint"
+              />
               <p className="hint" id="cmd-hint">
                 For example <code>python3</code> or <code>/arc/home/{me.username}/run.sh</code>.
               </p>
             </div>
             <div className="field">
               <label htmlFor="args">Arguments</label>
-              <input id="args" data-field="args" value={input.args} onChange={(e) => set('args')(e.target.value)} placeholder="-c print(42)" autoComplete="off" spellCheck={false} aria-describedby="args-hint" />
+              <input
+                id="args"
+                data-field="args"
+                value={input.args}
+                onChange={(e) => set('args')(e.target.value)}
+                placeholder="-c print(42)"
+                autoComplete="off"
+                spellCheck={false}
+                aria-describedby="args-hint"
+              />
               <p className="hint" id="args-hint">
                 {note ?? 'Separated by single spaces; an argument cannot contain a space.'}
               </p>
             </div>
             <div className="field">
               <label htmlFor="env">Environment</label>
-              <textarea id="env" data-field="env" value={input.env} onChange={(e) => set('env')(e.target.value)} onBlur={blur('env')} rows={3} placeholder={'NAME=value\nOTHER=value'} spellCheck={false} aria-invalid={!!shown('env')} aria-describedby="env-hint" />
+              <textarea
+                id="env"
+                data-field="env"
+                value={input.env}
+                onChange={(e) => set('env')(e.target.value)}
+                onBlur={blur('env')}
+                rows={3}
+                placeholder={'NAME=value\nOTHER=value'}
+                spellCheck={false}
+                aria-invalid={!!shown('env')}
+                aria-describedby="env-hint"
+              />
               <HintOrError
                 id="env-hint"
                 error={shown('env')}
                 hint={
                   <>
-                    One <code>NAME=value</code> a line{env.entries.length ? ` · ${env.entries.length} ${env.entries.length === 1 ? 'variable' : 'variables'}` : ''}.
+                    One <code>NAME=value</code> a line
+                    {env.entries.length ? ` · ${env.entries.length} ${env.entries.length === 1 ? 'variable' : 'variables'}` : ''}.
                   </>
                 }
               />

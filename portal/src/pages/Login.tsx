@@ -28,7 +28,9 @@ export function LoginPage() {
             <div className="field">
               <label htmlFor="login-token">API token</label>
               <input id="login-token" name="token" type="password" autoComplete="off" required autoFocus spellCheck={false} />
-              <p className="hint">A token from your account page or from <code>skaha admin token create</code>.</p>
+              <p className="hint">
+                A token from your account page or from <code>skaha admin token create</code>.
+              </p>
             </div>
           ) : (
             <>

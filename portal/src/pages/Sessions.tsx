@@ -17,7 +17,9 @@ import { Link, ROUTES } from '../router';
 export function mergeSessions(server: Session[] | undefined, launched: Session[], deleting: Set<string>): Session[] {
   const listed = (server ?? []).filter((s) => s.type !== 'desktop-app');
   const ids = new Set(listed.map((s) => s.id));
-  const merged = [...launched.filter((s) => !ids.has(s.id)), ...listed].map((s) => (deleting.has(s.id) && s.status !== 'Terminating' ? { ...s, status: 'Terminating' } : s));
+  const merged = [...launched.filter((s) => !ids.has(s.id)), ...listed].map((s) =>
+    deleting.has(s.id) && s.status !== 'Terminating' ? { ...s, status: 'Terminating' } : s,
+  );
   return sortSessions(merged);
 }
 
@@ -28,7 +30,20 @@ export function desktopAppCounts(server: Session[]): Record<string, number> {
   return counts;
 }
 
-export function SessionsPage({ api, launched, forgetLaunched, watching, stopWatching }: { api: Api; me: Me; launched: Session[]; forgetLaunched: (ids: string[]) => void; watching: string | undefined; stopWatching: () => void }) {
+export function SessionsPage({
+  api,
+  launched,
+  forgetLaunched,
+  watching,
+  stopWatching,
+}: {
+  api: Api;
+  me: Me;
+  launched: Session[];
+  forgetLaunched: (ids: string[]) => void;
+  watching: string | undefined;
+  stopWatching: () => void;
+}) {
   const [server, setServer] = useState<Session[]>();
   const [error, setError] = useState<string>();
   const [refresh, setRefresh] = useState(0);
@@ -152,7 +167,14 @@ export function SessionsPage({ api, launched, forgetLaunched, watching, stopWatc
 
   return (
     <>
-      <PageHeader title="Sessions" description={server ? `${sessions.length} ${sessions.length === 1 ? 'session' : 'sessions'}, ${active} active. The list updates by itself.` : 'Your notebooks, desktops, web apps and jobs.'}>
+      <PageHeader
+        title="Sessions"
+        description={
+          server
+            ? `${sessions.length} ${sessions.length === 1 ? 'session' : 'sessions'}, ${active} active. The list updates by itself.`
+            : 'Your notebooks, desktops, web apps and jobs.'
+        }
+      >
         <button type="button" className="button button--secondary" onClick={() => setRefresh((r) => r + 1)}>
           Refresh
         </button>
@@ -165,7 +187,9 @@ export function SessionsPage({ api, launched, forgetLaunched, watching, stopWatc
 
       {watched ? <LaunchProgress api={api} session={watched} onDismiss={stopWatching} onDetails={() => setSelected(watched.id)} /> : null}
 
-      {error && server ? <ErrorNotice title="The list could not be updated" error={`${error} It is shown as it was last.`} onRetry={() => setRefresh((r) => r + 1)} /> : null}
+      {error && server ? (
+        <ErrorNotice title="The list could not be updated" error={`${error} It is shown as it was last.`} onRetry={() => setRefresh((r) => r + 1)} />
+      ) : null}
 
       {!server && !error ? (
         <div className="panel loading-panel" aria-busy="true">
@@ -183,7 +207,9 @@ export function SessionsPage({ api, launched, forgetLaunched, watching, stopWatc
             </Link>
           }
         >
-          <p className="muted">A session is a container that runs as you, with your home directory: a Jupyter notebook, a desktop, CARTA, a contributed web app or a batch job.</p>
+          <p className="muted">
+            A session is a container that runs as you, with your home directory: a Jupyter notebook, a desktop, CARTA, a contributed web app or a batch job.
+          </p>
         </EmptyState>
       ) : null}
 
@@ -201,7 +227,8 @@ export function SessionsPage({ api, launched, forgetLaunched, watching, stopWatc
         onCancel={() => setConfirm(undefined)}
       >
         <p>
-          The session stops at once and anything running in it ends. Files in your home directory (<code>/arc/home</code>) and projects stay; the session's <code>/scratch</code> is removed.
+          The session stops at once and anything running in it ends. Files in your home directory (<code>/arc/home</code>) and projects stay; the session's{' '}
+          <code>/scratch</code> is removed.
         </p>
       </ConfirmDialog>
     </>

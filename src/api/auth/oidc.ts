@@ -14,7 +14,7 @@ export interface OidcOffer {
   scopes: string[];
 }
 
-export const OidcOfferSchema = Type.Object({
+const OidcOfferSchema = Type.Object({
   issuer: Type.String({ description: 'Issuer URL; its discovery document is at <issuer>/.well-known/openid-configuration.' }),
   clientId: Type.String({ description: 'Public client id to log in with (device flow, or authorization code with PKCE on a loopback redirect).' }),
   audience: Type.String({ description: 'The `aud` access tokens must carry here.' }),
@@ -32,7 +32,7 @@ export function oidcOfferOf(c: { issuer: string; audience: string; clientId: str
   return { issuer: c.issuer, clientId, audience: c.audience || c.clientId, scopes: c.cliScopes };
 }
 
-export const NOT_CONFIGURED = 'OIDC login is not configured on this server';
+const NOT_CONFIGURED = 'OIDC login is not configured on this server';
 
 /**
  * `GET /auth/oidc`: how a command-line client logs in (`skaha login URL --oidc`). It is read
@@ -40,16 +40,20 @@ export const NOT_CONFIGURED = 'OIDC login is not configured on this server';
  * never carries the server's own client secret.
  */
 export const oidcOfferRoutes: FastifyPluginAsync<{ offer?: OidcOffer | undefined }> = async (app, { offer }) => {
-  app.get('/auth/oidc', {
-    config: { anonymous: true },
-    schema: {
-      tags: ['account'],
-      summary: 'How to log in with OIDC from a command line: issuer, public client id, audience, scopes (no credentials needed)',
-      security: [],
-      response: { 200: OidcOfferSchema, 404: PlainError },
+  app.get(
+    '/auth/oidc',
+    {
+      config: { anonymous: true },
+      schema: {
+        tags: ['account'],
+        summary: 'How to log in with OIDC from a command line: issuer, public client id, audience, scopes (no credentials needed)',
+        security: [],
+        response: { 200: OidcOfferSchema, 404: PlainError },
+      },
     },
-  }, async (_req, reply) => {
-    if (!offer) throw notFound(NOT_CONFIGURED);
-    return sendJson(reply, offer);
-  });
+    async (_req, reply) => {
+      if (!offer) throw notFound(NOT_CONFIGURED);
+      return sendJson(reply, offer);
+    },
+  );
 };

@@ -18,35 +18,51 @@ const ImageObject = Type.Object({
 
 /** /image, /context, /repository (spec §3.10-§3.12). */
 export const catalogRoutes: FastifyPluginAsync<VersionOptions> = async (app, { deps }) => {
-  app.get('/image', {
-    schema: {
-      tags: ['image'],
-      summary: 'Launchable images, optionally of one session type',
-      querystring: Type.Object({ type: Type.Optional(Type.String({ enum: [...SESSION_TYPES] })) }),
-      response: { 200: Type.Array(ImageObject), ...errorResponses },
+  app.get(
+    '/image',
+    {
+      schema: {
+        tags: ['image'],
+        summary: 'Launchable images, optionally of one session type',
+        querystring: Type.Object({ type: Type.Optional(Type.String({ enum: [...SESSION_TYPES] })) }),
+        response: { 200: Type.Array(ImageObject), ...errorResponses },
+      },
     },
-  }, async (req, reply) => {
-    principalOf(req); // users and desktop callback tokens alike (spec §6.5)
-    const type = Params.from(req).first('type');
-    // Exact, case-sensitive membership (spec §3.10).
-    if (type !== undefined && !(SESSION_TYPES as readonly string[]).includes(type)) throw badRequest(`unknown type: ${type}`);
-    const rendered = deps.catalog.rendered(type, (images) => gson(images.map(({ id, types, digest }) => ({ id, types, digest }))));
-    reply.type('application/json').header('vary', 'accept-encoding');
-    // Thousands of images are ~150 bytes each: gzip (made once per catalog change) cuts 90%.
-    if (rendered.body.length > GZIP_FROM_BYTES && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      return reply.header('content-encoding', 'gzip').send(rendered.gzipped());
-    }
-    return reply.send(rendered.body);
-  });
+    async (req, reply) => {
+      principalOf(req); // users and desktop callback tokens alike (spec §6.5)
+      const type = Params.from(req).first('type');
+      // Exact, case-sensitive membership (spec §3.10).
+      if (type !== undefined && !(SESSION_TYPES as readonly string[]).includes(type)) throw badRequest(`unknown type: ${type}`);
+      const rendered = deps.catalog.rendered(type, (images) => gson(images.map(({ id, types, digest }) => ({ id, types, digest }))));
+      reply.type('application/json').header('vary', 'accept-encoding');
+      // Thousands of images are ~150 bytes each: gzip (made once per catalog change) cuts 90%.
+      if (rendered.body.length > GZIP_FROM_BYTES && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+        return reply.header('content-encoding', 'gzip').send(rendered.gzipped());
+      }
+      return reply.send(rendered.body);
+    },
+  );
 
-  app.get('/context', {
-    schema: { tags: ['context'], summary: 'Cores, RAM and GPU options and defaults', response: { 200: Type.Object({}, { additionalProperties: true }), ...errorResponses } },
-  }, async (req, reply) => {
-    principalOf(req); // users and desktop callback tokens alike (spec §6.5)
-    return sendJson(reply, deps.context());
-  });
+  app.get(
+    '/context',
+    {
+      schema: {
+        tags: ['context'],
+        summary: 'Cores, RAM and GPU options and defaults',
+        response: { 200: Type.Object({}, { additionalProperties: true }), ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      principalOf(req); // users and desktop callback tokens alike (spec §6.5)
+      return sendJson(reply, deps.context());
+    },
+  );
 
-  app.get('/repository', {
-    schema: { tags: ['repository'], summary: 'Configured registry hosts', response: { 200: Type.Array(Type.String()), ...errorResponses } },
-  }, async (_req, reply) => sendJson(reply, deps.registryHosts));
+  app.get(
+    '/repository',
+    {
+      schema: { tags: ['repository'], summary: 'Configured registry hosts', response: { 200: Type.Array(Type.String()), ...errorResponses } },
+    },
+    async (_req, reply) => sendJson(reply, deps.registryHosts),
+  );
 };

@@ -89,13 +89,21 @@ export const oidcLoginRoutes: FastifyPluginAsync<OidcLoginOptions> = async (app,
       }
     } catch (err) {
       req.log?.warn?.(`oidc login: ${(err as Error).message}`);
-      return reply.code(401).header('set-cookie', clear).type('text/plain').send(`login refused by the identity provider: ${(err as Error).message.split('\n')[0]}\n`);
+      return reply
+        .code(401)
+        .header('set-cookie', clear)
+        .type('text/plain')
+        .send(`login refused by the identity provider: ${(err as Error).message.split('\n')[0]}\n`);
     }
     const identity = identityFromClaims(claims ?? {}, o);
     if ('problem' in identity) return reply.code(401).header('set-cookie', clear).type('text/plain').send(`login refused: ${identity.problem}\n`);
     // The browser's cookie names only the user: remember the issuer's groups as memberships.
     for (const group of identity.groups) await o.store.addToGroup(identity.username, group);
     const user = await withTokenGroups(o.store, identity.username, identity.groups);
-    return reply.code(303).header('set-cookie', [clear, await o.cookies.startLogin(user.username, { scopes: ['read', 'launch', 'admin'] }, req.protocol === 'https')]).header('location', flow.next).send();
+    return reply
+      .code(303)
+      .header('set-cookie', [clear, await o.cookies.startLogin(user.username, { scopes: ['read', 'launch', 'admin'] }, req.protocol === 'https')])
+      .header('location', flow.next)
+      .send();
   });
 };

@@ -47,7 +47,7 @@ ${oidcIssuer ? `<p><a href="/login/oidc?next=${encodeURIComponent(next)}" id="oi
  * Browser login with a local account (scrypt-hashed password) or an API token, setting the
  * signed login cookie that the API (with CSRF) and the session proxy accept.
  */
-export interface LoginRoutesOptions {
+interface LoginRoutesOptions {
   store: IdentityStore;
   cookies: CookieIssuer;
   throttle: LoginThrottle;
@@ -59,9 +59,16 @@ export interface LoginRoutesOptions {
   sessionOwner: (sessionId: string) => string | undefined;
 }
 
-export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (app, { store, cookies, throttle, publicOrigin, oidcIssuer, origins, sessionOwner }) => {
+export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (
+  app,
+  { store, cookies, throttle, publicOrigin, oidcIssuer, origins, sessionOwner },
+) => {
   const page = (reply: FastifyReply, status: number, next: string, error?: string) =>
-    reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(next, error, oidcIssuer));
+    reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(loginPage(next, error, oidcIssuer));
 
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
     const next = safeNext((req.query as { next?: string }).next);
@@ -72,7 +79,7 @@ export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (app, {
     const form = new URLSearchParams(typeof req.body === 'string' ? req.body : '');
     const next = safeNext(form.get('next') ?? undefined);
     // Another site's page must not log its visitor in (into the attacker's account) or out.
-    if (!fromThisSite(req.headers, publicOrigin())) return page(reply, 403, next, 'Log in from this site\'s own login page.');
+    if (!fromThisSite(req.headers, publicOrigin())) return page(reply, 403, next, "Log in from this site's own login page.");
     const token = (form.get('token') ?? '').trim();
     const username = (form.get('username') ?? '').trim().toLowerCase();
     const account = token ? undefined : username;
@@ -93,7 +100,11 @@ export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (app, {
     const source: LoginSource = viaToken
       ? { scopes: viaToken.token.scopes, tokenId: viaToken.token.id, expiresAt: viaToken.token.expiresAt }
       : { scopes: ['read', 'launch', 'admin'] };
-    return reply.code(303).header('set-cookie', await cookies.startLogin(user.username, source, req.protocol === 'https')).header('location', next).send();
+    return reply
+      .code(303)
+      .header('set-cookie', await cookies.startLogin(user.username, source, req.protocol === 'https'))
+      .header('location', next)
+      .send();
   });
 
   // A session's own origin never sees the portal's login cookie: the portal checks the login
@@ -103,17 +114,29 @@ export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (app, {
     const id = origins?.sessionAt(to);
     if (!id) return reply.code(400).type('text/plain; charset=utf-8').send('to: not the address of a session\n');
     const login = await browserLogin(store, req.headers);
-    if (!login) return reply.code(302).header('location', `/login?next=${encodeURIComponent(req.url)}`).send();
+    if (!login)
+      return reply
+        .code(302)
+        .header('location', `/login?next=${encodeURIComponent(req.url)}`)
+        .send();
     if (sessionOwner(id) !== login.user.username) return page(reply, 404, '/', `You have no session ${id}.`);
     const ticket = cookies.sessionTicket(id, { username: login.user.username, scopes: new Set(login.token.scopes), login: login.secret });
-    return reply.code(302).header('cache-control', 'no-store').header('location', `${to}${to.includes('?') ? '&' : '?'}${TICKET_PARAM}=${encodeURIComponent(ticket)}`).send();
+    return reply
+      .code(302)
+      .header('cache-control', 'no-store')
+      .header('location', `${to}${to.includes('?') ? '&' : '?'}${TICKET_PARAM}=${encodeURIComponent(ticket)}`)
+      .send();
   });
 
   app.post('/logout', { schema: { hide: true } }, async (req, reply) => {
-    if (!fromThisSite(req.headers, publicOrigin())) return reply.code(403).type('text/plain; charset=utf-8').send('log out from this site\'s own pages\n');
+    if (!fromThisSite(req.headers, publicOrigin())) return reply.code(403).type('text/plain; charset=utf-8').send("log out from this site's own pages\n");
     // The login record ends here, not only the browser's copy of it.
     const login = await browserLogin(store, req.headers);
     if (login) await store.revokeToken(login.user.username, login.token.id);
-    return reply.code(303).header('set-cookie', cookies.clearLoginCookie(req.protocol === 'https')).header('location', '/login').send();
+    return reply
+      .code(303)
+      .header('set-cookie', cookies.clearLoginCookie(req.protocol === 'https'))
+      .header('location', '/login')
+      .send();
   });
 };

@@ -6,7 +6,7 @@ import { JavaDouble } from '../gson.js';
 const NONE = '<none>';
 
 /** ISO-8601 UTC with second precision: `2025-03-05T21:48:29Z` (spec §3.2). */
-export function isoSeconds(date: Date): string {
+function isoSeconds(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
@@ -15,7 +15,7 @@ function quantity(n: number): string {
   return String(Number(n.toFixed(3)));
 }
 
-export interface ViewContext {
+interface ViewContext {
   /** The base URL of a session's own origin (proxy/origins.ts), under which its connectURL lies. */
   sessionBase: (sessionId: string) => string;
   layout: StorageLayout;
@@ -56,7 +56,7 @@ export function publicSessionView(s: SessionRecord) {
 }
 
 /** `#.###G` of a byte count in GiB (spec §3.4). */
-export function gibString(bytes: number): string {
+function gibString(bytes: number): string {
   return `${Number((bytes / 2 ** 30).toFixed(3))}G`;
 }
 
@@ -113,7 +113,5 @@ export function eventsTable(events: SessionEvent[]): string {
     ...events.map((e) => [e.type, e.reason, e.message || NONE, isoSeconds(e.firstTime), isoSeconds(e.lastTime)]),
   ];
   const widths = rows[0]!.map((_, col) => Math.max(10, ...rows.map((r) => r[col]!.length)));
-  return rows
-    .map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]! + 3))).join(''))
-    .join('\n') + '\n';
+  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]! + 3))).join('')).join('\n') + '\n';
 }

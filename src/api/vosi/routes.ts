@@ -14,16 +14,18 @@ function requestBase(req: FastifyRequest): string {
 const SECURITY = ['ivo://ivoa.net/sso#cookie', 'ivo://ivoa.net/sso#tls-with-certificate', 'ivo://ivoa.net/sso#token'];
 
 function capability(standardID: string, accessURL: string, secured: boolean): string {
-  const interfaces = (secured ? SECURITY : [undefined]).map((method) => [
-    '    <interface xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1" xsi:type="vs:ParamHTTP" role="std">',
-    `      <accessURL use="base">${xmlEscape(accessURL)}</accessURL>`,
-    ...(method ? [`      <securityMethod standardID="${method}"/>`] : []),
-    '    </interface>',
-  ].join('\n'));
+  const interfaces = (secured ? SECURITY : [undefined]).map((method) =>
+    [
+      '    <interface xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1" xsi:type="vs:ParamHTTP" role="std">',
+      `      <accessURL use="base">${xmlEscape(accessURL)}</accessURL>`,
+      ...(method ? [`      <securityMethod standardID="${method}"/>`] : []),
+      '    </interface>',
+    ].join('\n'),
+  );
   return `  <capability standardID="${standardID}">\n${interfaces.join('\n')}\n  </capability>`;
 }
 
-export function capabilitiesXml(base: string): string {
+function capabilitiesXml(base: string): string {
   const skaha = `${base}/skaha`;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
@@ -41,7 +43,7 @@ export function capabilitiesXml(base: string): string {
   ].join('\n');
 }
 
-export function availabilityXml(available: boolean, note: string): string {
+function availabilityXml(available: boolean, note: string): string {
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     '<vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">',
@@ -53,7 +55,10 @@ export function availabilityXml(available: boolean, note: string): string {
 }
 
 /** Unauthenticated service endpoints (spec §3.13) and health. */
-export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: CachedCatalog; readiness?: () => Promise<string | undefined> }> = async (app, { backend, catalog, readiness }) => {
+export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: CachedCatalog; readiness?: () => Promise<string | undefined> }> = async (
+  app,
+  { backend, catalog, readiness },
+) => {
   app.get('/skaha/capabilities', { schema: { tags: ['vosi'], summary: 'VOSI capabilities (XML)' } }, async (req, reply) =>
     reply.type('text/xml').send(capabilitiesXml(requestBase(req))),
   );
@@ -77,9 +82,16 @@ export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: 
   // Readiness: the engine answers and the session index follows it (on Kubernetes, the watches
   // are live). A server whose watch is broken lists sessions as they were: a load balancer
   // should send requests to another one. 503 with the reason, for a probe's log.
-  app.get('/readyz', { schema: { tags: ['vosi'], summary: 'Readiness: the engine answers and the session list follows it (503 otherwise)' } }, async (_req, reply) => {
-    const engine = await backend.availability();
-    const problem = engine.available ? await readiness?.() : engine.note;
-    return reply.code(problem ? 503 : 200).type('text/plain').send(problem ? `not ready: ${problem}\n` : 'ready\n');
-  });
+  app.get(
+    '/readyz',
+    { schema: { tags: ['vosi'], summary: 'Readiness: the engine answers and the session list follows it (503 otherwise)' } },
+    async (_req, reply) => {
+      const engine = await backend.availability();
+      const problem = engine.available ? await readiness?.() : engine.note;
+      return reply
+        .code(problem ? 503 : 200)
+        .type('text/plain')
+        .send(problem ? `not ready: ${problem}\n` : 'ready\n');
+    },
+  );
 };

@@ -3,7 +3,7 @@ import type { Group, IdentityStore, User } from '../../store/store.js';
 import { validateGroupName, validateUsername } from '../../store/shared.js';
 import type { Authenticator, Credentials, Principal } from '../authenticator.js';
 
-export interface OidcOptions {
+interface OidcOptions {
   issuer: string;
   /** Expected `aud` of access tokens. */
   audience: string;
@@ -22,7 +22,7 @@ interface Discovery {
   token_endpoint?: string;
 }
 
-export async function discover(issuer: string): Promise<Discovery> {
+async function discover(issuer: string): Promise<Discovery> {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   if (!res.ok) throw new Error(`OIDC discovery ${url}: HTTP ${res.status}`);
@@ -32,7 +32,10 @@ export async function discover(issuer: string): Promise<Discovery> {
 }
 
 /** Username and groups from validated claims, as the operator configured the claim names. */
-export function identityFromClaims(claims: JWTPayload, opts: Pick<OidcOptions, 'usernameClaim' | 'groupsClaim'>): { username: string; groups: string[] } | { problem: string } {
+export function identityFromClaims(
+  claims: JWTPayload,
+  opts: Pick<OidcOptions, 'usernameClaim' | 'groupsClaim'>,
+): { username: string; groups: string[] } | { problem: string } {
   const username = claims[opts.usernameClaim];
   if (typeof username !== 'string' || validateUsername(username)) return { problem: `claim ${opts.usernameClaim} is not a valid username` };
   const raw = claims[opts.groupsClaim];
@@ -57,7 +60,10 @@ export class OidcBearerAuthenticator implements Authenticator {
   readonly name = 'oidc';
   private keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
 
-  constructor(private readonly opts: OidcOptions, private readonly store: IdentityStore) {}
+  constructor(
+    private readonly opts: OidcOptions,
+    private readonly store: IdentityStore,
+  ) {}
 
   matches(req: Credentials): boolean {
     const header = req.headers.authorization ?? '';
@@ -80,10 +86,14 @@ export class OidcBearerAuthenticator implements Authenticator {
         clockTolerance: this.opts.clockToleranceSeconds,
       }));
     } catch (err) {
-      const reason = err instanceof joseErrors.JWTExpired ? 'expired'
-        : err instanceof joseErrors.JWTClaimValidationFailed ? `${err.claim} is not accepted`
-          : err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey ? 'signature not valid for this issuer'
-            : (err as Error).message;
+      const reason =
+        err instanceof joseErrors.JWTExpired
+          ? 'expired'
+          : err instanceof joseErrors.JWTClaimValidationFailed
+            ? `${err.claim} is not accepted`
+            : err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey
+              ? 'signature not valid for this issuer'
+              : (err as Error).message;
       req.rejection = `OIDC token not accepted: ${reason}`;
       return undefined;
     }

@@ -6,7 +6,7 @@ import { validateUsername } from '../../store/shared.js';
 import type { Authenticator, Credentials, Principal } from '../authenticator.js';
 import { verifyClientChain } from './verify.js';
 
-export interface X509Options {
+interface X509Options {
   /** PEM bundle of the authorities whose user certificates are accepted. */
   trusted: X509Certificate[];
   /** DN (comma form, e.g. `O=skaha,CN=alice`) → username; otherwise the CN is the username. */
@@ -40,7 +40,10 @@ function peerChain(socket: TLSSocket): X509Certificate[] {
 export class X509Authenticator implements Authenticator {
   readonly name = 'x509';
 
-  constructor(private readonly opts: X509Options, private readonly store: IdentityStore) {}
+  constructor(
+    private readonly opts: X509Options,
+    private readonly store: IdentityStore,
+  ) {}
 
   matches(req: Credentials): boolean {
     const socket = req.socket as TLSSocket | undefined;

@@ -25,7 +25,13 @@ function serial(): string {
   return '01' + crypto.randomBytes(15).toString('hex');
 }
 
-function base(subject: forge.pki.CertificateField[], issuer: forge.pki.CertificateField[], publicKey: forge.pki.PublicKey, days: number, notBefore = new Date(Date.now() - 5 * 60_000)) {
+function base(
+  subject: forge.pki.CertificateField[],
+  issuer: forge.pki.CertificateField[],
+  publicKey: forge.pki.PublicKey,
+  days: number,
+  notBefore = new Date(Date.now() - 5 * 60_000),
+) {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   cert.serialNumber = serial();
@@ -39,7 +45,10 @@ function base(subject: forge.pki.CertificateField[], issuer: forge.pki.Certifica
 /** A self-signed certificate authority for the platform (server and user certificates). */
 export function createCa(commonName: string, days = 3650): Issued {
   const keys = rsaKeys();
-  const subject = [{ name: 'organizationName', value: 'skaha' }, { name: 'commonName', value: commonName }];
+  const subject = [
+    { name: 'organizationName', value: 'skaha' },
+    { name: 'commonName', value: commonName },
+  ];
   const cert = base(subject, subject, keys.publicKey, days);
   cert.setExtensions([
     { name: 'basicConstraints', cA: true, critical: true },
@@ -73,7 +82,16 @@ export function issueServerCert(ca: Issued, names: { dns: string[]; ips: string[
 export function issueUserCert(ca: Issued, username: string, days = 365, notBefore?: Date): Issued {
   const issuer = load(ca);
   const keys = rsaKeys();
-  const cert = base([{ name: 'organizationName', value: 'skaha' }, { name: 'commonName', value: username }], issuer.cert.subject.attributes, keys.publicKey, days, notBefore);
+  const cert = base(
+    [
+      { name: 'organizationName', value: 'skaha' },
+      { name: 'commonName', value: username },
+    ],
+    issuer.cert.subject.attributes,
+    keys.publicKey,
+    days,
+    notBefore,
+  );
   // No keyUsage extension: a legacy (Globus) proxy is signed by this certificate, and OpenSSL
   // (which links the chain Node shows us) only lets a keyUsage-less or keyCertSign certificate
   // sign a non-RFC-3820 certificate.
@@ -95,7 +113,7 @@ function proxyCertInfoDer(pathLen: number | undefined): string {
   return asn1.toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, parts)).getBytes();
 }
 
-export interface ProxyOptions {
+interface ProxyOptions {
   days?: number;
   /** RFC 3820 pCPathLenConstraint: how many further proxies may be signed by this one. */
   pathLen?: number;
@@ -110,7 +128,12 @@ export interface ProxyOptions {
 export function issueProxyCert(issuerPair: Issued, opts: ProxyOptions = {}): Issued {
   const issuer = load(issuerPair);
   const keys = rsaKeys();
-  const cert = base([...issuer.cert.subject.attributes, { name: 'commonName', value: opts.legacy ? 'proxy' : String(BigInt('0x' + crypto.randomBytes(4).toString('hex'))) }], issuer.cert.subject.attributes, keys.publicKey, opts.days ?? 10);
+  const cert = base(
+    [...issuer.cert.subject.attributes, { name: 'commonName', value: opts.legacy ? 'proxy' : String(BigInt('0x' + crypto.randomBytes(4).toString('hex'))) }],
+    issuer.cert.subject.attributes,
+    keys.publicKey,
+    opts.days ?? 10,
+  );
   cert.setExtensions([
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     ...(opts.legacy ? [] : [{ id: PROXY_CERT_INFO_OID, critical: true, value: proxyCertInfoDer(opts.pathLen) }]),

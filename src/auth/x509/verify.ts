@@ -2,9 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { PROXY_CERT_INFO_OID } from './pki.js';
 
-export type ChainVerdict =
-  | { ok: true; subject: string; commonName: string; proxies: number }
-  | { ok: false; reason: string };
+type ChainVerdict = { ok: true; subject: string; commonName: string; proxies: number } | { ok: false; reason: string };
 
 /** Parsed bits of the extensions Node does not expose: proxyCertInfo and its path length. */
 function proxyInfo(cert: X509Certificate): { present: boolean; pathLen?: number } {
@@ -25,7 +23,11 @@ function proxyInfo(cert: X509Certificate): { present: boolean; pathLen?: number 
 }
 
 const rdns = (dn: string) => dn.split('\n').filter(Boolean);
-const commonName = (dn: string) => rdns(dn).filter((r) => r.startsWith('CN=')).pop()?.slice(3) ?? '';
+const commonName = (dn: string) =>
+  rdns(dn)
+    .filter((r) => r.startsWith('CN='))
+    .pop()
+    ?.slice(3) ?? '';
 
 /**
  * Is `cert` a proxy of `issuer`? RFC 3820: proxyCertInfo present and the subject is the issuer's
@@ -63,7 +65,8 @@ export function verifyClientChain(chain: X509Certificate[], trusted: X509Certifi
     if (!kind) break;
     const issuer = chain[i + 1];
     if (!issuer) return { ok: false, reason: 'a proxy certificate came without the certificate that signed it' };
-    if (issuer.subject !== cert.issuer || !cert.verify(issuer.publicKey)) return { ok: false, reason: 'a proxy certificate is not signed by the next certificate of the chain' };
+    if (issuer.subject !== cert.issuer || !cert.verify(issuer.publicKey))
+      return { ok: false, reason: 'a proxy certificate is not signed by the next certificate of the chain' };
     if (issuer.ca) return { ok: false, reason: 'a proxy certificate must be signed by a user certificate, not a CA' };
     // RFC 3820 §3.8: a proxy's pCPathLenConstraint bounds the proxies below it; chain[i] has i.
     const info = proxyInfo(cert);

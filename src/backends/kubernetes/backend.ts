@@ -1,6 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { BatchV1Api, CoreV1Api, NetworkingV1Api, VersionApi, type KubeConfig, type V1NetworkPolicy, type V1Job, type V1Node, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  NetworkingV1Api,
+  VersionApi,
+  type KubeConfig,
+  type V1NetworkPolicy,
+  type V1Job,
+  type V1Node,
+  type V1Pod,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { backendUnavailable, notFound, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
@@ -9,8 +20,15 @@ import { LogTail } from '../log-tail.js';
 import { apiFailure, isConflict, isNotFound, statusOf } from './errors.js';
 import { describe, Informer } from './informer.js';
 import {
-  makeFilesConfigMap, makeFilesSecret, makeJob, makeLaunchScriptsConfigMap, makeRegistrySecret, makeService, planMounts,
-  type DesktopOfApp, type KubernetesObjectOptions,
+  makeFilesConfigMap,
+  makeFilesSecret,
+  makeJob,
+  makeLaunchScriptsConfigMap,
+  makeRegistrySecret,
+  makeService,
+  planMounts,
+  type DesktopOfApp,
+  type KubernetesObjectOptions,
 } from './objects.js';
 import { makeSessionsPolicy, makeUserPolicy, type NetworkPolicyOptions } from './policies.js';
 import { parseQuantity, podHold, recordFromJob, sessionEvents, START_FAILURE_ANNOTATION, startFailureOf, toDate, type StartFailure } from './records.js';
@@ -34,7 +52,7 @@ import { keyOfLabels, SessionIndex } from './session-index.js';
  *   session is success; renew writes an absolute deadline, so two renews agree.
  */
 
-export interface KubernetesBackendOptions extends KubernetesObjectOptions {
+interface KubernetesBackendOptions extends KubernetesObjectOptions {
   /**
    * `launchScripts.configMap` is a name prefix here: the backend writes the scripts of its
    * version as `<prefix>-<hash of the scripts>` at start and mounts that one.
@@ -54,7 +72,8 @@ const REMOVAL_WAIT_MS = 10 * 60_000;
 const HALF_MADE_WAIT_MS = 10_000;
 const CAPACITY_TTL_MS = 5 * 60_000;
 /** A Docker image reference: [registry[:port]/]path[:tag][@digest]. */
-const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_REFERENCE =
+  /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 /** A GPU node: it offers nvidia.com/gpu, or has the label skaha's GPU node affinity selects on (spec §5.7). */
 function hasGpus(node: V1Node): boolean {
@@ -81,7 +100,10 @@ export class KubernetesBackend implements SessionBackend {
   /** Sessions this server is ending because their image cannot be pulled (one patch each). */
   private readonly ending = new Set<string>();
 
-  constructor(kubeConfig: KubeConfig, private readonly opts: KubernetesBackendOptions) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly opts: KubernetesBackendOptions,
+  ) {
     this.batch = kubeConfig.makeApiClient(BatchV1Api);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.version = kubeConfig.makeApiClient(VersionApi);
@@ -141,7 +163,9 @@ export class KubernetesBackend implements SessionBackend {
   async listNow(username: string): Promise<SessionRecord[]> {
     let jobs: V1Job[];
     try {
-      jobs = (await this.batch.listNamespacedJob({ namespace: this.opts.namespace, labelSelector: `${SELECTOR},${SESSION_LABEL.username}=${labelValue(username)}` })).items;
+      jobs = (
+        await this.batch.listNamespacedJob({ namespace: this.opts.namespace, labelSelector: `${SELECTOR},${SESSION_LABEL.username}=${labelValue(username)}` })
+      ).items;
     } catch (err) {
       throw apiFailure(`list the sessions of ${username}`, err);
     }
@@ -204,7 +228,15 @@ export class KubernetesBackend implements SessionBackend {
     const job = this.index.jobOf(key);
     if (!job?.metadata?.name) return { removed: Promise.resolve([]) };
     // A desktop's apps are owned by its Job: the garbage collector deletes them with it.
-    const keys = [key, ...(appId ? [] : this.index.list().filter((r) => r.id === id && r.appId).map((r) => recordKey(r.id, r.appId)))];
+    const keys = [
+      key,
+      ...(appId
+        ? []
+        : this.index
+            .list()
+            .filter((r) => r.id === id && r.appId)
+            .map((r) => recordKey(r.id, r.appId))),
+    ];
     this.index.setTerminating(keys, true);
     try {
       await this.batch.deleteNamespacedJob({ name: job.metadata.name, namespace: this.opts.namespace, propagationPolicy: 'Foreground' });
@@ -274,7 +306,13 @@ export class KubernetesBackend implements SessionBackend {
       const events = sessionEvents(lists.flatMap((l) => l.items));
       const at = toDate(failure?.at);
       if (!failure || !at) return events;
-      const ended: SessionEvent = { type: 'Warning', reason: failure.reason, message: `session ended by skaha: the image cannot be pulled${failure.message ? `: ${failure.message}` : ''}`, firstTime: at, lastTime: at };
+      const ended: SessionEvent = {
+        type: 'Warning',
+        reason: failure.reason,
+        message: `session ended by skaha: the image cannot be pulled${failure.message ? `: ${failure.message}` : ''}`,
+        firstTime: at,
+        lastTime: at,
+      };
       return [...events, ended].sort((a, b) => a.firstTime.getTime() - b.firstTime.getTime());
     } catch (err) {
       throw apiFailure(`events ${key}`, err);
@@ -413,7 +451,8 @@ export class KubernetesBackend implements SessionBackend {
     try {
       const existing = await this.batch.readNamespacedJob({ name: spec.jobName, namespace: this.opts.namespace });
       const labels = existing.metadata?.labels ?? {};
-      const same = keyOfLabels(labels) === key && existing.metadata?.annotations?.[SESSION_LABEL.username] === spec.username && !existing.metadata?.deletionTimestamp;
+      const same =
+        keyOfLabels(labels) === key && existing.metadata?.annotations?.[SESSION_LABEL.username] === spec.username && !existing.metadata?.deletionTimestamp;
       if (same) this.index.remember(key, existing);
       return same;
     } catch {

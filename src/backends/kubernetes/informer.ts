@@ -16,9 +16,9 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type Kube
 export const WATCH_BACKOFF_INITIAL_MS = 1000;
 export const WATCH_BACKOFF_MAX_MS = 30_000;
 
-export type ObjectEvent = 'add' | 'update' | 'delete';
+type ObjectEvent = 'add' | 'update' | 'delete';
 
-export interface InformerOptions<T extends KubernetesObject> {
+interface InformerOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
   /** API path of the collection, e.g. /apis/batch/v1/namespaces/ns/jobs. */
   path: string;
@@ -36,7 +36,10 @@ export interface InformerOptions<T extends KubernetesObject> {
 
 /** Tells its owner when a watch request got its 200 (the stream is live) rather than an error. */
 class ObservedWatch extends Watch {
-  constructor(kubeConfig: KubeConfig, private readonly connected: () => void) {
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly connected: () => void,
+  ) {
     super(kubeConfig);
   }
 

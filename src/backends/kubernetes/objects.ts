@@ -44,7 +44,7 @@ export interface DesktopOfApp {
 }
 
 /** Where the session's files (passwd, group, X cookie) go: text under /etc in a ConfigMap, the rest in a Secret. */
-export interface MountPlan {
+interface MountPlan {
   volumes: V1Volume[];
   volumeMounts: V1VolumeMount[];
   /** ConfigMap `<job>-files` data: key → text (passwd, group). */
@@ -62,8 +62,8 @@ const SCRIPTS_MODE = 0o555;
 /** r-- for everyone in the pod (it runs as one user); the Secret is readable only through this pod. */
 const FILES_MODE = 0o444;
 
-export const filesObjectName = (spec: Pick<LaunchSpec, 'jobName'>) => `${spec.jobName}-files`;
-export const serviceName = (spec: Pick<LaunchSpec, 'type' | 'sessionId'>) => `skaha-${spec.type}-svc-${spec.sessionId}`;
+const filesObjectName = (spec: Pick<LaunchSpec, 'jobName'>) => `${spec.jobName}-files`;
+const serviceName = (spec: Pick<LaunchSpec, 'type' | 'sessionId'>) => `skaha-${spec.type}-svc-${spec.sessionId}`;
 /**
  * spec §5.1, §7: one pull secret per user, recreated on each launch with a private image. A
  * username that is no DNS label as it is gets a hash of itself added, so that two users never
@@ -80,19 +80,24 @@ export function registrySecretName(username: string): string {
  * '_', which Kubernetes refuses in a label. The exact username and name travel in annotations
  * (`sessionAnnotations`), which is what the record reads: ownership never rests on a shortened label.
  */
-export function kubernetesLabels(spec: LaunchSpec): Record<string, string> {
+function kubernetesLabels(spec: LaunchSpec): Record<string, string> {
   // The uid: what a user's NetworkPolicy selects (policies.ts), unique where a label username may not be.
   return { ...sessionLabels(spec), [SESSION_LABEL.username]: labelValue(spec.username), [UID_LABEL]: String(spec.uid) };
 }
 
-export const sessionAnnotations = (spec: LaunchSpec): Record<string, string> => ({
+const sessionAnnotations = (spec: LaunchSpec): Record<string, string> => ({
   [SESSION_LABEL.username]: spec.username,
   [SESSION_LABEL.name]: spec.name,
 });
 
 /** A DNS label (pod hostname, volume name): lower-case alphanumerics and '-', ≤ 63, alphanumeric ends. */
-export function dnsLabel(value: string, fallback = 'session'): string {
-  const label = value.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-{2,}/g, '-').slice(0, 63).replace(/^-+|-+$/g, '');
+function dnsLabel(value: string, fallback = 'session'): string {
+  const label = value
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .slice(0, 63)
+    .replace(/^-+|-+$/g, '');
   return label || fallback;
 }
 
@@ -251,15 +256,13 @@ export function makeJob(spec: LaunchSpec, opts: KubernetesObjectOptions, plan: M
 }
 
 /** Required node affinity on the GPU count label (spec §5.7). */
-export function gpuAffinity(gpus: number): V1Affinity {
-  const expression = gpus > 0
-    ? { key: 'nvidia.com/gpu.count', operator: 'Gt', values: ['0'] }
-    : { key: 'nvidia.com/gpu.count', operator: 'DoesNotExist' };
+function gpuAffinity(gpus: number): V1Affinity {
+  const expression = gpus > 0 ? { key: 'nvidia.com/gpu.count', operator: 'Gt', values: ['0'] } : { key: 'nvidia.com/gpu.count', operator: 'DoesNotExist' };
   return { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [expression] }] } } };
 }
 
 /** The objects that live and die with the session's Job: garbage-collected through this reference. */
-export function ownedByJob(jobName: string, jobUid: string): V1OwnerReference[] {
+function ownedByJob(jobName: string, jobUid: string): V1OwnerReference[] {
   return [{ apiVersion: 'batch/v1', kind: 'Job', name: jobName, uid: jobUid, controller: true }];
 }
 
@@ -347,7 +350,11 @@ export function makeLaunchScriptsConfigMap(namespace: string, prefix: string, sc
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: launchScriptsConfigMapName(prefix, scripts), namespace, labels: { [SESSION_LABEL.managedBy]: 'skaha', [SESSION_LABEL.partOf]: 'canfar' } },
+    metadata: {
+      name: launchScriptsConfigMapName(prefix, scripts),
+      namespace,
+      labels: { [SESSION_LABEL.managedBy]: 'skaha', [SESSION_LABEL.partOf]: 'canfar' },
+    },
     data: scripts,
     immutable: true,
   };

@@ -29,8 +29,8 @@ export interface NetworkPolicyOptions {
 export const UID_LABEL = 'canfar.net/uid';
 const MANAGED = { [SESSION_LABEL.managedBy]: 'skaha' };
 const POLICY_LABELS = { [SESSION_LABEL.managedBy]: 'skaha', [SESSION_LABEL.partOf]: 'canfar' };
-export const SESSIONS_POLICY = 'skaha-sessions';
-export const userPolicyName = (uid: number) => `skaha-user-${uid}`;
+const SESSIONS_POLICY = 'skaha-sessions';
+const userPolicyName = (uid: number) => `skaha-user-${uid}`;
 
 function serverPeer(opts: NetworkPolicyOptions): V1NetworkPolicyPeer {
   return {
@@ -49,7 +49,12 @@ export function makeSessionsPolicy(opts: NetworkPolicyOptions): V1NetworkPolicy 
       policyTypes: ['Ingress', 'Egress'],
       ingress: [{ _from: [serverPeer(opts)] }],
       egress: [
-        { ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] },
+        {
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
         { to: [serverPeer(opts)] },
         { to: [{ ipBlock: { cidr: '0.0.0.0/0', ...(opts.blockedCidrs.length ? { except: opts.blockedCidrs } : {}) } }] },
       ],

@@ -19,8 +19,22 @@ export function toDate(value: Date | string | undefined | null): Date | undefine
 }
 
 const SUFFIX: Record<string, number> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** A Kubernetes quantity ("250m", "8Gi", "1e3") as a plain number (cores, bytes); 0 when unreadable. */
@@ -78,7 +92,7 @@ export function startFailureOf(job: V1Job): StartFailure | undefined {
 const UNPULLABLE = new Set(['InvalidImageName', 'ErrImageNeverPull', 'ImagePullBackOff']);
 
 /** What keeps a Pending pod from running, in words for the user; `unpullable` when it never will. */
-export interface PodHold {
+interface PodHold {
   note: string;
   unpullable?: { reason: string; message: string };
 }
@@ -91,7 +105,9 @@ export function podHold(pod: V1Pod | undefined, image: string): PodHold | undefi
   if (!pod || (pod.status?.phase ?? 'Pending') !== 'Pending') return undefined;
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
   if (scheduled?.status === 'False') {
-    return { note: `No node can take this session yet (${scheduled.reason ?? 'Unschedulable'}): ${(scheduled.message ?? '').trim() || 'the scheduler gave no reason'}` };
+    return {
+      note: `No node can take this session yet (${scheduled.reason ?? 'Unschedulable'}): ${(scheduled.message ?? '').trim() || 'the scheduler gave no reason'}`,
+    };
   }
   const waiting = pod.status?.containerStatuses?.[0]?.state?.waiting;
   const reason = waiting?.reason;
@@ -195,7 +211,13 @@ export function sessionEvents(events: CoreV1Event[]): SessionEvent[] {
     const first = toDate(e.firstTimestamp) ?? toDate(e.eventTime as Date | string | undefined) ?? toDate(e.metadata?.creationTimestamp);
     if (!first) continue;
     const last = toDate(e.lastTimestamp) ?? toDate(e.series?.lastObservedTime as Date | string | undefined) ?? first;
-    out.push({ type: e.type === 'Warning' ? 'Warning' : 'Normal', reason: e.reason ?? '', message: (e.message ?? '').trim(), firstTime: first, lastTime: last });
+    out.push({
+      type: e.type === 'Warning' ? 'Warning' : 'Normal',
+      reason: e.reason ?? '',
+      message: (e.message ?? '').trim(),
+      firstTime: first,
+      lastTime: last,
+    });
   }
   return out.sort((a, b) => a.firstTime.getTime() - b.firstTime.getTime());
 }

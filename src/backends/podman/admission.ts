@@ -11,7 +11,8 @@ const add = (a: Demand, b: Demand): Demand => ({ cores: a.cores + b.cores, ramGi
 const EPSILON = 1e-9;
 const fits = (used: Demand, demand: Demand, quota: Demand) =>
   used.cores + demand.cores <= quota.cores + EPSILON && used.ramGiB + demand.ramGiB <= quota.ramGiB + EPSILON;
-const ordinal = (n: number) => `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
+const ordinal = (n: number) =>
+  `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
 const number = (n: number) => String(Math.round(n * 100) / 100);
 
 /**
@@ -79,7 +80,9 @@ export class AdmissionQueue {
     const quota = this.quota();
     const free = { cores: Math.max(0, quota.cores - used.cores), ramGiB: Math.max(0, quota.ramGiB - used.ramGiB) };
     const { demand } = this.waiting[i]!;
-    return `Queued (${ordinal(i + 1)} of ${this.waiting.length}): asks ${number(demand.cores)} cores and ${number(demand.ramGiB)} GiB; ` +
-      `${number(free.cores)} cores and ${number(free.ramGiB)} GiB of the ${number(quota.cores)} cores and ${number(quota.ramGiB)} GiB for headless jobs are free`;
+    return (
+      `Queued (${ordinal(i + 1)} of ${this.waiting.length}): asks ${number(demand.cores)} cores and ${number(demand.ramGiB)} GiB; ` +
+      `${number(free.cores)} cores and ${number(free.ramGiB)} GiB of the ${number(quota.cores)} cores and ${number(quota.ramGiB)} GiB for headless jobs are free`
+    );
   }
 }

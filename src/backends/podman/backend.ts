@@ -35,14 +35,14 @@ interface Pull {
 }
 
 /** Reconnect backoff for the event stream (style.md: named constants, 1 s → 30 s). */
-export const WATCH_BACKOFF_INITIAL_MS = 1000;
-export const WATCH_BACKOFF_MAX_MS = 30_000;
+const WATCH_BACKOFF_INITIAL_MS = 1000;
+const WATCH_BACKOFF_MAX_MS = 30_000;
 const CAPACITY_TTL_MS = 5 * 60_000;
 const GiB = 2 ** 30;
 /** podman.network's default: the name servers had before each labelled its containers. */
 const DEFAULT_NETWORK = 'skaha';
 
-export interface PodmanBackendOptions extends Omit<PodmanOptions, 'instance'> {
+interface PodmanBackendOptions extends Omit<PodmanOptions, 'instance'> {
   /** Directory for the backend's own durable state (renewed deadlines). */
   stateDir: string;
   /** Who this server is on an engine other servers may share (claim.ts); `network` is opts.network. */
@@ -108,7 +108,10 @@ export class PodmanBackend implements SessionBackend {
   private machine: NodeCapacity = { cores: 0, memoryBytes: 0 };
   private admitting = false;
 
-  constructor(private readonly docker: Docker, private readonly opts: PodmanBackendOptions) {
+  constructor(
+    private readonly docker: Docker,
+    private readonly opts: PodmanBackendOptions,
+  ) {
     this.credentialPulls = new CredentialPulls(path.join(opts.stateDir, 'credential-pulls.json'));
     this.journal = new PullJournal(path.join(opts.stateDir, 'pulls'));
     this.deletions = new DeletionJournal(path.join(opts.stateDir, 'deletions'));
@@ -274,9 +277,16 @@ export class PodmanBackend implements SessionBackend {
     for (const e of [...dependents, entry]) this.markTerminating(recordKey(e.record.id, e.record.appId));
     this.emit('session');
     try {
-      await Promise.all([...dependents, entry].map((e) => this.docker.getContainer(e.containerId).kill({ signal: 'SIGTERM' }).catch((err) => {
-        if (isEngineDown(err)) throw err;
-      })));
+      await Promise.all(
+        [...dependents, entry].map((e) =>
+          this.docker
+            .getContainer(e.containerId)
+            .kill({ signal: 'SIGTERM' })
+            .catch((err) => {
+              if (isEngineDown(err)) throw err;
+            }),
+        ),
+      );
     } catch (err) {
       for (const e of [...dependents, entry]) this.unmarkTerminating(recordKey(e.record.id, e.record.appId));
       this.deletions.remove(key); // not acknowledged: the engine could not be asked
@@ -284,7 +294,11 @@ export class PodmanBackend implements SessionBackend {
       throw backendUnavailable(`delete ${key}: ${engineMessage(err)}`);
     }
     const keys = [...dependents, entry].map((e) => recordKey(e.record.id, e.record.appId));
-    const removed = this.removeAfterGrace(dependents.map((e) => e.containerId), entry.containerId, key).then(() => keys);
+    const removed = this.removeAfterGrace(
+      dependents.map((e) => e.containerId),
+      entry.containerId,
+      key,
+    ).then(() => keys);
     return { removed };
   }
 
@@ -302,13 +316,22 @@ export class PodmanBackend implements SessionBackend {
     const key = recordKey(id, appId);
     const entry = this.index.get(key);
     if (!entry) return '';
-    if (!entry.containerId) return this.pullEvents(key).map((e) => `${e.reason}: ${e.message}\n`).join('');
+    if (!entry.containerId)
+      return this.pullEvents(key)
+        .map((e) => `${e.reason}: ${e.message}\n`)
+        .join('');
     try {
       // As a stream, not dockerode's logs() (which collects the whole log into one Buffer).
       const containerId = entry.containerId;
       const stream = await new Promise<Readable>((resolve, reject) => {
         this.docker.modem.dial(
-          { path: `/containers/${encodeURIComponent(containerId)}/logs?`, method: 'GET', options: { stdout: true, stderr: true, follow: false }, isStream: true, statusCodes: { 200: true, 404: 'no such container', 500: 'server error' } },
+          {
+            path: `/containers/${encodeURIComponent(containerId)}/logs?`,
+            method: 'GET',
+            options: { stdout: true, stderr: true, follow: false },
+            isStream: true,
+            statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          },
           (err, data) => (err ? reject(err) : resolve(data as Readable)),
         );
       });
@@ -469,17 +492,26 @@ export class PodmanBackend implements SessionBackend {
   private async removeAfterGrace(dependentIds: string[], containerId: string, key: string) {
     const wait = (id: string) =>
       Promise.race([
-        this.docker.getContainer(id).wait().catch(() => undefined),
+        this.docker
+          .getContainer(id)
+          .wait()
+          .catch(() => undefined),
         new Promise((r) => setTimeout(r, this.opts.stopTimeoutSeconds * 1000)),
       ]);
     for (const id of [...dependentIds, containerId]) {
       await wait(id);
       // After the grace, SIGKILL: a forced remove of a running container would make Podman wait
       // the container's stop timeout a second time (measured: 30 removals 32 s → 2 s).
-      await this.docker.getContainer(id).kill({ signal: 'SIGKILL' }).catch(() => undefined);
-      await this.docker.getContainer(id).remove({ force: true, v: true }).catch((err) => {
-        if (!isGone(err)) this.opts.log.warn(`remove ${id}: ${engineMessage(err)}`);
-      });
+      await this.docker
+        .getContainer(id)
+        .kill({ signal: 'SIGKILL' })
+        .catch(() => undefined);
+      await this.docker
+        .getContainer(id)
+        .remove({ force: true, v: true })
+        .catch((err) => {
+          if (!isGone(err)) this.opts.log.warn(`remove ${id}: ${engineMessage(err)}`);
+        });
     }
     // The remove events update the index; this covers an engine that sends none.
     for (const [k, e] of this.index) {
@@ -511,7 +543,14 @@ export class PodmanBackend implements SessionBackend {
       this.opts.log.info(`finishing the deletion of ${deletion.key}, acknowledged at ${deletion.at} before a restart`);
       for (const [k] of entries) this.markTerminating(k);
       const ids = entries.map(([, e]) => e.containerId);
-      void Promise.all(ids.map((id) => this.docker.getContainer(id).kill({ signal: 'SIGTERM' }).catch(() => undefined)))
+      void Promise.all(
+        ids.map((id) =>
+          this.docker
+            .getContainer(id)
+            .kill({ signal: 'SIGTERM' })
+            .catch(() => undefined),
+        ),
+      )
         .then(() => this.removeAfterGrace(ids.slice(0, -1), ids.at(-1)!, deletion.key))
         .catch((err: unknown) => this.opts.log.warn(`delete ${deletion.key}: ${engineMessage(err)}; tried again at the next start`));
     }
@@ -593,7 +632,13 @@ export class PodmanBackend implements SessionBackend {
       const seconds = ((Date.now() - pull.startedAt.getTime()) / 1000).toFixed(1);
       const { total } = pull.progress.bytes();
       const now = new Date();
-      pull.events.push({ type: 'Normal', reason: 'Pulled', message: `Successfully pulled image "${spec.image}" in ${seconds}s${total ? ` (${formatBytes(total)})` : ''}`, firstTime: now, lastTime: now });
+      pull.events.push({
+        type: 'Normal',
+        reason: 'Pulled',
+        message: `Successfully pulled image "${spec.image}" in ${seconds}s${total ? ` (${formatBytes(total)})` : ''}`,
+        firstTime: now,
+        lastTime: now,
+      });
       this.opts.log.info(`pulled ${spec.image} for ${key} in ${seconds} s`);
     } catch (err) {
       if (pull.cancelled) return;
@@ -615,7 +660,13 @@ export class PodmanBackend implements SessionBackend {
     } catch (err) {
       if (pull.cancelled) return;
       const message = err instanceof SkahaError ? err.message : engineMessage(err);
-      this.failLaunch(key, spec, pull, `Pulled image "${spec.image}", but its container could not be started: ${message}`, `cannot start ${spec.image}: ${(err as SkahaError).logMessage ?? message}`);
+      this.failLaunch(
+        key,
+        spec,
+        pull,
+        `Pulled image "${spec.image}", but its container could not be started: ${message}`,
+        `cannot start ${spec.image}: ${(err as SkahaError).logMessage ?? message}`,
+      );
     }
   }
 
@@ -677,8 +728,17 @@ export class PodmanBackend implements SessionBackend {
       if (file.failed) {
         const at = new Date(file.failed.at);
         const message = file.failed.event ?? `Failed to pull image "${spec.image}": ${file.failed.message}`;
-        this.pulls.set(key, { progress: new PullProgress(), startedAt: at, cancelled: false, events: [{ type: 'Warning', reason: 'Failed', message, firstTime: at, lastTime: at }] });
-        this.index.set(key, { record: { ...recordFromSpec(spec, new Date(file.createdAt)), status: 'Failed', finishedAt: at }, containerId: '', ports: new Map() });
+        this.pulls.set(key, {
+          progress: new PullProgress(),
+          startedAt: at,
+          cancelled: false,
+          events: [{ type: 'Warning', reason: 'Failed', message, firstTime: at, lastTime: at }],
+        });
+        this.index.set(key, {
+          record: { ...recordFromSpec(spec, new Date(file.createdAt)), status: 'Failed', finishedAt: at },
+          containerId: '',
+          ports: new Map(),
+        });
       } else if (file.queued) {
         this.enqueue(spec, new Date(file.createdAt));
       } else {
@@ -710,7 +770,16 @@ export class PodmanBackend implements SessionBackend {
     if (!pull) return [];
     const last = pull.events.at(-1);
     if (last?.reason !== 'Pulling') return pull.events;
-    return [...pull.events, { type: 'Normal', reason: 'Pulling', message: `Pulling image "${this.index.get(key)?.record.image}": ${pull.progress.summary()}`, firstTime: pull.startedAt, lastTime: new Date() }];
+    return [
+      ...pull.events,
+      {
+        type: 'Normal',
+        reason: 'Pulling',
+        message: `Pulling image "${this.index.get(key)?.record.image}": ${pull.progress.summary()}`,
+        firstTime: pull.startedAt,
+        lastTime: new Date(),
+      },
+    ];
   }
 
   private ensureNetwork(name: string): Promise<void> {
@@ -752,7 +821,11 @@ export class PodmanBackend implements SessionBackend {
   private bridgeOf(network: string): Promise<string> {
     return new Promise((resolve, reject) => {
       this.docker.modem.dial(
-        { path: `/v4.0.0/libpod/networks/${encodeURIComponent(network)}/json`, method: 'GET', statusCodes: { 200: true, 404: 'no such network', 500: 'server error' } },
+        {
+          path: `/v4.0.0/libpod/networks/${encodeURIComponent(network)}/json`,
+          method: 'GET',
+          statusCodes: { 200: true, 404: 'no such network', 500: 'server error' },
+        },
         (err, data) => {
           const bridge = (data as { network_interface?: string } | undefined)?.network_interface;
           if (err || !bridge) reject(err ?? new Error(`network ${network} names no bridge`));
@@ -781,7 +854,9 @@ export class PodmanBackend implements SessionBackend {
       try {
         await this.docker.getNetwork(base.Name).remove();
       } catch (err) {
-        this.opts.log.warn(`network ${base.Name} is in use and keeps an old claim (${engineMessage(err)}); other servers on this engine may not see this one's uid range`);
+        this.opts.log.warn(
+          `network ${base.Name} is in use and keeps an old claim (${engineMessage(err)}); other servers on this engine may not see this one's uid range`,
+        );
         return;
       }
     }

@@ -17,7 +17,7 @@ export interface EngineClaim {
   uidMax: number;
 }
 
-export const CLAIM_LABEL = {
+const CLAIM_LABEL = {
   network: LABEL.instance,
   dataDir: 'canfar.net/data-dir',
   store: 'canfar.net/identity-store',

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { removeDurably, writeDurably } from './durable.js';
 
 /** One acknowledged deletion, as written down before DELETE answers. */
-export interface Deletion {
+interface Deletion {
   /** The record deleted: `<sessionId>` (a session and every desktop-app of it) or `<sessionId>/<appId>`. */
   key: string;
   /** When the deletion was asked for (ISO 8601): the grace between SIGTERM and SIGKILL runs from here. */

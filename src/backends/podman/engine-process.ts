@@ -7,10 +7,7 @@ import { DEFAULT_ENGINE_HOME } from '../../server/paths.js';
 
 async function answers(docker: Docker, timeoutMs: number): Promise<boolean> {
   try {
-    await Promise.race([
-      docker.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs)),
-    ]);
+    await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs))]);
     return true;
   } catch {
     return false;
@@ -38,7 +35,7 @@ async function waitForAnswer(docker: Docker, ms: number): Promise<boolean> {
 /** How long a start of the service may take before another process may try again. */
 const START_LOCK_STALE_MS = 60_000;
 
-export interface EngineProcessOptions {
+interface EngineProcessOptions {
   socketPath: string;
   containersConf: string;
   startService: boolean;

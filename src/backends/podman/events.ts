@@ -39,9 +39,10 @@ export function eventsFromEngine(events: EngineEvent[], record: SessionRecord): 
         break;
       case 'died':
       case 'die':
-        event = exit === undefined || exit === '0'
-          ? { type: 'Normal', reason: 'Completed', message: `Container ${container} exited with code 0` }
-          : { type: 'Warning', reason: 'Failed', message: `Container ${container} exited with code ${exit}` };
+        event =
+          exit === undefined || exit === '0'
+            ? { type: 'Normal', reason: 'Completed', message: `Container ${container} exited with code 0` }
+            : { type: 'Warning', reason: 'Failed', message: `Container ${container} exited with code ${exit}` };
         break;
       default:
         break;

@@ -102,7 +102,9 @@ export class SessionFirewall {
 /** `iptables-restore --noflush` of these lines, on stdin. */
 function restore(input: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = execFile('iptables-restore', ['--wait', '--noflush'], (err, _stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve()));
+    const child = execFile('iptables-restore', ['--wait', '--noflush'], (err, _stdout, stderr) =>
+      err ? reject(new Error(stderr.trim() || err.message)) : resolve(),
+    );
     child.stdin?.end(input);
   });
 }

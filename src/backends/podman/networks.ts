@@ -18,7 +18,7 @@ export function inSubnet(address: string, cidr: string): boolean {
   const bits = Number(bitsText);
   if (a === undefined || b === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((a & mask) >>> 0) === ((b & mask) >>> 0);
+  return (a & mask) >>> 0 === (b & mask) >>> 0;
 }
 
 /** The IPv4 subnet and gateway of an engine network, from its inspect answer. */

@@ -22,7 +22,7 @@ const GiB = 2 ** 30;
 
 export { labelValue };
 
-export function labelsFor(spec: LaunchSpec): Record<string, string> {
+function labelsFor(spec: LaunchSpec): Record<string, string> {
   const r = spec.resources;
   return {
     ...sessionLabels(spec),

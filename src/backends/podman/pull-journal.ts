@@ -6,7 +6,7 @@ import { recordKey, type LaunchSpec } from '../backend.js';
  * A launch waiting for its image, as written down: the spec without its credentials (never
  * written anywhere), when it was made, and, once the launch failed, why.
  */
-export interface PullFile {
+interface PullFile {
   spec: Omit<LaunchSpec, 'registryAuth'>;
   createdAt: string;
   /** `event`: the Failed event's message; files of earlier versions have the pull's `message` only. */
@@ -62,7 +62,7 @@ export class PullJournal {
 }
 
 /** A spec as it may be written down: registry credentials go to the engine for one pull only. */
-export function withoutAuth(spec: LaunchSpec): Omit<LaunchSpec, 'registryAuth'> {
+function withoutAuth(spec: LaunchSpec): Omit<LaunchSpec, 'registryAuth'> {
   const { registryAuth, ...rest } = spec;
   return rest;
 }

@@ -86,7 +86,7 @@ export function formatBytes(bytes: number): string {
 }
 
 /** Engine errors are multi-line and repeat the reference; keep the part a user can act on. */
-export function oneLine(message: string): string {
+function oneLine(message: string): string {
   return message.replace(/\s+/g, ' ').trim();
 }
 
@@ -100,7 +100,7 @@ export function pullFailureReason(message: string): string {
   return 'pull failed';
 }
 
-export interface RunningPull {
+interface RunningPull {
   progress: PullProgress;
   /** Resolves when the image is in the engine; rejects with the engine's reason. */
   done: Promise<void>;
@@ -111,7 +111,12 @@ export interface RunningPull {
  * Pull `image` into the engine, following its progress stream. The engine reports most failures
  * (unauthorized, not found) inside the stream rather than as an HTTP error: both reject `done`.
  */
-export async function pullImage(docker: Docker, image: string, auth?: { username: string; password: string; serveraddress: string }, onEvent?: (progress: PullProgress) => void): Promise<RunningPull> {
+export async function pullImage(
+  docker: Docker,
+  image: string,
+  auth?: { username: string; password: string; serveraddress: string },
+  onEvent?: (progress: PullProgress) => void,
+): Promise<RunningPull> {
   const progress = new PullProgress();
   const stream = (await docker.pull(image, auth ? { authconfig: auth } : {})) as Readable;
   const done = new Promise<void>((resolve, reject) =>

@@ -3,7 +3,7 @@ import { parseTypes, TYPES_LABEL, type CatalogImage, type ImageCatalog } from '.
 import { errorDetail, httpsAgent, RegistryError, type RegistryEndpoint } from '../registry/client.js';
 import { mapLimit } from '../registry/registry.js';
 
-export interface HarborOptions extends RegistryEndpoint {
+interface HarborOptions extends RegistryEndpoint {
   /** Host prefix of image IDs; default: the URL's host[:port]. */
   host?: string;
   /** Only these projects; empty: every project the credentials can see (anonymous: public ones). */
@@ -12,9 +12,17 @@ export interface HarborOptions extends RegistryEndpoint {
 }
 
 /** The parts of Harbor v2.0 API objects we read (Harbor's swagger: Project, Repository, Artifact, Label). */
-interface HarborProject { name: string; project_id: number }
-interface HarborRepository { name: string }
-interface HarborLabel { id: number; name: string }
+interface HarborProject {
+  name: string;
+  project_id: number;
+}
+interface HarborRepository {
+  name: string;
+}
+interface HarborLabel {
+  id: number;
+  name: string;
+}
 interface HarborArtifact {
   digest: string;
   tags?: Array<{ name: string }> | null;
@@ -46,7 +54,11 @@ export class HarborCatalog implements ImageCatalog {
 
   async fetch(): Promise<CatalogImage[]> {
     const projects = this.opts.projects?.length ? this.opts.projects : (await this.pages<HarborProject>('/projects')).map((p) => p.name);
-    const repositories = (await mapLimit(projects, this.concurrency(), (p) => this.pages<HarborRepository>(`/projects/${enc(p)}/repositories`).then((rs) => rs.map((r) => ({ project: p, name: r.name }))))).flat();
+    const repositories = (
+      await mapLimit(projects, this.concurrency(), (p) =>
+        this.pages<HarborRepository>(`/projects/${enc(p)}/repositories`).then((rs) => rs.map((r) => ({ project: p, name: r.name }))),
+      )
+    ).flat();
     const perRepo = await mapLimit(repositories, this.concurrency(), async ({ project, name }) => {
       const artifacts = await this.pages<HarborArtifact>(`${artifactsPath(project, name)}?with_tag=true&with_label=true&detail=true`);
       return artifacts.flatMap((a): CatalogImage[] => {
@@ -97,7 +109,8 @@ export class HarborCatalog implements ImageCatalog {
     if (global) return global.id;
     const projectId = (await this.json<HarborProject[]>('GET', `/projects?name=${enc(project)}`)).find((p) => p.name === project)?.project_id;
     if (projectId === undefined) throw new RegistryError(404, `${this.base}: project ${project} not found`);
-    const inProject = () => this.json<HarborLabel[]>('GET', `/labels?scope=p&project_id=${projectId}&name=${enc(name)}`).then((ls) => ls.find((l) => l.name === name));
+    const inProject = () =>
+      this.json<HarborLabel[]>('GET', `/labels?scope=p&project_id=${projectId}&name=${enc(name)}`).then((ls) => ls.find((l) => l.name === name));
     const found = await inProject();
     if (found) return found.id;
     await this.json('POST', '/labels', { name, scope: 'p', project_id: projectId, description: `skaha session type ${name}` }, [201, 409]);
@@ -123,7 +136,12 @@ export class HarborCatalog implements ImageCatalog {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(`${this.base}/api/v2.0${path}`, { method, headers, dispatcher: this.dispatcher, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      res = await request(`${this.base}/api/v2.0${path}`, {
+        method,
+        headers,
+        dispatcher: this.dispatcher,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
     } catch (err) {
       const e = err as Error & { cause?: { message?: string } };
       throw new RegistryError(503, `${this.base}: ${e.cause?.message ?? e.message}`);

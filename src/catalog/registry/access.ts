@@ -5,7 +5,7 @@ import type { CatalogSource } from '../../server/config.js';
 import { RegistryClient, RegistryError, type RegistryEndpoint } from './client.js';
 
 /** `host[:port]/repository[:tag|@digest]`, as a registry's API names it. */
-export interface ImageReference {
+interface ImageReference {
   host: string;
   repository: string;
   /** A tag or a digest; `latest` when the reference names neither. */

@@ -14,12 +14,15 @@ export interface RegistryEndpoint {
 
 /** A registry answer that is not what we asked for; `message` is one line, credentials-free. */
 export class RegistryError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-export interface Manifest {
+interface Manifest {
   digest: string;
   mediaType: string;
   body: Buffer;
@@ -33,7 +36,7 @@ interface ManifestJson {
   manifests?: Array<{ digest: string; mediaType: string; platform?: { os?: string; architecture?: string } }>;
 }
 
-export interface ImageConfig {
+interface ImageConfig {
   /** Digest of the manifest the reference names (an index's, for multi-platform images). */
   digest: string;
   labels: Record<string, string>;
@@ -159,7 +162,9 @@ export class RegistryClient {
     if (isIndex(manifest.mediaType) || !manifest.json.config) {
       throw new RegistryError(400, `${repository}:${reference} is a multi-platform index; set its labels when building it`);
     }
-    const config = JSON.parse((await this.blob(repository, manifest.json.config.digest)).toString('utf8')) as { config?: { Labels?: Record<string, string> | null } };
+    const config = JSON.parse((await this.blob(repository, manifest.json.config.digest)).toString('utf8')) as {
+      config?: { Labels?: Record<string, string> | null };
+    };
     config.config ??= {};
     const merged: Record<string, string> = { ...(config.config.Labels ?? {}) };
     for (const [k, v] of Object.entries(labels)) {
@@ -170,7 +175,12 @@ export class RegistryClient {
     const configBytes = Buffer.from(JSON.stringify(config));
     const configDigest = await this.putBlob(repository, configBytes);
     const next = { ...manifest.json, config: { ...manifest.json.config, digest: configDigest, size: configBytes.length } };
-    return this.putManifest(repository, reference, manifest.mediaType || next.mediaType || 'application/vnd.oci.image.manifest.v1+json', Buffer.from(JSON.stringify(next)));
+    return this.putManifest(
+      repository,
+      reference,
+      manifest.mediaType || next.mediaType || 'application/vnd.oci.image.manifest.v1+json',
+      Buffer.from(JSON.stringify(next)),
+    );
   }
 
   // --- transport --------------------------------------------------------------------------
@@ -260,7 +270,7 @@ export function httpsAgent(caFile?: string): Dispatcher {
   return new Agent({ connections: 16, keepAliveTimeout: 30_000, ...(secureContext ? { connect: { secureContext } } : {}) });
 }
 
-export const pullScope = (repository: string) => `repository:${repository}:pull`;
+const pullScope = (repository: string) => `repository:${repository}:pull`;
 const pushScope = (repository: string) => `repository:${repository}:pull,push`;
 const sha256 = (data: Buffer) => `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;
 const basic = (e: RegistryEndpoint) => `Basic ${Buffer.from(`${e.username}:${e.password ?? ''}`).toString('base64')}`;

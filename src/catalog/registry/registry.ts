@@ -1,7 +1,7 @@
 import { parseTypes, TYPES_LABEL, type CatalogImage, type CatalogLog, type ImageCatalog } from '../catalog.js';
 import { RegistryClient, RegistryError, type RegistryEndpoint } from './client.js';
 
-export interface RegistryCatalogOptions extends RegistryEndpoint {
+interface RegistryCatalogOptions extends RegistryEndpoint {
   /** Host prefix of image IDs (`<host>/<repository>:<tag>`); default: the URL's host[:port]. */
   host?: string;
   /** Only repositories starting with one of these (e.g. `skaha/`); empty: all. */
@@ -15,7 +15,7 @@ export interface RegistryCatalogOptions extends RegistryEndpoint {
 }
 
 /** A tag is asked again about this often (spread over refreshes), so a re-pushed tag shows up. */
-export const REVALIDATE_MS = 10 * 60_000;
+const REVALIDATE_MS = 10 * 60_000;
 
 /**
  * Images of any OCI distribution registry. Session types come from the image config label
@@ -39,8 +39,11 @@ export class RegistryCatalog implements ImageCatalog {
   async fetch(): Promise<CatalogImage[]> {
     const prefixes = this.opts.repositories ?? [];
     const repositories = (await this.client.repositories()).filter((r) => prefixes.length === 0 || prefixes.some((p) => r.startsWith(p)));
-    const refs = (await mapLimit(repositories, this.concurrency(), (repo) =>
-      this.skipping(repo, [], async () => (await this.client.tags(repo)).map((tag) => ({ repo, tag }))))).flat();
+    const refs = (
+      await mapLimit(repositories, this.concurrency(), (repo) =>
+        this.skipping(repo, [], async () => (await this.client.tags(repo)).map((tag) => ({ repo, tag }))),
+      )
+    ).flat();
     const seen = new Set<string>();
     const images = await mapLimit(refs, this.concurrency(), ({ repo, tag }) => this.skipping(`${repo}:${tag}`, undefined, () => this.image(repo, tag, seen)));
     const listed = new Set(refs.map(({ repo, tag }) => `${repo}:${tag}`));

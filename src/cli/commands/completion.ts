@@ -28,9 +28,7 @@ function valueFlags(program: Command): string[] {
 
 export function bashCompletion(program: Command): string {
   const table = words(program);
-  const cases = [...table]
-    .map(([path, list]) => `    "${path}") opts="${list.join(' ')}" ;;`)
-    .join('\n');
+  const cases = [...table].map(([path, list]) => `    "${path}") opts="${list.join(' ')}" ;;`).join('\n');
   return `# skaha bash completion: eval "$(skaha completion bash)"
 _skaha() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" path="" i word

@@ -23,7 +23,10 @@ export function imageCommands(program: Command): void {
     .argument('<image>', 'image reference in the local engine')
     .option('--engine-socket <path>', 'Docker-compatible API socket (env SKAHA_ENGINE_SOCKET)', process.env.SKAHA_ENGINE_SOCKET ?? '/run/skaha/podman.sock')
     .option('--json', 'print the results as JSON')
-    .addHelpText('after', '\nRules: standard distribution, runs as any non-root uid, sss in nsswitch (advice), valid labels;\ndesktop-app: xterm, non-blocking /skaha/init.sh, /skaha/startup.sh ending in exec "$@";\ninteractive types: the type\'s port answers HTTP as a non-root uid. See docs/container-authors.md.\n\nExample:\n  skaha image check images.canfar.net/skaha/terminal:1.0')
+    .addHelpText(
+      'after',
+      '\nRules: standard distribution, runs as any non-root uid, sss in nsswitch (advice), valid labels;\ndesktop-app: xterm, non-blocking /skaha/init.sh, /skaha/startup.sh ending in exec "$@";\ninteractive types: the type\'s port answers HTTP as a non-root uid. See docs/container-authors.md.\n\nExample:\n  skaha image check images.canfar.net/skaha/terminal:1.0',
+    )
     .action(async (ref: string, opts: { engineSocket: string; json?: boolean }) => {
       try {
         const docker = await localEngine(opts.engineSocket);
@@ -47,7 +50,10 @@ export function imageCommands(program: Command): void {
     .option('--skip-check', 'do not run `skaha image check` first')
     .option('--json', 'print the result as JSON')
     .option('--engine-socket <path>', 'Docker-compatible API socket (env SKAHA_ENGINE_SOCKET)', process.env.SKAHA_ENGINE_SOCKET ?? '/run/skaha/podman.sock')
-    .addHelpText('after', `${REGISTRY_HELP}\n\nExamples:\n  SKAHA_REGISTRY_USERNAME=alice SKAHA_REGISTRY_SECRET=... skaha image publish mytool:1.0 images.example.org/astro/mytool:1.0 --types desktop-app\n  skaha image publish nb:2 harbor.example.org/skaha/nb:2 --types notebook,headless --harbor`)
+    .addHelpText(
+      'after',
+      `${REGISTRY_HELP}\n\nExamples:\n  SKAHA_REGISTRY_USERNAME=alice SKAHA_REGISTRY_SECRET=... skaha image publish mytool:1.0 images.example.org/astro/mytool:1.0 --types desktop-app\n  skaha image publish nb:2 harbor.example.org/skaha/nb:2 --types notebook,headless --harbor`,
+    )
     .action(async (source: string, target: string, opts: { types: string; harbor?: boolean; skipCheck?: boolean; json?: boolean; engineSocket: string }) => {
       try {
         const ref = parseTarget(target);
@@ -68,7 +74,11 @@ export function imageCommands(program: Command): void {
         try {
           await pushWithProgress(docker, target, auth);
         } finally {
-          if (source !== target) await docker.getImage(target).remove({ noprune: true }).catch(() => undefined);
+          if (source !== target)
+            await docker
+              .getImage(target)
+              .remove({ noprune: true })
+              .catch(() => undefined);
         }
         const digest = await setTypes(registry, ref, types, opts.harbor);
         if (opts.json) printJson({ image: target, types, digest });
@@ -85,7 +95,10 @@ export function imageCommands(program: Command): void {
     .option('--set <types>', 'new session types, comma separated')
     .option('--harbor', 'the registry is Harbor (types are its labels)')
     .option('--json', 'print the result as JSON')
-    .addHelpText('after', `${REGISTRY_HELP}\n\nExamples:\n  skaha image types images.example.org/astro/mytool:1.0\n  skaha image types images.example.org/astro/mytool:1.0 --set desktop-app,headless`)
+    .addHelpText(
+      'after',
+      `${REGISTRY_HELP}\n\nExamples:\n  skaha image types images.example.org/astro/mytool:1.0\n  skaha image types images.example.org/astro/mytool:1.0 --set desktop-app,headless`,
+    )
     .action(async (target: string, opts: { set?: string; harbor?: boolean; json?: boolean }) => {
       try {
         const ref = parseTarget(target);
@@ -104,7 +117,7 @@ export function imageCommands(program: Command): void {
 export function adminImageCommands(admin: Command): void {
   admin
     .command('image')
-    .description('images in this machine\'s engine')
+    .description("images in this machine's engine")
     .command('pull')
     .description('pull images into the engine now, with progress, so first launches do not wait')
     .argument('<images...>', 'image references')
@@ -141,10 +154,14 @@ Registry access: SKAHA_REGISTRY_USERNAME and SKAHA_REGISTRY_SECRET (a Harbor rob
 secret works), SKAHA_REGISTRY_URL (default https://<host>), SKAHA_REGISTRY_CA (PEM file of the
 registry's certificate authority; also given to the local engine for the push).`;
 
-interface Target { host: string; repository: string; tag: string }
+interface Target {
+  host: string;
+  repository: string;
+  tag: string;
+}
 
 /** `host[:port]/project/name:tag` → parts; the host is required (a registry, not a local name). */
-export function parseTarget(target: string): Target {
+function parseTarget(target: string): Target {
   const m = /^([^/]+\.[^/]+|[^/]+:\d+|localhost)\/([a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*):([\w][\w.-]{0,127})$/.exec(target);
   if (!m) throw new UsageError(`not a registry image reference: ${target} (want <registry host>/<project>/<name>:<tag>)`);
   return { host: m[1]!, repository: m[2]!, tag: m[3]! };
@@ -153,7 +170,8 @@ export function parseTarget(target: string): Target {
 function parseTypeList(list: string): string[] {
   const types = parseTypes(list);
   const unknown = types.filter((t) => !isSessionType(t));
-  if (types.length === 0 || unknown.length) throw new UsageError(`invalid session type(s): ${unknown.join(', ') || '(none)'}; choose from ${SESSION_TYPES.join(', ')}`);
+  if (types.length === 0 || unknown.length)
+    throw new UsageError(`invalid session type(s): ${unknown.join(', ') || '(none)'}; choose from ${SESSION_TYPES.join(', ')}`);
   return types;
 }
 
@@ -222,10 +240,14 @@ async function pushWithProgress(docker: Docker, target: string, auth: EngineAuth
   try {
     const stream = await docker.getImage(target).push(auth ? { authconfig: auth } : {});
     await new Promise<void>((resolve, reject) =>
-      docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve()), (event: PullStreamEvent) => {
-        progress.feed(event);
-        spinner.update(`pushing ${target}: ${progress.summary()}`);
-      }),
+      docker.modem.followProgress(
+        stream,
+        (err: Error | null) => (err ? reject(err) : resolve()),
+        (event: PullStreamEvent) => {
+          progress.feed(event);
+          spinner.update(`pushing ${target}: ${progress.summary()}`);
+        },
+      ),
     );
   } finally {
     spinner.stop();
@@ -239,5 +261,10 @@ async function localEngine(socketPath: string): Promise<Docker> {
 
 function printCheck(ref: string, results: RuleResult[]): void {
   const failed = results.some((r) => r.outcome === 'fail');
-  print(`${table(['', 'RULE', 'DETAIL'], results.map((r) => [MARK[r.outcome], r.rule, r.detail]))}\n${failed ? `${ref} does not follow the rules` : `${ref} follows the rules`}`);
+  print(
+    `${table(
+      ['', 'RULE', 'DETAIL'],
+      results.map((r) => [MARK[r.outcome], r.rule, r.detail]),
+    )}\n${failed ? `${ref} does not follow the rules` : `${ref} follows the rules`}`,
+  );
 }

@@ -26,7 +26,7 @@ export const dataDirOptions = (cmd: Command) =>
 
 /** `skaha admin tls init` and `skaha admin cert ...`: the platform's own small PKI. */
 export function pkiCommands(admin: Command): void {
-  const tls = admin.command('tls').description('the HTTPS listener\'s certificates');
+  const tls = admin.command('tls').description("the HTTPS listener's certificates");
   dataDirOptions(
     tls
       .command('init')
@@ -64,7 +64,10 @@ export function pkiCommands(admin: Command): void {
       .description('write a short-lived proxy certificate (proxy cert, key, user cert: the cadcproxy.pem layout)')
       .requiredOption('-o, --out <file>', 'where to write it (mode 0600), e.g. ~/.ssl/cadcproxy.pem')
       .option('--days <n>', 'proxy lifetime in days', '10')
-      .addHelpText('after', '\nExample:\n  npx skaha admin cert proxy alice --out ~/.ssl/cadcproxy.pem\n  curl --cacert /var/lib/skaha/tls/ca.pem -E ~/.ssl/cadcproxy.pem https://127.0.0.1:8556/skaha/v0/session'),
+      .addHelpText(
+        'after',
+        '\nExample:\n  npx skaha admin cert proxy alice --out ~/.ssl/cadcproxy.pem\n  curl --cacert /var/lib/skaha/tls/ca.pem -E ~/.ssl/cadcproxy.pem https://127.0.0.1:8556/skaha/v0/session',
+      ),
   ).action((username: string, opts: { dataDir?: string; config?: string; out: string; days: string }) => {
     try {
       const days = Number(opts.days);
@@ -84,7 +87,10 @@ export function pkiCommands(admin: Command): void {
       .description('write a user certificate and its key (PEM, mode 0600)')
       .requiredOption('-o, --out <file>', 'where to write it')
       .option('--days <n>', 'lifetime in days', '365')
-      .addHelpText('after', '\nExample:\n  npx skaha admin cert user alice --out alice.pem\n  curl --cacert /var/lib/skaha/tls/ca.pem -E alice.pem https://127.0.0.1:8556/skaha/v0/session'),
+      .addHelpText(
+        'after',
+        '\nExample:\n  npx skaha admin cert user alice --out alice.pem\n  curl --cacert /var/lib/skaha/tls/ca.pem -E alice.pem https://127.0.0.1:8556/skaha/v0/session',
+      ),
   ).action((username: string, opts: { dataDir?: string; config?: string; out: string; days: string }) => {
     try {
       const config = loadConfig({ configFile: opts.config, dataDir: opts.dataDir });

@@ -78,13 +78,13 @@ export function settingsCommands(program: Command): void {
     .addOption(new Option('--token <token>', 'an API token (or --token-stdin)').conflicts(['cert', 'oidc', 'device', 'browser']))
     .addOption(new Option('--token-stdin', 'read the token from standard input').conflicts(['token', 'cert', 'oidc', 'device', 'browser']))
     .addOption(new Option('--cert <pem>', 'X.509 PEM with certificate and key, e.g. ~/.ssl/cadcproxy.pem').conflicts(['oidc', 'device', 'browser']))
-    .option('--oidc', 'log in with the server\'s OIDC issuer (see below)')
+    .option('--oidc', "log in with the server's OIDC issuer (see below)")
     .addOption(new Option('--device', 'OIDC device flow: a URL and a code to enter in any browser').conflicts('browser'))
     .option('--browser', 'OIDC browser flow with a loopback redirect to this machine')
-    .option('--no-open', 'print the browser flow\'s URL instead of opening a browser')
+    .option('--no-open', "print the browser flow's URL instead of opening a browser")
     .option('--ca <pem>', 'CA bundle to verify the server with')
     .addOption(new Option('--api <version>', 'API version').choices(['v0', 'v1']))
-    .option('--name <context>', 'context name (default: the server\'s host)')
+    .option('--name <context>', "context name (default: the server's host)")
     .addHelpText('after', LOGIN_HELP)
     .action(async (rawUrl: string, opts: LoginOptions) => {
       try {
@@ -103,9 +103,11 @@ export function settingsCommands(program: Command): void {
           settings.contexts[name] = entry;
           settings.active = name;
         });
-        print(via
-          ? `logged in to ${entry.url} (${entry.version})${username ? ` as ${username}` : ''} through ${via}; context '${name}' saved in ${settingsPath()}`
-          : `logged in to ${entry.url} (${entry.version}) as context '${name}'; saved in ${settingsPath()}`);
+        print(
+          via
+            ? `logged in to ${entry.url} (${entry.version})${username ? ` as ${username}` : ''} through ${via}; context '${name}' saved in ${settingsPath()}`
+            : `logged in to ${entry.url} (${entry.version}) as context '${name}'; saved in ${settingsPath()}`,
+        );
       } catch (err) {
         fail(err instanceof ClientError || err instanceof UsageError ? err : new Error((err as Error).message));
       }
@@ -113,8 +115,10 @@ export function settingsCommands(program: Command): void {
 
   const config = program
     .command('config')
-    .description('the CLI\'s contexts (servers and credentials)')
-    .addHelpText('after', `
+    .description("the CLI's contexts (servers and credentials)")
+    .addHelpText(
+      'after',
+      `
 Contexts live in $XDG_CONFIG_HOME/skaha/config.json (default ~/.config/skaha/config.json), mode
 0600. Each has a URL, an API version and one credential: an API token, an X.509 PEM, or OIDC
 tokens from \`skaha login URL --oidc\` (access token, refresh token, expiry; renewed when they
@@ -124,7 +128,8 @@ Examples:
   skaha config show
   skaha config use ws-uv.canfar.net
   skaha --context 127.0.0.1:8555 ps
-  skaha config remove old.example.org`);
+  skaha config remove old.example.org`,
+    );
   config
     .command('show')
     .alias('ls')
@@ -135,11 +140,16 @@ Examples:
       try {
         const settings = loadSettings();
         const mask = (secret: string) => `${secret.slice(0, 8)}…`;
-        const masked = Object.fromEntries(Object.entries(settings.contexts).map(([k, v]) => [k, {
-          ...v,
-          ...(v.token ? { token: mask(v.token) } : {}),
-          ...(v.oidc?.refreshToken ? { oidc: { ...v.oidc, refreshToken: mask(v.oidc.refreshToken) } } : {}),
-        }]));
+        const masked = Object.fromEntries(
+          Object.entries(settings.contexts).map(([k, v]) => [
+            k,
+            {
+              ...v,
+              ...(v.token ? { token: mask(v.token) } : {}),
+              ...(v.oidc?.refreshToken ? { oidc: { ...v.oidc, refreshToken: mask(v.oidc.refreshToken) } } : {}),
+            },
+          ]),
+        );
         if (opts.json) return printJson({ active: settings.active ?? null, contexts: masked });
         const rows = Object.entries(masked).map(([name, c]) => [name === settings.active ? `* ${name}` : `  ${name}`, c.url, c.version, authColumn(c)]);
         print(rows.length ? table(['CONTEXT', 'URL', 'API', 'AUTH'], rows) : 'no contexts: run skaha login <url>');
@@ -147,7 +157,11 @@ Examples:
         fail(err);
       }
     });
-  config.command('path').description('where the config file is').addHelpText('after', '\nExample:\n  chmod 600 "$(skaha config path)"').action(() => print(settingsPath()));
+  config
+    .command('path')
+    .description('where the config file is')
+    .addHelpText('after', '\nExample:\n  chmod 600 "$(skaha config path)"')
+    .action(() => print(settingsPath()));
   config
     .command('use')
     .description('make a context the active one')

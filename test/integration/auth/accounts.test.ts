@@ -29,7 +29,12 @@ describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
   it('logs a browser in with a password; state changes need the CSRF token from this site', async () => {
     const { username } = await tp.newUser('pw');
     await tp.platform.store.setPassword(username, 'correct horse battery');
-    const wrong = await fetch(`${tp.base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username, password: 'nope-nope' }), redirect: 'manual' });
+    const wrong = await fetch(`${tp.base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username, password: 'nope-nope' }),
+      redirect: 'manual',
+    });
     assert.equal(wrong.status, 401);
     assert.match(await wrong.text(), /Wrong username or password/);
 
@@ -42,7 +47,10 @@ describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
     assert.match(forged.body, /^CSRF check failed/);
     const otherSite = await tp.request('POST', '/skaha/v0/session', { headers: { cookie, 'x-csrf-token': csrf, origin: 'https://evil.example' }, form });
     assert.equal(otherSite.status, 403, 'a request from another origin is refused even with the token');
-    const ok = await tp.request('POST', '/skaha/v0/session', { headers: { cookie, 'x-csrf-token': csrf, origin: new URL(tp.base).origin }, form: { ...form, type: 'contributed', image: WEB_IMAGE } });
+    const ok = await tp.request('POST', '/skaha/v0/session', {
+      headers: { cookie, 'x-csrf-token': csrf, origin: new URL(tp.base).origin },
+      form: { ...form, type: 'contributed', image: WEB_IMAGE },
+    });
     assert.equal(ok.status, 200, ok.body);
   });
 
@@ -88,7 +96,7 @@ describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
     assert.equal((await restricted.request('GET', '/skaha/v0/session', { token })).status, 200);
   });
 
-  it('lets no credential reach another user\'s session or app, on any route', async () => {
+  it("lets no credential reach another user's session or app, on any route", async () => {
     const alice = await tp.newUser('own');
     const bob = await tp.newUser('oth');
     await tp.platform.store.setPassword(bob.username, 'bob password 1');
@@ -124,13 +132,22 @@ describe('identity: accounts, cookies with CSRF, scoped tokens, groups', () => {
       // A browser's credential on the portal's origin is sent on to the session's own origin;
       // there (and for an API client on the portal's) it gets nothing.
       const proxied = await fetch(`${tp.base}/session/contrib/${id}/`, { headers, redirect: 'manual' });
-      assert.ok(who === 'bearer' ? proxied.status === 404 : proxied.headers.get('location') === `${sessionOrigin(tp.base, id)}/session/contrib/${id}/`, `${who} proxy → ${proxied.status}`);
+      assert.ok(
+        who === 'bearer' ? proxied.status === 404 : proxied.headers.get('location') === `${sessionOrigin(tp.base, id)}/session/contrib/${id}/`,
+        `${who} proxy → ${proxied.status}`,
+      );
       const atOrigin = await fetchLocal(`${sessionOrigin(tp.base, id)}/session/contrib/${id}/`, { headers, redirect: 'manual' });
       assert.ok([401, 404].includes(atOrigin.status), `${who} at the session's origin → ${atOrigin.status}`);
-      const ticket = await fetchLocal(`${tp.base}/session-login?to=${encodeURIComponent(`${sessionOrigin(tp.base, id)}/session/contrib/${id}/`)}`, { headers, redirect: 'manual' });
-      assert.ok(who === 'cookie' ? ticket.status === 404 : ticket.status === 302 && /^\/login\?/.test(ticket.headers.get('location') ?? ''), `${who} gets no ticket → ${ticket.status}`);
+      const ticket = await fetchLocal(`${tp.base}/session-login?to=${encodeURIComponent(`${sessionOrigin(tp.base, id)}/session/contrib/${id}/`)}`, {
+        headers,
+        redirect: 'manual',
+      });
+      assert.ok(
+        who === 'cookie' ? ticket.status === 404 : ticket.status === 302 && /^\/login\?/.test(ticket.headers.get('location') ?? ''),
+        `${who} gets no ticket → ${ticket.status}`,
+      );
     }
     const still = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token: alice.token })).body);
-    assert.equal(still.status, 'Running', 'alice\'s session is untouched');
+    assert.equal(still.status, 'Running', "alice's session is untouched");
   });
 });

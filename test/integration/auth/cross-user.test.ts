@@ -35,7 +35,7 @@ const lookup = ((hostname: string, options: dns.LookupOptions, callback: (...arg
  * every way in, reaches nothing of the victim's session (0 successes); the victim's own token
  * reaches all of it, so each way in is shown to work.
  */
-describe('no credential of one user reaches another user\'s session', () => {
+describe("no credential of one user reaches another user's session", () => {
   let tp: TestPlatform;
   let issuer: TestIssuer;
   let ca: Issued;
@@ -60,11 +60,14 @@ describe('no credential of one user reaches another user\'s session', () => {
     const attackerDesktop = await launch(tp, attackerToken, { name: 'mine', image: DESKTOP_IMAGE, type: 'desktop' });
     // The attacker is not one of tp.newUser's (the issuer needed the name first): their desktop goes here.
     cleanups.add(async () => void (await tp.request('DELETE', `/skaha/v0/session/${attackerDesktop}`, { token: attackerToken })));
-    for (const [id, token] of [[victimDesktop, victim.token], [attackerDesktop, attackerToken]] as const) {
+    for (const [id, token] of [
+      [victimDesktop, victim.token],
+      [attackerDesktop, attackerToken],
+    ] as const) {
       assert.equal(await tp.waitStatus(token, id, ['Running', 'Failed'], 180_000), 'Running');
     }
     const callbackToken = (await execIn(attackerDesktop, ['printenv', 'DESKTOP_SESSION_APP_TOKEN'])).trim();
-    assert.ok(callbackToken, 'the attacker\'s desktop holds a callback token');
+    assert.ok(callbackToken, "the attacker's desktop holds a callback token");
 
     const loginCookie = await loginWith(attackerToken);
     // A session cookie is for one session's origin: the attacker's own desktop's.
@@ -142,10 +145,22 @@ describe('no credential of one user reaches another user\'s session', () => {
     for (const v of ['v0', 'v1']) {
       const api = `${base}/skaha/${v}/session`;
       ways.push(
-        { name: `${v} list`, reached: async () => { const r = await send(api, credential); return r.body.includes(id); } },
+        {
+          name: `${v} list`,
+          reached: async () => {
+            const r = await send(api, credential);
+            return r.body.includes(id);
+          },
+        },
         { name: `${v} GET`, reached: async () => ok((await send(`${api}/${id}`, credential)).status) },
         // skaha answers an unowned session's logs with 200 and an empty body (spec §3.6): reaching them is any text.
-        { name: `${v} logs`, reached: async () => { const r = await send(`${api}/${id}?view=logs`, credential); return ok(r.status) && r.body.length > 0; } },
+        {
+          name: `${v} logs`,
+          reached: async () => {
+            const r = await send(`${api}/${id}?view=logs`, credential);
+            return ok(r.status) && r.body.length > 0;
+          },
+        },
         { name: `${v} events`, reached: async () => ok((await send(`${api}/${id}?view=events`, credential)).status) },
         { name: `${v} renew`, reached: async () => ok((await send(`${api}/${id}?action=renew`, credential, 'POST')).status) },
         { name: `${v} DELETE`, reached: async () => ok((await send(`${api}/${id}`, credential, 'DELETE')).status) },
@@ -165,7 +180,12 @@ describe('no credential of one user reaches another user\'s session', () => {
   it('the victim reaches each way in: the doors exist', async () => {
     const owner = { name: 'victim token', headers: { authorization: `Bearer ${victim.token}` } };
     // The desktop's noVNC answers once it has started inside the Running container.
-    await eventually('the victim\'s desktop answers', async () => (await send(`${tp.base}/session/desktop/${victimDesktop}/`, owner)).status, (s) => s === 200, 120_000);
+    await eventually(
+      "the victim's desktop answers",
+      async () => (await send(`${tp.base}/session/desktop/${victimDesktop}/`, owner)).status,
+      (s) => s === 200,
+      120_000,
+    );
     for (const way of waysIn(owner).filter((w) => !w.name.includes('DELETE') && !w.name.includes('session origin'))) {
       assert.ok(await way.reached(), `the owner is refused by ${way.name}`);
     }
@@ -182,7 +202,8 @@ describe('no credential of one user reaches another user\'s session', () => {
     for (const credential of credentials) {
       // Prove the credential itself works (for its own holder), so a refusal is the rule's.
       const me = await send(`${credential.cert ? tlsBase : tp.base}/skaha/v0/session`, credential);
-      if (credential.name !== 'callback token' && credential.name !== 'own session cookie') assert.equal(me.status, 200, `${credential.name} is a working credential: ${me.body}`);
+      if (credential.name !== 'callback token' && credential.name !== 'own session cookie')
+        assert.equal(me.status, 200, `${credential.name} is a working credential: ${me.body}`);
       for (const way of waysIn(credential)) {
         tried++;
         if (await way.reached()) successes.push(`${credential.name} → ${way.name}`);

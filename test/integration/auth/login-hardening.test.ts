@@ -48,7 +48,12 @@ describe('login: rate limit, this site only, Secure over TLS, never framed', () 
   after(() => cleanups.run());
 
   const login = (form: Record<string, string>, headers: Record<string, string> = {}) =>
-    fetch(`${tp.base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form), redirect: 'manual' });
+    fetch(`${tp.base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(form),
+      redirect: 'manual',
+    });
 
   it('answers a burst of wrong passwords with 429 and Retry-After, and lets the owner in after the window', async () => {
     const { username } = await tp.newUser('guess');
@@ -73,10 +78,15 @@ describe('login: rate limit, this site only, Secure over TLS, never framed', () 
     assert.match(owner.headers.get('set-cookie') ?? '', /^skaha_login=/);
   });
 
-  it('refuses a login or logout posted by another site\'s page', async () => {
+  it("refuses a login or logout posted by another site's page", async () => {
     const { username } = await tp.newUser('csrf');
     await tp.platform.store.setPassword(username, 'a good password');
-    const foreign: Array<Record<string, string>> = [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, { origin: `${tp.base}.evil.example` }];
+    const foreign: Array<Record<string, string>> = [
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+      { 'sec-fetch-site': 'cross-site' },
+      { origin: `${tp.base}.evil.example` },
+    ];
     for (const headers of foreign) {
       const r = await login({ username, password: 'a good password' }, headers);
       assert.equal(r.status, 403, JSON.stringify(headers));
@@ -84,7 +94,7 @@ describe('login: rate limit, this site only, Secure over TLS, never framed', () 
       const out = await fetch(`${tp.base}/logout`, { method: 'POST', headers, redirect: 'manual' });
       assert.equal(out.status, 403, `logout ${JSON.stringify(headers)}`);
     }
-    assert.equal((await login({ username, password: 'a good password' }, { origin: tp.base })).status, 303, 'this site\'s own page logs in');
+    assert.equal((await login({ username, password: 'a good password' }, { origin: tp.base })).status, 303, "this site's own page logs in");
     assert.equal((await fetch(`${tp.base}/logout`, { method: 'POST', headers: { origin: tp.base }, redirect: 'manual' })).status, 303);
   });
 
@@ -97,11 +107,17 @@ describe('login: rate limit, this site only, Secure over TLS, never framed', () 
     }
   });
 
-  it('over the HTTPS listener: a Secure cookie, and the portal\'s own requests pass the CSRF check', async () => {
+  it("over the HTTPS listener: a Secure cookie, and the portal's own requests pass the CSRF check", async () => {
     const { username } = await tp.newUser('tls');
     await tp.platform.store.setPassword(username, 'tls password!');
     const origin = new URL(tlsBase).origin;
-    const r = await tlsRequest(`${tlsBase}/login`, ca.certPem, 'POST', { 'content-type': 'application/x-www-form-urlencoded', origin }, new URLSearchParams({ username, password: 'tls password!' }).toString());
+    const r = await tlsRequest(
+      `${tlsBase}/login`,
+      ca.certPem,
+      'POST',
+      { 'content-type': 'application/x-www-form-urlencoded', origin },
+      new URLSearchParams({ username, password: 'tls password!' }).toString(),
+    );
     assert.equal(r.status, 303, r.body);
     const setCookie = String(r.headers['set-cookie']);
     assert.match(setCookie, /; Secure/, 'never sent back over plain HTTP');
@@ -110,7 +126,11 @@ describe('login: rate limit, this site only, Secure over TLS, never framed', () 
     const csrf = (JSON.parse(session.body) as { csrfToken: string }).csrfToken;
     const minted = await tlsRequest(`${tlsBase}/auth/tokens?name=portal&scopes=read`, ca.certPem, 'POST', { cookie, origin, 'x-csrf-token': csrf });
     assert.equal(minted.status, 200, minted.body);
-    const forged = await tlsRequest(`${tlsBase}/auth/tokens?name=evil&scopes=read`, ca.certPem, 'POST', { cookie, origin: 'https://evil.example', 'x-csrf-token': csrf });
+    const forged = await tlsRequest(`${tlsBase}/auth/tokens?name=evil&scopes=read`, ca.certPem, 'POST', {
+      cookie,
+      origin: 'https://evil.example',
+      'x-csrf-token': csrf,
+    });
     assert.equal(forged.status, 403, forged.body);
     // Cookies set over plain HTTP stay without Secure (the embedded default serves loopback HTTP).
     const plain = await login({ username, password: 'tls password!' });

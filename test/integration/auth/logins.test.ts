@@ -19,7 +19,12 @@ describe('browser logins are records: scoped like what logged in, ended by logou
 
   const origin = () => new URL(tp.base).origin;
   async function login(form: Record<string, string>): Promise<{ cookie: string; csrf: string }> {
-    const r = await fetch(`${tp.base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: origin() }, body: new URLSearchParams(form), redirect: 'manual' });
+    const r = await fetch(`${tp.base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: origin() },
+      body: new URLSearchParams(form),
+      redirect: 'manual',
+    });
     assert.equal(r.status, 303, await r.text());
     const cookie = r.headers.get('set-cookie')!.split(';')[0]!;
     const me = await tp.request('GET', '/auth/session', { headers: { cookie } });
@@ -31,11 +36,16 @@ describe('browser logins are records: scoped like what logged in, ended by logou
   /** Launch a web app and wait until it answers through the proxy (Running comes before its server listens). */
   async function webApp(token: string, name: string): Promise<string> {
     const id = await launch(tp, token, { name, image: WEB_IMAGE, type: 'contributed' });
-    await eventually('the web app answers', async () => (await fetch(`${tp.base}/session/contrib/${id}/`, { headers: { authorization: `Bearer ${token}` } })).status, (status) => status === 200, 60_000);
+    await eventually(
+      'the web app answers',
+      async () => (await fetch(`${tp.base}/session/contrib/${id}/`, { headers: { authorization: `Bearer ${token}` } })).status,
+      (status) => status === 200,
+      60_000,
+    );
     return id;
   }
 
-  it('keeps a read-only token\'s scopes: no wider tokens, no certificate, no launch, read-only through the proxy', async () => {
+  it("keeps a read-only token's scopes: no wider tokens, no certificate, no launch, read-only through the proxy", async () => {
     const { username, token: full } = await tp.newUser('ro');
     const id = await webApp(full, 'ro');
     const readOnly = (await tp.platform.store.createToken(username, 'ro', { scopes: ['read'] })).token;
@@ -43,12 +53,18 @@ describe('browser logins are records: scoped like what logged in, ended by logou
     const { cookie, csrf } = await login({ token: readOnly });
     const me = JSON.parse((await tp.request('GET', '/auth/session', { headers: { cookie } })).body) as { scopes: string[] };
     assert.deepEqual(me.scopes, ['read']);
-    const admin = await tp.request('POST', '/auth/tokens', { headers: asBrowser(cookie, csrf), query: { name: 'escalate', scopes: 'read,launch,admin', expiresDays: '3650' } });
+    const admin = await tp.request('POST', '/auth/tokens', {
+      headers: asBrowser(cookie, csrf),
+      query: { name: 'escalate', scopes: 'read,launch,admin', expiresDays: '3650' },
+    });
     assert.equal(admin.status, 403, 'a read-only login changes nothing, so mints nothing');
     assert.match(admin.body, /does not allow 'launch'/);
     const cert = await tp.request('POST', '/auth/certificate', { headers: asBrowser(cookie, csrf) });
     assert.equal(cert.status, 403, cert.body);
-    const launched = await tp.request('POST', '/skaha/v0/session', { headers: asBrowser(cookie, csrf), form: { name: 'no', image: WEB_IMAGE, type: 'contributed' } });
+    const launched = await tp.request('POST', '/skaha/v0/session', {
+      headers: asBrowser(cookie, csrf),
+      form: { name: 'no', image: WEB_IMAGE, type: 'contributed' },
+    });
     assert.equal(launched.status, 403);
     // On the session's own origin, the cookie it trades the portal's ticket for is read-only too.
     const sessionCookie = await sessionCookieFor(tp.base, cookie, id);
@@ -93,7 +109,7 @@ describe('browser logins are records: scoped like what logged in, ended by logou
     await tp.platform.store.setPassword(username, 'second password');
     assert.equal(await alive(first.cookie), 401);
     assert.equal(await alive(second.cookie), 401);
-    assert.equal(await alive(bystander.cookie), 200, 'another user\'s login is untouched');
+    assert.equal(await alive(bystander.cookie), 200, "another user's login is untouched");
 
     const third = await login({ username, password: 'second password' });
     assert.equal(await tp.platform.store.endLogins(username), 1);

@@ -22,7 +22,13 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
     cleanups.add(async () => fs.rmSync(secrets, { recursive: true, force: true }));
     fs.writeFileSync(path.join(secrets, 'client-secret'), 'test-secret\n', { mode: 0o600 });
     tp = await startPlatform(cleanups.add, {
-      oidc: { issuer: `http://127.0.0.1:${issuerPort}`, audience: AUDIENCE, clientId: 'skaha', clientSecretFile: path.join(secrets, 'client-secret'), clockToleranceSeconds: 0 },
+      oidc: {
+        issuer: `http://127.0.0.1:${issuerPort}`,
+        audience: AUDIENCE,
+        clientId: 'skaha',
+        clientSecretFile: path.join(secrets, 'client-secret'),
+        clockToleranceSeconds: 0,
+      },
     });
     issuer = await startIssuer({ port: issuerPort, redirectUri: `${tp.base}/login/oidc/callback` });
     rogue = await startIssuer({ port: await freePort() });
@@ -45,11 +51,20 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
     assert.equal((await tp.request('GET', '/skaha/v0/session', { headers: { authorization: `Bearer ${await issuer.accessToken()}` } })).status, 200);
   });
 
-  it('lets an OIDC token reach none of another user\'s sessions', async () => {
+  it("lets an OIDC token reach none of another user's sessions", async () => {
     const owner = await tp.newUser('own');
-    const id = (await tp.request('POST', '/skaha/v0/session', { token: owner.token, form: { name: 'mine', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' } })).body.trim();
+    const id = (
+      await tp.request('POST', '/skaha/v0/session', {
+        token: owner.token,
+        form: { name: 'mine', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' },
+      })
+    ).body.trim();
     const headers = { authorization: `Bearer ${await issuer.accessToken()}` };
-    for (const [method, url] of [['GET', `/skaha/v0/session/${id}`], ['DELETE', `/skaha/v0/session/${id}`], ['POST', `/skaha/v0/session/${id}?action=renew`]] as const) {
+    for (const [method, url] of [
+      ['GET', `/skaha/v0/session/${id}`],
+      ['DELETE', `/skaha/v0/session/${id}`],
+      ['POST', `/skaha/v0/session/${id}?action=renew`],
+    ] as const) {
       const r = await tp.request(method, url, { headers });
       assert.ok([400, 404].includes(r.status), `${method} ${url} → ${r.status}`);
     }
@@ -80,7 +95,11 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
 
   it('refuses an expired token', async () => {
     const expiring = await startIssuer({ port: await freePort(), accessTokenTtlSeconds: 1 });
-    const platform = await startPlatform(cleanups.add, { oidc: { issuer: expiring.issuer, audience: AUDIENCE, clockToleranceSeconds: 0 } }, { dataDir: tp.dataDir, keepData: true });
+    const platform = await startPlatform(
+      cleanups.add,
+      { oidc: { issuer: expiring.issuer, audience: AUDIENCE, clockToleranceSeconds: 0 } },
+      { dataDir: tp.dataDir, keepData: true },
+    );
     try {
       const token = await expiring.accessToken();
       assert.equal((await platform.request('GET', '/auth/session', { headers: { authorization: `Bearer ${token}` } })).status, 200);
@@ -93,7 +112,10 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
   });
 
   it('logs a browser in through the issuer (authorization code with PKCE) in real Chromium', async () => {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     try {
       const page = await browser.newPage();
       await page.goto(`${tp.base}/login?next=/auth/session`);
@@ -111,7 +133,10 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
       assert.ok(me.groups.includes('astro'), 'groups from the issuer');
       assert.match(me.csrfToken, /^[A-Za-z0-9_-]{43}$/);
       const cookies = await page.context().cookies(tp.base);
-      assert.ok(cookies.some((c) => c.name === 'skaha_login' && c.httpOnly), 'an HttpOnly login cookie');
+      assert.ok(
+        cookies.some((c) => c.name === 'skaha_login' && c.httpOnly),
+        'an HttpOnly login cookie',
+      );
       assert.ok(!cookies.some((c) => c.name === 'skaha_oidc' && c.value), 'the flow cookie is gone');
     } finally {
       await browser.close();

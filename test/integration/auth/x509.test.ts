@@ -39,7 +39,11 @@ function impostorProxy(user: Issued): Issued {
   cert.serialNumber = '0a';
   cert.validity.notBefore = new Date(Date.now() - 60_000);
   cert.validity.notAfter = new Date(Date.now() + 86_400_000);
-  cert.setSubject([{ name: 'organizationName', value: 'skaha' }, { name: 'commonName', value: 'someone-else' }, { name: 'commonName', value: 'proxy' }]);
+  cert.setSubject([
+    { name: 'organizationName', value: 'skaha' },
+    { name: 'commonName', value: 'someone-else' },
+    { name: 'commonName', value: 'proxy' },
+  ]);
   cert.setIssuer(issuerCert.subject.attributes);
   cert.sign(forge.pki.privateKeyFromPem(user.keyPem) as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
@@ -67,7 +71,10 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
 
   it('accepts an RFC 3820 proxy (curl -E cadcproxy.pem), a legacy proxy and a plain user certificate', async () => {
     const user = issueUserCert(ca, 'certuser');
-    for (const [label, proxy] of [['rfc3820', issueProxyCert(user)], ['legacy', issueProxyCert(user, { legacy: true })]] as const) {
+    for (const [label, proxy] of [
+      ['rfc3820', issueProxyCert(user)],
+      ['legacy', issueProxyCert(user, { legacy: true })],
+    ] as const) {
       const r = await whoami(fromPem(proxyPem(proxy, [user.certPem])));
       assert.equal(r.status, 200, `${label}: ${r.body}`);
       assert.equal(JSON.parse(r.body).username, 'certuser');
@@ -79,7 +86,7 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
     assert.deepEqual([list.status, list.body], [200, '[]']);
   });
 
-  it('hands a user a working proxy certificate from the account API (the portal\'s download)', async () => {
+  it("hands a user a working proxy certificate from the account API (the portal's download)", async () => {
     const { username, token } = await tp.newUser('dl');
     const r = await tp.request('POST', '/auth/certificate', { token, form: { days: '5' } });
     assert.equal(r.status, 200, r.body);
@@ -100,14 +107,32 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
     const expired = issueUserCert(ca, 'old', 1, new Date(Date.now() - 10 * 86_400_000));
     const cases: Array<[string, { cert: string; key: string }, RegExp]> = [
       ['expired user certificate', { cert: expired.certPem, key: expired.keyPem }, /outside its validity period/],
-      ['certificate from another CA', (() => { const other = issueUserCert(createCa('rogue CA'), 'certuser'); return { cert: other.certPem, key: other.keyPem }; })(), /not issued by a trusted authority/],
+      [
+        'certificate from another CA',
+        (() => {
+          const other = issueUserCert(createCa('rogue CA'), 'certuser');
+          return { cert: other.certPem, key: other.keyPem };
+        })(),
+        /not issued by a trusted authority/,
+      ],
       ['proxy not extending its issuer', fromPem(proxyPem(impostorProxy(user), [user.certPem])), /not accepted/],
-      ['proxy of a proxy beyond pathLen 0', (() => {
-        const first = issueProxyCert(user, { pathLen: 0 });
-        const second = issueProxyCert(first);
-        return fromPem(proxyPem(second, [first.certPem, user.certPem]));
-      })(), /path length exceeded/],
-      ['proxy without the certificate that signed it', (() => { const p = issueProxyCert(user); return { cert: p.certPem, key: p.keyPem }; })(), /not accepted/],
+      [
+        'proxy of a proxy beyond pathLen 0',
+        (() => {
+          const first = issueProxyCert(user, { pathLen: 0 });
+          const second = issueProxyCert(first);
+          return fromPem(proxyPem(second, [first.certPem, user.certPem]));
+        })(),
+        /path length exceeded/,
+      ],
+      [
+        'proxy without the certificate that signed it',
+        (() => {
+          const p = issueProxyCert(user);
+          return { cert: p.certPem, key: p.keyPem };
+        })(),
+        /not accepted/,
+      ],
     ];
     for (const [label, pem, reason] of cases) {
       const r = await whoami(pem);
@@ -117,14 +142,27 @@ describe('X.509 client certificates and proxy certificates over real TLS', () =>
     assert.equal((await whoami()).status, 401, 'no certificate and nothing else: 401');
   });
 
-  it('lets a certificate reach none of another user\'s sessions', async () => {
+  it("lets a certificate reach none of another user's sessions", async () => {
     const owner = await tp.newUser('own');
-    const id = (await tp.request('POST', '/skaha/v0/session', { token: owner.token, form: { name: 'mine', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' } })).body.trim();
+    const id = (
+      await tp.request('POST', '/skaha/v0/session', {
+        token: owner.token,
+        form: { name: 'mine', image: 'images.canfar.net/skaha/webapp:1.0', type: 'contributed' },
+      })
+    ).body.trim();
     const user = issueUserCert(ca, 'certuser');
     const pem = fromPem(proxyPem(issueProxyCert(user), [user.certPem]));
-    for (const [method, url] of [['GET', `/skaha/v0/session/${id}`], ['DELETE', `/skaha/v0/session/${id}`], ['POST', `/skaha/v0/session/${id}?action=renew`], ['GET', `/session/contrib/${id}/`]] as const) {
+    for (const [method, url] of [
+      ['GET', `/skaha/v0/session/${id}`],
+      ['DELETE', `/skaha/v0/session/${id}`],
+      ['POST', `/skaha/v0/session/${id}?action=renew`],
+      ['GET', `/session/contrib/${id}/`],
+    ] as const) {
       const r = await new Promise<number>((resolve, reject) => {
-        const req = https.request(`${tlsBase}${url}`, { method, ca: ca.certPem, ...pem, agent: false }, (res) => { res.resume(); resolve(res.statusCode!); });
+        const req = https.request(`${tlsBase}${url}`, { method, ca: ca.certPem, ...pem, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
         req.on('error', reject);
         req.end();
       });

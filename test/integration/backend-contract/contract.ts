@@ -12,7 +12,7 @@ import { eventually } from '../../helpers/wait.js';
  * platform wired to the backend under test, so the session service's rules (limits, ownership,
  * the reaper) are part of what is checked, as they are in production.
  */
-export interface ContractTarget {
+interface ContractTarget {
   /** Start the engine or cluster the platforms of this suite use. */
   setUp(): Promise<void>;
   tearDown(): Promise<void>;
@@ -67,7 +67,11 @@ export function describeBackendContract(name: string, target: ContractTarget): v
     const web = () => ({ name: 'web', image: target.images.web, type: 'contributed' });
     const headless = (exitCode: number) => ({ name: 'job', image: target.images.headless, type: 'headless', cmd: exitCode === 0 ? 'true' : 'false' });
     const running = async (p: TestPlatform, token: string, id: string): Promise<Session> =>
-      (await eventually(`session ${id} Running`, () => getSession(p, token, id), (s) => s?.status === 'Running')) as Session;
+      (await eventually(
+        `session ${id} Running`,
+        () => getSession(p, token, id),
+        (s) => s?.status === 'Running',
+      )) as Session;
 
     it('creates, lists and gets a session; the proxy reaches it at the address the backend gives', async () => {
       const alice = await tp.newUser();
@@ -78,7 +82,10 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       assert.ok(first, 'listed as soon as create returns');
       assert.match(first.status, /^(Pending|Running)$/);
       const list = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token: alice.token })).body) as Session[];
-      assert.deepEqual(list.map((s) => [s.id, s.name, s.type, s.userid]), [[id, 'web', 'contributed', alice.username]]);
+      assert.deepEqual(
+        list.map((s) => [s.id, s.name, s.type, s.userid]),
+        [[id, 'web', 'contributed', alice.username]],
+      );
 
       const s = await running(tp, alice.token, id);
       assert.equal(new Date(s.expiryTime).getTime() - new Date(s.startTime).getTime(), 345600 * 1000, 'expiry = start + deadline');
@@ -86,7 +93,11 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       assert.ok(address, 'a running session has an address');
       const stop = await target.serve(address, 'contract-upstream');
       try {
-        const through = await eventually('the proxy answers', () => fetch(`${tp.base}/session/contrib/${id}/`, { headers: { authorization: `Bearer ${alice.token}` } }), (r) => r.status === 200);
+        const through = await eventually(
+          'the proxy answers',
+          () => fetch(`${tp.base}/session/contrib/${id}/`, { headers: { authorization: `Bearer ${alice.token}` } }),
+          (r) => r.status === 200,
+        );
         assert.match(await through.text(), /contract-upstream|<html|<!DOCTYPE/i);
       } finally {
         await stop();
@@ -99,8 +110,16 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       const ok = await launch(tp, bob.token, { ...headless(0), cmd: '/bin/echo', args: 'contract-hello' }, 'v1');
       const bad = await launch(tp, bob.token, headless(1), 'v1');
       await Promise.all([target.finish(ok, 0), target.finish(bad, 1)]);
-      await eventually('job Succeeded', () => getSession(tp, bob.token, ok), (s) => s?.status === 'Succeeded');
-      await eventually('job Failed', () => getSession(tp, bob.token, bad), (s) => s?.status === 'Failed');
+      await eventually(
+        'job Succeeded',
+        () => getSession(tp, bob.token, ok),
+        (s) => s?.status === 'Succeeded',
+      );
+      await eventually(
+        'job Failed',
+        () => getSession(tp, bob.token, bad),
+        (s) => s?.status === 'Failed',
+      );
       const events = (await tp.request('GET', `/skaha/v0/session/${ok}`, { token: bob.token, query: { view: 'events' } })).body;
       const lines = events.trimEnd().split('\n');
       assert.match(lines[0]!, /^TYPE {3,}REASON {3,}MESSAGE {3,}FIRST-TIME {3,}LAST-TIME$/, events);
@@ -118,7 +137,11 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       await sleep(2100);
       const r = await tp.request('POST', `/skaha/v0/session/${id}`, { token: carol.token, form: { action: 'renew' } });
       assert.equal(r.status, 200, r.body);
-      const after = (await eventually('expiry moved', () => getSession(tp, carol.token, id), (s) => !!s && s.expiryTime > before.expiryTime)) as Session;
+      const after = (await eventually(
+        'expiry moved',
+        () => getSession(tp, carol.token, id),
+        (s) => !!s && s.expiryTime > before.expiryTime,
+      )) as Session;
       const moved = (new Date(after.expiryTime).getTime() - new Date(before.expiryTime).getTime()) / 1000;
       assert.ok(moved >= 2 && moved < 60, `moved by ${moved} s`);
       const onEngine = await target.deadlineOf(id);
@@ -133,7 +156,11 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       assert.equal((await tp.request('DELETE', `/skaha/v1/session/${id}`, { token: dave.token })).status, 200);
       const right = await getSession(tp, dave.token, id);
       assert.ok(!right || right.status === 'Terminating', `right after delete: ${right?.status}`);
-      await eventually('session gone', () => getSession(tp, dave.token, id), (s) => s === undefined);
+      await eventually(
+        'session gone',
+        () => getSession(tp, dave.token, id),
+        (s) => s === undefined,
+      );
       assert.equal((await tp.request('DELETE', `/skaha/v1/session/${id}`, { token: dave.token })).status, 404);
       const again = await tp.platform.backend.delete(id);
       assert.deepEqual(await again.removed, [], 'the backend takes a second delete as done');
@@ -146,18 +173,35 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       const r = await tp.request('POST', `/skaha/v0/session/${desktop}/app`, { token: erin.token, form: { image: target.images.terminal } });
       assert.equal(r.status, 200, r.body);
       const appId = r.body.trim();
-      await eventually('app Running', async () => (await tp.request('GET', `/skaha/v0/session/${desktop}/app/${appId}`, { token: erin.token })).body, (b) => /"status": "Running"/.test(b));
+      await eventually(
+        'app Running',
+        async () => (await tp.request('GET', `/skaha/v0/session/${desktop}/app/${appId}`, { token: erin.token })).body,
+        (b) => /"status": "Running"/.test(b),
+      );
       await target.checkDesktopApp(desktop, appId);
       assert.equal((await tp.request('DELETE', `/skaha/v0/session/${desktop}`, { token: erin.token })).status, 200);
-      await eventually('app gone with its desktop', async () => (await tp.request('GET', `/skaha/v0/session/${desktop}/app/${appId}`, { token: erin.token })).status, (s) => s === 404);
-      await eventually('desktop gone', () => getSession(tp, erin.token, desktop), (s) => s === undefined);
+      await eventually(
+        'app gone with its desktop',
+        async () => (await tp.request('GET', `/skaha/v0/session/${desktop}/app/${appId}`, { token: erin.token })).status,
+        (s) => s === 404,
+      );
+      await eventually(
+        'desktop gone',
+        () => getSession(tp, erin.token, desktop),
+        (s) => s === undefined,
+      );
     });
 
     it('expires a session at its deadline', async () => {
       const short = await start({ sessions: { expirySeconds: 3 } });
       const fay = await short.newUser();
       const id = await launch(short, fay.token, web(), 'v1');
-      const end = await eventually('expired', () => getSession(short, fay.token, id), (s) => s === undefined || s.status === 'Failed', 45_000);
+      const end = await eventually(
+        'expired',
+        () => getSession(short, fay.token, id),
+        (s) => s === undefined || s.status === 'Failed',
+        45_000,
+      );
       assert.ok(end === undefined || end.status === 'Failed');
     });
 
@@ -172,7 +216,7 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       assert.equal(job.status, 200, job.body);
     });
 
-    it('keeps users apart: another user\'s session is not found, and untouched', async () => {
+    it("keeps users apart: another user's session is not found, and untouched", async () => {
       const owner = await tp.newUser();
       const other = await tp.newUser();
       const id = await launch(tp, owner.token, web(), 'v1');
@@ -195,10 +239,18 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       const job = await launch(first, hal.token, headless(0), 'v1');
       await target.finish(job, 0);
       const started = await running(first, hal.token, id);
-      await eventually('job Succeeded', () => getSession(first, hal.token, job), (s) => s?.status === 'Succeeded');
+      await eventually(
+        'job Succeeded',
+        () => getSession(first, hal.token, job),
+        (s) => s?.status === 'Succeeded',
+      );
       await sleep(1100);
       assert.equal((await first.request('POST', `/skaha/v0/session/${id}`, { token: hal.token, form: { action: 'renew' } })).status, 200);
-      const renewed = <Session>await eventually('renewed', () => getSession(first, hal.token, id), (s) => !!s && s.expiryTime > started.expiryTime);
+      const renewed = <Session>await eventually(
+        'renewed',
+        () => getSession(first, hal.token, id),
+        (s) => !!s && s.expiryTime > started.expiryTime,
+      );
       await closeFirst!();
 
       const second = await start({}, { dataDir });
@@ -208,7 +260,11 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       assert.equal((await getSession(second, hal.token, job))?.status, 'Succeeded');
       assert.ok(second.platform.backend.address(id, 5000), 'the proxy can route to it again');
       for (const s of [id, job]) await second.request('DELETE', `/skaha/v1/session/${s}`, { token: hal.token });
-      await eventually('deleted after restart', () => getSession(second, hal.token, id), (s) => s === undefined);
+      await eventually(
+        'deleted after restart',
+        () => getSession(second, hal.token, id),
+        (s) => s === undefined,
+      );
     });
 
     it('follows the engine again after its API restarts', async () => {
@@ -216,15 +272,28 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       const before = await launch(tp, ivy.token, web(), 'v1');
       await running(tp, ivy.token, before);
       await target.restartEngine();
-      const avail = await eventually('available again', async () => (await tp.request('GET', '/skaha/availability')).body, (b) => b.includes('<vosi:available>true</vosi:available>'), 90_000);
+      const avail = await eventually(
+        'available again',
+        async () => (await tp.request('GET', '/skaha/availability')).body,
+        (b) => b.includes('<vosi:available>true</vosi:available>'),
+        90_000,
+      );
       assert.match(avail, /available>true</);
       assert.equal((await getSession(tp, ivy.token, before))?.status, 'Running', 'kept across the restart');
       // Changes after the restart reach the index: a new session runs, a deletion shows.
       const after = await launch(tp, ivy.token, headless(0), 'v1');
       await target.finish(after, 0);
-      await eventually('new job Succeeded', () => getSession(tp, ivy.token, after), (s) => s?.status === 'Succeeded');
+      await eventually(
+        'new job Succeeded',
+        () => getSession(tp, ivy.token, after),
+        (s) => s?.status === 'Succeeded',
+      );
       assert.equal((await tp.request('DELETE', `/skaha/v1/session/${before}`, { token: ivy.token })).status, 200);
-      await eventually('deletion seen', () => getSession(tp, ivy.token, before), (s) => s === undefined);
+      await eventually(
+        'deletion seen',
+        () => getSession(tp, ivy.token, before),
+        (s) => s === undefined,
+      );
     });
   });
 }

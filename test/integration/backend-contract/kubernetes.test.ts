@@ -86,7 +86,7 @@ if (missing.length > 0) {
       );
       const desktopIp = (await podOf(desktopId)).status?.podIP;
       const display = app.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'DISPLAY')?.value;
-      assert.equal(display, `${desktopIp}:1`, 'the app draws on the desktop pod\'s X display, by pod IP');
+      assert.equal(display, `${desktopIp}:1`, "the app draws on the desktop pod's X display, by pod IP");
     },
     async deadlineOf(id) {
       const jobs = (await kube().batch.listNamespacedJob({ namespace, labelSelector: `canfar.net/id=${id},!canfar.net/app-id` })).items;

@@ -24,7 +24,13 @@ async function startService(): Promise<void> {
   });
   const docker = new Docker({ socketPath });
   for (let i = 0; i < 150; i++) {
-    if (await docker.ping().then(() => true, () => false)) return;
+    if (
+      await docker.ping().then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`podman system service did not answer on ${socketPath}`);
@@ -63,7 +69,7 @@ describeBackendContract('podman', {
     const app = await containerOf(docker, appId ? desktopId : '', appId);
     assert.ok(desktop && app);
     const info = await docker.getContainer(app.Id).inspect();
-    assert.equal(info.HostConfig.NetworkMode, `container:${desktop.Id}`, 'the app joins the desktop\'s network, and so its X display');
+    assert.equal(info.HostConfig.NetworkMode, `container:${desktop.Id}`, "the app joins the desktop's network, and so its X display");
   },
   deadlineOf: async () => undefined,
   logsAreReal: true,

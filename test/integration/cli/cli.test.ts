@@ -45,7 +45,14 @@ describe('the skaha command line against a real server', () => {
 
   /** Run `skaha ...` with SKAHA_URL/SKAHA_TOKEN (unless `env` says otherwise) and no terminal. */
   async function skaha(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-    const fullEnv: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: configHome, SKAHA_URL: `${tp.base}/skaha/v0`, SKAHA_TOKEN: token, NO_COLOR: '1', ...env };
+    const fullEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      XDG_CONFIG_HOME: configHome,
+      SKAHA_URL: `${tp.base}/skaha/v0`,
+      SKAHA_TOKEN: token,
+      NO_COLOR: '1',
+      ...env,
+    };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k];
     try {
       const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env: fullEnv, timeout: 120_000 });
@@ -71,7 +78,7 @@ describe('the skaha command line against a real server', () => {
 
     const info = JSON.parse((await skaha(['info', id, '--json'])).stdout);
     const api = JSON.parse((await tp.request('GET', `/skaha/v0/session/${id}`, { token })).body);
-    assert.deepEqual(info, api, '--json is the server\'s object');
+    assert.deepEqual(info, api, "--json is the server's object");
     assert.match((await skaha(['info', id])).stdout, /^expires +in 3 d 23 h/m);
     const open = await skaha(['open', id, '--json']);
     assert.deepEqual(JSON.parse(open.stdout), { id, connectURL: api.connectURL });
@@ -128,7 +135,10 @@ describe('the skaha command line against a real server', () => {
     const named = await skaha(['ps', '--context', 'local', '--json'], { SKAHA_URL: 'http://127.0.0.1:9' });
     assert.equal(named.code, 0, `--context names a context on purpose, so it wins over SKAHA_URL: ${named.stderr}`);
     const stray = await skaha(['ps'], { SKAHA_URL: undefined });
-    assert.deepEqual([stray.code, stray.stderr], [1, 'skaha: SKAHA_TOKEN is set but SKAHA_URL is not: set SKAHA_URL to the server it is for, or unset it to use the config file\n']);
+    assert.deepEqual(
+      [stray.code, stray.stderr],
+      [1, 'skaha: SKAHA_TOKEN is set but SKAHA_URL is not: set SKAHA_URL to the server it is for, or unset it to use the config file\n'],
+    );
   });
 
   it('reaches the server with a proxy certificate (cadcproxy.pem) from the environment or a context', async () => {
@@ -137,10 +147,15 @@ describe('the skaha command line against a real server', () => {
     assert.equal(issued.code, 0, issued.stderr);
     assert.equal(fs.statSync(pem).mode & 0o777, 0o600);
     const tlsBase = tp.platform.tlsUrl()!;
-    const viaEnv = await skaha(['ps', '--all', '--json'], { SKAHA_URL: `${tlsBase}/skaha/v0`, SKAHA_TOKEN: undefined, SKAHA_CERTIFICATE: pem, SKAHA_CA: caFile });
+    const viaEnv = await skaha(['ps', '--all', '--json'], {
+      SKAHA_URL: `${tlsBase}/skaha/v0`,
+      SKAHA_TOKEN: undefined,
+      SKAHA_CERTIFICATE: pem,
+      SKAHA_CA: caFile,
+    });
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
     const api = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token })).body) as unknown[];
-    assert.equal((JSON.parse(viaEnv.stdout) as unknown[]).length, api.length, 'the same user\'s sessions as with the token');
+    assert.equal((JSON.parse(viaEnv.stdout) as unknown[]).length, api.length, "the same user's sessions as with the token");
     const login = await skaha(['login', tlsBase, '--cert', pem, '--ca', caFile, '--name', 'tls'], { SKAHA_URL: undefined, SKAHA_TOKEN: undefined });
     assert.equal(login.code, 0, login.stderr);
     assert.equal((await skaha(['stats', '--json', '--context', 'tls'])).code, 0);
@@ -153,7 +168,10 @@ describe('the skaha command line against a real server', () => {
     const v1 = await skaha(['ps', '--all', '--json'], { SKAHA_URL: `${tp.base}/skaha/v1` });
     assert.equal(v1.code, 0, v1.stderr);
     const api = JSON.parse((await tp.request('GET', '/skaha/v1/session', { token })).body) as unknown[];
-    assert.deepEqual(JSON.parse(v1.stdout), api.sort((a, b) => String((a as { startTime: string }).startTime).localeCompare(String((b as { startTime: string }).startTime))));
+    assert.deepEqual(
+      JSON.parse(v1.stdout),
+      api.sort((a, b) => String((a as { startTime: string }).startTime).localeCompare(String((b as { startTime: string }).startTime))),
+    );
     assert.equal((await skaha(['context', '--json'], { SKAHA_URL: tp.base, SKAHA_API_VERSION: 'v1' })).code, 0);
   });
 
@@ -165,12 +183,18 @@ describe('the skaha command line against a real server', () => {
     assert.equal(launched.code, 0, launched.stderr);
     const appId = JSON.parse(launched.stdout) as string;
     const apps = JSON.parse((await skaha(['app', 'ps', desktop, '--json'])).stdout) as Array<{ appid: string; status: string; image: string }>;
-    assert.deepEqual(apps.map((a) => [a.appid, a.status, a.image]), [[appId, 'Running', TERMINAL_IMAGE]]);
+    assert.deepEqual(
+      apps.map((a) => [a.appid, a.status, a.image]),
+      [[appId, 'Running', TERMINAL_IMAGE]],
+    );
     assert.match((await skaha(['app', 'ps', desktop])).stdout, new RegExp(`^${appId} +\\S+ +Running +${TERMINAL_IMAGE.replace(/\./g, '\\.')} `, 'm'));
     const gone = await skaha(['app', 'delete', desktop, appId, '--json']);
     assert.deepEqual([gone.code, JSON.parse(gone.stdout)], [0, appId]);
     const after = JSON.parse((await skaha(['app', 'ps', desktop, '--json'])).stdout) as Array<{ appid: string; status: string }>;
-    assert.ok(after.every((a) => a.appid !== appId || a.status === 'Terminating'), JSON.stringify(after));
+    assert.ok(
+      after.every((a) => a.appid !== appId || a.status === 'Terminating'),
+      JSON.stringify(after),
+    );
     const missing = await skaha(['app', 'launch', 'abcdefgh', TERMINAL_IMAGE]);
     assert.deepEqual([missing.code, missing.stderr], [1, 'skaha: session abcdefgh not found\n']);
     assert.equal((await skaha(['delete', desktop, '--yes'])).code, 0);
@@ -215,7 +239,10 @@ describe('the skaha command line against a real server', () => {
     assert.deepEqual([down.code, down.stderr], [1, 'skaha: cannot reach http://127.0.0.1:9: ECONNREFUSED\n']);
     const usage = await skaha(['create', 'spaceship', HEADLESS_IMAGE]);
     assert.equal(usage.code, 2);
-    assert.equal(usage.stderr, "skaha: command-argument value 'spaceship' is invalid for argument 'type'. Allowed choices are notebook, desktop, carta, contributed, firefly, headless. (see: skaha create --help)\n");
+    assert.equal(
+      usage.stderr,
+      "skaha: command-argument value 'spaceship' is invalid for argument 'type'. Allowed choices are notebook, desktop, carta, contributed, firefly, headless. (see: skaha create --help)\n",
+    );
     const option = await skaha(['ps', '--bogus']);
     assert.deepEqual([option.code, option.stderr, option.stdout], [2, "skaha: unknown option '--bogus' (see: skaha ps --help)\n", '']);
     const open = await skaha(['create', 'headless', HEADLESS_IMAGE, '--open']);

@@ -44,13 +44,25 @@ describe('skaha login --oidc: device and browser flows against a real issuer, an
 
   before(async () => {
     const [port, shortPort] = [await freePort(), await freePort()];
-    const oidc = (p: number) => ({ oidc: { issuer: `http://127.0.0.1:${p}`, audience: AUDIENCE, clientId: 'skaha', clientSecret: 'test-secret', cliClientId: CLI_CLIENT_ID, clockToleranceSeconds: 0 } });
+    const oidc = (p: number) => ({
+      oidc: {
+        issuer: `http://127.0.0.1:${p}`,
+        audience: AUDIENCE,
+        clientId: 'skaha',
+        clientSecret: 'test-secret',
+        cliClientId: CLI_CLIENT_ID,
+        clockToleranceSeconds: 0,
+      },
+    });
     tp = await startPlatform(cleanups.add, oidc(port));
     shortTp = await startPlatform(cleanups.add, oidc(shortPort));
     plain = await startPlatform(cleanups.add);
     issuer = await startIssuer({ port, redirectUri: `${tp.base}/login/oidc/callback` });
     shortIssuer = await startIssuer({ port: shortPort, accessTokenTtlSeconds: 4 });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
   });
   after(async () => {
     await browser?.close();
@@ -76,10 +88,12 @@ describe('skaha login --oidc: device and browser flows against a real issuer, an
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    const done = new Promise<Run>((resolve) => child.on('close', (code) => {
-      clearTimeout(kill);
-      resolve({ code: code ?? -1, stdout, stderr });
-    }));
+    const done = new Promise<Run>((resolve) =>
+      child.on('close', (code) => {
+        clearTimeout(kill);
+        resolve({ code: code ?? -1, stdout, stderr });
+      }),
+    );
     let exited = false;
     void done.then(() => (exited = true));
     return {
@@ -135,10 +149,18 @@ describe('skaha login --oidc: device and browser flows against a real issuer, an
   it('offers the issuer, the public client, the audience and the scopes at GET /auth/oidc, without credentials', async () => {
     const r = await tp.request('GET', '/auth/oidc');
     assert.equal(r.status, 200, r.body);
-    assert.deepEqual(JSON.parse(r.body), { issuer: issuer.issuer, clientId: CLI_CLIENT_ID, audience: AUDIENCE, scopes: ['openid', 'profile', 'offline_access'] });
-    assert.ok(!r.body.includes('test-secret'), 'never the server\'s client secret');
+    assert.deepEqual(JSON.parse(r.body), {
+      issuer: issuer.issuer,
+      clientId: CLI_CLIENT_ID,
+      audience: AUDIENCE,
+      scopes: ['openid', 'profile', 'offline_access'],
+    });
+    assert.ok(!r.body.includes('test-secret'), "never the server's client secret");
     const none = await plain.request('GET', '/auth/oidc');
-    assert.deepEqual([none.status, none.headers.get('content-type'), none.body], [404, 'text/plain; charset=utf-8', 'OIDC login is not configured on this server\n']);
+    assert.deepEqual(
+      [none.status, none.headers.get('content-type'), none.body],
+      [404, 'text/plain; charset=utf-8', 'OIDC login is not configured on this server\n'],
+    );
     // The rest of /auth still needs a credential.
     assert.equal((await tp.request('GET', '/auth/session')).status, 401);
     const doc = JSON.parse((await tp.request('GET', '/skaha/openapi.json')).body) as { paths: Record<string, { get?: { security?: unknown[] } }> };
@@ -150,7 +172,13 @@ describe('skaha login --oidc: device and browser flows against a real issuer, an
     const username = randomName('dev');
     const login = await deviceLogin(home, tp.base, username);
     assert.equal(login.code, 0, login.stderr);
-    assert.match(login.stdout, new RegExp(`^logged in to ${tp.base} \\(v0\\) as ${username} through 127\\.0\\.0\\.1:\\d+ \\(device flow\\); context '${contextName(tp.base)}' saved in ${file}$`, 'm'));
+    assert.match(
+      login.stdout,
+      new RegExp(
+        `^logged in to ${tp.base} \\(v0\\) as ${username} through 127\\.0\\.0\\.1:\\d+ \\(device flow\\); context '${contextName(tp.base)}' saved in ${file}$`,
+        'm',
+      ),
+    );
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     const ctx = stored(file, contextName(tp.base));
     assert.equal(ctx.auth, 'oidc');

@@ -7,7 +7,12 @@ import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 import { buildImage as buildWithEngine } from '../../helpers/images.js';
 
 // The engine may not run yet when this file runs first: start it as the platform would.
-const docker = await connectEngine({ socketPath: '/run/skaha/podman.sock', containersConf: DEFAULT_CONTAINERS_CONF, startService: true, logFile: '/tmp/skaha-test-podman.log' });
+const docker = await connectEngine({
+  socketPath: '/run/skaha/podman.sock',
+  containersConf: DEFAULT_CONTAINERS_CONF,
+  startService: true,
+  logFile: '/tmp/skaha-test-podman.log',
+});
 const built: string[] = [];
 
 /** Build a small image FROM the headless reference image; removed when the tests end. */
@@ -18,16 +23,29 @@ async function buildImage(tag: string, containerfile: string, files: Record<stri
 
 const outcome = (results: RuleResult[], rule: string) => results.find((r) => r.rule.startsWith(rule))?.outcome;
 
-describe('skaha image check: the seed\'s container rules', () => {
+describe("skaha image check: the seed's container rules", () => {
   before(async () => {
-    await buildImage('localhost/skaha-test/root-only:1', `FROM ${HEADLESS_IMAGE}\nLABEL canfar.net/types=headless\nCMD ["/bin/sh", "-c", "touch /root/needs-root"]\n`);
+    await buildImage(
+      'localhost/skaha-test/root-only:1',
+      `FROM ${HEADLESS_IMAGE}\nLABEL canfar.net/types=headless\nCMD ["/bin/sh", "-c", "touch /root/needs-root"]\n`,
+    );
     await buildImage('localhost/skaha-test/no-xterm:1', `FROM ${HEADLESS_IMAGE}\nLABEL canfar.net/types=desktop-app\n`);
-    await buildImage('localhost/skaha-test/blocking-init:1', `FROM ${HEADLESS_IMAGE}\nLABEL canfar.net/types=desktop-app\nCOPY init.sh /skaha/init.sh\n`, { 'init.sh': '#!/bin/sh\nsleep 3600\n' });
-    await buildImage('localhost/skaha-test/startup-no-exec:1', `FROM ${HEADLESS_IMAGE}\nLABEL canfar.net/types=desktop-app\nCOPY startup.sh /skaha/startup.sh\n`, { 'startup.sh': '#!/bin/sh\nexport X=1\necho "ready"\n' });
+    await buildImage('localhost/skaha-test/blocking-init:1', `FROM ${HEADLESS_IMAGE}\nLABEL canfar.net/types=desktop-app\nCOPY init.sh /skaha/init.sh\n`, {
+      'init.sh': '#!/bin/sh\nsleep 3600\n',
+    });
+    await buildImage(
+      'localhost/skaha-test/startup-no-exec:1',
+      `FROM ${HEADLESS_IMAGE}\nLABEL canfar.net/types=desktop-app\nCOPY startup.sh /skaha/startup.sh\n`,
+      { 'startup.sh': '#!/bin/sh\nexport X=1\necho "ready"\n' },
+    );
     await buildImage('localhost/skaha-test/bad-label:1', `FROM ${HEADLESS_IMAGE}\nLABEL canfar.net/types=notebok\n`);
   });
   after(async () => {
-    for (const tag of built) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+    for (const tag of built)
+      await docker
+        .getImage(tag)
+        .remove({ force: true })
+        .catch(() => undefined);
   });
 
   const check = (image: string) => checkImage(docker, image, { launchScriptsDir: LAUNCH_SCRIPTS_DIR, portTimeoutMs: 30_000 });
@@ -35,7 +53,11 @@ describe('skaha image check: the seed\'s container rules', () => {
   it('passes the reference images', async () => {
     for (const image of [HEADLESS_IMAGE, WEB_IMAGE]) {
       const results = await check(image);
-      assert.deepEqual(results.filter((r) => r.outcome === 'fail'), [], image);
+      assert.deepEqual(
+        results.filter((r) => r.outcome === 'fail'),
+        [],
+        image,
+      );
       assert.ok(results.some((r) => r.rule.startsWith('runs as an arbitrary non-root uid') && r.outcome === 'pass'));
     }
   });

@@ -22,7 +22,15 @@ describe('Harbor catalog, against a replay of Harbor v2.0 API responses (Harbor 
     ...Array.from({ length: 130 }, (_, i) => ({ repository: 'bulk/tool', digest: digest(), tags: [`v${i}`], labels: ['headless'] })),
   ];
   before(async () => {
-    harbor = await startHarborReplay({ projects: [{ name: 'skaha', public: true }, { name: 'bulk', public: true }, { name: 'secret', public: false }], artifacts, robot });
+    harbor = await startHarborReplay({
+      projects: [
+        { name: 'skaha', public: true },
+        { name: 'bulk', public: true },
+        { name: 'secret', public: false },
+      ],
+      artifacts,
+      robot,
+    });
   });
   after(() => harbor.stop());
 
@@ -31,10 +39,14 @@ describe('Harbor catalog, against a replay of Harbor v2.0 API responses (Harbor 
     const images = await catalog.fetch();
     await catalog.close();
     const byId = new Map(images.map((i) => [i.id, i]));
-    assert.deepEqual(byId.get('images.example.org/skaha/notebook:1.2'), { id: 'images.example.org/skaha/notebook:1.2', types: ['notebook', 'headless'], digest: nb });
+    assert.deepEqual(byId.get('images.example.org/skaha/notebook:1.2'), {
+      id: 'images.example.org/skaha/notebook:1.2',
+      types: ['notebook', 'headless'],
+      digest: nb,
+    });
     assert.ok(!byId.has('images.example.org/skaha/notebook:latest'), 'only the first tag');
     assert.ok(![...byId.keys()].some((id) => id.includes('unlabelled') || id.includes('untagged')));
-    assert.deepEqual(byId.get('images.example.org/skaha/by-config-label:2.0')?.types, ['desktop-app'], 'the image\'s own label counts too');
+    assert.deepEqual(byId.get('images.example.org/skaha/by-config-label:2.0')?.types, ['desktop-app'], "the image's own label counts too");
     assert.deepEqual(byId.get('images.example.org/skaha/nested/carta:4.1')?.types, ['carta'], 'nested repository names');
     assert.equal(images.filter((i) => i.id.startsWith('images.example.org/bulk/tool:')).length, 130, 'every page');
     assert.ok(![...byId.keys()].some((id) => id.includes('/secret/')), 'private projects need credentials');
@@ -44,21 +56,31 @@ describe('Harbor catalog, against a replay of Harbor v2.0 API responses (Harbor 
     const catalog = new HarborCatalog({ url: harbor.url, username: robot.name, password: robot.secret, projects: ['secret'] });
     const images = await catalog.fetch();
     await catalog.close();
-    assert.deepEqual(images.map((i) => i.id), [`${new URL(harbor.url).host}/secret/casa:6.6`]);
+    assert.deepEqual(
+      images.map((i) => i.id),
+      [`${new URL(harbor.url).host}/secret/casa:6.6`],
+    );
     const wrong = new HarborCatalog({ url: harbor.url, username: robot.name, password: 'nope' });
     await assert.rejects(wrong.fetch(), (err: Error) => /GET \/api\/v2\.0\/projects: 401 UNAUTHORIZED/.test(err.message) && !err.message.includes('nope'));
     await wrong.close();
   });
 
-  it('sets an artifact\'s session types with Harbor labels: the global ones where they exist, else the project\'s, created by the robot; other labels left alone', async () => {
+  it("sets an artifact's session types with Harbor labels: the global ones where they exist, else the project's, created by the robot; other labels left alone", async () => {
     const catalog = new HarborCatalog({ url: harbor.url, username: robot.name, password: robot.secret });
     artifacts[0]!.labels.push('reviewed');
     await catalog.setTypes('skaha/notebook', '1.2', ['notebook', 'firefly'], SESSION_TYPES);
     assert.deepEqual(harbor.labelsOf('skaha/notebook', nb).sort(), ['firefly', 'notebook', 'reviewed']);
     const made = harbor.labels().filter((l) => l.name === 'firefly' || l.name === 'notebook');
-    assert.deepEqual(made, [{ name: 'notebook', scope: 'g' }, { name: 'firefly', scope: 'p', project: 'skaha' }], 'no global label made by a robot account');
+    assert.deepEqual(
+      made,
+      [
+        { name: 'notebook', scope: 'g' },
+        { name: 'firefly', scope: 'p', project: 'skaha' },
+      ],
+      'no global label made by a robot account',
+    );
     await catalog.setTypes('skaha/nested/carta', '4.1', ['carta', 'firefly'], SESSION_TYPES);
-    assert.equal(harbor.labels().filter((l) => l.name === 'firefly').length, 1, 'the project\'s label is found again, not made twice');
+    assert.equal(harbor.labels().filter((l) => l.name === 'firefly').length, 1, "the project's label is found again, not made twice");
     const again = (await catalog.fetch()).find((i) => i.digest === nb);
     assert.deepEqual(again?.types.sort(), ['firefly', 'notebook', 'reviewed']);
     await catalog.close();

@@ -36,7 +36,11 @@ async function push(docker: Docker, source: string, target: string, auth: { user
  */
 async function removeEngineImages(docker: Docker, hosts: string[]): Promise<void> {
   const names = (await docker.listImages()).flatMap((image) => image.RepoTags ?? []).filter((tag) => hosts.some((h) => tag.startsWith(`${h}/`)));
-  for (const name of names) await docker.getImage(name).remove().catch(() => undefined);
+  for (const name of names)
+    await docker
+      .getImage(name)
+      .remove()
+      .catch(() => undefined);
 }
 
 /** A headless image with a layer of its own (random bytes), so its pull downloads something. */
@@ -67,15 +71,29 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   let reg: TestRegistry;
   let tp: TestPlatform;
   let pusher: { username: string; password: string; serveraddress: string };
-  const registrySource = () => ({ kind: 'registry' as const, url: reg.url, caFile: reg.caFile, username: 'lister', password: 'list-secret', repositories: ['pub/', 'private/'] });
+  const registrySource = () => ({
+    kind: 'registry' as const,
+    url: reg.url,
+    caFile: reg.caFile,
+    username: 'lister',
+    password: 'list-secret',
+    repositories: ['pub/', 'private/'],
+  });
 
   let slow: Awaited<ReturnType<typeof slowPathTo>>;
   /** Every line the server logs, with its level. */
   const logged: string[] = [];
-  const log = { info: (m: string) => void logged.push(`info ${m}`), warn: (m: string) => void logged.push(`warn ${m}`), error: (m: string) => void logged.push(`error ${m}`) };
+  const log = {
+    info: (m: string) => void logged.push(`info ${m}`),
+    warn: (m: string) => void logged.push(`warn ${m}`),
+    error: (m: string) => void logged.push(`error ${m}`),
+  };
   /** No registry secret, nor its Basic form, in anything the server logged so far. */
   const assertNoSecretLogged = () => {
-    assert.ok(logged.some((l) => / \/skaha\/v0\/session /.test(l)), 'request lines are logged (and so checked)');
+    assert.ok(
+      logged.some((l) => / \/skaha\/v0\/session /.test(l)),
+      'request lines are logged (and so checked)',
+    );
     for (const [user, secret] of Object.entries(reg.users)) {
       const forms = [secret, Buffer.from(`${user}:${secret}`).toString('base64')];
       const line = logged.find((l) => forms.some((f) => l.includes(f)));
@@ -93,15 +111,16 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     cleanup.add(() => removeEngineImages(docker, [reg.host, slow.host]));
     installRegistryAuthorities([{ kind: 'registry', url: slow.url, caFile: reg.caFile }], DEFAULT_ENGINE_HOME);
     pusher = { username: 'pusher', password: 'push-secret', serveraddress: reg.host };
-    tp = await startPlatform(cleanup.add, {
-      registryHosts: ['images.canfar.net', reg.host, slow.host],
-      catalog: {
-        sources: [
-          { kind: 'local' },
-          registrySource(),
-        ],
+    tp = await startPlatform(
+      cleanup.add,
+      {
+        registryHosts: ['images.canfar.net', reg.host, slow.host],
+        catalog: {
+          sources: [{ kind: 'local' }, registrySource()],
+        },
       },
-    }, { log });
+      { log },
+    );
     installRegistryAuthorities([{ kind: 'registry', url: reg.url, caFile: reg.caFile }], DEFAULT_ENGINE_HOME);
     await push(docker, HEADLESS_IMAGE, `${reg.host}/pub/headless:1.0`, pusher);
     await push(docker, HEADLESS_IMAGE, `${reg.host}/private/headless:1.0`, pusher);
@@ -117,24 +136,34 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
   });
   after(() => cleanup.run());
 
-  it('lists the registry images with the types from their canfar.net/types label, beside the engine\'s', async () => {
+  it("lists the registry images with the types from their canfar.net/types label, beside the engine's", async () => {
     const r = await tp.request('GET', '/skaha/v0/image', { token: (await tp.newUser()).token });
     assert.equal(r.status, 200);
     const images = JSON.parse(r.body) as Array<{ id: string; types: string[]; digest: string }>;
     const pub = images.find((i) => i.id === `${reg.host}/pub/headless:1.0`);
     assert.deepEqual(pub?.types, ['headless', 'notebook']);
     assert.match(pub!.digest, /^sha256:[0-9a-f]{64}$/);
-    assert.ok(images.some((i) => i.id === HEADLESS_IMAGE), 'local images stay listed');
+    assert.ok(
+      images.some((i) => i.id === HEADLESS_IMAGE),
+      'local images stay listed',
+    );
     assert.ok(!images.some((i) => i.id.includes('/hidden/')), 'repositories outside the configured prefixes are not listed');
-    const notebooks = JSON.parse((await tp.request('GET', '/skaha/v1/image', { token: (await tp.newUser()).token, query: { type: 'notebook' } })).body) as Array<{ id: string }>;
+    const notebooks = JSON.parse(
+      (await tp.request('GET', '/skaha/v1/image', { token: (await tp.newUser()).token, query: { type: 'notebook' } })).body,
+    ) as Array<{ id: string }>;
     assert.ok(notebooks.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
-    assert.deepEqual(JSON.parse((await tp.request('GET', '/skaha/v0/repository', { token: (await tp.newUser()).token })).body), ['images.canfar.net', reg.host, slow.host]);
+    assert.deepEqual(JSON.parse((await tp.request('GET', '/skaha/v0/repository', { token: (await tp.newUser()).token })).body), [
+      'images.canfar.net',
+      reg.host,
+      slow.host,
+    ]);
   });
 
   it('launches an image by its registry reference: answered at once, pulled with progress in view=events, then run', async () => {
     const user = await tp.newUser();
-    const unique = (JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: user.token, query: { type: 'headless' } })).body) as Array<{ id: string }>)
-      .find((i) => i.id.startsWith(`${reg.host}/pub/unique:`))!.id;
+    const unique = (
+      JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: user.token, query: { type: 'headless' } })).body) as Array<{ id: string }>
+    ).find((i) => i.id.startsWith(`${reg.host}/pub/unique:`))!.id;
     const id = await launch(tp, user.token, { name: 'pulled', image: unique, type: 'headless', cmd: 'ls', args: '-l /opt/blob' });
     const status = await tp.waitStatus(user.token, id, ['Succeeded', 'Failed'], 120_000);
     const events = (await tp.request('GET', `/skaha/v0/session/${id}`, { token: user.token, query: { view: 'events' } })).body;
@@ -143,10 +172,13 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.match(events, /Pulled\s+Successfully pulled image "[^"]+" in [\d.]+s/);
     const logs = (await tp.request('GET', `/skaha/v0/session/${id}`, { token: user.token, query: { view: 'logs' } })).body;
     assert.match(logs, /8388608 .*\/opt\/blob/);
-    await docker.getImage(unique).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getImage(unique)
+      .remove({ force: true })
+      .catch(() => undefined);
   });
 
-  it('shows a slow pull\'s progress in bytes while the session is Pending, from the engine\'s own progress messages', async () => {
+  it("shows a slow pull's progress in bytes while the session is Pending, from the engine's own progress messages", async () => {
     const user = await tp.newUser();
     const image = `${reg.host}/pub/progress:${Date.now()}`;
     await buildUniqueImage(docker, image);
@@ -166,8 +198,14 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     }
     assert.equal(await tp.waitStatus(user.token, id, ['Succeeded', 'Failed'], 120_000), 'Succeeded');
     assert.ok(seen.length > 0, 'bytes read of bytes known were shown while it pulled');
-    assert.ok(seen.some((p) => /of [\d.]+ MB$/.test(p) && Number(/of ([\d.]+) MB/.exec(p)![1]) >= 8), `the 8 MiB layer is counted: ${[...new Set(seen)].join(' | ')}`);
-    await docker.getImage(image.replace(reg.host, slow.host)).remove({ force: true }).catch(() => undefined);
+    assert.ok(
+      seen.some((p) => /of [\d.]+ MB$/.test(p) && Number(/of ([\d.]+) MB/.exec(p)![1]) >= 8),
+      `the 8 MiB layer is counted: ${[...new Set(seen)].join(' | ')}`,
+    );
+    await docker
+      .getImage(image.replace(reg.host, slow.host))
+      .remove({ force: true })
+      .catch(() => undefined);
   });
 
   it('a private image fails unauthorized without credentials (reason in view=events) and runs with x-skaha-registry-auth', async () => {
@@ -181,17 +219,27 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.equal(info.status, 'Failed');
 
     const header = { 'x-skaha-registry-auth': Buffer.from('pusher:push-secret').toString('base64') };
-    const r = await tp.request('POST', '/skaha/v0/session', { token: user.token, form: { name: 'withauth', image, type: 'headless', cmd: 'true' }, headers: header });
+    const r = await tp.request('POST', '/skaha/v0/session', {
+      token: user.token,
+      form: { name: 'withauth', image, type: 'headless', cmd: 'true' },
+      headers: header,
+    });
     assert.equal(r.status, 200, r.body);
     assert.equal(await tp.waitStatus(user.token, r.body.trim(), ['Succeeded', 'Failed'], 60_000), 'Succeeded');
     // The credentials went to the engine for the pull only.
-    const dataFiles = fs.readdirSync(tp.dataDir, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(tp.dataDir, f)).isFile());
+    const dataFiles = fs
+      .readdirSync(tp.dataDir, { recursive: true })
+      .map(String)
+      .filter((f) => fs.statSync(path.join(tp.dataDir, f)).isFile());
     for (const f of dataFiles) assert.ok(!fs.readFileSync(path.join(tp.dataDir, f)).includes('push-secret'), `secret written to ${f}`);
-    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => undefined);
     assertNoSecretLogged();
   });
 
-  it('stored registry credentials (sealed at rest, never shown) pull a user\'s private images without the header, for that user only', async () => {
+  it("stored registry credentials (sealed at rest, never shown) pull a user's private images without the header, for that user only", async () => {
     const alice = await tp.newUser();
     const bob = await tp.newUser();
     const image = `${reg.host}/private/headless:1.0`;
@@ -200,7 +248,10 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     const stored = await cli(['registry', 'login', reg.host, '-u', 'pusher'], { SKAHA_REGISTRY_SECRET: 'push-secret' });
     assert.equal(stored.code, 0, stored.stderr);
     const listed = JSON.parse((await cli(['registry', 'ls', '--json'])).stdout) as Array<Record<string, string>>;
-    assert.deepEqual(listed.map((c) => [c.host, c.username]), [[reg.host, 'pusher']]);
+    assert.deepEqual(
+      listed.map((c) => [c.host, c.username]),
+      [[reg.host, 'pusher']],
+    );
     assert.ok(!JSON.stringify(listed).includes('push-secret'));
     const db = fs.readFileSync(path.join(tp.dataDir, 'skaha.db'));
     const wal = fs.existsSync(path.join(tp.dataDir, 'skaha.db-wal')) ? fs.readFileSync(path.join(tp.dataDir, 'skaha.db-wal')) : Buffer.alloc(0);
@@ -216,7 +267,7 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     // Bad input: one line, nothing stored.
     const bad = await tp.request('PUT', `/auth/registry/${reg.host}`, { token: bob.token, query: { username: 'x', secret: 'in-the-url' } });
     assert.equal(bad.status, 400);
-    assert.equal(bad.body, 'a registry username is required (without \':\')\n');
+    assert.equal(bad.body, "a registry username is required (without ':')\n");
     const unknownHost = await tp.request('PUT', '/auth/registry/elsewhere.example', { token: bob.token, form: { username: 'x', secret: 'y' } });
     assert.equal(unknownHost.status, 400);
     assert.match(unknownHost.body, /^not a registry of this platform: elsewhere\.example/);
@@ -249,7 +300,11 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     const launchAsBob = (form: Record<string, string>, headers: Record<string, string> = {}, version = 'v0') =>
       again.request('POST', `/skaha/${version}/session`, { token: bob.token, form, headers });
     const bobHasNothing = async (why: string) => {
-      assert.deepEqual(again.platform.backend.list().filter((s) => s.username === bob.username), [], why);
+      assert.deepEqual(
+        again.platform.backend.list().filter((s) => s.username === bob.username),
+        [],
+        why,
+      );
       assert.deepEqual(await docker.listContainers({ all: true, filters: { label: [`${LABEL.username}=${bob.username}`] } }), [], why);
     };
 
@@ -296,10 +351,14 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.equal(own.status, 200, own.body);
     assert.equal(await again.waitStatus(bob.token, own.body.trim(), ['Succeeded', 'Failed'], 60_000), 'Succeeded');
     for (const s of again.platform.backend.list().filter((s) => s.image === image || s.image === publicImage)) await again.platform.backend.delete(s.id);
-    for (const ref of [image, publicImage]) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
+    for (const ref of [image, publicImage])
+      await docker
+        .getImage(ref)
+        .remove({ force: true })
+        .catch(() => undefined);
   });
 
-  it('a desktop-app image is held to the registry hosts and pulled with the user\'s stored credentials, as a session\'s', async () => {
+  it("a desktop-app image is held to the registry hosts and pulled with the user's stored credentials, as a session's", async () => {
     const user = await tp.newUser('apps');
     const image = `${reg.host}/private/terminal:${Date.now()}`;
     await push(docker, TERMINAL_IMAGE, image, pusher);
@@ -309,13 +368,17 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.equal(await tp.waitStatus(user.token, desktop, ['Running']), 'Running');
 
     const elsewhere = await tp.request('POST', `/skaha/v0/session/${desktop}/app`, { token: user.token, form: { image: 'docker.io/library/debian:12' } });
-    assert.deepEqual([elsewhere.status, elsewhere.body], [400, `session image 'docker.io/library/debian:12' must come from one of [images.canfar.net, ${reg.host}, ${slow.host}]\n`]);
+    assert.deepEqual(
+      [elsewhere.status, elsewhere.body],
+      [400, `session image 'docker.io/library/debian:12' must come from one of [images.canfar.net, ${reg.host}, ${slow.host}]\n`],
+    );
 
     const app = await tp.request('POST', `/skaha/v0/session/${desktop}/app`, { token: user.token, form: { image } });
     assert.equal(app.status, 200, app.body);
     let status = '';
     for (let i = 0; i < 240 && status !== 'Running' && status !== 'Failed'; i++) {
-      status = (JSON.parse((await tp.request('GET', `/skaha/v0/session/${desktop}/app/${app.body.trim()}`, { token: user.token })).body) as { status: string }).status;
+      status = (JSON.parse((await tp.request('GET', `/skaha/v0/session/${desktop}/app/${app.body.trim()}`, { token: user.token })).body) as { status: string })
+        .status;
       if (status !== 'Running') await new Promise((r) => setTimeout(r, 500));
     }
     assert.equal(status, 'Running', 'the private app image was pulled with the stored credentials');
@@ -340,7 +403,10 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     assert.match(brokenEvents, /Pulled\s+Successfully pulled image/);
     assert.match(brokenEvents, /Warning\s+Failed\s+Pulled image "[^"]+", but its container could not be started: .*\/no\/such\/command/);
     assert.doesNotMatch(brokenEvents, /Failed to pull image/);
-    await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    await docker
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => undefined);
   });
 
   it('lists the good images of a registry when some of its tags are broken, and says which it skipped, once per refresh', async () => {
@@ -357,20 +423,38 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
       await client.putManifest('pub/odd', 'empty', index, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: index, manifests: [] })));
       const blob = await client.putBlob('pub/odd', Buffer.from('not json'));
       const manifest = 'application/vnd.oci.image.manifest.v1+json';
-      await client.putManifest('pub/odd', 'artifact', manifest, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: manifest, config: { mediaType: 'application/x-skaha-test', digest: blob, size: 8 }, layers: [] })));
+      await client.putManifest(
+        'pub/odd',
+        'artifact',
+        manifest,
+        Buffer.from(
+          JSON.stringify({ schemaVersion: 2, mediaType: manifest, config: { mediaType: 'application/x-skaha-test', digest: blob, size: 8 }, layers: [] }),
+        ),
+      );
     } finally {
       await client.close();
     }
 
     const warnings: string[] = [];
-    const catalog = new RegistryCatalog({ url: reg.url, caFile: reg.caFile, username: 'lister', password: 'list-secret', repositories: ['pub/'], log: { warn: (m) => warnings.push(m) } });
+    const catalog = new RegistryCatalog({
+      url: reg.url,
+      caFile: reg.caFile,
+      username: 'lister',
+      password: 'list-secret',
+      repositories: ['pub/'],
+      log: { warn: (m) => warnings.push(m) },
+    });
     try {
       for (let refresh = 0; refresh < 2; refresh++) {
         warnings.length = 0;
         const ids = (await catalog.fetch()).map((i) => i.id);
         assert.ok(ids.includes(`${reg.host}/pub/headless:1.0`), 'the good images are listed');
         assert.ok(!ids.some((id) => id.includes('/pub/broken:') || id.includes('/pub/odd:')), ids.join());
-        assert.deepEqual(warnings.map((w) => /skipping (\S+): /.exec(w)?.[1]).sort(), ['pub/broken:1.0', 'pub/odd:artifact', 'pub/odd:empty'], warnings.join('\n'));
+        assert.deepEqual(
+          warnings.map((w) => /skipping (\S+): /.exec(w)?.[1]).sort(),
+          ['pub/broken:1.0', 'pub/odd:artifact', 'pub/odd:empty'],
+          warnings.join('\n'),
+        );
         assert.ok(!warnings.join('\n').includes('list-secret'));
       }
     } finally {
@@ -385,7 +469,10 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
 
   it('an unlisted image needs credentials before anything is made (v0)', async () => {
     const user = await tp.newUser();
-    const r = await tp.request('POST', '/skaha/v0/session', { token: user.token, form: { name: 'hidden', image: `${reg.host}/hidden/headless:1.0`, type: 'headless' } });
+    const r = await tp.request('POST', '/skaha/v0/session', {
+      token: user.token,
+      form: { name: 'hidden', image: `${reg.host}/hidden/headless:1.0`, type: 'headless' },
+    });
     assert.equal(r.status, 400);
     assert.match(r.body, /^No authentication provided for unknown or private image/);
     assert.equal(tp.platform.backend.list().filter((s) => s.username === user.username).length, 0);
@@ -408,7 +495,13 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
     await assert.rejects(docker.getImage(target).inspect(), 'the push tag is not left in the engine');
 
     await tp.platform.catalog.refresh();
-    const listed = (JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: (await tp.newUser()).token })).body) as Array<{ id: string; types: string[]; digest: string }>).find((i) => i.id === target);
+    const listed = (
+      JSON.parse((await tp.request('GET', '/skaha/v0/image', { token: (await tp.newUser()).token })).body) as Array<{
+        id: string;
+        types: string[];
+        digest: string;
+      }>
+    ).find((i) => i.id === target);
     assert.deepEqual(listed, { id: target, types: ['headless'], digest: result.digest });
 
     const changed = await skaha(['image', 'types', target, '--set', 'headless,contributed'], env);
@@ -448,7 +541,10 @@ describe('images from a real OCI registry (docker-registry with TLS and token au
       assert.ok(images.some((i) => i.id === `${reg.host}/pub/headless:1.0`));
       const availability = await (await fetch(`${tp.base}/skaha/availability`)).text();
       assert.match(availability, /Image catalog: registry 127\.0\.0\.1:\d+: .*(ECONNREFUSED|connect)/);
-      assert.ok(logged.some((l) => l.startsWith('warn ') && l.includes(`registry ${reg.host}`)), 'the failing registry is in the server\'s log');
+      assert.ok(
+        logged.some((l) => l.startsWith('warn ') && l.includes(`registry ${reg.host}`)),
+        "the failing registry is in the server's log",
+      );
     } finally {
       await reg.resume();
     }

@@ -24,7 +24,7 @@ describe('reference session images, launched as their types', () => {
     // The Jupyter API, through the proxy, lists the user's home; the server runs as the user.
     const contents = await openThroughProxy(tp, `/session/notebook/${id}/api/contents/arc/home/${username}`, bearer);
     assert.equal(contents.status, 200);
-    assert.equal((await contents.json() as { type: string }).type, 'directory');
+    assert.equal(((await contents.json()) as { type: string }).type, 'directory');
     assert.match(await execIn(id, ['id', '-un']), new RegExp(`^${username}$`, 'm'));
   });
 
@@ -56,9 +56,9 @@ describe('reference session images, launched as their types', () => {
       tree = await execIn(id, ['xwininfo', '-root', '-tree'], display);
       if (!tree.includes('terminal-1-0')) await new Promise((r) => setTimeout(r, 500));
     }
-    assert.match(tree, /"terminal-1-0"/, 'the app\'s xterm window is on the desktop\'s display');
+    assert.match(tree, /"terminal-1-0"/, "the app's xterm window is on the desktop's display");
     const logs = (await tp.request('GET', `/skaha/v0/session/${id}`, { token, query: { view: 'logs' } })).body;
-    assert.match(logs, /skaha terminal: init as uid \d+/, 'the app\'s /skaha/init.sh ran (its output is in the desktop\'s logs)');
+    assert.match(logs, /skaha terminal: init as uid \d+/, "the app's /skaha/init.sh ran (its output is in the desktop's logs)");
     // Without the desktop's cookie, the display refuses clients.
     const refused = await execIn(id, ['sh', '-c', 'XAUTHORITY=/dev/null xwininfo -root 2>&1 | head -1'], ['DISPLAY=127.0.0.1:1']);
     assert.match(refused, /unable to open display|Authorization required|No protocol specified/i);

@@ -37,60 +37,69 @@ function spec(id: string, image: string, storageDir: string): LaunchSpec {
   };
 }
 
-describe('the Kubernetes backend when things go wrong', { skip: missingKubeBinaries().filter((b) => b !== 'helm').length > 0 && 'needs the control-plane binaries (scripts/test.sh builds them)' }, () => {
-  let cluster: KubeCluster | undefined;
-  const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-k8s-down-'));
-  after(async () => {
-    await cluster?.stop();
-    fs.rmSync(storageDir, { recursive: true, force: true });
-  });
-
-  it('refuses a bad image with 400, removes a half-made session, answers 503 once the API server is gone, and keeps its index', async () => {
-    cluster = await startKubeCluster();
-    await createNamespace(cluster, 'down');
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfigPath);
-    const options: ConstructorParameters<typeof KubernetesBackend>[1] = {
-      namespace: 'down',
-      storage: { kind: 'hostPath', hostPath: storageDir },
-      storageHostDir: storageDir,
-      launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: 'skaha-launch-scripts' },
-      imagePullPolicy: 'IfNotPresent',
-      nodeSelector: {},
-      ttlAfterFinishedSeconds: { headless: 3600, interactive: 86400 },
-      log: quiet,
-    };
-    const backend = new KubernetesBackend(kc, options);
-    await backend.start();
-
-    await assert.rejects(backend.create(spec('badimage', 'images.canfar.net/Not An Image', storageDir)), (err: SkahaError) => err.statusCode === 400);
-    const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' });
-    assert.equal(jobs.items.length, 0, 'nothing was made for it');
-
-    // A part that cannot be made (here: its Service name is taken) takes the Job down with it.
-    await kc.makeApiClient(CoreV1Api).createNamespacedService({
-      namespace: 'down',
-      body: { metadata: { name: 'skaha-contributed-svc-clash001' }, spec: { ports: [{ port: 80 }] } },
+describe(
+  'the Kubernetes backend when things go wrong',
+  { skip: missingKubeBinaries().filter((b) => b !== 'helm').length > 0 && 'needs the control-plane binaries (scripts/test.sh builds them)' },
+  () => {
+    let cluster: KubeCluster | undefined;
+    const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-k8s-down-'));
+    after(async () => {
+      await cluster?.stop();
+      fs.rmSync(storageDir, { recursive: true, force: true });
     });
-    await assert.rejects(backend.create(spec('clash001', 'images.canfar.net/skaha/webapp:1.0', storageDir)), (err: SkahaError) => err.statusCode === 503);
-    assert.equal(backend.get('clash001'), undefined, 'not listed');
-    for (let i = 0; i < 100 && (await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' })).items.length > 0; i++) await new Promise((r) => setTimeout(r, 100));
-    assert.equal((await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' })).items.length, 0, 'its Job is gone');
 
-    await backend.create(spec('kept0001', 'images.canfar.net/skaha/webapp:1.0', storageDir));
-    await backend.create(spec('kept0001', 'images.canfar.net/skaha/webapp:1.0', storageDir));
-    assert.equal(backend.list().length, 1, 'create is idempotent');
+    it('refuses a bad image with 400, removes a half-made session, answers 503 once the API server is gone, and keeps its index', async () => {
+      cluster = await startKubeCluster();
+      await createNamespace(cluster, 'down');
+      const kc = new KubeConfig();
+      kc.loadFromFile(cluster.kubeconfigPath);
+      const options: ConstructorParameters<typeof KubernetesBackend>[1] = {
+        namespace: 'down',
+        storage: { kind: 'hostPath', hostPath: storageDir },
+        storageHostDir: storageDir,
+        launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: 'skaha-launch-scripts' },
+        imagePullPolicy: 'IfNotPresent',
+        nodeSelector: {},
+        ttlAfterFinishedSeconds: { headless: 3600, interactive: 86400 },
+        log: quiet,
+      };
+      const backend = new KubernetesBackend(kc, options);
+      await backend.start();
 
-    await cluster.stop();
-    await assert.rejects(backend.create(spec('during01', 'images.canfar.net/skaha/webapp:1.0', storageDir)), (err: SkahaError) => {
-      assert.equal(err.statusCode, 503);
-      assert.match(err.message, /^temporarily unavailable/);
-      return true;
+      await assert.rejects(backend.create(spec('badimage', 'images.canfar.net/Not An Image', storageDir)), (err: SkahaError) => err.statusCode === 400);
+      const jobs = await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' });
+      assert.equal(jobs.items.length, 0, 'nothing was made for it');
+
+      // A part that cannot be made (here: its Service name is taken) takes the Job down with it.
+      await kc.makeApiClient(CoreV1Api).createNamespacedService({
+        namespace: 'down',
+        body: { metadata: { name: 'skaha-contributed-svc-clash001' }, spec: { ports: [{ port: 80 }] } },
+      });
+      await assert.rejects(backend.create(spec('clash001', 'images.canfar.net/skaha/webapp:1.0', storageDir)), (err: SkahaError) => err.statusCode === 503);
+      assert.equal(backend.get('clash001'), undefined, 'not listed');
+      for (let i = 0; i < 100 && (await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' })).items.length > 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await kc.makeApiClient(BatchV1Api).listNamespacedJob({ namespace: 'down' })).items.length, 0, 'its Job is gone');
+
+      await backend.create(spec('kept0001', 'images.canfar.net/skaha/webapp:1.0', storageDir));
+      await backend.create(spec('kept0001', 'images.canfar.net/skaha/webapp:1.0', storageDir));
+      assert.equal(backend.list().length, 1, 'create is idempotent');
+
+      await cluster.stop();
+      await assert.rejects(backend.create(spec('during01', 'images.canfar.net/skaha/webapp:1.0', storageDir)), (err: SkahaError) => {
+        assert.equal(err.statusCode, 503);
+        assert.match(err.message, /^temporarily unavailable/);
+        return true;
+      });
+      assert.deepEqual(
+        backend.list().map((r) => r.id),
+        ['kept0001'],
+        'the index still answers, with nothing half-made in it',
+      );
+      assert.equal((await backend.availability()).available, false);
+      await backend.close();
+
+      await assert.rejects(new KubernetesBackend(kc, options).start(), /cannot write ConfigMap .*ECONNREFUSED/, 'a start against nothing throws');
     });
-    assert.deepEqual(backend.list().map((r) => r.id), ['kept0001'], 'the index still answers, with nothing half-made in it');
-    assert.equal((await backend.availability()).available, false);
-    await backend.close();
-
-    await assert.rejects(new KubernetesBackend(kc, options).start(), /cannot write ConfigMap .*ECONNREFUSED/, 'a start against nothing throws');
-  });
-});
+  },
+);

@@ -105,7 +105,10 @@ describe('Kubernetes test control plane (etcd, apiserver, controller-manager, sc
       () => {},
     );
     try {
-      await batch.createNamespacedJob({ namespace: ns, body: job('boom', { 'skaha.test/complete-after': '0s', 'skaha.test/exit-code': '3' }, { ttlSecondsAfterFinished: 1 }) });
+      await batch.createNamespacedJob({
+        namespace: ns,
+        body: job('boom', { 'skaha.test/complete-after': '0s', 'skaha.test/exit-code': '3' }, { ttlSecondsAfterFinished: 1 }),
+      });
       await until('Job boom Failed', async () => failed);
     } finally {
       watching.abort();
@@ -153,7 +156,12 @@ describe('Kubernetes test control plane (etcd, apiserver, controller-manager, sc
     const watch = new k8s.Watch(kc);
     let firstEnded = false;
     const seen: string[] = [];
-    const first = await watch.watch(`/api/v1/namespaces/${ns}/pods`, {}, () => {}, () => (firstEnded = true));
+    const first = await watch.watch(
+      `/api/v1/namespaces/${ns}/pods`,
+      {},
+      () => {},
+      () => (firstEnded = true),
+    );
     const t0 = Date.now();
     await cluster.restartApiServer();
     console.log(`# kube-apiserver restarted in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -169,7 +177,10 @@ describe('Kubernetes test control plane (etcd, apiserver, controller-manager, sc
     );
     try {
       await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'after-restart' }, spec: { containers: [{ name: 'main', image: 'x' }] } } });
-      await until('ADDED and Running events for after-restart', async () => seen.some((s) => s.startsWith('ADDED after-restart')) && seen.some((s) => s === 'MODIFIED after-restart Running'));
+      await until(
+        'ADDED and Running events for after-restart',
+        async () => seen.some((s) => s.startsWith('ADDED after-restart')) && seen.some((s) => s === 'MODIFIED after-restart Running'),
+      );
     } finally {
       second.abort();
     }

@@ -23,7 +23,8 @@ const noHelm = missing.includes('helm') && `helm is missing in ${kubeBinDir()} (
 const noCluster = missing.length > 0 && `Kubernetes test binaries missing in ${kubeBinDir()}: ${missing.join(', ')} (scripts/test.sh builds them)`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const configOf = (objects: k8s.KubernetesObject[]) => JSON.parse(pick<k8s.V1ConfigMap>(objects, 'ConfigMap', 'skaha-config').data!['config.json']!) as Record<string, any>;
+const configOf = (objects: k8s.KubernetesObject[]) =>
+  JSON.parse(pick<k8s.V1ConfigMap>(objects, 'ConfigMap', 'skaha-config').data!['config.json']!) as Record<string, any>;
 const rulesOf = (role: k8s.V1Role) => (role.rules ?? []).map((r) => [r.apiGroups, r.resources, r.verbs]);
 const mountsOf = (d: k8s.V1Deployment) => Object.fromEntries((d.spec!.template.spec!.containers[0]!.volumeMounts ?? []).map((m) => [m.name, m.mountPath]));
 const volumesOf = (d: k8s.V1Deployment) => Object.fromEntries((d.spec!.template.spec!.volumes ?? []).map((v) => [v.name, v]));
@@ -44,7 +45,16 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
   it('default values: a config the server accepts, least RBAC in the workload namespace, a confined server', () => {
     const objects = renderChart('skaha', 'skaha-system');
     assert.deepEqual(objects.map((o) => o.kind).sort(), [
-      'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'PersistentVolumeClaim', 'Role', 'RoleBinding', 'Service', 'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'Deployment',
+      'Namespace',
+      'PersistentVolumeClaim',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
     ]);
     const raw = configOf(objects);
     assert.deepEqual(schemaUnknownKeys(raw, ConfigSchema), [], 'every config.json key is one of the schema');
@@ -53,20 +63,24 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     assert.deepEqual([config.host, config.port, config.dataDir, config.publicUrl], ['0.0.0.0', 8555, '/var/lib/skaha', '']);
     assert.deepEqual(config.kubernetes.storage, { kind: 'pvc', claimName: 'skaha-storage', hostPath: '' });
     assert.equal(config.kubernetes.namespace, 'skaha-workload');
-    assert.equal(config.kubernetes.kubeconfig, '', 'in the cluster: the pod\'s service account');
+    assert.equal(config.kubernetes.kubeconfig, '', "in the cluster: the pod's service account");
     assert.equal(config.kubernetes.sessionsApiUrl, 'http://skaha.skaha-system.svc:8555', 'desktops call the API through the Service');
     assert.deepEqual([config.registryHosts, config.sessions.expirySeconds, config.sessions.maxUserSessions], [['images.canfar.net'], 345600, 5]);
-    assert.equal(config.resources.file, '', 'no resource context: skaha\'s chart defaults');
+    assert.equal(config.resources.file, '', "no resource context: skaha's chart defaults");
 
     const role = pick<k8s.V1Role>(objects, 'Role');
     assert.equal(role.metadata?.namespace, 'skaha-workload');
     assert.deepEqual(rulesOf(role), ROLE_RULES);
     const binding = pick<k8s.V1RoleBinding>(objects, 'RoleBinding');
     assert.equal(binding.metadata?.namespace, 'skaha-workload');
-    assert.deepEqual(binding.subjects?.map((s) => [s.kind, s.name, s.namespace]), [['ServiceAccount', 'skaha', 'skaha-system']]);
+    assert.deepEqual(
+      binding.subjects?.map((s) => [s.kind, s.name, s.namespace]),
+      [['ServiceAccount', 'skaha', 'skaha-system']],
+    );
     assert.deepEqual(rulesOf(pick<k8s.V1ClusterRole>(objects, 'ClusterRole')), [[[''], ['nodes'], ['list']]]);
     for (const o of objects) {
-      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind!)) assert.equal(o.metadata?.namespace, 'skaha-system', `${o.kind} in the release namespace`);
+      if (!['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind!))
+        assert.equal(o.metadata?.namespace, 'skaha-system', `${o.kind} in the release namespace`);
     }
 
     const deployment = pick<k8s.V1Deployment>(objects, 'Deployment');
@@ -101,13 +115,16 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     const objects = renderChart('skaha', 'skaha-full', fullValues('skaha-wl-full'));
     const config = resolveConfig(configOf(objects));
     assert.equal(config.publicUrl, 'https://skaha.example.org', 'the ingress host, with TLS');
-    assert.deepEqual(config.registryHosts, ['images.canfar.net', 'images.example.org'], 'skaha\'s space-separated form is split');
+    assert.deepEqual(config.registryHosts, ['images.canfar.net', 'images.example.org'], "skaha's space-separated form is split");
     assert.deepEqual([config.sessions.expirySeconds, config.sessions.maxUserSessions], [7200, 3]);
     assert.deepEqual(config.kubernetes.storage, { kind: 'pvc', claimName: 'cavern', hostPath: '' });
     assert.equal(config.kubernetes.namespace, 'skaha-wl-full');
     assert.deepEqual(config.kubernetes.nodeSelector, { type: 'kwok' });
     assert.equal(config.oidc.issuer, 'https://iam.example.org/');
-    assert.deepEqual(config.catalog.sources.map((s) => [s.kind, s.url, s.projects]), [['harbor', 'https://images.example.org', ['skaha']]]);
+    assert.deepEqual(
+      config.catalog.sources.map((s) => [s.kind, s.url, s.projects]),
+      [['harbor', 'https://images.example.org', ['skaha']]],
+    );
     assert.equal(config.resources.file, '/etc/skaha/resources/k8s-resources.json');
 
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-ctx-')), 'k8s-resources.json');
@@ -122,13 +139,21 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     assert.equal(volumesOf(deployment)['user-storage']?.nfs?.server, 'nfs.example.org');
     const ingress = pick<k8s.V1Ingress>(objects, 'Ingress');
     assert.equal(ingress.spec?.ingressClassName, 'nginx');
-    assert.deepEqual(ingress.spec?.tls, [{ hosts: ['skaha.example.org', '*.sessions.example.org'], secretName: 'skaha-tls' }].map((t) => Object.assign(new k8s.V1IngressTLS(), t)));
+    assert.deepEqual(
+      ingress.spec?.tls,
+      [{ hosts: ['skaha.example.org', '*.sessions.example.org'], secretName: 'skaha-tls' }].map((t) => Object.assign(new k8s.V1IngressTLS(), t)),
+    );
     const [rule, sessionsRule] = ingress.spec!.rules!;
     assert.deepEqual([rule!.host, rule!.http?.paths[0]?.path, rule!.http?.paths[0]?.backend.service?.name], ['skaha.example.org', '/', 'skaha']);
     // Each session on its own origin: the wildcard host reaches the same server, which is told the domain.
     assert.deepEqual([sessionsRule!.host, sessionsRule!.http?.paths[0]?.backend.service?.name], ['*.sessions.example.org', 'skaha']);
     assert.equal(config.proxy.sessionsDomain, 'sessions.example.org');
-    assert.deepEqual(config.kubernetes.networkPolicy, { enabled: true, serverNamespace: 'skaha-full', serverPodLabels: { 'app.kubernetes.io/name': 'skaha', 'app.kubernetes.io/instance': 'skaha' }, blockedCidrs: [] });
+    assert.deepEqual(config.kubernetes.networkPolicy, {
+      enabled: true,
+      serverNamespace: 'skaha-full',
+      serverPodLabels: { 'app.kubernetes.io/name': 'skaha', 'app.kubernetes.io/instance': 'skaha' },
+      blockedCidrs: [],
+    });
     assert.equal(ingress.metadata?.annotations?.['nginx.ingress.kubernetes.io/proxy-read-timeout'], '3600');
     assert.equal(pick<k8s.V1Namespace>(objects, 'Namespace').metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
     const pvc = pick<k8s.V1PersistentVolumeClaim>(objects, 'PersistentVolumeClaim');
@@ -141,10 +166,19 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     );
     assert.equal(mountsOf(deployment)['certificate-listener'], '/etc/skaha/tls');
     assert.equal(volumesOf(deployment)['certificate-listener']?.secret?.secretName, 'skaha-certs');
-    assert.deepEqual(deployment.spec!.template.spec!.containers[0]!.ports!.map((p) => [p.name, p.containerPort]), [['http', 8555], ['https-certs', 8556]]);
+    assert.deepEqual(
+      deployment.spec!.template.spec!.containers[0]!.ports!.map((p) => [p.name, p.containerPort]),
+      [
+        ['http', 8555],
+        ['https-certs', 8556],
+      ],
+    );
     const certificates = pick<k8s.V1Service>(objects, 'Service', 'skaha-certificates');
     assert.equal(certificates.spec?.type, 'LoadBalancer');
-    assert.deepEqual(certificates.spec?.ports?.map((p) => [p.port, p.targetPort]), [[443, 'https-certs']]);
+    assert.deepEqual(
+      certificates.spec?.ports?.map((p) => [p.port, p.targetPort]),
+      [[443, 'https-certs']],
+    );
     assert.equal(certificates.metadata?.annotations?.['example.org/lb'], 'internal');
   });
 
@@ -153,7 +187,10 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
       [{ replicaCount: 2 }, /replicaCount > 1 needs a shared identity store/],
       [{ replicaCount: 2, sharedIdentityStore: true }, /replicaCount > 1 needs one ReadWriteMany data volume/],
       // A PostgreSQL identity store is a shared one.
-      [{ replicaCount: 2, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha' } } } }, /replicaCount > 1 needs one ReadWriteMany data volume/],
+      [
+        { replicaCount: 2, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha' } } } },
+        /replicaCount > 1 needs one ReadWriteMany data volume/,
+      ],
       [{ config: { kubernetes: { namespace: 'elsewhere' } } }, /config\.kubernetes\.namespace is set by the chart/],
       [{ config: { dataDir: '/data' } }, /config\.dataDir is set by the chart/],
       [{ userStorage: { kind: 'hostPath' } }, /userStorage\.hostPath: the node directory/],
@@ -164,21 +201,45 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
 
     // Idle culling reads the proxy activity of one process: with several replicas a notebook in
     // use through one would be culled by another. Refused, in one line.
-    const shared = { replicaCount: 2, persistence: { accessModes: ['ReadWriteMany'] }, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha' } } } };
-    const culling = helm(['template', 'skaha', CHART_DIR, '--namespace', 'skaha-system'], { ...shared, config: { ...shared.config, sessions: { idleCullSeconds: 3600 } } });
+    const shared = {
+      replicaCount: 2,
+      persistence: { accessModes: ['ReadWriteMany'] },
+      config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha' } } },
+    };
+    const culling = helm(['template', 'skaha', CHART_DIR, '--namespace', 'skaha-system'], {
+      ...shared,
+      config: { ...shared.config, sessions: { idleCullSeconds: 3600 } },
+    });
     assert.notEqual(culling.status, 0, 'refused');
     // Besides helm's own hint (--debug), one line: where, and the whole reason.
     const lines = culling.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('Use --debug flag'));
     assert.equal(lines.length, 1, culling.stderr);
-    assert.match(lines[0]!, /^Error: execution error at \(skaha\/templates\/deployment\.yaml:\d+:\d+\): replicaCount > 1 cannot cull idle notebooks: each replica sees only the proxy traffic it carries; set config\.sessions\.idleCullSeconds to 0 or run one replica$/);
-    assert.doesNotThrow(() => renderChart('skaha', 'skaha-system', { ...shared, config: { ...shared.config, sessions: { idleCullSeconds: 0 } } }), 'several replicas without culling');
-    assert.equal(resolveConfig(configOf(renderChart('skaha', 'skaha-system', { config: { sessions: { idleCullSeconds: 3600 } } }))).sessions.idleCullSeconds, 3600, 'one replica may cull');
-    const replicas = renderChart('skaha', 'skaha-system', { replicaCount: 2, persistence: { accessModes: ['ReadWriteMany'] }, config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha', passwordFile: '/etc/skaha-db/password' } } } });
+    assert.match(
+      lines[0]!,
+      /^Error: execution error at \(skaha\/templates\/deployment\.yaml:\d+:\d+\): replicaCount > 1 cannot cull idle notebooks: each replica sees only the proxy traffic it carries; set config\.sessions\.idleCullSeconds to 0 or run one replica$/,
+    );
+    assert.doesNotThrow(
+      () => renderChart('skaha', 'skaha-system', { ...shared, config: { ...shared.config, sessions: { idleCullSeconds: 0 } } }),
+      'several replicas without culling',
+    );
+    assert.equal(
+      resolveConfig(configOf(renderChart('skaha', 'skaha-system', { config: { sessions: { idleCullSeconds: 3600 } } }))).sessions.idleCullSeconds,
+      3600,
+      'one replica may cull',
+    );
+    const replicas = renderChart('skaha', 'skaha-system', {
+      replicaCount: 2,
+      persistence: { accessModes: ['ReadWriteMany'] },
+      config: { identity: { store: 'postgres', postgres: { url: 'postgres://skaha@db:5432/skaha', passwordFile: '/etc/skaha-db/password' } } },
+    });
     assert.equal(pick<k8s.V1Deployment>(replicas, 'Deployment').spec?.strategy?.type, 'RollingUpdate');
     assert.deepEqual(resolveConfig(configOf(replicas)).identity.postgres.url, 'postgres://skaha@db:5432/skaha');
     const hostPath = renderChart('skaha', 'skaha-system', { userStorage: { kind: 'hostPath', hostPath: '/srv/arc' } });
     assert.deepEqual(resolveConfig(configOf(hostPath)).kubernetes.storage, { kind: 'hostPath', hostPath: '/srv/arc', claimName: 'skaha-storage' });
-    assert.deepEqual(volumesOf(pick(hostPath, 'Deployment'))['user-storage']?.hostPath, Object.assign(new k8s.V1HostPathVolumeSource(), { path: '/srv/arc', type: 'Directory' }));
+    assert.deepEqual(
+      volumesOf(pick(hostPath, 'Deployment'))['user-storage']?.hostPath,
+      Object.assign(new k8s.V1HostPathVolumeSource(), { path: '/srv/arc', type: 'Directory' }),
+    );
   });
 });
 
@@ -204,7 +265,10 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
   const apply = (o: k8s.KubernetesObject, dryRun?: 'All') => objectApi.patch(o, undefined, dryRun, 'skaha-helm-test', true, k8s.PatchStrategy.ServerSideApply);
 
   it('accepts every object of both renders (server-side apply, dry run), once their namespaces exist', async () => {
-    for (const [release, values] of [['skaha-system', undefined], [FULL_NS, fullValues(WORKLOAD)]] as const) {
+    for (const [release, values] of [
+      ['skaha-system', undefined],
+      [FULL_NS, fullValues(WORKLOAD)],
+    ] as const) {
       const objects = renderChart('skaha', release, values);
       await createNamespace(cluster, release);
       for (const ns of objects.filter((o) => o.kind === 'Namespace')) await apply(ns);
@@ -214,7 +278,7 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
     }
   });
 
-  it('runs the server with the chart\'s ServiceAccount: sessions of every kind, with nothing forbidden', async () => {
+  it("runs the server with the chart's ServiceAccount: sessions of every kind, with nothing forbidden", async () => {
     const objects = renderChart('skaha', FULL_NS, fullValues(WORKLOAD));
     await createNamespace(cluster, FULL_NS);
     for (const o of [...objects.filter((o) => o.kind === 'Namespace'), ...objects.filter((o) => o.kind !== 'Namespace')]) await apply(o);
@@ -237,19 +301,27 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
     for (const [name, pem] of Object.entries(secretFiles)) fs.writeFileSync(path.join(certDir, name), pem, { mode: 0o400 });
     const local = (file: string) => path.join(certDir, path.basename(file));
     const tlsPort = await freePort();
-    const config = () => resolveConfig({
-      ...rendered,
-      host: '127.0.0.1',
-      port: 0,
-      publicUrl: '',
-      dataDir: path.join(tmp, 'data'),
-      storage: { ...rendered.storage, hostDir: arc },
-      resources: { file: resources },
-      kubernetes: { ...rendered.kubernetes, kubeconfig },
-      catalog: { sources: [{ kind: 'local' }] },
-      oidc: {},
-      tls: { ...rendered.tls, host: '127.0.0.1', port: tlsPort, certFile: local(rendered.tls.certFile), keyFile: local(rendered.tls.keyFile), clientCaFile: local(rendered.tls.clientCaFile) },
-    });
+    const config = () =>
+      resolveConfig({
+        ...rendered,
+        host: '127.0.0.1',
+        port: 0,
+        publicUrl: '',
+        dataDir: path.join(tmp, 'data'),
+        storage: { ...rendered.storage, hostDir: arc },
+        resources: { file: resources },
+        kubernetes: { ...rendered.kubernetes, kubeconfig },
+        catalog: { sources: [{ kind: 'local' }] },
+        oidc: {},
+        tls: {
+          ...rendered.tls,
+          host: '127.0.0.1',
+          port: tlsPort,
+          certFile: local(rendered.tls.certFile),
+          keyFile: local(rendered.tls.keyFile),
+          clientCaFile: local(rendered.tls.clientCaFile),
+        },
+      });
     const problems: string[] = [];
     const log = { info() {}, warn: (m: string) => void problems.push(m), error: (m: string) => void problems.push(m) };
     let platform: Platform = await createPlatform(config(), { log, requestLog: false });
@@ -311,13 +383,27 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
       assert.match(uid ?? '', /^\d+$/, 'session pods carry their uid');
       assert.deepEqual(policies.map((p) => p.metadata!.name).sort(), ['skaha-sessions', `skaha-user-${uid}`]);
       const sessions = policies.find((p) => p.metadata!.name === 'skaha-sessions')!.spec!;
-      const selects = (selector: k8s.V1LabelSelector | undefined, labels: Record<string, string>) => Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+      const selects = (selector: k8s.V1LabelSelector | undefined, labels: Record<string, string>) =>
+        Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
       assert.ok(selects(sessions.podSelector, webPod.metadata!.labels!), 'skaha-sessions selects the session pod');
       const plain = (value: unknown) => JSON.parse(JSON.stringify(value)) as unknown;
-      assert.deepEqual(plain(sessions.ingress), [{ _from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': FULL_NS } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'skaha', 'app.kubernetes.io/instance': 'skaha' } } }] }], 'only the server\'s pods may connect');
+      assert.deepEqual(
+        plain(sessions.ingress),
+        [
+          {
+            _from: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': FULL_NS } },
+                podSelector: { matchLabels: { 'app.kubernetes.io/name': 'skaha', 'app.kubernetes.io/instance': 'skaha' } },
+              },
+            ],
+          },
+        ],
+        "only the server's pods may connect",
+      );
       const own = policies.find((p) => p.metadata!.name === `skaha-user-${uid}`)!.spec!;
-      assert.ok(selects(own.podSelector, webPod.metadata!.labels!), 'the user\'s policy selects the user\'s pod');
-      assert.ok(!selects(own.podSelector, { ...webPod.metadata!.labels!, 'canfar.net/uid': String(Number(uid) + 1) }), 'and not another user\'s');
+      assert.ok(selects(own.podSelector, webPod.metadata!.labels!), "the user's policy selects the user's pod");
+      assert.ok(!selects(own.podSelector, { ...webPod.metadata!.labels!, 'canfar.net/uid': String(Number(uid) + 1) }), "and not another user's");
       assert.equal((await call('GET', '/skaha/v0/session?view=stats')).status, 200, 'nodes are listed');
 
       // A private image twice: the pull secret is created, then updated.
@@ -335,8 +421,9 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
       await sleep(Math.max(0, launched + 2100 - Date.now()));
       assert.equal((await call('POST', `/skaha/v0/session/${web}`, { action: 'renew' })).status, 200);
       const batch = kc.makeApiClient(k8s.BatchV1Api);
-      const deadline = async () => (await batch.listNamespacedJob({ namespace: WORKLOAD, labelSelector: `canfar.net/id=${web}` })).items[0]?.spec?.activeDeadlineSeconds ?? 0;
-      await until('renew moved the Job\'s deadline', async () => (await deadline()) > 7200);
+      const deadline = async () =>
+        (await batch.listNamespacedJob({ namespace: WORKLOAD, labelSelector: `canfar.net/id=${web}` })).items[0]?.spec?.activeDeadlineSeconds ?? 0;
+      await until("renew moved the Job's deadline", async () => (await deadline()) > 7200);
 
       // A second start finds the launch-scripts ConfigMap of its version there (a 409 on create,
       // nothing rewritten) and every session again.
@@ -346,13 +433,17 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
       assert.equal(await status(`/skaha/v0/session/${web}`), 'Running');
       for (const id of [web, desktop]) assert.equal((await call('DELETE', `/skaha/v0/session/${id}`)).status, 200);
       await until('both gone', async () => (await status(`/skaha/v0/session/${web}`)) === 404 && (await status(`/skaha/v0/session/${desktop}`)) === 404);
-      assert.deepEqual(problems.filter((m) => /forbidden|\b40[13]\b/i.test(m)), [], 'nothing was refused to the ServiceAccount');
+      assert.deepEqual(
+        problems.filter((m) => /forbidden|\b40[13]\b/i.test(m)),
+        [],
+        'nothing was refused to the ServiceAccount',
+      );
     } finally {
       await platform.close();
     }
   });
 
-  it('the server\'s pod passes Pod Security `baseline` (not `restricted`: it chowns new homes as root), hostPath storage neither', async () => {
+  it("the server's pod passes Pod Security `baseline` (not `restricted`: it chowns new homes as root), hostPath storage neither", async () => {
     const ns = 'skaha-psa';
     await createNamespace(cluster, ns);
     const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -361,7 +452,11 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
       await core.patchNamespace({ name: ns, body: [{ op: 'add', path: '/metadata/labels/pod-security.kubernetes.io~1enforce', value: level }] });
       const template = pick<k8s.V1Deployment>(renderChart('skaha', ns, values), 'Deployment').spec!.template;
       try {
-        await core.createNamespacedPod({ namespace: ns, dryRun: 'All', body: { metadata: { name: 'server', namespace: ns, labels: template.metadata?.labels }, spec: template.spec! } });
+        await core.createNamespacedPod({
+          namespace: ns,
+          dryRun: 'All',
+          body: { metadata: { name: 'server', namespace: ns, labels: template.metadata?.labels }, spec: template.spec! },
+        });
         return 'admitted';
       } catch (err) {
         const body = (err as { body?: string }).body;
@@ -376,22 +471,34 @@ describe('Helm chart: on a real API server', { skip: noCluster }, () => {
   it('the ServiceAccount may do nothing else: no reading secrets, no pods of its own, nothing in its own namespace', async () => {
     const authz = kc.makeApiClient(k8s.AuthorizationV1Api);
     const can = async (namespace: string | undefined, verb: string, resource: string, group = '', subresource?: string) =>
-      (await authz.createSubjectAccessReview({
-        body: {
-          spec: {
-            user: `system:serviceaccount:${FULL_NS}:skaha`,
-            groups: ['system:serviceaccounts', `system:serviceaccounts:${FULL_NS}`, 'system:authenticated'],
-            resourceAttributes: { namespace, verb, resource, group, ...(subresource ? { subresource } : {}) },
+      (
+        await authz.createSubjectAccessReview({
+          body: {
+            spec: {
+              user: `system:serviceaccount:${FULL_NS}:skaha`,
+              groups: ['system:serviceaccounts', `system:serviceaccounts:${FULL_NS}`, 'system:authenticated'],
+              resourceAttributes: { namespace, verb, resource, group, ...(subresource ? { subresource } : {}) },
+            },
           },
-        },
-      })).status?.allowed ?? false;
-    assert.equal(await can(WORKLOAD, 'update', 'jobs', 'batch', 'finalizers'), true, 'desktop-apps may block their desktop\'s deletion');
+        })
+      ).status?.allowed ?? false;
+    assert.equal(await can(WORKLOAD, 'update', 'jobs', 'batch', 'finalizers'), true, "desktop-apps may block their desktop's deletion");
     for (const [ns, verb, resource, group] of [
-      [WORKLOAD, 'get', 'secrets', ''], [WORKLOAD, 'list', 'secrets', ''], [WORKLOAD, 'delete', 'secrets', ''],
-      [WORKLOAD, 'create', 'pods', ''], [WORKLOAD, 'delete', 'pods', ''], [WORKLOAD, 'update', 'jobs', 'batch'],
-      [WORKLOAD, 'create', 'roles', 'rbac.authorization.k8s.io'], [WORKLOAD, 'get', 'configmaps', ''], [WORKLOAD, 'update', 'configmaps', ''],
-      [FULL_NS, 'update', 'configmaps', ''], [FULL_NS, 'list', 'jobs', 'batch'], ['default', 'create', 'jobs', 'batch'],
-      [undefined, 'get', 'nodes', ''], [undefined, 'patch', 'nodes', ''], [undefined, 'list', 'namespaces', ''],
+      [WORKLOAD, 'get', 'secrets', ''],
+      [WORKLOAD, 'list', 'secrets', ''],
+      [WORKLOAD, 'delete', 'secrets', ''],
+      [WORKLOAD, 'create', 'pods', ''],
+      [WORKLOAD, 'delete', 'pods', ''],
+      [WORKLOAD, 'update', 'jobs', 'batch'],
+      [WORKLOAD, 'create', 'roles', 'rbac.authorization.k8s.io'],
+      [WORKLOAD, 'get', 'configmaps', ''],
+      [WORKLOAD, 'update', 'configmaps', ''],
+      [FULL_NS, 'update', 'configmaps', ''],
+      [FULL_NS, 'list', 'jobs', 'batch'],
+      ['default', 'create', 'jobs', 'batch'],
+      [undefined, 'get', 'nodes', ''],
+      [undefined, 'patch', 'nodes', ''],
+      [undefined, 'list', 'namespaces', ''],
     ] as const) {
       assert.equal(await can(ns, verb, resource, group), false, `${verb} ${resource} in ${ns ?? 'the cluster'}`);
     }

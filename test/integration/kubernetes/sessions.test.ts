@@ -43,7 +43,8 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
     const r = await p.request('GET', `/skaha/v0/session/${id}`, { token });
     return r.status === 200 ? (JSON.parse(r.body) as { status: string }).status : r.status;
   };
-  const events = async (p: TestPlatform, token: string, id: string) => (await p.request('GET', `/skaha/v0/session/${id}`, { token, query: { view: 'events' } })).body;
+  const events = async (p: TestPlatform, token: string, id: string) =>
+    (await p.request('GET', `/skaha/v0/session/${id}`, { token, query: { view: 'events' } })).body;
   const podsOf = async (id: string) => (await core.listNamespacedPod({ namespace, labelSelector: `canfar.net/id=${id}` })).items;
   /** A backend of its own, as a server with these launch scripts would have (user storage in `storageDir`). */
   const backendOf = (scriptsDir: string, storageDir: string) => {
@@ -61,9 +62,21 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
     });
   };
   const headlessSpec = (id: string, username: string): LaunchSpec => ({
-    sessionId: id, username, name: 'job', type: 'headless', image: 'images.canfar.net/skaha/headless:1.0', env: [], uid: 200001, gid: 200001,
-    supplementalGroups: [], mounts: [], hostname: 'job', resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 },
-    ports: [], deadlineSeconds: 600, jobName: `skaha-headless-${username}-${id}`,
+    sessionId: id,
+    username,
+    name: 'job',
+    type: 'headless',
+    image: 'images.canfar.net/skaha/headless:1.0',
+    env: [],
+    uid: 200001,
+    gid: 200001,
+    supplementalGroups: [],
+    mounts: [],
+    hostname: 'job',
+    resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 },
+    ports: [],
+    deadlineSeconds: 600,
+    jobName: `skaha-headless-${username}-${id}`,
   });
 
   before(async () => {
@@ -71,7 +84,10 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
     // than both (left out of view=stats), and the node whose pod status the test writes.
     cluster = await startKubeCluster({ nodeCapacity: { cpu: '16', memory: '64Gi', pods: '110' } });
     await addKwokNode(cluster, 'kwok-wide', { capacity: { cpu: '32', memory: '48Gi', pods: '110' }, labels: { type: 'kwok' } });
-    await addKwokNode(cluster, 'kwok-gpu', { capacity: { cpu: '64', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '4' }, labels: { type: 'kwok', 'nvidia.com/gpu.count': '4' } });
+    await addKwokNode(cluster, 'kwok-gpu', {
+      capacity: { cpu: '64', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '4' },
+      labels: { type: 'kwok', 'nvidia.com/gpu.count': '4' },
+    });
     await addKwokNode(cluster, TEST_KUBELET_NODE, { capacity: { cpu: '2', memory: '4Gi', pods: '110' }, labels: { 'skaha.test/kubelet': 'test' } });
     await createNamespace(cluster, namespace);
     const kc = new KubeConfig();
@@ -97,24 +113,41 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
     assert.deepEqual(stats.ram.maxRAM, { ram: '64G', withCPUCores: 16 }, 'the node with the most RAM, with its cores');
   });
 
-  it('expiry is the cluster\'s: with the reaper idle, the Job\'s deadline ends the session (Failed, DeadlineExceeded in view=events)', async () => {
+  it("expiry is the cluster's: with the reaper idle, the Job's deadline ends the session (Failed, DeadlineExceeded in view=events)", async () => {
     const idle = await start({ sessions: { expirySeconds: 3, reaperIntervalMs: 3_600_000 } });
     const user = await idle.newUser();
     const id = await launch(idle, user.token, WEB, 'v1');
-    await eventually('Running', () => status(idle, user.token, id), (s) => s === 'Running');
-    await eventually('Failed at its deadline', () => status(idle, user.token, id), (s) => s === 'Failed', 45_000);
-    const table = await eventually('DeadlineExceeded in view=events', () => events(idle, user.token, id), (e) => /DeadlineExceeded/.test(e));
+    await eventually(
+      'Running',
+      () => status(idle, user.token, id),
+      (s) => s === 'Running',
+    );
+    await eventually(
+      'Failed at its deadline',
+      () => status(idle, user.token, id),
+      (s) => s === 'Failed',
+      45_000,
+    );
+    const table = await eventually(
+      'DeadlineExceeded in view=events',
+      () => events(idle, user.token, id),
+      (e) => /DeadlineExceeded/.test(e),
+    );
     assert.match(table, /^Warning {3,}DeadlineExceeded {3,}Job was active longer than specified deadline/m);
     const [job] = (await batch.listNamespacedJob({ namespace, labelSelector: `canfar.net/id=${id}` })).items;
     assert.ok(job && !job.metadata?.deletionTimestamp, 'the Job stays, Failed, until its TTL: nothing deleted it');
     assert.equal(job.spec?.activeDeadlineSeconds, 3);
   });
 
-  it('a session no node can take stays Pending with the scheduler\'s reason as its note', async () => {
+  it("a session no node can take stays Pending with the scheduler's reason as its note", async () => {
     const nowhere = await start({ kubernetes: { nodeSelector: { 'skaha.test/nowhere': 'true' } } });
     const user = await nowhere.newUser();
     const id = await launch(nowhere, user.token, WEB, 'v1');
-    const note = await eventually('a note from the scheduler', () => nowhere.platform.backend.pendingNote?.(id) ?? '', (n) => /Unschedulable/.test(n));
+    const note = await eventually(
+      'a note from the scheduler',
+      () => nowhere.platform.backend.pendingNote?.(id) ?? '',
+      (n) => /Unschedulable/.test(n),
+    );
     assert.match(note, /^No node can take this session yet \(Unschedulable\): 0\/4 nodes are available: .*node affinity\/selector/);
     assert.equal(await status(nowhere, user.token, id), 'Pending');
     const page = await fetch(`${nowhere.base}/session/contrib/${id}/`, { headers: { authorization: `Bearer ${user.token}` } });
@@ -122,7 +155,7 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
     assert.equal(decodeURIComponent(page.headers.get('x-skaha-detail') ?? ''), note, 'the waiting page says it');
   });
 
-  it('an image that cannot be pulled: a note while the node retries, then Failed with the reason in view=events (the kubelet\'s pod status is written by the test)', async () => {
+  it("an image that cannot be pulled: a note while the node retries, then Failed with the reason in view=events (the kubelet's pod status is written by the test)", async () => {
     const pulling = await start({ kubernetes: { nodeSelector: { 'skaha.test/kubelet': 'test' } } });
     const user = await pulling.newUser();
     const image = 'images.canfar.net/skaha/no-such-image:1.0';
@@ -141,30 +174,66 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
           },
         ],
       });
-    const scheduledPod = (id: string) => eventually(`pod of ${id} on ${TEST_KUBELET_NODE}`, () => podsOf(id), (pods) => pods[0]?.spec?.nodeName === TEST_KUBELET_NODE).then((pods) => pods[0]!);
+    const scheduledPod = (id: string) =>
+      eventually(
+        `pod of ${id} on ${TEST_KUBELET_NODE}`,
+        () => podsOf(id),
+        (pods) => pods[0]?.spec?.nodeName === TEST_KUBELET_NODE,
+      ).then((pods) => pods[0]!);
 
     const id = await launch(pulling, user.token, { ...WEB, image }, 'v1');
     const pod = await scheduledPod(id);
     await kubeletSays(pod, 'ErrImagePull', `rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found`);
-    const note = await eventually('the failed pull as the note', () => pulling.platform.backend.pendingNote?.(id) ?? '', (n) => /ErrImagePull/.test(n));
-    assert.equal(note, `Pulling image ${image} failed (ErrImagePull): rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found; the node tries again.`);
+    const note = await eventually(
+      'the failed pull as the note',
+      () => pulling.platform.backend.pendingNote?.(id) ?? '',
+      (n) => /ErrImagePull/.test(n),
+    );
+    assert.equal(
+      note,
+      `Pulling image ${image} failed (ErrImagePull): rpc error: code = NotFound desc = failed to pull and unpack image "${image}": not found; the node tries again.`,
+    );
     await sleep(1000);
     assert.equal(await status(pulling, user.token, id), 'Pending', 'one failed pull is not the end');
 
     await kubeletSays(pod, 'ImagePullBackOff', `Back-off pulling image "${image}"`);
-    await eventually('Failed once the node backs off', () => status(pulling, user.token, id), (s) => s === 'Failed', 30_000);
+    await eventually(
+      'Failed once the node backs off',
+      () => status(pulling, user.token, id),
+      (s) => s === 'Failed',
+      30_000,
+    );
     const table = await events(pulling, user.token, id);
-    assert.match(table, new RegExp(`^Warning {3,}ImagePullBackOff {3,}session ended by skaha: the image cannot be pulled: Back-off pulling image "${image.replace(/[./]/g, '\\$&')}"`, 'm'));
+    assert.match(
+      table,
+      new RegExp(
+        `^Warning {3,}ImagePullBackOff {3,}session ended by skaha: the image cannot be pulled: Back-off pulling image "${image.replace(/[./]/g, '\\$&')}"`,
+        'm',
+      ),
+    );
     // The Job controller stops it as at a deadline; the Job stays listed with why, until its TTL.
-    await eventually('the Job failed by the Job controller', async () => (await batch.listNamespacedJob({ namespace, labelSelector: `canfar.net/id=${id}` })).items[0], (job) => !!job?.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True'));
-    await eventually('its pod removed', () => podsOf(id), (pods) => pods.length === 0);
+    await eventually(
+      'the Job failed by the Job controller',
+      async () => (await batch.listNamespacedJob({ namespace, labelSelector: `canfar.net/id=${id}` })).items[0],
+      (job) => !!job?.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True'),
+    );
+    await eventually(
+      'its pod removed',
+      () => podsOf(id),
+      (pods) => pods.length === 0,
+    );
     assert.equal(await status(pulling, user.token, id), 'Failed');
     assert.match(await events(pulling, user.token, id), /ImagePullBackOff/, 'still said once the pod is gone');
 
     // A name that is no image at all ends the session at once.
     const bad = await launch(pulling, user.token, { ...WEB, name: 'bad', image }, 'v1');
     await kubeletSays(await scheduledPod(bad), 'InvalidImageName', `Failed to apply default image tag "${image}": invalid reference format`);
-    await eventually('Failed on InvalidImageName', () => status(pulling, user.token, bad), (s) => s === 'Failed', 30_000);
+    await eventually(
+      'Failed on InvalidImageName',
+      () => status(pulling, user.token, bad),
+      (s) => s === 'Failed',
+      30_000,
+    );
     assert.match(await events(pulling, user.token, bad), /^Warning {3,}InvalidImageName {3,}session ended by skaha/m);
   });
 
@@ -180,13 +249,21 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
       const id = 'longuser';
       const spec: LaunchSpec = { ...headlessSpec(id, username), jobName: jobName('headless', username, id) };
       await backend.create(spec);
-      await eventually('Running', () => backend.get(id)?.status, (s) => s === 'Running');
+      await eventually(
+        'Running',
+        () => backend.get(id)?.status,
+        (s) => s === 'Running',
+      );
       const [job] = (await batch.listNamespacedJob({ namespace, labelSelector: `canfar.net/id=${id}` })).items;
       assert.equal(job?.metadata?.name, spec.jobName);
       assert.ok(spec.jobName.length <= 63, spec.jobName);
       assert.equal(job.metadata.labels?.['canfar.net/job'], spec.jobName, 'the job label names the Job');
       assert.equal(job.metadata.annotations?.['canfar.net/username'], username, 'the exact username');
-      assert.deepEqual((await backend.listNow(username)).map((r) => [r.id, r.username]), [[id, username]], 'found by its (shortened) username label');
+      assert.deepEqual(
+        (await backend.listNow(username)).map((r) => [r.id, r.username]),
+        [[id, username]],
+        'found by its (shortened) username label',
+      );
       assert.equal(backend.get(id)?.username, username);
       assert.deepEqual(await (await backend.delete(id)).removed, [id]);
     } finally {
@@ -205,10 +282,16 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
         return dir;
       };
       const [oldDir, newDir] = [copy('old'), copy('new', '\n# the next version\n')];
-      const spec = (id: string, dir: string): LaunchSpec => ({ ...headlessSpec(id, 'scripts'), mounts: [{ hostPath: dir, containerPath: '/skaha-system', readOnly: true }] });
-      const scriptsMaps = async () => (await core.listNamespacedConfigMap({ namespace })).items.filter((c) => c.metadata?.name?.startsWith('skaha-launch-scripts-'));
+      const spec = (id: string, dir: string): LaunchSpec => ({
+        ...headlessSpec(id, 'scripts'),
+        mounts: [{ hostPath: dir, containerPath: '/skaha-system', readOnly: true }],
+      });
+      const scriptsMaps = async () =>
+        (await core.listNamespacedConfigMap({ namespace })).items.filter((c) => c.metadata?.name?.startsWith('skaha-launch-scripts-'));
       const mountedBy = async (id: string) =>
-        (await batch.readNamespacedJob({ name: `skaha-headless-scripts-${id}`, namespace })).spec?.template.spec?.volumes?.find((v) => v.name === 'launch-scripts')?.configMap?.name;
+        (await batch.readNamespacedJob({ name: `skaha-headless-scripts-${id}`, namespace })).spec?.template.spec?.volumes?.find(
+          (v) => v.name === 'launch-scripts',
+        )?.configMap?.name;
 
       const oldServer = backendOf(oldDir, path.join(tmp, 'arc'));
       await oldServer.start();
@@ -227,7 +310,7 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
       await newServer.create(spec('scrnew01', newDir));
       const newName = await mountedBy('scrnew01');
       assert.ok(newName && newName !== oldMap.metadata.name, `a new name: ${newName}`);
-      assert.equal(await mountedBy('scrold01'), oldMap.metadata.name, 'the old version\'s session keeps its scripts');
+      assert.equal(await mountedBy('scrold01'), oldMap.metadata.name, "the old version's session keeps its scripts");
       const oldAgain = (await scriptsMaps()).find((c) => c.metadata?.name === oldMap.metadata!.name);
       assert.equal(oldAgain?.metadata?.resourceVersion, oldMap.metadata.resourceVersion, 'not rewritten');
 
@@ -238,7 +321,14 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
       await restarted.create(spec('scrold02', oldDir));
       assert.equal(await mountedBy('scrold02'), oldMap.metadata.name);
       assert.equal((await scriptsMaps()).find((c) => c.metadata?.name === oldMap.metadata!.name)?.metadata?.resourceVersion, oldMap.metadata.resourceVersion);
-      for (const [server, id] of [[restarted, 'scrold01'], [restarted, 'scrold02'], [newServer, 'scrnew01']] as const) await (await server.delete(id)).removed;
+      for (const [server, id] of [
+        [restarted, 'scrold01'],
+        [restarted, 'scrold02'],
+        [newServer, 'scrnew01'],
+      ] as const)
+        await (
+          await server.delete(id)
+        ).removed;
       await Promise.all([restarted.close(), newServer.close()]);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });

@@ -24,15 +24,27 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
     }
   });
 
-  it('validates a launch in skaha\'s order, one clear line each, creating nothing', async () => {
+  it("validates a launch in skaha's order, one clear line each, creating nothing", async () => {
     const cases: Array<[Record<string, string>, Record<string, string>, string, string?]> = [
       [{ name: 'bad_name', cores: '99' }, {}, "Missing parameter 'image'"],
-      [{ image: 'docker.io/library/debian:12' }, {}, "session image 'docker.io/library/debian:12' must come from one of [images.canfar.net, registry.example.org]"],
+      [
+        { image: 'docker.io/library/debian:12' },
+        {},
+        "session image 'docker.io/library/debian:12' must come from one of [images.canfar.net, registry.example.org]",
+      ],
       [{ image: HEADLESS_IMAGE, type: 'desktop-app' }, {}, 'Invalid session type: desktop-app'],
       [{ image: HEADLESS_IMAGE, type: 'spaceship' }, {}, 'Invalid session type: spaceship'],
       [{ image: HEADLESS_IMAGE, type: 'notebook' }, {}, `image/type mismatch: ${HEADLESS_IMAGE}/notebook`],
-      [{ image: 'images.canfar.net/skaha/unknown:1' }, {}, 'No authentication provided for unknown or private image.  Use x-skaha-registry-auth request header with base64Encode(username:secret).'],
-      [{ image: 'images.canfar.net/skaha/unknown:1' }, { 'x-skaha-registry-auth': Buffer.from('no-colon').toString('base64') }, 'Invalid input.  Must be in form of username:secret'],
+      [
+        { image: 'images.canfar.net/skaha/unknown:1' },
+        {},
+        'No authentication provided for unknown or private image.  Use x-skaha-registry-auth request header with base64Encode(username:secret).',
+      ],
+      [
+        { image: 'images.canfar.net/skaha/unknown:1' },
+        { 'x-skaha-registry-auth': Buffer.from('no-colon').toString('base64') },
+        'Invalid input.  Must be in form of username:secret',
+      ],
       [{ image: HEADLESS_IMAGE, cores: '9999', name: 'bad_name' }, {}, "Invalid value for 'cores': 9999"],
       [{ image: HEADLESS_IMAGE, cores: '1.5' }, {}, "Invalid value for 'cores': 1.5"],
       [{ image: HEADLESS_IMAGE, ram: 'lots' }, {}, "Invalid value for 'ram': lots"],
@@ -58,8 +70,16 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
       assert.deepEqual([app.status, app.body], [400, session.body]);
       assert.equal(session.body, `session image '${image}' must come from one of [images.canfar.net, registry.example.org]\n`);
     }
-    const malformed = await tp.request('POST', '/skaha/v0/session/abcdefgh/app', { token, form: { image: HEADLESS_IMAGE }, headers: { 'x-skaha-registry-auth': Buffer.from('no-colon').toString('base64') } });
-    assert.deepEqual([malformed.status, malformed.body], [400, 'Invalid input.  Must be in form of username:secret\n'], 'the registry credentials header is read as for sessions');
+    const malformed = await tp.request('POST', '/skaha/v0/session/abcdefgh/app', {
+      token,
+      form: { image: HEADLESS_IMAGE },
+      headers: { 'x-skaha-registry-auth': Buffer.from('no-colon').toString('base64') },
+    });
+    assert.deepEqual(
+      [malformed.status, malformed.body],
+      [400, 'Invalid input.  Must be in form of username:secret\n'],
+      'the registry credentials header is read as for sessions',
+    );
   });
 
   it('takes only valid references from exactly a configured registry host: 400 with the reason, never 503 (issue 15)', async () => {
@@ -73,7 +93,11 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
     ];
     for (const [image, why] of cases) {
       for (const version of ['v0', 'v1']) {
-        const session = await post({ name: 'ref', image, type: 'headless', cmd: 'true' }, { 'x-skaha-registry-auth': Buffer.from('u:p').toString('base64') }, version);
+        const session = await post(
+          { name: 'ref', image, type: 'headless', cmd: 'true' },
+          { 'x-skaha-registry-auth': Buffer.from('u:p').toString('base64') },
+          version,
+        );
         assert.equal(session.status, 400, `${version} ${image} → ${session.status} ${session.body}`);
         assert.match(session.body.trimEnd(), why);
         assert.equal(session.body.split('\n').length, 2, 'one line');
@@ -112,7 +136,7 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
   it('serves /context trimmed to this machine and /repository in configuration order', async () => {
     const ctx = JSON.parse((await tp.request('GET', '/skaha/v0/context', { token })).body);
     assert.deepEqual(Object.keys(ctx), ['cores', 'memoryGB', 'gpus', 'maxInteractiveSessions']);
-    assert.ok(ctx.cores.options.every((c: number) => c <= (await_cores())));
+    assert.ok(ctx.cores.options.every((c: number) => c <= await_cores()));
     assert.ok(ctx.cores.options.includes(ctx.cores.default));
     const repo = await tp.request('GET', '/skaha/v1/repository', { token });
     assert.match(repo.headers.get('content-type') ?? '', /^application\/json/);

@@ -20,7 +20,10 @@ const stopEngine = () => {
 /** PIDs of the Podman services on `socketPath`. */
 const servicesOn = (socketPath: string) => {
   try {
-    return execFileSync('pgrep', ['-f', `podman system service --time=0 unix://${socketPath}$`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+    return execFileSync('pgrep', ['-f', `podman system service --time=0 unix://${socketPath}$`], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
   } catch {
     return [];
   }
@@ -70,7 +73,11 @@ describe('when the container engine goes away', () => {
     assert.equal(refused.body, 'temporarily unavailable: the container engine is not reachable, try again shortly\n');
     assert.equal(refused.headers.get('retry-after'), '30');
     const list = JSON.parse((await tp.request('GET', '/skaha/v0/session', { token })).body) as Array<{ name: string }>;
-    assert.deepEqual(list.map((s) => s.name), ['before'], 'the list still answers, and nothing half-made is in it');
+    assert.deepEqual(
+      list.map((s) => s.name),
+      ['before'],
+      'the list still answers, and nothing half-made is in it',
+    );
     const avail = await tp.request('GET', '/skaha/availability');
     assert.match(avail.body, /<vosi:available>false<\/vosi:available>/);
 

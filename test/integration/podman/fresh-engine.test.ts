@@ -31,10 +31,13 @@ describe('a fresh engine: no network, no bridge, then a desktop', () => {
   });
   after(async () => {
     await cleanups.run();
-    await engine().getNetwork(prefix).remove().catch(() => undefined);
+    await engine()
+      .getNetwork(prefix)
+      .remove()
+      .catch(() => undefined);
   });
 
-  it('its desktop\'s Astro Software menu lists the desktop-apps, called back through the listener', async () => {
+  it("its desktop's Astro Software menu lists the desktop-apps, called back through the listener", async () => {
     // The server made its network, but netavark makes the bridge only with the first container.
     const bridge = await bridgeOf(prefix);
     assert.ok(!fs.existsSync(`/sys/class/net/${bridge}`), `bridge ${bridge} does not exist yet`);
@@ -50,7 +53,7 @@ describe('a fresh engine: no network, no bridge, then a desktop', () => {
     assert.doesNotMatch(env, /127\.0\.0\.1|localhost/);
 
     const menu = await eventually(
-      'the desktop\'s menu file',
+      "the desktop's menu file",
       () => execIn(id, ['sh', '-c', 'cat /tmp/skaha-desktop/menu 2>/dev/null || true']),
       (text) => text.endsWith('[end]\n'),
       120_000,
@@ -61,7 +64,10 @@ describe('a fresh engine: no network, no bridge, then a desktop', () => {
     assert.doesNotMatch(logs, /build-menu: cannot list desktop-apps/);
 
     // The listener answers session containers only: this host, at the same address, is dropped.
-    const fromHost = await fetch(`${env.trim()}/skaha/v0/image`).then((r) => `answered ${r.status}`, (err: Error) => `dropped: ${err.message}`);
+    const fromHost = await fetch(`${env.trim()}/skaha/v0/image`).then(
+      (r) => `answered ${r.status}`,
+      (err: Error) => `dropped: ${err.message}`,
+    );
     assert.match(fromHost, /^dropped/);
     // And a session container gets the API only, not the proxy or the account routes.
     const probe = `import urllib.request, urllib.error

@@ -39,17 +39,20 @@ describe('two skaha servers on one engine', () => {
     assert.fail('the server started');
   }
 
-  it('refuses a server that asks for another\'s network name or an overlapping uid range', async () => {
+  it("refuses a server that asks for another's network name or an overlapping uid range", async () => {
     const taken = testInstance(first.dataDir);
     const sameNetwork = await refused({ podman: { network: taken.podman.network } });
     assert.match(sameNetwork, new RegExp(`network "${taken.podman.network}" belongs to the skaha server whose data directory is ${first.dataDir}`));
     const overlapping = await refused({ identity: { uidMin: taken.identity.uidMin + 10, uidMax: taken.identity.uidMax + 10 } });
-    assert.match(overlapping, new RegExp(`overlaps ${taken.identity.uidMin}\\.\\.${taken.identity.uidMax} of the skaha server on network "${taken.podman.network}"`));
+    assert.match(
+      overlapping,
+      new RegExp(`overlaps ${taken.identity.uidMin}\\.\\.${taken.identity.uidMax} of the skaha server on network "${taken.podman.network}"`),
+    );
     // The first server goes on untroubled.
     assert.equal((await first.request('GET', '/readyz')).status, 200);
   });
 
-  it('hides a server\'s sessions from another on the same engine, for a user of the same name', async () => {
+  it("hides a server's sessions from another on the same engine, for a user of the same name", async () => {
     const alice = await first.newUser('twin');
     const id = await launch(first, alice.token, { name: 'mine', image: WEB_IMAGE, type: 'contributed' });
     assert.equal(await first.waitStatus(alice.token, id, ['Running', 'Failed']), 'Running');
@@ -61,7 +64,7 @@ describe('two skaha servers on one engine', () => {
     assert.equal((await second.request('GET', `/skaha/v0/session/${id}`, { token: twin })).status, 404);
     assert.equal((await second.request('DELETE', `/skaha/v0/session/${id}`, { token: twin })).status, 404);
     assert.equal((await openThroughProxy(second, `/session/contrib/${id}/`, { authorization: `Bearer ${twin}` }, 5_000)).status, 404);
-    assert.ok(!second.platform.backend.list().some((s) => s.id === id), 'not in the second server\'s index');
+    assert.ok(!second.platform.backend.list().some((s) => s.id === id), "not in the second server's index");
 
     // The first server's session is untouched and its own server still reaches it.
     assert.equal(await first.waitStatus(alice.token, id, ['Running']), 'Running');

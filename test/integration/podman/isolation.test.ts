@@ -33,12 +33,15 @@ describe('network isolation between users on Podman', () => {
   });
   after(() => cleanups.run());
 
-  it('lets a job reach its owner\'s web app but not another user\'s, in either direction', async () => {
+  it("lets a job reach its owner's web app but not another user's, in either direction", async () => {
     const alice = await tp.newUser('neta');
     const bob = await tp.newUser('netb');
     const aliceApp = await launch(tp, alice.token, { name: 'aapp', image: WEB_IMAGE, type: 'contributed' });
     const bobApp = await launch(tp, bob.token, { name: 'bapp', image: WEB_IMAGE, type: 'contributed' });
-    for (const [id, token] of [[aliceApp, alice.token], [bobApp, bob.token]] as const) {
+    for (const [id, token] of [
+      [aliceApp, alice.token],
+      [bobApp, bob.token],
+    ] as const) {
       assert.equal((await openThroughProxy(tp, `/session/contrib/${id}/`, { authorization: `Bearer ${token}` })).status, 200);
     }
     const [a, b] = [await addressOf(aliceApp), await addressOf(bobApp)];
@@ -93,7 +96,12 @@ except Exception as e:
 PY`;
     // The probe itself works: the same host service answers this host's own client.
     const local = await new Promise<string>((resolve, reject) => {
-      const c = net.connect(servicePort, hostAddress, () => c.once('data', (d) => { resolve(String(d)); c.end(); }));
+      const c = net.connect(servicePort, hostAddress, () =>
+        c.once('data', (d) => {
+          resolve(String(d));
+          c.end();
+        }),
+      );
       c.once('error', reject);
     });
     assert.equal(local, 'hello\n');

@@ -57,18 +57,25 @@ describe('headless jobs queued for room on the machine', () => {
     const dataDir = first.dataDir;
     const { token } = await first.newUser('queue');
     const flag = `${first.dataDir}/arc/projects/${randomName('flag')}`;
-    const job = (name: string, script: string) => launch(first, token, { name, image: HEADLESS_IMAGE, type: 'headless', cmd: '/bin/sh', args: projectScript(first, script), cores: '1', ram: '1' });
+    const job = (name: string, script: string) =>
+      launch(first, token, { name, image: HEADLESS_IMAGE, type: 'headless', cmd: '/bin/sh', args: projectScript(first, script), cores: '1', ram: '1' });
     const blocker = await job('blocker', `while [ ! -e /arc/projects/${flag.split('/').pop()} ]; do sleep 0.2; done; echo blocker done`);
     assert.equal(await first.waitStatus(token, blocker, ['Running', 'Failed', 'Succeeded']), 'Running');
     const second = await job('second', 'echo second done');
     const third = await job('third', 'echo third done');
-    const tooBig = await first.request('POST', '/skaha/v0/session', { token, form: { name: 'huge', image: HEADLESS_IMAGE, type: 'headless', cmd: 'true', cores: '2', ram: '1' } });
+    const tooBig = await first.request('POST', '/skaha/v0/session', {
+      token,
+      form: { name: 'huge', image: HEADLESS_IMAGE, type: 'headless', cmd: 'true', cores: '2', ram: '1' },
+    });
     assert.equal(tooBig.status, 400);
     assert.match(tooBig.body, /can never start here: headless jobs may ask 1 cores and 64 GiB in all/);
 
     const events = async (tp: TestPlatform, id: string) => (await tp.request('GET', `/skaha/v0/session/${id}`, { token, query: { view: 'events' } })).body;
     const containers = async (id: string) => (await engine().listContainers({ all: true, filters: { label: [`${SESSION_LABEL.id}=${id}`] } })).length;
-    for (const [id, place] of [[second, '1st of 2'], [third, '2nd of 2']] as const) {
+    for (const [id, place] of [
+      [second, '1st of 2'],
+      [third, '2nd of 2'],
+    ] as const) {
       assert.equal(JSON.parse((await first.request('GET', `/skaha/v0/session/${id}`, { token })).body).status, 'Pending');
       assert.match(await events(first, id), new RegExp(`Queued \\(${place}\\): asks 1 cores and 1 GiB; 0 cores and 63 GiB of the 1 cores and 64 GiB`));
       assert.equal(await containers(id), 0, 'no container while it waits');
@@ -86,8 +93,10 @@ describe('headless jobs queued for room on the machine', () => {
 
     // Room frees: the queued jobs start, in order, and do their work.
     fs.writeFileSync(flag, '');
-    for (const id of [blocker, second, third]) assert.equal(await again.waitStatus(token, id, ['Succeeded', 'Failed'], 120_000), 'Succeeded', await events(again, id));
-    const started = async (id: string) => new Date((JSON.parse((await again.request('GET', `/skaha/v0/session/${id}`, { token })).body) as { startTime: string }).startTime).getTime();
+    for (const id of [blocker, second, third])
+      assert.equal(await again.waitStatus(token, id, ['Succeeded', 'Failed'], 120_000), 'Succeeded', await events(again, id));
+    const started = async (id: string) =>
+      new Date((JSON.parse((await again.request('GET', `/skaha/v0/session/${id}`, { token })).body) as { startTime: string }).startTime).getTime();
     assert.ok((await started(second)) <= (await started(third)), 'the second started no later than the third');
     assert.match((await again.request('GET', `/skaha/v0/session/${third}`, { token, query: { view: 'logs' } })).body, /third done/);
   });

@@ -19,8 +19,15 @@ describe('the official skaha Python client (1.7.0) works unchanged', () => {
       timeout: 120_000,
     });
     const seen = JSON.parse(stdout.trim().split('\n').pop()!) as {
-      images: string[]; context: string[]; created: string[]; statuses: string[]; info: string[];
-      logs: Record<string, string>; events: Array<Record<string, string>>; stats: { instances: object }; destroyed: Record<string, boolean>;
+      images: string[];
+      context: string[];
+      created: string[];
+      statuses: string[];
+      info: string[];
+      logs: Record<string, string>;
+      events: Array<Record<string, string>>;
+      stats: { instances: object };
+      destroyed: Record<string, boolean>;
     };
     assert.ok(seen.images.includes(HEADLESS_IMAGE));
     assert.deepEqual(seen.context, ['cores', 'gpus', 'maxInteractiveSessions', 'memoryGB']);

@@ -39,7 +39,10 @@ describe('the skaha command and a server restart', () => {
   });
 
   it('lists every session it had after being killed and started again', async () => {
-    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8', env }).stdout.trim().split('\n').pop()!;
+    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8', env })
+      .stdout.trim()
+      .split('\n')
+      .pop()!;
     const auth = { authorization: `Bearer ${token}` };
     let server = await serve();
     children.push(server.child);
@@ -55,7 +58,10 @@ describe('the skaha command and a server restart', () => {
     server.child.kill('SIGKILL');
     await new Promise((r) => server.child.once('exit', r));
     // A token made while the server is down works once it is back.
-    const later = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8', env }).stdout.trim().split('\n').pop()!;
+    const later = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8', env })
+      .stdout.trim()
+      .split('\n')
+      .pop()!;
 
     server = await serve();
     children.push(server.child);
@@ -80,12 +86,19 @@ describe('the skaha command and a server restart', () => {
   });
 
   it('finishes a DELETE it acknowledged before being killed -9, and never shows the session again', async () => {
-    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'deleter', '--data-dir', dataDir], { encoding: 'utf8', env }).stdout.trim().split('\n').pop()!;
+    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'deleter', '--data-dir', dataDir], { encoding: 'utf8', env })
+      .stdout.trim()
+      .split('\n')
+      .pop()!;
     const auth = { authorization: `Bearer ${token}` };
     let server = await serve();
     children.push(server.child);
     const launch = async (form: Record<string, string>) => {
-      const r = await fetch(`${server.url}/skaha/v0/session`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form) });
+      const r = await fetch(`${server.url}/skaha/v0/session`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(form),
+      });
       assert.equal(r.status, 200);
       return (await r.text()).trim();
     };
@@ -104,19 +117,20 @@ describe('the skaha command and a server restart', () => {
     server.child.kill('SIGKILL');
     await new Promise((r) => server.child.once('exit', r));
     const ours = async () => (await engine().listContainers({ all: true, filters: { label: [`${SESSION_LABEL.id}=${job}`] } })).length;
-    assert.equal(await ours(), 1, 'the job\'s container outlived the server (the window this test is about)');
+    assert.equal(await ours(), 1, "the job's container outlived the server (the window this test is about)");
 
     server = await serve();
     children.push(server.child);
     const listed = (await (await fetch(`${server.url}/skaha/v0/session`, { headers: auth })).json()) as Array<{ id: string; status: string }>;
-    for (const s of listed.filter((x) => x.id === job || x.id === app)) assert.equal(s.status, 'Terminating', `${s.id} is shown as being deleted, not ${s.status}`);
+    for (const s of listed.filter((x) => x.id === job || x.id === app))
+      assert.equal(s.status, 'Terminating', `${s.id} is shown as being deleted, not ${s.status}`);
     let gone = false;
     for (let i = 0; i < 150 && !gone; i++) {
       const statuses = await Promise.all([job, app].map(async (id) => (await fetch(`${server.url}/skaha/v0/session/${id}`, { headers: auth })).status));
       gone = statuses.every((st) => st === 404) && (await ours()) === 0;
       if (!gone) await new Promise((r) => setTimeout(r, 200));
     }
-    assert.ok(gone, 'both sessions and the job\'s container are gone after the restart');
+    assert.ok(gone, "both sessions and the job's container are gone after the restart");
     server.child.kill('SIGTERM');
     await new Promise((r) => server.child.once('exit', r));
   });

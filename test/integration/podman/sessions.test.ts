@@ -4,8 +4,28 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupList, engine, HEADLESS_IMAGE, launch, projectScript, runJob, startPlatform, WEB_IMAGE, type TestPlatform } from '../../helpers/platform.js';
 
-const FIELDS = ['id', 'userid', 'runAsUID', 'runAsGID', 'supplementalGroups', 'appid', 'image', 'type', 'status', 'name', 'startTime',
-  'expiryTime', 'connectURL', 'requestedRAM', 'requestedCPUCores', 'requestedGPUCores', 'ramInUse', 'gpuRAMInUse', 'cpuCoresInUse', 'gpuUtilization'];
+const FIELDS = [
+  'id',
+  'userid',
+  'runAsUID',
+  'runAsGID',
+  'supplementalGroups',
+  'appid',
+  'image',
+  'type',
+  'status',
+  'name',
+  'startTime',
+  'expiryTime',
+  'connectURL',
+  'requestedRAM',
+  'requestedCPUCores',
+  'requestedGPUCores',
+  'ramInUse',
+  'gpuRAMInUse',
+  'cpuCoresInUse',
+  'gpuUtilization',
+];
 
 describe('sessions on real Podman', () => {
   let tp: TestPlatform;
@@ -20,7 +40,14 @@ describe('sessions on real Podman', () => {
     const r = await tp.request('POST', '/skaha/v0/session', {
       token: alice.token,
       // As the Python client sends it: everything in the query string, form content type, empty body.
-      query: { NAME: 'idjob', image: HEADLESS_IMAGE, type: 'headless', cmd: '/bin/sh', args: projectScript(tp, 'id; echo "env:$A$B${C:-}"'), env: ['A=1', 'B=2', 'bad', 'C=x=y'] },
+      query: {
+        NAME: 'idjob',
+        image: HEADLESS_IMAGE,
+        type: 'headless',
+        cmd: '/bin/sh',
+        args: projectScript(tp, 'id; echo "env:$A$B${C:-}"'),
+        env: ['A=1', 'B=2', 'bad', 'C=x=y'],
+      },
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     assert.equal(r.status, 200, r.body);
@@ -50,9 +77,15 @@ describe('sessions on real Podman', () => {
     const events = (await tp.request('GET', `/skaha/v0/session/${job.id}`, { token: alice.token, query: { view: 'events' } })).body;
     const lines = events.trimEnd().split('\n');
     assert.match(lines[0]!, /^TYPE {3,}REASON {3,}MESSAGE {3,}FIRST-TIME {3,}LAST-TIME$/);
-    assert.ok(lines.some((l) => /^Warning +Failed +.*exited with code 3 +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +\d{4}/.test(l)), events);
+    assert.ok(
+      lines.some((l) => /^Warning +Failed +.*exited with code 3 +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +\d{4}/.test(l)),
+      events,
+    );
     // The Python client splits rows on runs of 2+ spaces and keeps rows of exactly 5 cells.
-    assert.ok(lines.slice(1).every((l) => l.split(/\s{2,}/).length === 5), events);
+    assert.ok(
+      lines.slice(1).every((l) => l.split(/\s{2,}/).length === 5),
+      events,
+    );
   });
 
   it('answers view=logs with the last MiB of a long log, read as a stream, ending with its last line', async () => {
@@ -70,7 +103,12 @@ describe('sessions on real Podman', () => {
 
   it('drops all capabilities, forbids privilege gain and applies the requested cores and RAM', async () => {
     const alice = await tp.newUser();
-    const job = await runJob(tp, alice.token, 'grep -E "CapEff|NoNewPrivs" /proc/self/status; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; true', { cores: '1', ram: '2' });
+    const job = await runJob(
+      tp,
+      alice.token,
+      'grep -E "CapEff|NoNewPrivs" /proc/self/status; cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; true',
+      { cores: '1', ram: '2' },
+    );
     assert.equal(job.status, 'Succeeded', job.logs);
     assert.match(job.logs, /CapEff:\s+0000000000000000/);
     assert.match(job.logs, /NoNewPrivs:\s+1/);
@@ -80,7 +118,7 @@ describe('sessions on real Podman', () => {
     assert.equal(obj.requestedCPUCores, '1');
   });
 
-  it('keeps what a session writes in $HOME for the next session; the home is 0700 and the user\'s', async () => {
+  it("keeps what a session writes in $HOME for the next session; the home is 0700 and the user's", async () => {
     const alice = await tp.newUser();
     const first = await runJob(tp, alice.token, 'echo persisted > $HOME/note.txt && touch /scratch/s');
     assert.equal(first.status, 'Succeeded', first.logs);
@@ -93,7 +131,7 @@ describe('sessions on real Podman', () => {
     assert.equal(fs.statSync(hostHome).mode & 0o777, 0o700);
   });
 
-  it('gives the session the user\'s supplemental groups, with names in /etc/group', async () => {
+  it("gives the session the user's supplemental groups, with names in /etc/group", async () => {
     const alice = await tp.newUser();
     const group = await tp.platform.store.addToGroup(alice.username, `g${alice.username}`);
     const job = await runJob(tp, alice.token, 'id');
@@ -110,14 +148,20 @@ describe('sessions on real Podman', () => {
     assert.ok(address, 'published on loopback');
     let page = '';
     for (let i = 0; i < 50 && !page; i++) {
-      page = await fetch(`http://${address.host}:${address.port}/`).then((r) => r.text()).catch(() => '');
+      page = await fetch(`http://${address.host}:${address.port}/`)
+        .then((r) => r.text())
+        .catch(() => '');
       if (!page) await new Promise((r) => setTimeout(r, 200));
     }
     assert.match(page, new RegExp(`<td id="user">${alice.username}</td>`));
     assert.match(page, /<td id="HOME">\/arc\/home\//);
 
     for (const v of ['v0', 'v1']) {
-      const list = JSON.parse((await tp.request('GET', `/skaha/${v}/session`, { token: alice.token })).body) as Array<{ id: string; name: string; connectURL: string }>;
+      const list = JSON.parse((await tp.request('GET', `/skaha/${v}/session`, { token: alice.token })).body) as Array<{
+        id: string;
+        name: string;
+        connectURL: string;
+      }>;
       const mine = list.find((s) => s.id === id);
       assert.ok(mine, `${v} lists it`);
       assert.equal(mine.name, 'web1', 'names are stored lower-cased');

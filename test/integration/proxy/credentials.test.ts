@@ -70,11 +70,14 @@ describe('session proxy: no platform credential reaches a container, read-only s
       assert.equal(r.status, 200, `${Object.keys(credential)[0]}: ${await r.text()}`);
       const h = seen.at(-1)!;
       assert.deepEqual(platformSecrets(h), [], `the container saw ${JSON.stringify(h)}`);
-      assert.equal(h['x-app'], 'kept', 'the app\'s own headers still travel');
+      assert.equal(h['x-app'], 'kept', "the app's own headers still travel");
     }
     // The same over a WebSocket, authenticated by the OIDC token.
     const ws = new WebSocket(`${rig.base.replace('http', 'ws')}/session/contrib/contrib1/ws`, { headers: { authorization: `Bearer ${jwt}`, ...extras } });
-    await new Promise((resolve, reject) => { ws.once('message', resolve); ws.once('error', reject); });
+    await new Promise((resolve, reject) => {
+      ws.once('message', resolve);
+      ws.once('error', reject);
+    });
     ws.close();
     assert.deepEqual(platformSecrets(seen.at(-1)!), []);
   });
@@ -96,7 +99,7 @@ describe('session proxy: no platform credential reaches a container, read-only s
     assert.equal((await send('/session/contrib/contrib1/x', { authorization: `Bearer ${full}` }, 'POST')).status, 200, 'a full token still may');
   });
 
-  it('refuses a WebSocket opened by a page of another origin with the owner\'s cookie', async () => {
+  it("refuses a WebSocket opened by a page of another origin with the owner's cookie", async () => {
     const login = (await rig.cookies.startLogin('alice', { scopes: ['read', 'launch', 'admin'] })).split(';')[0]!;
     const url = `${rig.base.replace('http', 'ws')}/session/contrib/contrib1/ws`;
     const before = seen.length;
@@ -107,11 +110,19 @@ describe('session proxy: no platform credential reaches a container, read-only s
     }
     assert.equal(seen.length, before, 'the container saw no handshake');
     const own = new WebSocket(url, { headers: { cookie: login }, origin: rig.base });
-    assert.equal(String(await new Promise((resolve, reject) => { own.once('message', resolve); own.once('error', reject); })), 'hello');
+    assert.equal(
+      String(
+        await new Promise((resolve, reject) => {
+          own.once('message', resolve);
+          own.once('error', reject);
+        }),
+      ),
+      'hello',
+    );
     own.close();
   });
 
-  it('keeps a container\'s cookies on its own path and drops the platform\'s names and service-worker scope', async () => {
+  it("keeps a container's cookies on its own path and drops the platform's names and service-worker scope", async () => {
     const r = await send('/session/contrib/contrib1/', { authorization: `Bearer ${full}` });
     assert.equal(r.headers.get('service-worker-allowed'), null);
     assert.deepEqual(r.headers.getSetCookie(), [

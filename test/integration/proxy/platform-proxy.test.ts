@@ -38,7 +38,7 @@ describe('the proxy in skaha serve, to a real session container', () => {
     // the portal; the portal has it log in and hands it a ticket back to that origin, which
     // trades the ticket for a cookie of its own. The portal's login cookie never goes there.
     const own = sessionOrigin(tp.base, id);
-    assert.equal(new URL(connect).origin, own, 'the connect URL is on the session\'s own origin');
+    assert.equal(new URL(connect).origin, own, "the connect URL is on the session's own origin");
     const anonymous = await fetchLocal(connect, { headers: { accept: 'text/html' }, redirect: 'manual' });
     assert.equal(anonymous.status, 302);
     const toPortal = anonymous.headers.get('location')!;
@@ -75,13 +75,34 @@ describe('the proxy in skaha serve, to a real session container', () => {
     assert.equal(onPortal.status, 302);
     assert.equal(onPortal.headers.get('location'), `${own}${path}`);
     const other = await launch(tp, alice.token, { name: 'other', image: WEB_IMAGE, type: 'contributed' });
-    const ticketForOther = await fetch(`${tp.base}/session-login?to=${encodeURIComponent(`${sessionOrigin(tp.base, other)}/session/contrib/${other}/`)}`, { headers: { cookie }, redirect: 'manual' });
+    const ticketForOther = await fetch(`${tp.base}/session-login?to=${encodeURIComponent(`${sessionOrigin(tp.base, other)}/session/contrib/${other}/`)}`, {
+      headers: { cookie },
+      redirect: 'manual',
+    });
     const stolen = new URL(ticketForOther.headers.get('location')!).searchParams.get('skaha_ticket')!;
-    assert.equal((await fetchLocal(`${own}${path}?skaha_ticket=${encodeURIComponent(stolen)}`, { redirect: 'manual' })).status, 403, 'a ticket opens its own session only');
-    assert.equal((await fetch(`${tp.base}/session-login?to=${encodeURIComponent(`http://evil.example${path}`)}`, { headers: { cookie }, redirect: 'manual' })).status, 400, 'tickets go to session origins only');
-    const refused = await fetch(`${tp.base}/login`, { method: 'POST', body: 'token=skt_wrong&next=//evil.example', headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    assert.equal(
+      (await fetchLocal(`${own}${path}?skaha_ticket=${encodeURIComponent(stolen)}`, { redirect: 'manual' })).status,
+      403,
+      'a ticket opens its own session only',
+    );
+    assert.equal(
+      (await fetch(`${tp.base}/session-login?to=${encodeURIComponent(`http://evil.example${path}`)}`, { headers: { cookie }, redirect: 'manual' })).status,
+      400,
+      'tickets go to session origins only',
+    );
+    const refused = await fetch(`${tp.base}/login`, {
+      method: 'POST',
+      body: 'token=skt_wrong&next=//evil.example',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      redirect: 'manual',
+    });
     assert.equal(refused.status, 401);
-    const open_redirect = await fetch(`${tp.base}/login`, { method: 'POST', body: new URLSearchParams({ token: alice.token, next: '//evil.example/x' }), headers: { 'content-type': 'application/x-www-form-urlencoded' }, redirect: 'manual' });
+    const open_redirect = await fetch(`${tp.base}/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token: alice.token, next: '//evil.example/x' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      redirect: 'manual',
+    });
     assert.equal(open_redirect.headers.get('location'), '/', 'no open redirect');
 
     // A restarted server routes the session again without anyone calling anything.

@@ -82,19 +82,19 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     const r = await get('/session/contrib/contrib1/api/x?q=1', { ...auth(alice), 'x-custom': 'v' }, 'POST', 'payload');
     assert.equal(r.status, 200);
     assert.deepEqual(await r.json(), { url: '/api/x?q=1', method: 'POST', length: 7 });
-    assert.deepEqual(r.headers.getSetCookie(), ['app=1; Path=/session/contrib/contrib1/'], 'the app\'s own cookies come back, on its own path');
+    assert.deepEqual(r.headers.getSetCookie(), ['app=1; Path=/session/contrib/contrib1/'], "the app's own cookies come back, on its own path");
     const last = seen.at(-1)!;
     assert.equal(last.headers['x-custom'], 'v');
     assert.equal(last.headers.authorization, undefined, 'our API token never reaches the container');
     assert.equal(last.headers['x-forwarded-prefix'], '/session/contrib/contrib1');
 
     const nb = await get('/session/notebook/notebk01/lab/tree/arc/home/alice', auth(alice));
-    assert.equal((await nb.json() as { url: string }).url, '/session/notebook/notebk01/lab/tree/arc/home/alice');
+    assert.equal(((await nb.json()) as { url: string }).url, '/session/notebook/notebk01/lab/tree/arc/home/alice');
     assert.equal(seen.at(-1)!.headers.authorization, 'token notebk01', 'the proxy presents the notebook token for its owner');
-    assert.equal((await get('/session/contrib/contrib1', auth(alice)).then((x) => x.json()) as { url: string }).url, '/');
+    assert.equal(((await get('/session/contrib/contrib1', auth(alice)).then((x) => x.json())) as { url: string }).url, '/');
   });
 
-  it('answers HEAD with the container\'s headers and no body, and passes 204 and 304 through', async () => {
+  it("answers HEAD with the container's headers and no body, and passes 204 and 304 through", async () => {
     const head = await get('/session/contrib/contrib1/thing', auth(alice), 'HEAD');
     assert.equal(head.status, 200);
     assert.equal(head.headers.get('content-type'), 'application/json');
@@ -270,7 +270,10 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     const ws = new WebSocket(`${rig.base.replace('http', 'ws')}/session/contrib/contrib1/ws?x=1`, { headers: auth(alice) });
     const messages: Array<{ data: Buffer; binary: boolean }> = [];
     ws.on('message', (data: Buffer, binary) => messages.push({ data, binary }));
-    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
     await new Promise((x) => setTimeout(x, 5));
     const sentAt = Date.now();
     ws.send('text frame');
@@ -283,7 +286,7 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     assert.ok(rig.activity.lastActivity('contrib1') >= sentAt, 'frames count as activity');
   });
 
-  it('refuses another user\'s session over HTTP and WebSocket with 404, and strangers with 401 or the login page', async () => {
+  it("refuses another user's session over HTTP and WebSocket with 404, and strangers with 401 or the login page", async () => {
     const before = otherSeen.length;
     assert.equal((await get('/session/contrib/bobsess1/', auth(alice))).status, 404);
     assert.equal((await get('/session/contrib/contrib1/', auth(bob))).status, 404);
@@ -292,33 +295,49 @@ describe('session proxy: HTTP and WebSocket to real upstreams', () => {
     assert.equal((await get('/session/contrib/contrib1/', { authorization: 'Bearer skt_bad' })).status, 401);
     const browser = await get('/session/contrib/contrib1/?token=contrib1&x=2', { accept: 'text/html' });
     assert.equal(browser.status, 302);
-    assert.equal(browser.headers.get('location'), `/login?next=${encodeURIComponent('/session/contrib/contrib1/?x=2')}`, 'the secret does not travel to the login page');
+    assert.equal(
+      browser.headers.get('location'),
+      `/login?next=${encodeURIComponent('/session/contrib/contrib1/?x=2')}`,
+      'the secret does not travel to the login page',
+    );
     const ws = new WebSocket(`${rig.base.replace('http', 'ws')}/session/contrib/bobsess1/`, { headers: auth(alice) });
     const status = await new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode!)));
     assert.equal(status, 404);
-    assert.equal(otherSeen.length, before, 'bob\'s container saw nothing');
+    assert.equal(otherSeen.length, before, "bob's container saw nothing");
   });
 
   it('never lets path tricks, encoding or injection reach another session', async () => {
     const before = otherSeen.length;
     const tricks = [
-      '/session/contrib/contrib1/..%2Fbobsess1/', '/session/contrib/contrib1/%2e%2e/bobsess1/', '/session/contrib/contrib1/../bobsess1/',
-      '/session/contrib/contrib1%2F..%2Fbobsess1/', '/session/contrib/contrib1/%2F', '/session/contrib/contrib1/%2f', '/session/contrib/contrib1/%252F',
-      '/session/contrib/contrib1//x', '/session/contrib/contrib1/a\\b', '/session/contrib/CONTRIB1/', '/session/contrib/contrib1x/',
-      '/session/contrib%2Fbobsess1/', '/session/contrib/bobsess1%00/',
+      '/session/contrib/contrib1/..%2Fbobsess1/',
+      '/session/contrib/contrib1/%2e%2e/bobsess1/',
+      '/session/contrib/contrib1/../bobsess1/',
+      '/session/contrib/contrib1%2F..%2Fbobsess1/',
+      '/session/contrib/contrib1/%2F',
+      '/session/contrib/contrib1/%2f',
+      '/session/contrib/contrib1/%252F',
+      '/session/contrib/contrib1//x',
+      '/session/contrib/contrib1/a\\b',
+      '/session/contrib/CONTRIB1/',
+      '/session/contrib/contrib1x/',
+      '/session/contrib%2Fbobsess1/',
+      '/session/contrib/bobsess1%00/',
     ];
     for (const path of tricks) {
       const status = await rawStatus(path, `Authorization: Bearer ${alice}\r\nX-Forwarded-Host: x\r\n`);
       assert.ok([400, 404].includes(status), `${path} → ${status}`);
     }
     // A second request smuggled after a header line break.
-    const injected = await rawStatus('/session/contrib/contrib1/', `Authorization: Bearer ${alice}\r\nX-A: a\r\n\r\nGET /session/contrib/bobsess1/ HTTP/1.1\r\nHost: x\r\n`);
+    const injected = await rawStatus(
+      '/session/contrib/contrib1/',
+      `Authorization: Bearer ${alice}\r\nX-A: a\r\n\r\nGET /session/contrib/bobsess1/ HTTP/1.1\r\nHost: x\r\n`,
+    );
     assert.ok([200, 400].includes(injected));
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(otherSeen.length, before, 'bob\'s container saw none of them');
+    assert.equal(otherSeen.length, before, "bob's container saw none of them");
   });
 
-  it('trades skaha\'s ?token= link for a cookie scoped to that session, for its owner only', async () => {
+  it("trades skaha's ?token= link for a cookie scoped to that session, for its owner only", async () => {
     const r = await get('/session/contrib/contrib1/page?token=contrib1&a=1', auth(alice));
     assert.equal(r.status, 302);
     assert.equal(r.headers.get('location'), '/session/contrib/contrib1/page?a=1');

@@ -36,7 +36,10 @@ describe('kill -9 at random instants during launches and deletes', () => {
   const instance = testInstance(dataDir);
   const configFile = `${dataDir}.json`;
   // Room for every job at once: this is about crashes, not the queue or the per-user limits.
-  fs.writeFileSync(configFile, JSON.stringify({ ...instance, podman: { ...instance.podman, headlessQuota: { cores: 1000, ramGiB: 10_000 } }, sessions: { maxHeadlessJobs: 100 } }));
+  fs.writeFileSync(
+    configFile,
+    JSON.stringify({ ...instance, podman: { ...instance.podman, headlessQuota: { cores: 1000, ramGiB: 10_000 } }, sessions: { maxHeadlessJobs: 100 } }),
+  );
   const env = { ...process.env, SKAHA_CONFIG: configFile };
   let server: ServerProcess | undefined;
   const tokens = ['crasha', 'crashb'].map((name) => adminToken(dataDir, env, name));
@@ -44,12 +47,17 @@ describe('kill -9 at random instants during launches and deletes', () => {
   after(async () => {
     if (server) {
       for (const token of tokens) {
-        const listed = (await (await fetch(`${server.url}/skaha/v0/session`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ id: string }>;
-        await Promise.all(listed.map((s) => fetch(`${server!.url}/skaha/v0/session/${s.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })));
+        const listed = (await (await fetch(`${server.url}/skaha/v0/session`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{
+          id: string;
+        }>;
+        await Promise.all(
+          listed.map((s) => fetch(`${server!.url}/skaha/v0/session/${s.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } })),
+        );
       }
       await server.stop();
     }
-    for (const c of await engine().listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance.podman.network}`] } })) await engine().getContainer(c.Id).remove({ force: true });
+    for (const c of await engine().listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance.podman.network}`] } }))
+      await engine().getContainer(c.Id).remove({ force: true });
     await removeNetworks(instance.podman.network);
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(configFile, { force: true });
@@ -123,12 +131,18 @@ describe('kill -9 at random instants during launches and deletes', () => {
     const list = async () => {
       const all = new Map<string, string>();
       for (const token of tokens) {
-        const listed = (await (await fetch(`${server!.url}/skaha/v0/session`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ id: string; status: string }>;
+        const listed = (await (await fetch(`${server!.url}/skaha/v0/session`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{
+          id: string;
+          status: string;
+        }>;
         for (const s of listed) all.set(s.id, s.status);
       }
       return all;
     };
-    const containers = async () => new Set((await engine().listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance.podman.network}`] } })).map((c) => c.Labels[LABEL.id]!));
+    const containers = async () =>
+      new Set(
+        (await engine().listContainers({ all: true, filters: { label: [`${LABEL.instance}=${instance.podman.network}`] } })).map((c) => c.Labels[LABEL.id]!),
+      );
     // Deletions acknowledged (and those the restarts resumed) finish within their grace.
     let api = await list();
     for (let i = 0; i < 300 && [...api.values()].some((s) => s === 'Terminating'); i++) {
@@ -144,8 +158,13 @@ describe('kill -9 at random instants during launches and deletes', () => {
     const sessionsWithoutContainer = [...api.keys()].filter((id) => !engineIds.has(id));
     const orphanFiles = files.filter((dir) => !api.has(dir.split('-')[0]!));
     const halfDeleted = [...uncertainDeletes].filter((id) => api.has(id) !== engineIds.has(id));
-    console.log(`crash: seed ${SEED}, ${launches} launches (${ackedLaunches.size} acknowledged, ${unansweredLaunches} cut off), ${deletes} deletes (${ackedDeletes.size} acknowledged, ${uncertainDeletes.size} cut off), ${kills} kills; afterwards ${api.size} sessions, ${engineIds.size} containers, ${files.length} session directories`);
+    console.log(
+      `crash: seed ${SEED}, ${launches} launches (${ackedLaunches.size} acknowledged, ${unansweredLaunches} cut off), ${deletes} deletes (${ackedDeletes.size} acknowledged, ${uncertainDeletes.size} cut off), ${kills} kills; afterwards ${api.size} sessions, ${engineIds.size} containers, ${files.length} session directories`,
+    );
     assert.ok(kills >= Math.floor(OPS * KILL_CHANCE * 0.5), `the server was killed often enough (${kills})`);
-    assert.deepEqual({ resurrected, lost, orphanContainers, sessionsWithoutContainer, orphanFiles, halfDeleted }, { resurrected: [], lost: [], orphanContainers: [], sessionsWithoutContainer: [], orphanFiles: [], halfDeleted: [] });
+    assert.deepEqual(
+      { resurrected, lost, orphanContainers, sessionsWithoutContainer, orphanFiles, halfDeleted },
+      { resurrected: [], lost: [], orphanContainers: [], sessionsWithoutContainer: [], orphanFiles: [], halfDeleted: [] },
+    );
   });
 });

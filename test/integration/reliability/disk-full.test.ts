@@ -69,20 +69,23 @@ describe('the data directory fills up', { skip: notRoot }, () => {
     };
     for (const [what, r] of Object.entries(refusals)) {
       assert.equal(r.status, 503, `${what}: ${r.status} ${r.body}`);
-      assert.equal(r.body, 'temporarily unavailable: the server\'s data directory is full; try again once space is freed\n', what);
+      assert.equal(r.body, "temporarily unavailable: the server's data directory is full; try again once space is freed\n", what);
       assert.ok(Number(r.headers.get('retry-after')) > 0, `${what}: Retry-After`);
     }
     // Nothing half-made, nothing lost: the job still runs, no second container, reads work.
     assert.equal(await containersOf(), 1);
     const listed = await tp.request('GET', '/skaha/v0/session', { token });
     assert.equal(listed.status, 200);
-    assert.deepEqual((JSON.parse(listed.body) as Array<{ id: string; status: string }>).map((s) => [s.id, s.status]), [[running, 'Running']]);
+    assert.deepEqual(
+      (JSON.parse(listed.body) as Array<{ id: string; status: string }>).map((s) => [s.id, s.status]),
+      [[running, 'Running']],
+    );
     assert.equal((await tp.request('GET', '/skaha/v0/context', { token })).status, 200);
 
     // The identity database is intact.
     const db = new Database(path.join(tp.dataDir, 'skaha.db'), { readonly: true, fileMustExist: true });
     try {
-      assert.equal((db.pragma('integrity_check', { simple: true }) as string), 'ok');
+      assert.equal(db.pragma('integrity_check', { simple: true }) as string, 'ok');
     } finally {
       db.close();
     }

@@ -37,14 +37,32 @@ describe('fuzzing the API with schemathesis', { skip: missing }, () => {
   it('finds no server error and no response outside the schema', async () => {
     const { token } = await tp.newUser('fuzz');
     const args = [
-      'run', `${tp.base}/skaha/openapi.json`, '--url', tp.base,
-      '-H', `Authorization: Bearer ${token}`,
+      'run',
+      `${tp.base}/skaha/openapi.json`,
+      '--url',
+      tp.base,
+      '-H',
+      `Authorization: Bearer ${token}`,
       // Revoking tokens by guessed ID would revoke the fuzzer's own.
-      '--exclude-path-regex', '^/auth/tokens/',
-      '--checks', 'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance',
-      '--phases', 'examples,coverage,fuzzing',
-      '--max-examples', String(EXAMPLES), '--seed', SEED, '--workers', '1', '--request-timeout', '30',
-      '--no-color', '--report', 'ndjson', '--report-dir', reportDir,
+      '--exclude-path-regex',
+      '^/auth/tokens/',
+      '--checks',
+      'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance',
+      '--phases',
+      'examples,coverage,fuzzing',
+      '--max-examples',
+      String(EXAMPLES),
+      '--seed',
+      SEED,
+      '--workers',
+      '1',
+      '--request-timeout',
+      '30',
+      '--no-color',
+      '--report',
+      'ndjson',
+      '--report-dir',
+      reportDir,
     ];
     const run = await new Promise<{ code: number; out: string }>((resolve) => {
       execFile(schemathesis, args, { timeout: 600_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {

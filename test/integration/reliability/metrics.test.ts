@@ -43,12 +43,23 @@ describe('/metrics (Prometheus)', () => {
     assert.equal(page.status, 200, await page.text());
     await page.arrayBuffer().catch(() => undefined);
 
-    const text = await eventually('the proxied request is counted', () => scrape(), (t) => (sample(t, 'skaha_proxy_requests_total', { kind: 'http', code: '200' }) ?? 0) >= 1);
+    const text = await eventually(
+      'the proxied request is counted',
+      () => scrape(),
+      (t) => (sample(t, 'skaha_proxy_requests_total', { kind: 'http', code: '200' }) ?? 0) >= 1,
+    );
     assert.equal(sample(text, 'skaha_session_launch_duration_seconds_count', { type: 'headless', outcome: 'success', reason: 'ok' }), 1);
     assert.equal(sample(text, 'skaha_session_launch_duration_seconds_count', { type: 'contributed', outcome: 'success', reason: 'ok' }), 1);
     assert.equal(sample(text, 'skaha_session_launch_duration_seconds_count', { type: 'headless', outcome: 'failure', reason: 'image_rejected' }), 1);
-    assert.ok((sample(text, 'skaha_session_launch_duration_seconds_sum', { type: 'headless', outcome: 'success', reason: 'ok' }) ?? 0) > 0, 'durations are recorded');
-    assert.equal(sample(text, 'skaha_session_launch_duration_seconds_count', { type: 'notebook', outcome: 'success', reason: 'ok' }), 0, 'known label values exist from the start');
+    assert.ok(
+      (sample(text, 'skaha_session_launch_duration_seconds_sum', { type: 'headless', outcome: 'success', reason: 'ok' }) ?? 0) > 0,
+      'durations are recorded',
+    );
+    assert.equal(
+      sample(text, 'skaha_session_launch_duration_seconds_count', { type: 'notebook', outcome: 'success', reason: 'ok' }),
+      0,
+      'known label values exist from the start',
+    );
     assert.ok((sample(text, 'skaha_sessions', { type: 'headless', state: 'Succeeded' }) ?? 0) >= 1);
     assert.ok((sample(text, 'skaha_sessions', { type: 'contributed', state: 'Running' }) ?? 0) >= 1);
     assert.equal(sample(text, 'skaha_sessions', { type: 'carta', state: 'Failed' }), 0);
@@ -72,7 +83,7 @@ describe('/metrics (Prometheus)', () => {
     const admin = await tp.newUser('adm');
     await tp.platform.store.addToGroup(admin.username, 'skaha-admins');
     const withoutScope = await tp.request('GET', '/metrics', { token: admin.token, headers: relayed });
-    assert.equal(withoutScope.status, 403, 'an administrator\'s token without the admin scope');
+    assert.equal(withoutScope.status, 403, "an administrator's token without the admin scope");
     const adminToken = (await tp.platform.store.createToken(admin.username, 'scrape', { scopes: ['read', 'admin'] })).token;
     assert.match(await scrape({ ...relayed, authorization: `Bearer ${adminToken}` }), /^skaha_sessions\{/m);
   });

@@ -9,7 +9,7 @@ import type { IdentityStore, RegistryCredentials } from '../../../src/store/stor
  * the authenticators, the account routes and `skaha admin` rely on. Each target opens real
  * stores (a SQLite file, a database in a throwaway PostgreSQL cluster).
  */
-export interface StoreTarget {
+interface StoreTarget {
   setUp(): Promise<void>;
   tearDown(): Promise<void>;
   /**
@@ -107,7 +107,10 @@ export function describeStoreContract(name: string, target: StoreTarget, opts: {
       assert.equal(info.username, 'hank');
       const found = await identity.userForToken(token);
       assert.equal(found?.user.username, 'hank');
-      assert.deepEqual(found?.user.groups.map((g) => g.name), ['astro']);
+      assert.deepEqual(
+        found?.user.groups.map((g) => g.name),
+        ['astro'],
+      );
       assert.deepEqual(found?.token, info, 'what is read back is what was made');
 
       const admin = await identity.createToken('hank', 'ops', { scopes: ['read', 'admin', 'read'], expiresAt: new Date(Date.now() + 3600_000) });
@@ -124,7 +127,7 @@ export function describeStoreContract(name: string, target: StoreTarget, opts: {
       assert.deepEqual((await identity.listTokens('hank')).map((t) => t.name).sort(), ['laptop', 'old', 'ops']);
       assert.deepEqual(await identity.listTokens('nobody'), []);
       const other = await identity.createToken('ivan', 'mine');
-      assert.equal(await identity.revokeToken('hank', other.info.id), false, 'nobody revokes another user\'s token');
+      assert.equal(await identity.revokeToken('hank', other.info.id), false, "nobody revokes another user's token");
       assert.ok(await identity.userForToken(other.token));
       assert.equal(await identity.revokeToken('hank', info.id), true);
       assert.equal(await identity.revokeToken('hank', info.id), false, 'revoking twice is refused the second time');
@@ -138,7 +141,10 @@ export function describeStoreContract(name: string, target: StoreTarget, opts: {
       const { token } = await identity.createToken('judy', 't');
       assert.deepEqual((await identity.userForToken(token))?.user.groups, []);
       await identity.addToGroup('judy', 'late');
-      assert.deepEqual((await identity.userForToken(token))?.user.groups.map((g) => g.name), ['late']);
+      assert.deepEqual(
+        (await identity.userForToken(token))?.user.groups.map((g) => g.name),
+        ['late'],
+      );
     });
 
     it('keeps everything across a reopen, and another opener sees it (skaha admin, a restart)', async () => {
@@ -159,7 +165,7 @@ export function describeStoreContract(name: string, target: StoreTarget, opts: {
       assert.equal((await first.identity.ensureUser('mia')).uid, RANGE.uidMin + 2);
       assert.equal((await second.identity.ensureGroup('next')).gid, RANGE.uidMax + 2);
       // A revocation through one opener reaches the other within its token cache's 5 s.
-      const { info } = (await second.identity.listTokens('kate').then((l) => ({ info: l[0]! })));
+      const { info } = await second.identity.listTokens('kate').then((l) => ({ info: l[0]! }));
       assert.equal(await first.identity.revokeToken('kate', info.id), true);
       const deadline = Date.now() + 8000;
       while ((await second.identity.userForToken(token)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
@@ -175,7 +181,14 @@ export function describeStoreContract(name: string, target: StoreTarget, opts: {
       await credentials.set('omar', 'images.example.org', { username: 'omar', password: 'other' });
       assert.deepEqual(await credentials.get('nina', 'images.example.org'), { username: 'robot$nina', password: 'pa:ss wörd' });
       const listed = await credentials.list('nina');
-      assert.deepEqual(listed.map((c) => [c.host, c.username]), [['b.example.org', 'n'], ['images.example.org', 'robot$nina']], 'by host, never the secret');
+      assert.deepEqual(
+        listed.map((c) => [c.host, c.username]),
+        [
+          ['b.example.org', 'n'],
+          ['images.example.org', 'robot$nina'],
+        ],
+        'by host, never the secret',
+      );
       for (const c of listed) assert.ok(!Number.isNaN(Date.parse(c.updatedAt)) && c.updatedAt.endsWith('Z'), `an ISO time: ${c.updatedAt}`);
       assert.equal(JSON.stringify(listed).includes('pa:ss'), false);
       await credentials.set('nina', 'images.example.org', { username: 'robot2', password: 'new' });

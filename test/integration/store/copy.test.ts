@@ -84,7 +84,11 @@ describe('copying the SQLite identity store into PostgreSQL', { skip }, () => {
       assert.equal(found?.user.username, 'alice');
       assert.deepEqual([...found!.token.scopes].sort(), ['admin', 'launch', 'read']);
       assert.equal(await target.identity.userForToken(revoked.token), undefined, 'a revoked token stays revoked');
-      assert.deepEqual(await target.credentials.get('alice', 'harbor.example'), { username: 'robot$alice', password: 's3cret' }, 'sealed again under the new key');
+      assert.deepEqual(
+        await target.credentials.get('alice', 'harbor.example'),
+        { username: 'robot$alice', password: 's3cret' },
+        'sealed again under the new key',
+      );
       // New users continue the uid sequence after the copied ones.
       assert.equal((await target.identity.ensureUser('bob')).uid, alice.uid + 1);
     } finally {

@@ -78,7 +78,12 @@ describe('servers and skaha admin on one PostgreSQL identity store', { skip: mis
 
     const passwd = await admin(['user', 'passwd', 'pgadmin'], 'pg admin password\n');
     assert.equal(passwd.code, 0, passwd.stderr);
-    const login = await fetch(`${b.base}/login`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ username: 'pgadmin', password: 'pg admin password' }), redirect: 'manual' });
+    const login = await fetch(`${b.base}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'pgadmin', password: 'pg admin password' }),
+      redirect: 'manual',
+    });
     assert.equal(login.status, 303, 'a password set by skaha admin logs in on a server');
 
     assert.equal(fs.existsSync(path.join(cliDataDir, 'skaha.db')), false, 'no SQLite file: the database holds it all');
@@ -91,9 +96,12 @@ describe('servers and skaha admin on one PostgreSQL identity store', { skip: mis
     assert.equal(created.status, 200, created.body);
     const { token, id } = JSON.parse(created.body) as { token: string; id: string };
     assert.equal((await b.request('GET', '/skaha/v0/session', { token })).status, 200);
-    assert.equal((await a.request('GET', '/skaha/v0/session', { token })).status, 200, 'now in server a\'s token cache');
+    assert.equal((await a.request('GET', '/skaha/v0/session', { token })).status, 200, "now in server a's token cache");
     const listed = JSON.parse((await b.request('GET', '/auth/tokens', { token: bootstrap })).body) as Array<{ id: string }>;
-    assert.ok(listed.some((t) => t.id === id), 'listed by the other server');
+    assert.ok(
+      listed.some((t) => t.id === id),
+      'listed by the other server',
+    );
 
     assert.equal((await b.request('DELETE', `/auth/tokens/${id}`, { token: bootstrap })).status, 200);
     assert.equal((await b.request('GET', '/skaha/v0/session', { token })).status, 401, 'refused at once by the server that revoked it');

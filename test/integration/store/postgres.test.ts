@@ -35,16 +35,20 @@ function openAt(url: string, range: { uidMin: number; uidMax: number }, sealer =
   };
 }
 
-describeStoreContract('postgres', {
-  async setUp() {
-    cluster ??= await startPostgres();
+describeStoreContract(
+  'postgres',
+  {
+    async setUp() {
+      cluster ??= await startPostgres();
+    },
+    async tearDown() {},
+    async fresh(range) {
+      const url = await newDatabase();
+      return { ...openAt(url, range), reopen: async (sealer) => openAt(url, range, sealer) };
+    },
   },
-  async tearDown() {},
-  async fresh(range) {
-    const url = await newDatabase();
-    return { ...openAt(url, range), reopen: async (sealer) => openAt(url, range, sealer) };
-  },
-}, { skip });
+  { skip },
+);
 
 describe('PostgreSQL identity store: several servers, one database', { skip }, () => {
   const closers: Array<() => Promise<void>> = [];
@@ -73,7 +77,11 @@ describe('PostgreSQL identity store: several servers, one database', { skip }, (
     ]);
     const uids = fromA.map((u) => u.uid);
     assert.equal(new Set(uids).size, 50, 'no uid handed out twice');
-    assert.deepEqual([...uids].sort((x, y) => x - y), Array.from({ length: 50 }, (_, i) => 300000 + i), 'the first 50 of the range, no gaps');
+    assert.deepEqual(
+      [...uids].sort((x, y) => x - y),
+      Array.from({ length: 50 }, (_, i) => 300000 + i),
+      'the first 50 of the range, no gaps',
+    );
     for (let i = 0; i < 50; i++) assert.equal(fromB[i]!.uid, fromA[i]!.uid, `${names[i]} got one uid from both replicas`);
     for (const n of names.slice(0, 5)) assert.deepEqual(await b.findUser(n), await a.findUser(n));
   });
@@ -88,7 +96,10 @@ describe('PostgreSQL identity store: several servers, one database', { skip }, (
     ]);
     assert.deepEqual(ga, gb);
     assert.equal(new Set(ga.map((g) => g.gid)).size, 20);
-    assert.ok(ga.every((g) => g.gid > 399999), 'above the uid range');
+    assert.ok(
+      ga.every((g) => g.gid > 399999),
+      'above the uid range',
+    );
     // Tokens made through one replica authenticate through the other.
     const { token } = await a.createToken('a3', 'x');
     assert.deepEqual((await b.userForToken(token))?.user.groups, [ga[3]]);
@@ -100,7 +111,11 @@ describe('PostgreSQL identity store: several servers, one database', { skip }, (
     closers.push(...dbs.map((d) => () => d.close()));
     await Promise.all(dbs.map((d) => d.ready()));
     const { rows } = await dbs[0]!.query<{ version: number }>('SELECT version FROM schema_version ORDER BY version');
-    assert.deepEqual(rows.map((r) => r.version), [1, 2], 'each step once, in order');
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      [1, 2],
+      'each step once, in order',
+    );
     // A database from a newer skaha is refused, not damaged.
     await dbs[0]!.query('INSERT INTO schema_version (version) VALUES (99)');
     const newer = new PostgresDatabase({ url, password: cluster!.password });
@@ -116,7 +131,10 @@ describe('PostgreSQL identity store: several servers, one database', { skip }, (
     try {
       await new Promise((r) => setTimeout(r, 5500)); // past the token cache
       for (const call of [() => store.findUser('rosa'), () => store.userForToken(token), () => store.ensureUser('sam')]) {
-        const err = await call().then(() => undefined, (e: unknown) => e);
+        const err = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         assert.ok(err instanceof SkahaError, `a SkahaError, not ${String(err)}`);
         assert.equal(err.statusCode, 503);
         assert.equal(err.message, 'temporarily unavailable: the identity database is not reachable, try again shortly');
@@ -136,8 +154,14 @@ describe('PostgreSQL identity store: several servers, one database', { skip }, (
     const pwFile = path.join(dataDir, 'pw');
     fs.writeFileSync(pwFile, 'not-the-password\n');
     const config = (file: string) => resolveConfig({ dataDir, identity: { store: 'postgres', postgres: { url, passwordFile: file } } });
-    const wrong = await openStores(config(pwFile), { tolerateUnavailable: true }).then(() => undefined, (e: Error) => e);
-    assert.match(String(wrong?.message), /^identity store unavailable: PostgreSQL postgres:\/\/skaha@127\.0\.0\.1:\d+\/store\d+: password authentication failed for user "skaha"$/);
+    const wrong = await openStores(config(pwFile), { tolerateUnavailable: true }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.match(
+      String(wrong?.message),
+      /^identity store unavailable: PostgreSQL postgres:\/\/skaha@127\.0\.0\.1:\d+\/store\d+: password authentication failed for user "skaha"$/,
+    );
     assert.equal(String(wrong?.message).includes('not-the-password'), false);
     await assert.rejects(openStores(config(path.join(dataDir, 'missing'))), /cannot read identity.postgres.passwordFile .*missing: ENOENT/);
 

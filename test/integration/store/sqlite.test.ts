@@ -36,7 +36,7 @@ describeStoreContract('sqlite', {
   },
 });
 
-it('keeps skaha.db (hashes and sealed secrets) readable by the server\'s user only, whatever the umask', async () => {
+it("keeps skaha.db (hashes and sealed secrets) readable by the server's user only, whatever the umask", async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-store-mode-'));
   const old = process.umask(0o022);
   try {

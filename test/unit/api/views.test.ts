@@ -24,7 +24,9 @@ const record: SessionRecord = {
 describe('views (spec §3.2-§3.6)', () => {
   it('renders the v0 session object byte for byte like the spec example', () => {
     const text = gson(sessionView(record, { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' } }));
-    assert.equal(text, `{
+    assert.equal(
+      text,
+      `{
   "id": "vl91sfzz",
   "userid": "alice",
   "runAsUID": "166169204",
@@ -48,12 +50,16 @@ describe('views (spec §3.2-§3.6)', () => {
   "gpuRAMInUse": "<none>",
   "cpuCoresInUse": "<none>",
   "gpuUtilization": "<none>"
-}`);
+}`,
+    );
   });
 
   it('uses the creation time while pending, so clients can parse it (spec §11.4)', () => {
     const { startedAt: _, ...pending } = record;
-    const view = sessionView({ ...pending, status: 'Pending', resources: { ...record.resources, coresRequest: 0.25, ramRequestGiB: 1.5 } }, { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' } });
+    const view = sessionView(
+      { ...pending, status: 'Pending', resources: { ...record.resources, coresRequest: 0.25, ramRequestGiB: 1.5 } },
+      { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' } },
+    );
     assert.equal(view.startTime, '2025-03-05T21:48:20Z');
     assert.equal(view.requestedCPUCores, '0.25');
     assert.equal(view.requestedRAM, '1.5G');
@@ -61,10 +67,18 @@ describe('views (spec §3.2-§3.6)', () => {
   });
 
   it('renders stats with instances and Java doubles', () => {
-    const app: SessionRecord = { ...record, id: 'aaaaaaaa', appId: 'abc', type: 'desktop-app', resources: { ...record.resources, coresRequest: 0.5, ramRequestGiB: 1 } };
+    const app: SessionRecord = {
+      ...record,
+      id: 'aaaaaaaa',
+      appId: 'abc',
+      type: 'desktop-app',
+      resources: { ...record.resources, coresRequest: 0.5, ramRequestGiB: 1 },
+    };
     const done: SessionRecord = { ...record, id: 'bbbbbbbb', type: 'headless', status: 'Succeeded' };
     const text = gson(statsView([record, app, done], [{ cores: 2, memoryBytes: 24 * 2 ** 30 }]));
-    assert.equal(text, `{
+    assert.equal(
+      text,
+      `{
   "instances": {
     "session": 1,
     "desktopApp": 1,
@@ -87,7 +101,8 @@ describe('views (spec §3.2-§3.6)', () => {
       "withCPUCores": 2.0
     }
   }
-}`);
+}`,
+    );
   });
 
   it('stats of several nodes: the sum is available, the largest node is the maximum (spec §3.4)', () => {
@@ -116,7 +131,10 @@ describe('views (spec §3.2-§3.6)', () => {
   });
 
   it('prints empty containers and doubles as Gson does', () => {
-    assert.equal(gson({ a: [], b: {}, c: new JavaDouble(0.5), d: new JavaDouble(3), e: '<none>&' }), '{\n  "a": [],\n  "b": {},\n  "c": 0.5,\n  "d": 3.0,\n  "e": "<none>&"\n}');
+    assert.equal(
+      gson({ a: [], b: {}, c: new JavaDouble(0.5), d: new JavaDouble(3), e: '<none>&' }),
+      '{\n  "a": [],\n  "b": {},\n  "c": 0.5,\n  "d": 3.0,\n  "e": "<none>&"\n}',
+    );
   });
 });
 

@@ -10,7 +10,11 @@ import { parseImageReference, repositoryOf } from '../../../src/catalog/registry
 describe('image references as the distribution API names them', () => {
   it('splits host (with its port), repository and tag or digest', () => {
     assert.deepEqual(parseImageReference('127.0.0.1:5000/private/kep:1.0'), { host: '127.0.0.1:5000', repository: 'private/kep', reference: '1.0' });
-    assert.deepEqual(parseImageReference('images.canfar.net/skaha/a/b@sha256:abc'), { host: 'images.canfar.net', repository: 'skaha/a/b', reference: 'sha256:abc' });
+    assert.deepEqual(parseImageReference('images.canfar.net/skaha/a/b@sha256:abc'), {
+      host: 'images.canfar.net',
+      repository: 'skaha/a/b',
+      reference: 'sha256:abc',
+    });
     assert.deepEqual(parseImageReference('registry:5000/team/tool'), { host: 'registry:5000', repository: 'team/tool', reference: 'latest' });
     assert.equal(repositoryOf('127.0.0.1:5000/private/kep@sha256:abc'), '127.0.0.1:5000/private/kep');
   });
@@ -52,7 +56,7 @@ describe('the record of images pulled with credentials (KEP-2535)', () => {
     assert.equal(pulls.isEmpty(), true);
   });
 
-  it('refuses to start from a record it cannot read rather than make private images everyone\'s', () => {
+  it("refuses to start from a record it cannot read rather than make private images everyone's", () => {
     const where = file();
     fs.mkdirSync(path.dirname(where), { recursive: true });
     fs.writeFileSync(where, '{"sha256:aaa": ["r.example/priv');
@@ -64,9 +68,23 @@ describe('the journal of launches waiting for their image', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-journal-'));
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const spec = (sessionId: string, appId?: string) => ({
-    sessionId, ...(appId ? { appId } : {}), username: 'alice', name: 'job', type: 'headless' as const, image: 'r.example/private/x:1', env: [] as Array<[string, string]>,
-    uid: 200000, gid: 200000, supplementalGroups: [], mounts: [], hostname: 'job', resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 }, ports: [] as number[],
-    deadlineSeconds: 60, jobName: `skaha-headless-alice-${sessionId}`, registryAuth: { username: 'alice', password: 'hunter2', serveraddress: 'r.example' },
+    sessionId,
+    ...(appId ? { appId } : {}),
+    username: 'alice',
+    name: 'job',
+    type: 'headless' as const,
+    image: 'r.example/private/x:1',
+    env: [] as Array<[string, string]>,
+    uid: 200000,
+    gid: 200000,
+    supplementalGroups: [],
+    mounts: [],
+    hostname: 'job',
+    resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 },
+    ports: [] as number[],
+    deadlineSeconds: 60,
+    jobName: `skaha-headless-alice-${sessionId}`,
+    registryAuth: { username: 'alice', password: 'hunter2', serveraddress: 'r.example' },
   });
 
   it('writes down pending and failed launches, never their credentials, and reads them back after a restart', () => {
@@ -85,9 +103,16 @@ describe('the journal of launches waiting for their image', () => {
     assert.deepEqual([...byKey.keys()].sort(), ['aaaaaaaa', 'bbbbbbbb/cccccccc']);
     assert.equal(byKey.get('aaaaaaaa')?.failed, undefined);
     assert.equal(byKey.get('aaaaaaaa')?.createdAt, created.toISOString());
-    assert.deepEqual(byKey.get('bbbbbbbb/cccccccc')?.failed, { at: '2026-11-26T10:01:00.000Z', event: 'Failed to pull image "r.example/private/x:1": not found' });
+    assert.deepEqual(byKey.get('bbbbbbbb/cccccccc')?.failed, {
+      at: '2026-11-26T10:01:00.000Z',
+      event: 'Failed to pull image "r.example/private/x:1": not found',
+    });
     fs.writeFileSync(path.join(dir, 'pulls', 'torn.json'), '{"spec":');
     again.remove('aaaaaaaa');
-    assert.deepEqual(again.all().map((e) => e.key), ['bbbbbbbb/cccccccc'], 'removed, and a torn file skipped');
+    assert.deepEqual(
+      again.all().map((e) => e.key),
+      ['bbbbbbbb/cccccccc'],
+      'removed, and a torn file skipped',
+    );
   });
 });

@@ -4,7 +4,12 @@ import { apiFailure } from '../../../src/backends/kubernetes/errors.js';
 
 describe('Kubernetes API failures as users see them', () => {
   it('tells a missing permission of the service account apart from an unreachable cluster, details only in the log', () => {
-    const refused = apiFailure('create job', Object.assign(new Error('HTTP-Code: 403 Message: jobs.batch is forbidden: User "system:serviceaccount:skaha:skaha" cannot create resource "jobs"'), { code: 403 }));
+    const refused = apiFailure(
+      'create job',
+      Object.assign(new Error('HTTP-Code: 403 Message: jobs.batch is forbidden: User "system:serviceaccount:skaha:skaha" cannot create resource "jobs"'), {
+        code: 403,
+      }),
+    );
     assert.equal(refused.statusCode, 503);
     assert.match(refused.message, /^temporarily unavailable: the cluster refused the platform's request/);
     assert.ok(!refused.message.includes('serviceaccount:skaha'), 'RBAC detail stays out of the answer');

@@ -16,10 +16,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Kubernetes informer', () => {
   const servers: http.Server[] = [];
-  after(() => servers.forEach((s) => {
-    s.closeAllConnections();
-    s.close();
-  }));
+  after(() =>
+    servers.forEach((s) => {
+      s.closeAllConnections();
+      s.close();
+    }),
+  );
 
   it('lists again after 410 Gone, backs off 1 s doubling on errors, and resets once a watch is up', async () => {
     const lists = [[pod('a', '5')], [pod('c', '10')]];
@@ -85,7 +87,10 @@ describe('Kubernetes informer', () => {
     assert.equal(listCalls, 2, 'listed once at start and once after the 410');
     assert.deepEqual(watchedFrom, ['5', '10', '10', '10'], 'each watch resumes from the last resourceVersion it has');
     assert.deepEqual(events, ['add a', 'add b', 'delete a', 'delete b', 'add c'], 'the re-list removes what is gone and adds what is new');
-    assert.deepEqual(informer.list().map((p) => p.metadata?.name), ['c']);
+    assert.deepEqual(
+      informer.list().map((p) => p.metadata?.name),
+      ['c'],
+    );
     assert.deepEqual(delays, [WATCH_BACKOFF_INITIAL_MS, 2 * WATCH_BACKOFF_INITIAL_MS], 'backs off 1 s, then 2 s');
     assert.equal(informer.connected, true, 'the last watch is up');
     assert.deepEqual(connections, [true, false, true]);

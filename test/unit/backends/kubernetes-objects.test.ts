@@ -3,7 +3,17 @@ import { describe, it } from 'node:test';
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../../../src/backends/backend.js';
 import {
-  cpuQuantity, launchScriptsConfigMapName, makeFilesConfigMap, makeLaunchScriptsConfigMap, registrySecretName, makeFilesSecret, makeJob, makeRegistrySecret, makeService, memoryQuantity, planMounts,
+  cpuQuantity,
+  launchScriptsConfigMapName,
+  makeFilesConfigMap,
+  makeLaunchScriptsConfigMap,
+  registrySecretName,
+  makeFilesSecret,
+  makeJob,
+  makeRegistrySecret,
+  makeService,
+  memoryQuantity,
+  planMounts,
   type KubernetesObjectOptions,
 } from '../../../src/backends/kubernetes/objects.js';
 import { parseQuantity, podHold, recordFromJob, sessionEvents, START_FAILURE_ANNOTATION, statusOf } from '../../../src/backends/kubernetes/records.js';
@@ -140,7 +150,7 @@ describe('Kubernetes session objects', () => {
     assert.equal(job.spec?.template.spec?.containers[0]?.name, 'headless');
   });
 
-  it('a desktop-app is owned by its desktop Job and draws on the desktop pod\'s X display', () => {
+  it("a desktop-app is owned by its desktop Job and draws on the desktop pod's X display", () => {
     const xauth = Buffer.from([0xff, 0xff, 0, 0, 1, 0x31]);
     const app: LaunchSpec = {
       ...spec,
@@ -164,7 +174,9 @@ describe('Kubernetes session objects', () => {
     assert.equal(container?.name, 'terminal-1-0');
     assert.deepEqual(container?.env, [{ name: 'DISPLAY', value: '10.0.0.7:1' }]);
     assert.deepEqual(container?.volumeMounts, [{ name: 'session-secrets', mountPath: '/skaha-session/Xauthority', subPath: 'Xauthority', readOnly: true }]);
-    assert.deepEqual(job.spec?.template.spec?.volumes, [{ name: 'session-secrets', secret: { secretName: 'vl91sfzz-abc-alice-terminal-1-0-files', defaultMode: 0o444 } }]);
+    assert.deepEqual(job.spec?.template.spec?.volumes, [
+      { name: 'session-secrets', secret: { secretName: 'vl91sfzz-abc-alice-terminal-1-0-files', defaultMode: 0o444 } },
+    ]);
     assert.equal(makeService(app, opts, 'uid-a'), undefined, 'desktop-apps have no Service');
     assert.deepEqual(makeFilesSecret(app, opts, plan, 'uid-a'), {
       apiVersion: 'v1',
@@ -173,14 +185,20 @@ describe('Kubernetes session objects', () => {
       metadata: {
         name: 'vl91sfzz-abc-alice-terminal-1-0-files',
         namespace: 'skaha-workload',
-        labels: { ...labels, 'canfar.net/kind': 'desktop-app', 'canfar.net/name': 'terminal-1-0', 'canfar.net/job': 'vl91sfzz-abc-alice-terminal-1-0', 'canfar.net/app-id': 'abc' },
+        labels: {
+          ...labels,
+          'canfar.net/kind': 'desktop-app',
+          'canfar.net/name': 'terminal-1-0',
+          'canfar.net/job': 'vl91sfzz-abc-alice-terminal-1-0',
+          'canfar.net/app-id': 'abc',
+        },
         ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'vl91sfzz-abc-alice-terminal-1-0', uid: 'uid-a', controller: true }],
       },
       data: { Xauthority: xauth.toString('base64') },
     });
   });
 
-  it('builds the Service, the passwd/group ConfigMap, and the user\'s pull secret', () => {
+  it("builds the Service, the passwd/group ConfigMap, and the user's pull secret", () => {
     const plan = planMounts(spec, opts, files);
     assert.deepEqual(makeService(spec, opts, 'uid-1'), {
       apiVersion: 'v1',
@@ -203,7 +221,7 @@ describe('Kubernetes session objects', () => {
     const priv = { ...spec, registryAuth: { username: 'Alice', password: 's3cret', serveraddress: 'images.canfar.net' } };
     const secret = makeRegistrySecret(priv, opts);
     assert.equal(secret?.metadata?.name, 'registry-auth-alice');
-    assert.match(registrySecretName('_bob.'), /^registry-auth-bob-[0-9a-f]{8}$/, 'a username that is no DNS label gets a hash: never bob\'s secret');
+    assert.match(registrySecretName('_bob.'), /^registry-auth-bob-[0-9a-f]{8}$/, "a username that is no DNS label gets a hash: never bob's secret");
     assert.equal(secret?.type, 'kubernetes.io/dockerconfigjson');
     assert.deepEqual(JSON.parse(Buffer.from(secret?.data?.['.dockerconfigjson'] ?? '', 'base64').toString()), {
       auths: { 'images.canfar.net': { username: 'Alice', password: 's3cret', auth: Buffer.from('Alice:s3cret').toString('base64') } },
@@ -216,7 +234,11 @@ describe('Kubernetes session objects', () => {
     assert.equal(makeJob(spec, opts, plan).spec?.template.spec?.affinity, undefined, 'off by default');
     const gpu = makeJob({ ...spec, resources: { ...spec.resources, gpus: 2 } }, { ...opts, gpuNodeAffinity: true }, plan);
     assert.deepEqual(gpu.spec?.template.spec?.affinity, {
-      nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.count', operator: 'Gt', values: ['0'] }] }] } },
+      nodeAffinity: {
+        requiredDuringSchedulingIgnoredDuringExecution: {
+          nodeSelectorTerms: [{ matchExpressions: [{ key: 'nvidia.com/gpu.count', operator: 'Gt', values: ['0'] }] }],
+        },
+      },
     });
     assert.deepEqual(gpu.spec?.template.spec?.containers[0]?.resources, {
       requests: { cpu: '500m', memory: '1Gi', 'nvidia.com/gpu': '2' },
@@ -233,16 +255,34 @@ describe('Kubernetes session objects', () => {
     const scripts = { 'skaha-notebook.sh': '#!/bin/sh\necho nb\n', 'start-desktop-software.sh': '#!/bin/sh\necho app\n' };
     const name = launchScriptsConfigMapName('skaha-launch-scripts', scripts);
     assert.match(name, /^skaha-launch-scripts-[0-9a-f]{8}$/);
-    assert.equal(launchScriptsConfigMapName('skaha-launch-scripts', { 'start-desktop-software.sh': scripts['start-desktop-software.sh'], 'skaha-notebook.sh': scripts['skaha-notebook.sh'] }), name, 'order does not matter');
-    assert.notEqual(launchScriptsConfigMapName('skaha-launch-scripts', { ...scripts, 'skaha-notebook.sh': '#!/bin/sh\necho nb2\n' }), name, 'a changed script: another ConfigMap');
-    assert.notEqual(launchScriptsConfigMapName('skaha-launch-scripts', { 'a.sh': 'bc', 'ab.sh': 'c' }), launchScriptsConfigMapName('skaha-launch-scripts', { 'a.sh': 'b', 'ab.sh': 'cc' }), 'names and contents do not run together');
+    assert.equal(
+      launchScriptsConfigMapName('skaha-launch-scripts', {
+        'start-desktop-software.sh': scripts['start-desktop-software.sh'],
+        'skaha-notebook.sh': scripts['skaha-notebook.sh'],
+      }),
+      name,
+      'order does not matter',
+    );
+    assert.notEqual(
+      launchScriptsConfigMapName('skaha-launch-scripts', { ...scripts, 'skaha-notebook.sh': '#!/bin/sh\necho nb2\n' }),
+      name,
+      'a changed script: another ConfigMap',
+    );
+    assert.notEqual(
+      launchScriptsConfigMapName('skaha-launch-scripts', { 'a.sh': 'bc', 'ab.sh': 'c' }),
+      launchScriptsConfigMapName('skaha-launch-scripts', { 'a.sh': 'b', 'ab.sh': 'cc' }),
+      'names and contents do not run together',
+    );
     const configMap = makeLaunchScriptsConfigMap('skaha-workload', 'skaha-launch-scripts', scripts);
     assert.deepEqual([configMap.metadata?.name, configMap.metadata?.namespace, configMap.immutable, configMap.data], [name, 'skaha-workload', true, scripts]);
   });
 
   it('writes quantities as the chart does and reads any quantity back', () => {
     assert.deepEqual([cpuQuantity(2), cpuQuantity(0.25), memoryQuantity(8), memoryQuantity(1.5)], ['2', '250m', '8Gi', '1536Mi']);
-    assert.deepEqual([parseQuantity('250m'), parseQuantity('8Gi'), parseQuantity('1k'), parseQuantity('1e3'), parseQuantity('bad')], [0.25, 8 * 2 ** 30, 1000, 1000, 0]);
+    assert.deepEqual(
+      [parseQuantity('250m'), parseQuantity('8Gi'), parseQuantity('1k'), parseQuantity('1e3'), parseQuantity('bad')],
+      [0.25, 8 * 2 ** 30, 1000, 1000, 0],
+    );
   });
 });
 
@@ -268,10 +308,14 @@ describe('Kubernetes session records', () => {
   });
 
   it('rebuilds the record Podman would give from the Job alone (watch JSON or list objects)', () => {
-    const finished = job(
-      { startTime: '2025-03-05T21:48:21Z' as unknown as Date, completionTime: new Date('2025-03-05T21:50:00Z'), succeeded: 1 },
-    );
-    const p: V1Pod = { metadata: { name: 'p' }, status: { phase: 'Succeeded', containerStatuses: [{ name: 'c', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }] } };
+    const finished = job({ startTime: '2025-03-05T21:48:21Z' as unknown as Date, completionTime: new Date('2025-03-05T21:50:00Z'), succeeded: 1 });
+    const p: V1Pod = {
+      metadata: { name: 'p' },
+      status: {
+        phase: 'Succeeded',
+        containerStatuses: [{ name: 'c', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0 } } }],
+      },
+    };
     assert.deepEqual(recordFromJob(finished, p, { terminating: false }), {
       id: 'vl91sfzz',
       username: 'alice',
@@ -321,15 +365,38 @@ describe('Kubernetes session records', () => {
     const image = 'images.canfar.net/skaha/none:1.0';
     const waiting = (reason: string, message = ''): V1Pod => ({
       metadata: { name: 'p' },
-      status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }], containerStatuses: [{ name: 'c', image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message } } }] },
+      status: {
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'True' }],
+        containerStatuses: [{ name: 'c', image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message } } }],
+      },
     });
     assert.equal(podHold(undefined, image), undefined);
     assert.equal(podHold({ metadata: {}, status: { phase: 'Running' } }, image), undefined);
-    const unscheduled: V1Pod = { metadata: {}, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available: 2 node(s) didn\'t match Pod\'s node affinity/selector.' }] } };
-    assert.deepEqual(podHold(unscheduled, image), { note: 'No node can take this session yet (Unschedulable): 0/2 nodes are available: 2 node(s) didn\'t match Pod\'s node affinity/selector.' });
+    const unscheduled: V1Pod = {
+      metadata: {},
+      status: {
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodScheduled',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.",
+          },
+        ],
+      },
+    };
+    assert.deepEqual(podHold(unscheduled, image), {
+      note: "No node can take this session yet (Unschedulable): 0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.",
+    });
     assert.equal(podHold(waiting('ContainerCreating'), image)?.note, `The node is pulling image ${image} or creating the container.`);
     const once = podHold(waiting('ErrImagePull', 'rpc error: not found'), image);
-    assert.deepEqual(once, { note: `Pulling image ${image} failed (ErrImagePull): rpc error: not found; the node tries again.` }, 'one failed pull is not the end');
+    assert.deepEqual(
+      once,
+      { note: `Pulling image ${image} failed (ErrImagePull): rpc error: not found; the node tries again.` },
+      'one failed pull is not the end',
+    );
     for (const reason of ['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']) {
       assert.deepEqual(podHold(waiting(reason, 'why'), image)?.unpullable, { reason, message: 'why' }, reason);
     }
@@ -337,7 +404,10 @@ describe('Kubernetes session records', () => {
 
   it('a session skaha ended because its image cannot be pulled is Failed, finished when it was ended', () => {
     const failure = { reason: 'ImagePullBackOff', message: 'Back-off pulling image', at: '2025-03-05T21:49:00.000Z', pod: 'p' };
-    const ended = job({ active: 1, startTime: new Date('2025-03-05T21:48:21Z') }, { annotations: { ...makeJob(spec, opts, plan).metadata?.annotations, [START_FAILURE_ANNOTATION]: JSON.stringify(failure) } });
+    const ended = job(
+      { active: 1, startTime: new Date('2025-03-05T21:48:21Z') },
+      { annotations: { ...makeJob(spec, opts, plan).metadata?.annotations, [START_FAILURE_ANNOTATION]: JSON.stringify(failure) } },
+    );
     assert.equal(statusOf(ended, pod('Pending'), false), 'Failed');
     assert.equal(recordFromJob(ended, pod('Pending'), { terminating: false })?.finishedAt?.toISOString(), failure.at);
     assert.equal(statusOf(ended, pod('Pending'), true), 'Terminating', 'a delete still shows');
@@ -345,12 +415,39 @@ describe('Kubernetes session records', () => {
 
   it('turns Kubernetes Events of both styles into view=events rows, oldest first', () => {
     const events: CoreV1Event[] = [
-      { metadata: {}, involvedObject: {}, type: 'Normal', reason: 'Started', message: 'Started container', eventTime: '2025-03-05T21:48:25.000000Z' as unknown as Date },
-      { metadata: {}, involvedObject: {}, type: 'Warning', reason: 'BackOff', message: 'Back-off pulling image\n', firstTimestamp: new Date('2025-03-05T21:48:21Z'), lastTimestamp: new Date('2025-03-05T21:49:00Z') },
+      {
+        metadata: {},
+        involvedObject: {},
+        type: 'Normal',
+        reason: 'Started',
+        message: 'Started container',
+        eventTime: '2025-03-05T21:48:25.000000Z' as unknown as Date,
+      },
+      {
+        metadata: {},
+        involvedObject: {},
+        type: 'Warning',
+        reason: 'BackOff',
+        message: 'Back-off pulling image\n',
+        firstTimestamp: new Date('2025-03-05T21:48:21Z'),
+        lastTimestamp: new Date('2025-03-05T21:49:00Z'),
+      },
     ];
     assert.deepEqual(sessionEvents(events), [
-      { type: 'Warning', reason: 'BackOff', message: 'Back-off pulling image', firstTime: new Date('2025-03-05T21:48:21Z'), lastTime: new Date('2025-03-05T21:49:00Z') },
-      { type: 'Normal', reason: 'Started', message: 'Started container', firstTime: new Date('2025-03-05T21:48:25Z'), lastTime: new Date('2025-03-05T21:48:25Z') },
+      {
+        type: 'Warning',
+        reason: 'BackOff',
+        message: 'Back-off pulling image',
+        firstTime: new Date('2025-03-05T21:48:21Z'),
+        lastTime: new Date('2025-03-05T21:49:00Z'),
+      },
+      {
+        type: 'Normal',
+        reason: 'Started',
+        message: 'Started container',
+        firstTime: new Date('2025-03-05T21:48:25Z'),
+        lastTime: new Date('2025-03-05T21:48:25Z'),
+      },
     ]);
   });
 });

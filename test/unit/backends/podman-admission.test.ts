@@ -22,7 +22,10 @@ describe('admission of headless jobs against the machine', () => {
     queue.enqueue('b', { cores: 0.5, ramGiB: 1 });
     queue.enqueue('c', { cores: 0.5, ramGiB: 1 });
     assert.deepEqual(queue.takeAdmitted({ cores: 1, ramGiB: 0 }), [], 'the head does not fit: nobody starts');
-    assert.match(queue.note('c', { cores: 1, ramGiB: 0 })!, /^Queued \(3rd of 3\): asks 0.5 cores and 1 GiB; 1 cores and 8 GiB of the 2 cores and 8 GiB for headless jobs are free$/);
+    assert.match(
+      queue.note('c', { cores: 1, ramGiB: 0 })!,
+      /^Queued \(3rd of 3\): asks 0.5 cores and 1 GiB; 1 cores and 8 GiB of the 2 cores and 8 GiB for headless jobs are free$/,
+    );
     assert.deepEqual(queue.takeAdmitted(none), ['a']);
     assert.deepEqual(queue.takeAdmitted({ cores: 1, ramGiB: 1 }), ['b', 'c'], 'both fit beside what runs');
     assert.equal(queue.length, 0);

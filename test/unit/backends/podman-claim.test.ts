@@ -25,7 +25,11 @@ describe('claims of servers sharing one engine', () => {
   });
 
   it('refuses overlapping uid ranges from another store, at either end', () => {
-    for (const [uidMin, uidMax] of [[299999, 300500], [100000, 200000], [250000, 250001]] as const) {
+    for (const [uidMin, uidMax] of [
+      [299999, 300500],
+      [100000, 200000],
+      [250000, 250001],
+    ] as const) {
       const other = { network: 'skaha2', dataDir: '/srv/skaha2', store: 'sqlite:/srv/skaha2/skaha.db', uidMin, uidMax };
       assert.match(claimConflict(mine, [other], live) ?? '', /overlaps .* network "skaha2"/, `${uidMin}..${uidMax}`);
     }
@@ -35,6 +39,9 @@ describe('claims of servers sharing one engine', () => {
     const replica = { ...mine, network: 'skaha-b', dataDir: '/srv/b', store: 'postgres://db:5432/skaha' };
     assert.equal(claimConflict({ ...mine, store: 'postgres://db:5432/skaha' }, [replica], live), undefined);
     const gone = { ...mine, dataDir: '/tmp/removed' };
-    assert.equal(claimConflict(mine, [gone], (c) => c.dataDir !== '/tmp/removed'), undefined);
+    assert.equal(
+      claimConflict(mine, [gone], (c) => c.dataDir !== '/tmp/removed'),
+      undefined,
+    );
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCallbackRules } from '../../../src/backends/podman/firewall.js';
 
-describe('the session firewall\'s rules', () => {
+describe("the session firewall's rules", () => {
   it('finds the callback-port rules in iptables-save output, and nothing else', () => {
     const saved = [
       ':SKAHA_INPUT - [0:0]',

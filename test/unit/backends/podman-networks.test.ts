@@ -20,7 +20,14 @@ describe('session network addresses', () => {
   });
 
   it('reads the IPv4 subnet and gateway from an engine network', () => {
-    const info = { IPAM: { Config: [{ Subnet: 'fd00::/64', Gateway: 'fd00::1' }, { Subnet: '10.89.0.0/24', Gateway: '10.89.0.1' }] } };
+    const info = {
+      IPAM: {
+        Config: [
+          { Subnet: 'fd00::/64', Gateway: 'fd00::1' },
+          { Subnet: '10.89.0.0/24', Gateway: '10.89.0.1' },
+        ],
+      },
+    };
     assert.deepEqual(ipv4Of(info), { subnet: '10.89.0.0/24', gateway: '10.89.0.1' });
     assert.equal(ipv4Of({}), undefined);
   });

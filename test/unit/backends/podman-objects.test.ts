@@ -14,7 +14,10 @@ const spec: LaunchSpec = {
   uid: 200001,
   gid: 200001,
   supplementalGroups: [300000],
-  mounts: [{ hostPath: '/data/arc/home/alice', containerPath: '/arc/home/alice', readOnly: false }, { hostPath: '/data/sessions/vl91sfzz/passwd', containerPath: '/etc/passwd', readOnly: true }],
+  mounts: [
+    { hostPath: '/data/arc/home/alice', containerPath: '/arc/home/alice', readOnly: false },
+    { hostPath: '/data/sessions/vl91sfzz/passwd', containerPath: '/etc/passwd', readOnly: true },
+  ],
   workingDir: '/arc/home/alice',
   hostname: 'web1',
   resources: { coresRequest: 1, coresLimit: 2, ramRequestGiB: 1, ramLimitGiB: 2, gpus: 0 },
@@ -73,8 +76,12 @@ describe('Podman container objects', () => {
     });
   });
 
-  it('puts a desktop-app in its desktop\'s network namespace, headless jobs keep their own command', () => {
-    const app = toContainerCreate({ ...spec, type: 'desktop-app', appId: 'abc', ports: [], command: ['/skaha-system/start-desktop-software.sh'], args: [] }, { network: 'skaha-u200001', instance: 'skaha', stopTimeoutSeconds: 5, pidsLimit: 0 }, 'c0ffee');
+  it("puts a desktop-app in its desktop's network namespace, headless jobs keep their own command", () => {
+    const app = toContainerCreate(
+      { ...spec, type: 'desktop-app', appId: 'abc', ports: [], command: ['/skaha-system/start-desktop-software.sh'], args: [] },
+      { network: 'skaha-u200001', instance: 'skaha', stopTimeoutSeconds: 5, pidsLimit: 0 },
+      'c0ffee',
+    );
     assert.equal(app.HostConfig?.NetworkMode, 'container:c0ffee');
     assert.equal(app.Hostname, undefined, 'a shared namespace keeps the desktop hostname');
     assert.equal(app.Labels?.['canfar.net/app-id'], 'abc');
@@ -84,7 +91,8 @@ describe('Podman container objects', () => {
   });
 
   it('maps engine states to v0 status words', () => {
-    const state = (s: Partial<Docker.ContainerInspectInfo['State']>) => ({ Status: 'running', ExitCode: 0, OOMKilled: false, ...s }) as Docker.ContainerInspectInfo['State'];
+    const state = (s: Partial<Docker.ContainerInspectInfo['State']>) =>
+      ({ Status: 'running', ExitCode: 0, OOMKilled: false, ...s }) as Docker.ContainerInspectInfo['State'];
     assert.equal(statusOf(state({ Status: 'created' }), false), 'Pending');
     assert.equal(statusOf(state({ Status: 'running' }), false), 'Running');
     assert.equal(statusOf(state({ Status: 'running' }), true), 'Terminating');
@@ -120,9 +128,12 @@ describe('Podman container objects', () => {
       deadlineSeconds: 99,
       resources: spec.resources,
     });
-    assert.equal(recordFromInspect({ ...info, Config: { ...info.Config, Labels: {} } } as Docker.ContainerInspectInfo, { terminating: false }), undefined, 'not ours');
+    assert.equal(
+      recordFromInspect({ ...info, Config: { ...info.Config, Labels: {} } } as Docker.ContainerInspectInfo, { terminating: false }),
+      undefined,
+      'not ours',
+    );
   });
-
 
   it('makes label values legal', () => {
     assert.equal(labelValue('-My Name!-'), 'My-Name');

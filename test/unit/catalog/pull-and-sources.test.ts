@@ -23,7 +23,11 @@ describe('pull progress from the engine stream', () => {
     p.feed({ status: 'Download complete', progressDetail: {}, id: '578d46f0173d' });
     assert.equal(p.summary(), '2.5 of 3.4 GB, 2 of 3 layers');
     assert.equal(p.error, undefined);
-    p.feed({ progressDetail: {}, errorDetail: { message: 'initializing source docker://r/x:1: reading manifest 1 in r/x: manifest unknown:\n manifest unknown' }, error: 'x' });
+    p.feed({
+      progressDetail: {},
+      errorDetail: { message: 'initializing source docker://r/x:1: reading manifest 1 in r/x: manifest unknown:\n manifest unknown' },
+      error: 'x',
+    });
     assert.equal(p.error, 'initializing source docker://r/x:1: reading manifest 1 in r/x: manifest unknown: manifest unknown');
   });
 
@@ -31,7 +35,10 @@ describe('pull progress from the engine stream', () => {
     assert.equal(pullFailureReason('reading manifest 1.0 in r/x: unauthorized: authentication required'), 'unauthorized');
     assert.equal(pullFailureReason('reading manifest 1.0 in r/x: manifest unknown: manifest unknown'), 'not found');
     assert.equal(pullFailureReason('writing blob: storing blob to file: write /var/tmp/x: no space left on device'), 'disk full');
-    assert.equal(pullFailureReason('pinging container registry r: Get "https://r/v2/": x509: certificate signed by unknown authority'), 'registry certificate not trusted');
+    assert.equal(
+      pullFailureReason('pinging container registry r: Get "https://r/v2/": x509: certificate signed by unknown authority'),
+      'registry certificate not trusted',
+    );
     assert.equal(formatBytesOf(512, 900), '512 of 900 B');
   });
 });
@@ -51,7 +58,9 @@ describe('what skaha create --wait shows while a session is Pending', () => {
 describe('registry protocol details', () => {
   it('parses token challenges and Link pagination', () => {
     assert.deepEqual(parseChallenge('realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'), {
-      realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull',
+      realm: 'https://auth.example/token',
+      service: 'registry.example',
+      scope: 'repository:a/b:pull',
     });
     assert.equal(nextLink('</v2/_catalog?last=skaha%2Fz&n=1000>; rel="next"'), '/v2/_catalog?last=skaha%2Fz&n=1000');
     assert.equal(nextLink(undefined), undefined);
@@ -63,22 +72,34 @@ describe('catalog sources in the configuration', () => {
     assert.deepEqual(resolveConfig({}).catalog.sources, [{ kind: 'local' }]);
     assert.throws(() => resolveConfig({ catalog: { sources: [{ kind: 'registry' }] } }), /catalog\/sources\/0\/url: a registry source needs an http\(s\) URL/);
     assert.throws(() => resolveConfig({ catalog: { sources: [{ kind: 'quay' }] } }), /invalid configuration at \/catalog\/sources\/0\/kind/);
-    assert.throws(() => resolveConfig({ catalog: { sources: [{ kind: 'harbor', url: 'https://h.example', passwordFile: '/nonexistent/secret' }] } }), /catalog\/sources\/0\/passwordFile: cannot read \/nonexistent\/secret \(ENOENT\)/);
+    assert.throws(
+      () => resolveConfig({ catalog: { sources: [{ kind: 'harbor', url: 'https://h.example', passwordFile: '/nonexistent/secret' }] } }),
+      /catalog\/sources\/0\/passwordFile: cannot read \/nonexistent\/secret \(ENOENT\)/,
+    );
   });
 });
 
 describe('the catalog cache across restarts', () => {
-  it('serves a remote source\'s last good list at once after a restart, then its fresh one', async () => {
+  it("serves a remote source's last good list at once after a restart, then its fresh one", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-catalog-'));
     const log = { warn() {}, info() {} };
     const image = (id: string) => ({ id, types: ['headless'], digest: 'sha256:' + '0'.repeat(64) });
     let answer = [image('r.example/a/b:1')];
     let gate: Promise<void> | undefined;
     let open: () => void = () => {};
-    const slow = { name: 'registry r.example', fetch: async () => { if (gate) await gate; return answer; } };
+    const slow = {
+      name: 'registry r.example',
+      fetch: async () => {
+        if (gate) await gate;
+        return answer;
+      },
+    };
     const first = new CachedCatalog([slow], log, dir);
     await first.start(60_000, 5_000);
-    assert.deepEqual(first.list().map((i) => i.id), ['r.example/a/b:1']);
+    assert.deepEqual(
+      first.list().map((i) => i.id),
+      ['r.example/a/b:1'],
+    );
     await first.stop();
 
     // Restarted, with the registry not answering yet: the remembered list, without waiting.
@@ -86,11 +107,17 @@ describe('the catalog cache across restarts', () => {
     gate = new Promise<void>((resolve) => (open = resolve));
     const second = new CachedCatalog([slow], log, dir);
     await second.start(60_000, 60_000);
-    assert.deepEqual(second.list().map((i) => i.id), ['r.example/a/b:1']);
+    assert.deepEqual(
+      second.list().map((i) => i.id),
+      ['r.example/a/b:1'],
+    );
     open();
     gate = undefined;
     await second.refresh();
-    assert.deepEqual(second.list().map((i) => i.id), ['r.example/a/b:2']);
+    assert.deepEqual(
+      second.list().map((i) => i.id),
+      ['r.example/a/b:2'],
+    );
     await second.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });

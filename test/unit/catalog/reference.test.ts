@@ -9,9 +9,18 @@ describe('image references (OCI distribution grammar)', () => {
     assert.deepEqual(parseReference('images.canfar.net/skaha/notebook:1.0'), { host: 'images.canfar.net', repository: 'skaha/notebook', tag: '1.0' });
     assert.deepEqual(parseReference('127.0.0.1:5000/private/kep'), { host: '127.0.0.1:5000', repository: 'private/kep' });
     assert.deepEqual(parseReference(`registry.example.org:443/a/b/c@${DIGEST}`), { host: 'registry.example.org:443', repository: 'a/b/c', digest: DIGEST });
-    assert.deepEqual(parseReference(`localhost/x_y__z-w.v:Tag_1.2-rc@${DIGEST}`), { host: 'localhost', repository: 'x_y__z-w.v', tag: 'Tag_1.2-rc', digest: DIGEST });
+    assert.deepEqual(parseReference(`localhost/x_y__z-w.v:Tag_1.2-rc@${DIGEST}`), {
+      host: 'localhost',
+      repository: 'x_y__z-w.v',
+      tag: 'Tag_1.2-rc',
+      digest: DIGEST,
+    });
     assert.deepEqual(parseReference('[::1]:5000/team/tool:2'), { host: '[::1]:5000', repository: 'team/tool', tag: '2' });
-    assert.deepEqual(parseReference('Images.CANFAR.net/skaha/a---b:1'), { host: 'Images.CANFAR.net', repository: 'skaha/a---b', tag: '1' }, 'host names are case-insensitive');
+    assert.deepEqual(
+      parseReference('Images.CANFAR.net/skaha/a---b:1'),
+      { host: 'Images.CANFAR.net', repository: 'skaha/a---b', tag: '1' },
+      'host names are case-insensitive',
+    );
     for (const ref of ['images.canfar.net/skaha/notebook:1.0', `h.example/a@${DIGEST}`, `h.example:1/a:b@${DIGEST}`]) {
       assert.equal(formatReference(parseReference(ref)), ref);
     }
@@ -65,13 +74,22 @@ describe('image references (OCI distribution grammar)', () => {
     assert.equal(from('harbor.example.org/other/x:1'), false);
   });
 
-  it('gives a launch skaha\'s words for another registry and the rule for a malformed reference', () => {
+  it("gives a launch skaha's words for another registry and the rule for a malformed reference", () => {
     const allowed = ['images.canfar.net'];
     assert.equal(launchProblem('images.canfar.net/skaha/x:1', allowed), undefined);
-    assert.equal(launchProblem('images.canfar.net.evil.example/x:1', allowed), "session image 'images.canfar.net.evil.example/x:1' must come from one of [images.canfar.net]");
-    assert.equal(launchProblem('docker.io/library/debian:12', allowed), "session image 'docker.io/library/debian:12' must come from one of [images.canfar.net]");
+    assert.equal(
+      launchProblem('images.canfar.net.evil.example/x:1', allowed),
+      "session image 'images.canfar.net.evil.example/x:1' must come from one of [images.canfar.net]",
+    );
+    assert.equal(
+      launchProblem('docker.io/library/debian:12', allowed),
+      "session image 'docker.io/library/debian:12' must come from one of [images.canfar.net]",
+    );
     assert.equal(launchProblem('junk', allowed), "session image 'junk' must come from one of [images.canfar.net]");
-    assert.match(launchProblem('images.canfar.net/skaha/HEADLESS:1.0', allowed) ?? '', /^invalid image reference 'images.canfar.net\/skaha\/HEADLESS:1.0': the repository must be lower case$/);
+    assert.match(
+      launchProblem('images.canfar.net/skaha/HEADLESS:1.0', allowed) ?? '',
+      /^invalid image reference 'images.canfar.net\/skaha\/HEADLESS:1.0': the repository must be lower case$/,
+    );
     assert.match(launchProblem('images.canfar.net/skaha/headless:1.0 --privileged', allowed) ?? '', /spaces/);
   });
 });

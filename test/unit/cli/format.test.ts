@@ -37,11 +37,16 @@ describe('human output', () => {
 
   it('aligns columns on what is visible, colours and all, with no trailing spaces', () => {
     const withColour = '\u001b[32mRunning\u001b[0m';
-    assert.equal(table(['ID', 'STATUS', 'NAME'], [['a', withColour, 'x'], ['bbbb', 'Failed', 'yy']]), [
-      'ID    STATUS   NAME',
-      `a     ${withColour}  x`,
-      'bbbb  Failed   yy',
-    ].join('\n'));
+    assert.equal(
+      table(
+        ['ID', 'STATUS', 'NAME'],
+        [
+          ['a', withColour, 'x'],
+          ['bbbb', 'Failed', 'yy'],
+        ],
+      ),
+      ['ID    STATUS   NAME', `a     ${withColour}  x`, 'bbbb  Failed   yy'].join('\n'),
+    );
     assert.equal(table(['A', 'B'], [['1', '']]), 'A  B\n1');
   });
 

@@ -11,7 +11,7 @@ import { loadSettings, updateSettings } from '../../../src/cli/settings.js';
 const unsignedJwt = (payload: object) => `e30.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.`;
 
 describe('OIDC login: the pure parts', () => {
-  it('offers the CLI client (else the server\'s) and the audience the server checks, or nothing', () => {
+  it("offers the CLI client (else the server's) and the audience the server checks, or nothing", () => {
     const base = { issuer: 'https://id.example', audience: '', clientId: 'web', cliClientId: '', cliScopes: ['openid', 'offline_access'] };
     assert.deepEqual(oidcOfferOf(base), { issuer: 'https://id.example', clientId: 'web', audience: 'web', scopes: ['openid', 'offline_access'] });
     assert.deepEqual(oidcOfferOf({ ...base, cliClientId: 'cli', audience: 'https://skaha.example' })?.clientId, 'cli');
@@ -27,7 +27,10 @@ describe('OIDC login: the pure parts', () => {
 
   it('keeps expiry from expires_in, else the JWT exp, and the old refresh token when none is sent', () => {
     const before = Date.now();
-    const a = grantOf({ access_token: 'opaque', token_type: 'bearer', expires_in: 60, refresh_token: 'r1' }, { issuer: 'https://id', clientId: 'cli', resource: 'https://api' });
+    const a = grantOf(
+      { access_token: 'opaque', token_type: 'bearer', expires_in: 60, refresh_token: 'r1' },
+      { issuer: 'https://id', clientId: 'cli', resource: 'https://api' },
+    );
     assert.ok(a.oidc.expiresAtMs! >= before + 60_000 && a.oidc.expiresAtMs! <= Date.now() + 60_000);
     assert.deepEqual({ ...a.oidc, expiresAtMs: 0 }, { issuer: 'https://id', clientId: 'cli', resource: 'https://api', refreshToken: 'r1', expiresAtMs: 0 });
     const b = grantOf({ access_token: unsignedJwt({ exp: 2_000_000_000 }), token_type: 'bearer' }, { ...a.oidc });
@@ -53,10 +56,14 @@ describe('the config file lock', () => {
 
   it('serialises read-change-write, so concurrent updates all land, in a 0600 file', async () => {
     const file = path.join(dir, 'a', 'config.json');
-    await Promise.all(Array.from({ length: 8 }, (_, i) => updateSettings(async (s) => {
-      await new Promise((r) => setTimeout(r, 5));
-      s.contexts[`c${i}`] = { url: 'http://127.0.0.1', version: 'v0', auth: 'token', token: `t${i}` };
-    }, file)));
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        updateSettings(async (s) => {
+          await new Promise((r) => setTimeout(r, 5));
+          s.contexts[`c${i}`] = { url: 'http://127.0.0.1', version: 'v0', auth: 'token', token: `t${i}` };
+        }, file),
+      ),
+    );
     assert.equal(Object.keys(loadSettings(file).contexts).length, 8);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     assert.ok(!fs.existsSync(`${file}.lock`));
@@ -65,7 +72,12 @@ describe('the config file lock', () => {
   it('writes nothing when the change throws, and takes over a lock left by a dead process', async () => {
     const file = path.join(dir, 'b', 'config.json');
     await updateSettings((s) => void (s.active = 'x'), file);
-    await assert.rejects(updateSettings(() => { throw new Error('no'); }, file), /no/);
+    await assert.rejects(
+      updateSettings(() => {
+        throw new Error('no');
+      }, file),
+      /no/,
+    );
     assert.equal(loadSettings(file).active, 'x');
     fs.writeFileSync(`${file}.lock`, '');
     const old = new Date(Date.now() - 120_000);

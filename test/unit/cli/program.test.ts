@@ -23,7 +23,9 @@ describe('the command tree', () => {
     const program = buildProgram();
     // Commands that only change local files or print a script are left out on purpose.
     const exempt = new Set(['skaha completion', 'skaha serve', 'skaha config path', 'skaha config use', 'skaha config remove', 'skaha login']);
-    const clientCommands = allCommands(program).filter((c) => c.commands.length === 0 && !commandPath(c).startsWith('skaha admin') && !exempt.has(commandPath(c)));
+    const clientCommands = allCommands(program).filter(
+      (c) => c.commands.length === 0 && !commandPath(c).startsWith('skaha admin') && !exempt.has(commandPath(c)),
+    );
     const without = clientCommands.filter((c) => !c.options.some((o) => o.long === '--json')).map(commandPath);
     assert.deepEqual(without, [], 'client commands without --json');
   });

@@ -41,7 +41,18 @@ describe('the session list', () => {
         now={NOW}
         busy={{}}
         actions={{ ...noActions, onRenew, onDelete }}
-        sessions={[session(), session({ id: 'jjjjjjjj', name: 'job1', type: 'headless', status: 'Succeeded', connectURL: 'not-applicable', image: 'images.canfar.net/skaha/headless:1.0' }), session({ id: 'pppppppp', name: 'nb', type: 'notebook', status: 'Pending' })]}
+        sessions={[
+          session(),
+          session({
+            id: 'jjjjjjjj',
+            name: 'job1',
+            type: 'headless',
+            status: 'Succeeded',
+            connectURL: 'not-applicable',
+            image: 'images.canfar.net/skaha/headless:1.0',
+          }),
+          session({ id: 'pppppppp', name: 'nb', type: 'notebook', status: 'Pending' }),
+        ]}
       />,
     );
     const rows = screen.getAllByRole('row').slice(1);
@@ -84,7 +95,11 @@ describe('the session list', () => {
 
   it('lists desktop-apps under their desktop, not as rows of their own', () => {
     const desktop = session({ id: 'deskdesk', name: 'desk', type: 'desktop' });
-    const apps = [session({ id: 'deskdesk', appid: 'a01', type: 'desktop-app' }), session({ id: 'deskdesk', appid: 'a02', type: 'desktop-app' }), session({ id: 'deskdesk', appid: 'a03', type: 'desktop-app', status: 'Succeeded' })];
+    const apps = [
+      session({ id: 'deskdesk', appid: 'a01', type: 'desktop-app' }),
+      session({ id: 'deskdesk', appid: 'a02', type: 'desktop-app' }),
+      session({ id: 'deskdesk', appid: 'a03', type: 'desktop-app', status: 'Succeeded' }),
+    ];
     expect(mergeSessions([desktop, ...apps], [], new Set()).map((s) => s.type)).toEqual(['desktop']);
     const counts = desktopAppCounts([desktop, ...apps]);
     expect(counts).toEqual({ deskdesk: 2 });
@@ -125,7 +140,11 @@ describe('the launch form', () => {
     { id: 'images.canfar.net/skaha/headless:1.0', types: ['headless'], digest: '' },
     { id: 'images.canfar.net/cadc/webtool:2', types: ['contributed'], digest: '' },
   ];
-  const context: ResourceContext = { cores: { default: 2, defaultHeadless: 1, options: [1, 2, 4] }, memoryGB: { default: 8, defaultHeadless: 4, options: [1, 2, 4, 8] }, gpus: { options: [] } };
+  const context: ResourceContext = {
+    cores: { default: 2, defaultHeadless: 1, options: [1, 2, 4] },
+    memoryGB: { default: 8, defaultHeadless: 4, options: [1, 2, 4, 8] },
+    gpus: { options: [] },
+  };
 
   function fakeApi(launch: (f: FormFields) => Promise<string>) {
     return { images: async () => images, context: async () => context, launch } as unknown as Api;
@@ -195,14 +214,20 @@ describe('the launch form', () => {
   it('uses the headless defaults for jobs', () => {
     expect(resourceDefaults(context, 'headless')).toEqual({ cores: '1', ram: '4' });
     expect(resourceDefaults(context, 'notebook')).toEqual({ cores: '2', ram: '8' });
-    expect(optimisticSession('x', me, { type: 'notebook', image: 'i', name: 'My-NB', cores: '2', ram: '8', gpus: '0', cmd: '', args: '', env: '' })).toMatchObject({ name: 'my-nb', requestedRAM: '8G', userid: 'alice' });
+    expect(
+      optimisticSession('x', me, { type: 'notebook', image: 'i', name: 'My-NB', cores: '2', ram: '8', gpus: '0', cmd: '', args: '', env: '' }),
+    ).toMatchObject({ name: 'my-nb', requestedRAM: '8G', userid: 'alice' });
   });
 });
 
 describe('the API client', () => {
   it('sends the CSRF token and a urlencoded body on changes, and the server’s line on errors', async () => {
     const calls: Array<{ url: string; init: RequestInit }> = [];
-    const replies = [new Response('abcdefgh\n', { status: 200 }), new Response('CSRF check failed: send the X-CSRF-Token\n', { status: 403 }), new Response('Unauthorized\n', { status: 401 })];
+    const replies = [
+      new Response('abcdefgh\n', { status: 200 }),
+      new Response('CSRF check failed: send the X-CSRF-Token\n', { status: 403 }),
+      new Response('Unauthorized\n', { status: 401 }),
+    ];
     const fetcher = (async (url: string, init: RequestInit) => {
       calls.push({ url, init });
       return replies.shift()!;

@@ -1,9 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import { nameProblem as serverNameProblem } from '../../../src/sessions/ids';
 import { parseEnv as serverParseEnv } from '../../../src/sessions/params';
-import { argsNote, expiryDaysProblem, launchErrors, launchFields, nameProblem, parseEnvLines, suggestName, tokenNameProblem, type LaunchInput } from '../../../portal/src/lib/validate';
+import {
+  argsNote,
+  expiryDaysProblem,
+  launchErrors,
+  launchFields,
+  nameProblem,
+  parseEnvLines,
+  suggestName,
+  tokenNameProblem,
+  type LaunchInput,
+} from '../../../portal/src/lib/validate';
 
-const input = (over: Partial<LaunchInput> = {}): LaunchInput => ({ type: 'contributed', image: 'images.canfar.net/skaha/webapp:1.0', name: 'web1', cores: '2', ram: '8', gpus: '0', cmd: '', args: '', env: '', ...over });
+const input = (over: Partial<LaunchInput> = {}): LaunchInput => ({
+  type: 'contributed',
+  image: 'images.canfar.net/skaha/webapp:1.0',
+  name: 'web1',
+  cores: '2',
+  ram: '8',
+  gpus: '0',
+  cmd: '',
+  args: '',
+  env: '',
+  ...over,
+});
 
 describe('session names', () => {
   it('accepts what the API accepts and refuses what it refuses', () => {
@@ -63,7 +84,9 @@ describe('the launch form', () => {
   it('sends GPUs only when asked for, and the job fields only for headless', () => {
     expect(launchFields(input({ gpus: '1', cmd: 'ignored' }))).toContainEqual(['gpus', '1']);
     expect(launchFields(input({ cmd: 'ignored' })).some(([k]) => k === 'cmd')).toBe(false);
-    const job = launchFields(input({ type: 'headless', image: 'images.canfar.net/skaha/headless:1.0', cmd: ' python3 ', args: '-c print(42)', env: 'A=1\nB=2' }));
+    const job = launchFields(
+      input({ type: 'headless', image: 'images.canfar.net/skaha/headless:1.0', cmd: ' python3 ', args: '-c print(42)', env: 'A=1\nB=2' }),
+    );
     expect(job.filter(([k]) => ['cmd', 'args', 'env'].includes(k))).toEqual([
       ['cmd', 'python3'],
       ['args', '-c print(42)'],
@@ -73,7 +96,10 @@ describe('the launch form', () => {
   });
 
   it('reports every wrong field', () => {
-    expect(launchErrors(input({ image: '', name: 'no good' }))).toEqual({ image: 'Choose an image.', name: "A name can only contain letters, digits and '-'." });
+    expect(launchErrors(input({ image: '', name: 'no good' }))).toEqual({
+      image: 'Choose an image.',
+      name: "A name can only contain letters, digits and '-'.",
+    });
     expect(launchErrors(input({ type: 'headless', env: 'oops' })).env).toBe('Line 1: write NAME=value.');
     expect(launchErrors(input({ type: 'notebook', env: 'oops' })).env).toBeUndefined();
   });

@@ -17,12 +17,20 @@ describe('SessionOrigins', () => {
   it('reads the session from a Host header, and nothing else', () => {
     assert.equal(local.sessionOf('abcd1234.localhost:8555'), 'abcd1234');
     assert.equal(local.sessionOf('ABCD1234.LOCALHOST'), 'abcd1234');
-    for (const host of ['127.0.0.1:8555', 'localhost:8555', 'x.abcd1234.localhost', 'abcd12345.localhost', '1bcd1234.localhost', 'abcd1234.localhost.evil.example', undefined]) {
+    for (const host of [
+      '127.0.0.1:8555',
+      'localhost:8555',
+      'x.abcd1234.localhost',
+      'abcd12345.localhost',
+      '1bcd1234.localhost',
+      'abcd1234.localhost.evil.example',
+      undefined,
+    ]) {
       assert.equal(local.sessionOf(host), undefined, String(host));
     }
   });
 
-  it('hands tickets only to addresses under a session\'s own origin and path', () => {
+  it("hands tickets only to addresses under a session's own origin and path", () => {
     assert.equal(local.sessionAt('http://abcd1234.localhost:8555/session/contrib/abcd1234/x?y=1'), 'abcd1234');
     for (const url of [
       'http://abcd1234.localhost:8555/session/contrib/zzzz1234/',

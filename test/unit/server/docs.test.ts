@@ -47,7 +47,10 @@ describe('configuration', () => {
       const file = path.join(dir, 'client-secret');
       fs.writeFileSync(file, 's3cr3t\nignored\n', { mode: 0o600 });
       assert.equal(resolveConfig({ oidc: { clientSecret: 'inline', clientSecretFile: file } }).oidc.clientSecret, 's3cr3t');
-      assert.throws(() => resolveConfig({ oidc: { clientSecretFile: path.join(dir, 'missing') } }), /invalid configuration at \/oidc\/clientSecretFile: cannot read .*missing \(ENOENT\)/);
+      assert.throws(
+        () => resolveConfig({ oidc: { clientSecretFile: path.join(dir, 'missing') } }),
+        /invalid configuration at \/oidc\/clientSecretFile: cannot read .*missing \(ENOENT\)/,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

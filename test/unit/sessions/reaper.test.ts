@@ -13,9 +13,20 @@ const T0 = Date.parse('2026-01-01T00:00:00Z');
 
 function record(id: string, over: Partial<SessionRecord>): SessionRecord {
   return {
-    id, username: 'alice', name: id, type: 'notebook', image: 'x', uid: 1, gid: 1, supplementalGroups: [], status: 'Running',
-    createdAt: new Date(T0), startedAt: new Date(T0), deadlineSeconds: 3600,
-    resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 }, ...over,
+    id,
+    username: 'alice',
+    name: id,
+    type: 'notebook',
+    image: 'x',
+    uid: 1,
+    gid: 1,
+    supplementalGroups: [],
+    status: 'Running',
+    createdAt: new Date(T0),
+    startedAt: new Date(T0),
+    deadlineSeconds: 3600,
+    resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 },
+    ...over,
   };
 }
 
@@ -30,16 +41,34 @@ function memoryBackend(records: SessionRecord[], opts: { enforcesLifetimes?: boo
       deleted.push(id);
       return { removed: Promise.resolve([id]) };
     },
+    onChange: () => undefined,
   } as unknown as SessionBackend;
   return { backend, deleted };
 }
 
 function service(backend: SessionBackend) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-reaper-'));
-  return new SessionService(backend, {} as never, new HostStorage(dir, dir, { topLevelDir: '/arc' }, dir), {} as never, () => ({}) as never, {
-    registryHosts: [], expirySeconds: 3600, headlessExpirySeconds: 7200, maxUserSessions: 5, logTailBytes: 1 << 20, maxHeadlessJobs: 0, maxHeadlessCores: 0, maxHeadlessRamGiB: 0,
-    headlessTtlAfterFinishedSeconds: 600, interactiveTtlAfterFinishedSeconds: 1200, baseUrl: () => 'http://x',
-  }, { info() {}, warn() {} });
+  return new SessionService(
+    backend,
+    {} as never,
+    new HostStorage(dir, dir, { topLevelDir: '/arc' }, dir),
+    {} as never,
+    () => ({}) as never,
+    {
+      registryHosts: [],
+      expirySeconds: 3600,
+      headlessExpirySeconds: 7200,
+      maxUserSessions: 5,
+      logTailBytes: 1 << 20,
+      maxHeadlessJobs: 0,
+      maxHeadlessCores: 0,
+      maxHeadlessRamGiB: 0,
+      headlessTtlAfterFinishedSeconds: 600,
+      interactiveTtlAfterFinishedSeconds: 1200,
+      baseUrl: () => 'http://x',
+    },
+    { info() {}, warn() {} },
+  );
 }
 
 describe('the reaper', () => {
@@ -56,17 +85,20 @@ describe('the reaper', () => {
   });
 
   it('leaves expiry and removal to an engine that enforces them (Kubernetes), and still culls idle notebooks', async () => {
-    const { backend, deleted } = memoryBackend([
-      record('expired1', { deadlineSeconds: 60 }),
-      record('jobdone1', { type: 'headless', status: 'Succeeded', finishedAt: new Date(T0 + 100_000) }),
-      record('idlenb01', { deadlineSeconds: 7200 }),
-    ], { enforcesLifetimes: true });
+    const { backend, deleted } = memoryBackend(
+      [
+        record('expired1', { deadlineSeconds: 60 }),
+        record('jobdone1', { type: 'headless', status: 'Succeeded', finishedAt: new Date(T0 + 100_000) }),
+        record('idlenb01', { deadlineSeconds: 7200 }),
+      ],
+      { enforcesLifetimes: true },
+    );
     const svc = service(backend);
     const activity = new ActivityTracker();
     activity.touch('idlenb01', T0);
     svc.setActivity(activity, 300);
     await svc.reap(T0 + 3_600_000);
-    assert.deepEqual(deleted, ['idlenb01'], 'the expired and the finished session are the engine\'s to end and remove');
+    assert.deepEqual(deleted, ['idlenb01'], "the expired and the finished session are the engine's to end and remove");
   });
 
   it('culls notebooks idle longer than the setting, and nothing else', async () => {

@@ -51,13 +51,25 @@ describe('launch recipes (spec §4.2)', () => {
   });
 
   it('headless: cmd as entrypoint, args split on single spaces, user env before the template env', () => {
-    assert.deepEqual(recipeFor({ ...base, type: 'headless', cmd: 'python3', args: '-c print(1)  x', userEnv: [['HOME', '/tmp'], ['A', '1']] }), {
-      command: ['python3'],
-      args: ['-c', 'print(1)', '', 'x'],
-      env: [['HOME', '/tmp'], ['A', '1'], ...common],
-      ports: [],
-      workingDir: '/arc/home/alice',
-    });
+    assert.deepEqual(
+      recipeFor({
+        ...base,
+        type: 'headless',
+        cmd: 'python3',
+        args: '-c print(1)  x',
+        userEnv: [
+          ['HOME', '/tmp'],
+          ['A', '1'],
+        ],
+      }),
+      {
+        command: ['python3'],
+        args: ['-c', 'print(1)', '', 'x'],
+        env: [['HOME', '/tmp'], ['A', '1'], ...common],
+        ports: [],
+        workingDir: '/arc/home/alice',
+      },
+    );
     const plain = recipeFor({ ...base, type: 'headless' });
     assert.equal(plain.command, undefined, 'without cmd the image entrypoint runs');
     assert.equal(plain.args, undefined);

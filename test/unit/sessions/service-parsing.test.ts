@@ -11,8 +11,18 @@ describe('launch parameter parsing (spec §3.5)', () => {
     assert.equal(parseOption('cores', '', options, 'v0'), undefined);
     assert.equal(parseOption('cores', '4', options, 'v0'), 4);
     assert.equal(parseOption('cores', '2.5', options, 'v1'), 2.5);
-    for (const [raw, version] of [['2.5', 'v0'], ['3', 'v0'], ['-1', 'v1'], ['1e3', 'v1'], ['0x2', 'v0'], ['16', 'v1']] as const) {
-      assert.throws(() => parseOption('cores', raw, options, version), (err: SkahaError) => err.statusCode === 400 && err.message === `Invalid value for 'cores': ${raw}`);
+    for (const [raw, version] of [
+      ['2.5', 'v0'],
+      ['3', 'v0'],
+      ['-1', 'v1'],
+      ['1e3', 'v1'],
+      ['0x2', 'v0'],
+      ['16', 'v1'],
+    ] as const) {
+      assert.throws(
+        () => parseOption('cores', raw, options, version),
+        (err: SkahaError) => err.statusCode === 400 && err.message === `Invalid value for 'cores': ${raw}`,
+      );
     }
   });
 
@@ -28,7 +38,7 @@ describe('launch parameter parsing (spec §3.5)', () => {
     const header = Buffer.from('robot$me:s3cret').toString('base64');
     assert.deepEqual(parseRegistryAuth(header, 'images.canfar.net/p/i:1'), { username: 'robot$me', password: 's3cret', serveraddress: 'images.canfar.net' });
     for (const bad of ['nocolon', 'a:b:c', ':secret', 'user:']) {
-      assert.throws(() => parseRegistryAuth(Buffer.from(bad).toString('base64'), 'x/y'), /Invalid input\.  Must be in form of username:secret/);
+      assert.throws(() => parseRegistryAuth(Buffer.from(bad).toString('base64'), 'x/y'), /Invalid input\. {2}Must be in form of username:secret/);
     }
   });
 });

@@ -1,0 +1,92 @@
+// The linter of the test command (scripts/test.sh): typescript-eslint's recommended rules, and
+// the import rules that keep the call direction of design.md —
+// HTTP (server/app, api, proxy) → auth → sessions (the session service) → backends.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Import patterns a layer may not use: the layers above it, which call it. */
+const above = {
+  app: ['**/server/app.js', '**/server/platform.js'],
+  http: ['**/api/**', '**/proxy/**'],
+  cli: ['**/cli/**'],
+  concreteBackends: ['**/backends/podman/**', '**/backends/kubernetes/**'],
+};
+const forbid = (groups, message) => ['error', { patterns: [{ group: groups.flat(), message }] }];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'portal/dist/**', 'node_modules/**', 'images/**', 'test/fixtures/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      ecmaVersion: 2023,
+      sourceType: 'module',
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      // Refusing control characters (in image references, in terminal output) is deliberate.
+      'no-control-regex': 'off',
+      // Typed errors from libraries arrive as unknown; `as` casts say what we expect of them.
+      '@typescript-eslint/no-explicit-any': 'off',
+      // `void promise` marks a deliberate fire-and-forget.
+      'no-void': 'off',
+    },
+  },
+  {
+    // Backends know engines and clusters, nothing above them.
+    files: ['src/backends/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid(
+        [above.app, above.http, above.cli, ['**/sessions/service.js']],
+        'a backend is called by the session service; it calls nothing above it',
+      ),
+    },
+  },
+  {
+    // The session service and the stores it uses: no HTTP, no CLI, and engines only through the SessionBackend interface.
+    files: ['src/sessions/**/*.ts', 'src/store/**/*.ts', 'src/storage/**/*.ts', 'src/catalog/**/*.ts', 'src/auth/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid(
+        [above.app, above.http, above.cli, above.concreteBackends],
+        'this layer is called from HTTP; it reaches engines through the SessionBackend interface only',
+      ),
+    },
+  },
+  {
+    // The API and the proxy: never a concrete backend, never the CLI.
+    files: ['src/api/**/*.ts', 'src/proxy/**/*.ts'],
+    rules: {
+      'no-restricted-imports': forbid(
+        [above.app, above.cli, above.concreteBackends],
+        'routes call the session service; only server/platform.ts wires concrete backends',
+      ),
+    },
+  },
+  {
+    // The CLI talks to servers over HTTP. (`skaha admin image pull` still drives the local engine
+    // directly: src/cli/commands/image.ts is the one exception, issue 18.)
+    files: ['src/cli/**/*.ts'],
+    ignores: ['src/cli/commands/image.ts', 'src/cli/commands/serve.ts'],
+    rules: { 'no-restricted-imports': forbid([above.http, above.concreteBackends], 'the CLI is a client of the API') },
+  },
+  {
+    // The portal is a browser client of the API: nothing of the server's code at run time.
+    files: ['portal/src/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/src/**', '../../src/**'], message: 'the portal talks to the API over HTTP', allowTypeImports: true }] },
+      ],
+    },
+  },
+);
