@@ -61,3 +61,9 @@ export function effectiveStart(session: SessionRecord): Date {
 export function expiryOf(session: SessionRecord): Date {
   return new Date(effectiveStart(session).getTime() + session.deadlineSeconds * 1000);
 }
+
+/** Desktop and firefly run with fixed resources whatever was asked (spec §4.2, §5.6). */
+export const FIXED_RESOURCES: Partial<Record<SessionType, Resources>> = {
+  desktop: { coresRequest: 0.25, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 4, gpus: 0 },
+  firefly: { coresRequest: 0.1, coresLimit: 1, ramRequestGiB: 4, ramLimitGiB: 4, gpus: 0 },
+};

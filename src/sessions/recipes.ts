@@ -19,11 +19,6 @@ export const SESSION_PORTS: Record<SessionType, number[]> = {
   'desktop-app': [],
 };
 
-/** Desktop and firefly run with fixed resources whatever was asked (spec §4.2, §5.6). */
-export const FIXED_RESOURCES: Partial<Record<SessionType, Resources>> = {
-  desktop: { coresRequest: 0.25, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 4, gpus: 0 },
-  firefly: { coresRequest: 0.1, coresLimit: 1, ramRequestGiB: 4, ramLimitGiB: 4, gpus: 0 },
-};
 
 export interface RecipeInput {
   type: LaunchableType;

@@ -8,8 +8,8 @@ import type { User } from '../store/store.js';
 import { HostStorage } from '../storage/homes.js';
 import type { ResourceContext } from './context.js';
 import { appJobName, appNameFromImage, jobName, nameProblem, newAppId, newSessionId } from './ids.js';
-import { isInteractive, isLaunchableType, type LaunchableType, type Resources, type SessionRecord } from './model.js';
-import { desktopAppEnv, FIXED_RESOURCES, recipeFor } from './recipes.js';
+import { FIXED_RESOURCES, isInteractive, isLaunchableType, type LaunchableType, type Resources, type SessionRecord } from './model.js';
+import { desktopAppEnv, recipeFor } from './recipes.js';
 
 /** Raw launch parameters, as strings, exactly as the client sent them (spec §3.5). */
 interface LaunchRequest {

@@ -125,3 +125,9 @@ export function canConnect(s: Pick<Session, 'status' | 'connectURL' | 'type'>): 
 export function sortSessions<T extends Pick<Session, 'startTime' | 'id'>>(sessions: T[]): T[] {
   return [...sessions].sort((a, b) => Date.parse(b.startTime) - Date.parse(a.startTime) || a.id.localeCompare(b.id));
 }
+
+/** A fixed-resource type's resources in words: what it is guaranteed, and what it may use. */
+export function fixedResourcesText(r: { coresRequest: number; coresLimit: number; ramRequestGiB: number; ramLimitGiB: number }): string {
+  const cores = (n: number) => `${n} ${n === 1 ? 'core' : 'cores'}`;
+  return `${cores(r.coresRequest)} guaranteed, up to ${cores(r.coresLimit)}; ${r.ramRequestGiB} GiB of memory guaranteed, up to ${r.ramLimitGiB} GiB`;
+}

@@ -1,3 +1,4 @@
+import { FIXED_RESOURCES } from '../../../src/sessions/model';
 /**
  * The launch and token forms' rules, the API's own (src/sessions/ids.ts, params.ts,
  * src/api/auth/routes.ts), checked before sending so the form can say what is wrong at once.
@@ -115,8 +116,10 @@ export function launchFields(input: LaunchInput): Array<[string, string]> {
     ['image', input.image],
     ['type', input.type],
   ];
-  if (input.cores) fields.push(['cores', input.cores]);
-  if (input.ram) fields.push(['ram', input.ram]);
+  // Desktop and Firefly run with fixed resources: asking for others would only mislead.
+  const fixed = input.type in FIXED_RESOURCES;
+  if (input.cores && !fixed) fields.push(['cores', input.cores]);
+  if (input.ram && !fixed) fields.push(['ram', input.ram]);
   if (input.gpus && input.gpus !== '0') fields.push(['gpus', input.gpus]);
   if (input.type === 'headless') {
     if (input.cmd.trim()) fields.push(['cmd', input.cmd.trim()]);

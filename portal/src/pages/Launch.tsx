@@ -1,7 +1,8 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Api, ImageInfo, Me, ResourceContext, Session } from '../api';
 import { ErrorNotice, PageHeader, Spinner, TypeLabel } from '../components/ui';
-import { launchLabel, SESSION_TYPES, typeHint } from '../lib/format';
+import { FIXED_RESOURCES } from '../../../src/sessions/model';
+import { fixedResourcesText, launchLabel, SESSION_TYPES, typeHint, typeLabel } from '../lib/format';
 import { groupImages, imageLabel, pickImage } from '../lib/images';
 import { argsNote, launchErrors, launchFields, MAX_NAME_LENGTH, parseEnvLines, suggestName, type LaunchErrors, type LaunchInput } from '../lib/validate';
 import { ROUTES, useRouter } from '../router';
@@ -17,6 +18,9 @@ export function resourceDefaults(context: ResourceContext, type: string): { core
 }
 
 /** The session the list shows at once, before the server lists it. */
+/** The fixed resources of a type that has them (desktop, firefly), else undefined. */
+const fixedOf = (type: string) => FIXED_RESOURCES[type as keyof typeof FIXED_RESOURCES];
+
 export function optimisticSession(id: string, me: Me, input: LaunchInput): Session {
   return {
     id,
@@ -28,8 +32,8 @@ export function optimisticSession(id: string, me: Me, input: LaunchInput): Sessi
     startTime: new Date().toISOString(),
     expiryTime: '<none>',
     connectURL: '<none>',
-    requestedCPUCores: input.cores || '<none>',
-    requestedRAM: input.ram ? `${input.ram}G` : '<none>',
+    requestedCPUCores: fixedOf(input.type) ? String(fixedOf(input.type)!.coresRequest) : input.cores || '<none>',
+    requestedRAM: fixedOf(input.type) ? `${fixedOf(input.type)!.ramRequestGiB}G` : input.ram ? `${input.ram}G` : '<none>',
     requestedGPUCores: input.gpus || '0',
   };
 }
@@ -271,52 +275,59 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
             />
             <HintOrError id="name-hint" error={shown('name')} hint={<>Letters, digits and '-', at most {MAX_NAME_LENGTH} characters.</>} />
           </div>
-          <div className="resource-row">
-            <div className="field">
-              <label htmlFor="cores">CPU cores</label>
-              <select id="cores" data-field="cores" value={input.cores} onChange={(e) => set('cores')(e.target.value)}>
-                {context.cores.options.map((n) => (
-                  <option key={n} value={String(n)}>
-                    {n} {n === 1 ? 'core' : 'cores'}
-                    {n === ((input.type === 'headless' ? context.cores.defaultHeadless : undefined) ?? context.cores.default) ? ' (default)' : ''}
-                  </option>
-                ))}
-              </select>
+          {fixedOf(input.type) ? (
+            <p className="hint" id="fixed-resources" data-field="resources">
+              {typeLabel(input.type)} sessions run with fixed resources: {fixedResourcesText(fixedOf(input.type)!)}. They are the same for every launch.
+            </p>
+          ) : (
+            <div className="resource-row">
+              <div className="field">
+                <label htmlFor="cores">CPU cores</label>
+                <select id="cores" data-field="cores" value={input.cores} onChange={(e) => set('cores')(e.target.value)}>
+                  {context.cores.options.map((n) => (
+                    <option key={n} value={String(n)}>
+                      {n} {n === 1 ? 'core' : 'cores'}
+                      {n === ((input.type === 'headless' ? context.cores.defaultHeadless : undefined) ?? context.cores.default) ? ' (default)' : ''}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div className="field">
+                <label htmlFor="ram">Memory</label>
+                <select id="ram" data-field="ram" value={input.ram} onChange={(e) => set('ram')(e.target.value)}>
+                  {context.memoryGB.options.map((n) => (
+                    <option key={n} value={String(n)}>
+                      {n} GiB
+                      {n === ((input.type === 'headless' ? context.memoryGB.defaultHeadless : undefined) ?? context.memoryGB.default) ? ' (default)' : ''}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div className="field">
+                <label htmlFor="gpus">GPUs</label>
+                <select
+                  id="gpus"
+                  data-field="gpus"
+                  value={input.gpus}
+                  onChange={(e) => set('gpus')(e.target.value)}
+                  disabled={!context.gpus.options.length}
+                  aria-describedby="gpus-hint"
+                >
+                  <option value="0">None</option>
+                  {context.gpus.options.map((n) => (
+                    <option key={n} value={String(n)}>
+                      {n} {n === 1 ? 'GPU' : 'GPUs'}
+                    </option>
+                  ))}
+                </select>
+                {!context.gpus.options.length ? (
+                  <p className="hint" id="gpus-hint">
+                    This platform has no GPUs.
+                  </p>
+                ) : null}
+              </div>
             </div>
-            <div className="field">
-              <label htmlFor="ram">Memory</label>
-              <select id="ram" data-field="ram" value={input.ram} onChange={(e) => set('ram')(e.target.value)}>
-                {context.memoryGB.options.map((n) => (
-                  <option key={n} value={String(n)}>
-                    {n} GiB{n === ((input.type === 'headless' ? context.memoryGB.defaultHeadless : undefined) ?? context.memoryGB.default) ? ' (default)' : ''}
-                  </option>
-                ))}
-              </select>
-            </div>
-            <div className="field">
-              <label htmlFor="gpus">GPUs</label>
-              <select
-                id="gpus"
-                data-field="gpus"
-                value={input.gpus}
-                onChange={(e) => set('gpus')(e.target.value)}
-                disabled={!context.gpus.options.length}
-                aria-describedby="gpus-hint"
-              >
-                <option value="0">None</option>
-                {context.gpus.options.map((n) => (
-                  <option key={n} value={String(n)}>
-                    {n} {n === 1 ? 'GPU' : 'GPUs'}
-                  </option>
-                ))}
-              </select>
-              {!context.gpus.options.length ? (
-                <p className="hint" id="gpus-hint">
-                  This platform has no GPUs.
-                </p>
-              ) : null}
-            </div>
-          </div>
+          )}
         </fieldset>
 
         {input.type === 'headless' ? (

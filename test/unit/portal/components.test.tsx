@@ -211,6 +211,30 @@ describe('the launch form', () => {
     expect((await screen.findByRole('alert')).textContent).toContain('User alice has reached the maximum of 5 active sessions.');
   });
 
+  it('states the fixed resources of a desktop instead of offering choices, and sends none', async () => {
+    const launch = vi.fn(async (_: FormFields) => 'desk1234');
+    const withDesktop = [...images, { id: 'images.canfar.net/skaha/desktop:1.0', types: ['desktop'], digest: '' }];
+    const api = { images: async () => withDesktop, context: async () => context, launch } as unknown as Api;
+    render(
+      <RouterProvider>
+        <LaunchPage api={api} me={me} onLaunched={() => {}} />
+      </RouterProvider>,
+    );
+    fireEvent.click(await screen.findByRole('radio', { name: /^Desktop/ }));
+    const fixed = await screen.findByText(/Desktop sessions run with fixed resources/);
+    expect(fixed.textContent).toBe('Desktop sessions run with fixed resources: 0.25 cores guaranteed, up to 1 core; 1 GiB of memory guaranteed, up to 4 GiB. They are the same for every launch.');
+    expect(screen.queryByLabelText('CPU cores')).toBeNull();
+    expect(screen.queryByLabelText('Memory')).toBeNull();
+    await waitFor(() => expect((screen.getByLabelText('Name') as HTMLInputElement).value).toBe('desktop'));
+    fireEvent.click(screen.getByRole('button', { name: /^Launch/ }));
+    await waitFor(() => expect(launch).toHaveBeenCalledOnce());
+    expect(launch.mock.calls[0]![0]).toEqual([
+      ['name', 'desktop'],
+      ['image', 'images.canfar.net/skaha/desktop:1.0'],
+      ['type', 'desktop'],
+    ]);
+  });
+
   it('uses the headless defaults for jobs', () => {
     expect(resourceDefaults(context, 'headless')).toEqual({ cores: '1', ram: '4' });
     expect(resourceDefaults(context, 'notebook')).toEqual({ cores: '2', ram: '8' });
