@@ -19,7 +19,6 @@ export const SESSION_PORTS: Record<SessionType, number[]> = {
   'desktop-app': [],
 };
 
-
 export interface RecipeInput {
   type: LaunchableType;
   sessionId: string;

@@ -222,7 +222,9 @@ describe('the launch form', () => {
     );
     fireEvent.click(await screen.findByRole('radio', { name: /^Desktop/ }));
     const fixed = await screen.findByText(/Desktop sessions run with fixed resources/);
-    expect(fixed.textContent).toBe('Desktop sessions run with fixed resources: 0.25 cores guaranteed, up to 1 core; 1 GiB of memory guaranteed, up to 4 GiB. They are the same for every launch.');
+    expect(fixed.textContent).toBe(
+      'Desktop sessions run with fixed resources: 0.25 cores guaranteed, up to 1 core; 1 GiB of memory guaranteed, up to 4 GiB. They are the same for every launch.',
+    );
     expect(screen.queryByLabelText('CPU cores')).toBeNull();
     expect(screen.queryByLabelText('Memory')).toBeNull();
     await waitFor(() => expect((screen.getByLabelText('Name') as HTMLInputElement).value).toBe('desktop'));
