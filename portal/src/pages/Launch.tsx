@@ -7,7 +7,12 @@ import { groupImages, imageLabel, pickImage } from '../lib/images';
 import { argsNote, launchErrors, launchFields, MAX_NAME_LENGTH, parseEnvLines, suggestName, type LaunchErrors, type LaunchInput } from '../lib/validate';
 import { ROUTES, useRouter } from '../router';
 
-type Catalog = { state: 'loading' } | { state: 'ok'; images: ImageInfo[]; context: ResourceContext } | { state: 'error'; message: string };
+type Catalog = { state: 'loading' } | { state: 'ok'; images: ImageInfo[]; context: ResourceContext; sessions: Session[] } | { state: 'error'; message: string };
+
+/** The caller's interactive sessions that count against the per-user limit (headless jobs never do). */
+function activeInteractive(sessions: Session[]): Session[] {
+  return sessions.filter((s) => s.type !== 'headless' && s.type !== 'desktop-app' && (s.status === 'Pending' || s.status === 'Running'));
+}
 
 /** The form's starting values for a type: the context's defaults (the headless ones for jobs). */
 export function resourceDefaults(context: ResourceContext, type: string): { cores: string; ram: string } {
@@ -52,14 +57,22 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
   const [sending, setSending] = useState(false);
   const [serverError, setServerError] = useState<string>();
   const formRef = useRef<HTMLFormElement>(null);
+  const serverErrorRef = useRef<HTMLDivElement>(null);
+
+  // A refusal is shown where the person is looking: scrolled to and focused, read out.
+  useEffect(() => {
+    if (!serverError) return;
+    serverErrorRef.current?.scrollIntoView?.({ block: 'center' });
+    serverErrorRef.current?.focus();
+  }, [serverError]);
 
   useEffect(() => {
     let stale = false;
     setCatalog({ state: 'loading' });
-    Promise.all([api.images(), api.context()]).then(
-      ([images, context]) => {
+    Promise.all([api.images(), api.context(), api.sessions()]).then(
+      ([images, context, sessions]) => {
         if (stale) return;
-        setCatalog({ state: 'ok', images, context });
+        setCatalog({ state: 'ok', images, context, sessions });
         setInput((i) => {
           const type =
             SESSION_TYPES.find((t) => t === i.type && images.some((im) => im.types.includes(t))) ??
@@ -142,6 +155,9 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
   }
 
   const { context } = catalog;
+  const limit = Number(context.maxInteractiveSessions ?? 0);
+  const running = activeInteractive(catalog.sessions);
+  const atLimit = input.type !== 'headless' && limit > 0 && running.length >= limit;
   const count = (type: string) => images.filter((i) => i.types.includes(type)).length;
   const errorList = FIELD_ORDER.filter((f) => errors[f]);
 
@@ -162,7 +178,7 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
           </div>
         ) : null}
         {serverError ? (
-          <div className="notice notice--error" role="alert" id="launch-error">
+          <div className="notice notice--error" role="alert" id="launch-error" ref={serverErrorRef} tabIndex={-1}>
             <div>
               <strong>The platform did not launch it</strong>
               <p>{serverError}</p>
@@ -393,8 +409,34 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
           </fieldset>
         ) : null}
 
+        {atLimit ? (
+          <div className="notice notice--warning" role="status" id="limit-warning">
+            <div>
+              <strong>
+                You have {running.length} of {limit} interactive sessions
+              </strong>
+              <p>
+                Delete one before launching another ({running.map((s) => s.name).join(', ')}). Headless jobs are not limited this way.{' '}
+                <a
+                  href={ROUTES.sessions}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    navigate(ROUTES.sessions);
+                  }}
+                >
+                  Go to your sessions
+                </a>
+              </p>
+            </div>
+          </div>
+        ) : null}
         <div className="form-actions">
-          <button type="submit" className="button button--primary button--large" disabled={sending || !offered}>
+          <button
+            type="submit"
+            className="button button--primary button--large"
+            disabled={sending || !offered || atLimit}
+            aria-describedby={atLimit ? 'limit-warning' : undefined}
+          >
             {sending ? 'Launching…' : launchLabel(input.type)}
           </button>
           <button type="button" className="button button--ghost" onClick={() => navigate(ROUTES.sessions)}>

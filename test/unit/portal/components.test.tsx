@@ -147,7 +147,7 @@ describe('the launch form', () => {
   };
 
   function fakeApi(launch: (f: FormFields) => Promise<string>) {
-    return { images: async () => images, context: async () => context, launch } as unknown as Api;
+    return { images: async () => images, context: async () => context, sessions: async () => [], launch } as unknown as Api;
   }
 
   it('offers the context’s defaults, refuses a bad name before sending, then sends the form', async () => {
@@ -214,7 +214,7 @@ describe('the launch form', () => {
   it('states the fixed resources of a desktop instead of offering choices, and sends none', async () => {
     const launch = vi.fn(async (_: FormFields) => 'desk1234');
     const withDesktop = [...images, { id: 'images.canfar.net/skaha/desktop:1.0', types: ['desktop'], digest: '' }];
-    const api = { images: async () => withDesktop, context: async () => context, launch } as unknown as Api;
+    const api = { images: async () => withDesktop, context: async () => context, sessions: async () => [], launch } as unknown as Api;
     render(
       <RouterProvider>
         <LaunchPage api={api} me={me} onLaunched={() => {}} />
@@ -235,6 +235,37 @@ describe('the launch form', () => {
       ['image', 'images.canfar.net/skaha/desktop:1.0'],
       ['type', 'desktop'],
     ]);
+  });
+
+  it('warns before launching past the interactive limit, says which sessions count, and still launches jobs', async () => {
+    const launch = vi.fn(async (_: FormFields) => 'job12345');
+    const mine = (name: string, type: string, status: string) => ({ id: name, name, type, status }) as unknown as Session;
+    const sessions = [
+      mine('nb1', 'notebook', 'Running'),
+      mine('web1', 'contributed', 'Pending'),
+      mine('old', 'notebook', 'Succeeded'),
+      mine('job', 'headless', 'Running'),
+    ];
+    const api = {
+      images: async () => images,
+      context: async () => ({ ...context, maxInteractiveSessions: '2' }),
+      sessions: async () => sessions,
+      launch,
+    } as unknown as Api;
+    render(
+      <RouterProvider>
+        <LaunchPage api={api} me={me} onLaunched={() => {}} />
+      </RouterProvider>,
+    );
+    const warning = await screen.findByText(/You have 2 of 2 interactive sessions/);
+    expect(warning.closest('[role=status]')?.textContent).toContain('(nb1, web1)');
+    const button = screen.getByRole('button', { name: 'Launch notebook' }) as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    expect(screen.getByRole('link', { name: 'Go to your sessions' })).toBeTruthy();
+    fireEvent.click(screen.getByRole('radio', { name: /^Headless/ }));
+    await waitFor(() => expect(screen.queryByText(/interactive sessions/)).toBeNull());
+    const submit = screen.getAllByRole('button').find((b) => (b as HTMLButtonElement).type === 'submit') as HTMLButtonElement;
+    expect(submit.disabled).toBe(false);
   });
 
   it('uses the headless defaults for jobs', () => {
