@@ -89,7 +89,15 @@ describe('the portal, in a browser, on a real platform', () => {
     await page.getByLabel('Password').fill('not-the-password');
     await page.getByRole('button', { name: 'Log in', exact: true }).click();
     await page.getByText('Wrong username or password.').waitFor();
-    await logIn(page, alice.username, password);
+    // The same login card, styled by the portal's stylesheet, the username kept, no operator hints.
+    assert.equal(await page.getByLabel('Username').inputValue(), alice.username);
+    assert.ok(await page.locator('.login-card .notice--error[role=alert]').isVisible());
+    assert.match(await page.locator('.login-card').evaluate((el) => getComputedStyle(el).backgroundColor), /rgb/);
+    assert.doesNotMatch(await page.locator('body').innerText(), /skaha admin/);
+    await shot(page, 'login-failed', false);
+    await page.getByLabel('Password').fill(password);
+    await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.getByRole('button', { name: 'Log in', exact: true }).click()]);
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
 
     // --- the empty list ------------------------------------------------------------------------
     await page.getByRole('heading', { name: 'Sessions', level: 1 }).waitFor();

@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { PORTAL_DIST_DIR } from '../../server/paths.js';
 import { fromThisSite } from '../../auth/authorize.js';
 import { browserLogin, type CookieIssuer, type LoginSource } from '../../auth/cookie.js';
 import { LOGIN_PREFIX } from '../../store/shared.js';
@@ -16,31 +19,48 @@ export function safeNext(next: string | undefined): string {
   return next;
 }
 
-function loginPage(next: string, error?: string, oidcIssuer?: string): string {
+/** The portal's stylesheet (hashed name) when the portal is built: the login page looks like it. */
+function portalStylesheet(): string | undefined {
+  try {
+    return /<link rel="stylesheet"[^>]*href="(\/assets\/[^"]+\.css)"/.exec(fs.readFileSync(path.join(PORTAL_DIST_DIR, 'index.html'), 'utf8'))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+const LOGO =
+  '<svg class="logo" viewBox="0 0 32 32" width="28" height="28" aria-hidden="true" focusable="false"><rect width="32" height="32" rx="7" fill="#f2c14e"/><circle cx="16" cy="16" r="6" fill="#1d3f73"/><ellipse cx="16" cy="16" rx="13" ry="4.5" fill="none" stroke="#1d3f73" stroke-width="2" transform="rotate(-25 16 16)"/></svg>';
+
+/**
+ * The login page the server answers itself (a wrong password, a throttled login, a link to
+ * `/login`): the portal's own login card, with its stylesheet, the error where the eye lands,
+ * and the username kept. Operator instructions live in the docs, not here.
+ */
+function loginPage(opts: { next: string; error?: string; username?: string; oidcIssuer?: string; stylesheet?: string }): string {
+  const { next, error, username, oidcIssuer, stylesheet } = opts;
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Log in · skaha</title>
-<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#1b1f24}
-label{display:block;margin:.5rem 0 .25rem}input{width:100%;padding:.5rem;font:inherit;box-sizing:border-box}
-button{margin-top:1rem;padding:.5rem 1.25rem;font:inherit}.error{color:#a40e26}</style></head>
-<body><main>
-<h1>Log in to skaha</h1>
-${error ? `<p class="error" role="alert">${escape(error)}</p>` : ''}
-<form method="post" action="/login">
+<title>${error ? 'Log in (failed)' : 'Log in'} · skaha</title>
+${stylesheet ? `<link rel="stylesheet" href="${escape(stylesheet)}">` : '<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}label{display:block;margin:.5rem 0 .25rem}input{width:100%;padding:.5rem;box-sizing:border-box}button{margin-top:1rem;padding:.5rem 1.25rem}.notice--error{color:#a40e26}</style>'}
+</head>
+<body><main id="main" class="login"><div class="login-card">
+<div class="login-brand">${LOGO}<span>skaha</span></div>
+<h1>Log in</h1>
+${error ? `<div class="notice notice--error" role="alert" id="login-error"><div><strong>${escape(error)}</strong></div></div>` : ''}
+<form method="post" action="/login" class="form">
 <input type="hidden" name="next" value="${escape(next)}">
-<label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" autofocus>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password">
-<details><summary>Log in with an API token instead</summary>
-<label for="token">API token</label>
-<input id="token" name="token" type="password" autocomplete="off">
+<div class="field"><label for="login-username">Username</label>
+<input id="login-username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" value="${escape(username ?? '')}"${username ? '' : ' autofocus'}></div>
+<div class="field"><label for="login-password">Password</label>
+<input id="login-password" name="password" type="password" autocomplete="current-password"${username ? ' autofocus' : ''}></div>
+<details class="field"><summary>Log in with an API token instead</summary>
+<label for="login-token">API token</label>
+<input id="login-token" name="token" type="password" autocomplete="off" spellcheck="false">
 </details>
-<button type="submit">Log in</button>
+<button type="submit" class="button button--primary button--wide">Log in</button>
 </form>
-${oidcIssuer ? `<p><a href="/login/oidc?next=${encodeURIComponent(next)}" id="oidc-login">Log in with ${escape(new URL(oidcIssuer).host)}</a></p>` : ''}
-<p>Accounts: <code>skaha admin user passwd &lt;username&gt;</code>; tokens: <code>skaha admin token create &lt;username&gt;</code>.</p>
-</main></body></html>`;
+${oidcIssuer ? `<div class="login-alternatives"><a href="/login/oidc?next=${encodeURIComponent(next)}" id="oidc-login">Log in with ${escape(new URL(oidcIssuer).host)}</a></div>` : ''}
+</div></main></body></html>`;
 }
 
 /**
@@ -63,12 +83,21 @@ export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (
   app,
   { store, cookies, throttle, publicOrigin, oidcIssuer, origins, sessionOwner },
 ) => {
-  const page = (reply: FastifyReply, status: number, next: string, error?: string) =>
+  const stylesheet = portalStylesheet();
+  const page = (reply: FastifyReply, status: number, next: string, error?: string, username?: string) =>
     reply
       .code(status)
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
-      .send(loginPage(next, error, oidcIssuer));
+      .send(
+        loginPage({
+          next,
+          ...(error ? { error } : {}),
+          ...(username ? { username } : {}),
+          ...(oidcIssuer ? { oidcIssuer } : {}),
+          ...(stylesheet ? { stylesheet } : {}),
+        }),
+      );
 
   app.get('/login', { schema: { hide: true } }, async (req, reply) => {
     const next = safeNext((req.query as { next?: string }).next);
@@ -86,7 +115,7 @@ export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (
     const wait = throttle.retryAfter(account, req.ip);
     if (wait > 0) {
       void reply.header('retry-after', String(wait));
-      return page(reply, 429, next, `Too many failed logins: try again in ${wait} s.`);
+      return page(reply, 429, next, `Too many failed logins: try again in ${wait} s.`, username);
     }
     // A login keeps the scopes and expiry of what it logged in with (a read-only token gives a
     // read-only login that ends when the token is revoked); a password gives every scope.
@@ -94,7 +123,7 @@ export const loginRoutes: FastifyPluginAsync<LoginRoutesOptions> = async (
     const user = token ? viaToken?.user : username ? await store.verifyPassword(username, form.get('password') ?? '') : undefined;
     if (!user) {
       throttle.failed(account, req.ip);
-      return page(reply, 401, next, token ? 'That token is not valid.' : 'Wrong username or password.');
+      return page(reply, 401, next, token ? 'That token is not valid.' : 'Wrong username or password.', username);
     }
     if (account !== undefined) throttle.succeeded(account);
     const source: LoginSource = viaToken
