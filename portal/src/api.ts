@@ -31,6 +31,9 @@ export interface Session {
   requestedRAM: string;
   requestedCPUCores: string;
   requestedGPUCores: string;
+  /** Live, from the engine: decimal GB and cores, `<none>` until measured. */
+  ramInUse?: string;
+  cpuCoresInUse?: string;
 }
 
 /** view=all: only these four (spec §3.3). */

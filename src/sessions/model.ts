@@ -49,6 +49,14 @@ export interface SessionRecord {
   /** Seconds after start at which the session is stopped (activeDeadlineSeconds). */
   deadlineSeconds: number;
   resources: Resources;
+  /** What a running session uses now, as the engine last measured it (absent: not measured). */
+  usage?: Usage;
+}
+
+/** CPU in cores (averaged over the last sampling interval) and memory in bytes. */
+export interface Usage {
+  cores?: number;
+  ramBytes: number;
 }
 
 export const isInteractive = (type: SessionType) => type !== 'headless' && type !== 'desktop-app';

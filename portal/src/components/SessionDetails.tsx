@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import type { Api, Session } from '../api';
 import { parseEvents } from '../lib/events';
-import { relativeTime, resources, shortImage } from '../lib/format';
+import { relativeTime, resources, shortImage, usage } from '../lib/format';
 import { displayName } from './SessionTable';
 import { ErrorNotice, Spinner, StatusBadge } from './ui';
 import { DataTable, When } from './DataTable';
@@ -79,7 +79,8 @@ export function SessionDetails({ api, session, onClose }: { api: Api; session: S
             {name} <StatusBadge status={session.status} />
           </h2>
           <p className="muted small">
-            <code>{session.id}</code> · {shortImage(session.image)} · {resources(session)} · started <When iso={session.startTime} />
+            <code>{session.id}</code> · {shortImage(session.image)} · {resources(session)}
+            {usage(session) ? <> ({usage(session)})</> : null} · started <When iso={session.startTime} />
           </p>
         </div>
         <div className="panel-header-actions">

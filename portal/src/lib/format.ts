@@ -131,3 +131,13 @@ export function fixedResourcesText(r: { coresRequest: number; coresLimit: number
   const cores = (n: number) => `${n} ${n === 1 ? 'core' : 'cores'}`;
   return `${cores(r.coresRequest)} guaranteed, up to ${cores(r.coresLimit)}; ${r.ramRequestGiB} GiB of memory guaranteed, up to ${r.ramLimitGiB} GiB`;
 }
+
+/** What a running session uses now (from the engine), or '' before it is measured. */
+export function usage(s: Pick<Session, 'cpuCoresInUse' | 'ramInUse'>): string {
+  const parts: string[] = [];
+  const cores = Number(s.cpuCoresInUse);
+  if (s.cpuCoresInUse && !isNone(s.cpuCoresInUse) && Number.isFinite(cores)) parts.push(`${cores.toFixed(2)} cores`);
+  const gb = Number(s.ramInUse);
+  if (s.ramInUse && !isNone(s.ramInUse) && Number.isFinite(gb)) parts.push(`${((gb * 1e9) / 2 ** 30).toFixed(2)} GiB`);
+  return parts.length ? `using ${parts.join(' and ')}` : '';
+}

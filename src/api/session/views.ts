@@ -43,9 +43,11 @@ export function sessionView(s: SessionRecord, ctx: ViewContext) {
     requestedRAM: `${quantity(s.resources.ramRequestGiB)}G`,
     requestedCPUCores: quantity(s.resources.coresRequest),
     requestedGPUCores: String(s.resources.gpus),
-    ramInUse: NONE,
+    // Decimal GB and cores, unit-less (the Python client parses them with float()), as skaha's
+    // v1 prints metrics-API usage; `<none>` until the engine has measured the session.
+    ramInUse: s.status === 'Running' && s.usage ? (s.usage.ramBytes / 1e9).toFixed(2) : NONE,
     gpuRAMInUse: NONE,
-    cpuCoresInUse: NONE,
+    cpuCoresInUse: s.status === 'Running' && s.usage?.cores !== undefined ? s.usage.cores.toFixed(3) : NONE,
     gpuUtilization: NONE,
   };
 }

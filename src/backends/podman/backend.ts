@@ -14,6 +14,7 @@ import { DeletionJournal } from './deletions.js';
 import { writeDurably } from './durable.js';
 import { SessionFirewall } from './firewall.js';
 import { AdmissionQueue, type Demand } from './admission.js';
+import { UsageSampler, type ContainerStats } from './usage.js';
 import { claimConflict, claimLabels, claimOf, isOwnClaim, type EngineClaim } from './claim.js';
 import { inSubnet, ipv4Of } from './networks.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
@@ -39,6 +40,8 @@ const WATCH_BACKOFF_INITIAL_MS = 1000;
 const WATCH_BACKOFF_MAX_MS = 30_000;
 const CAPACITY_TTL_MS = 5 * 60_000;
 const GiB = 2 ** 30;
+/** How often running sessions' CPU and memory are read from the engine (one call for all). */
+const USAGE_INTERVAL_MS = 10_000;
 /** podman.network's default: the name servers had before each labelled its containers. */
 const DEFAULT_NETWORK = 'skaha';
 
@@ -107,6 +110,9 @@ export class PodmanBackend implements SessionBackend {
   private readonly queued = new Map<string, LaunchSpec>();
   private machine: NodeCapacity = { cores: 0, memoryBytes: 0 };
   private admitting = false;
+  /** Live CPU and memory of running containers, sampled every USAGE_INTERVAL_MS. */
+  private readonly usage = new UsageSampler();
+  private usageTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly docker: Docker,
@@ -139,10 +145,13 @@ export class PodmanBackend implements SessionBackend {
     this.resumePulls();
     this.watch();
     this.admitWaiting();
+    this.usageTimer = setInterval(() => void this.sampleUsage(), USAGE_INTERVAL_MS);
+    this.usageTimer.unref();
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.usageTimer);
     this.eventStream?.destroy();
   }
 
@@ -586,6 +595,32 @@ export class PodmanBackend implements SessionBackend {
     this.emit('session');
   }
 
+  /** Read the CPU and memory of every running session in one engine call, into their records. */
+  private async sampleUsage(): Promise<void> {
+    const running = [...this.index.values()].filter((e) => e.containerId && e.record.status === 'Running');
+    if (!running.length) return;
+    try {
+      const stats = await new Promise<ContainerStats[]>((resolve, reject) => {
+        this.docker.modem.dial(
+          {
+            path: '/v4.0.0/libpod/containers/stats?',
+            method: 'GET',
+            options: { stream: false, containers: running.map((e) => e.containerId) },
+            statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+          },
+          (err, data) => (err ? reject(err) : resolve((data as { Stats?: ContainerStats[] } | undefined)?.Stats ?? [])),
+        );
+      });
+      this.usage.record(stats);
+    } catch {
+      return; // a container that just ended, or the engine away: the next sample will do
+    }
+    for (const e of running) {
+      const usage = this.usage.of(e.containerId);
+      if (usage && e.record.status === 'Running') e.record = { ...e.record, usage };
+    }
+  }
+
   /** Start the queued jobs that fit now, in order (after every change of the index). */
   private admitWaiting(): void {
     if (this.admitting || !this.admission.length || this.closed) return;
@@ -904,6 +939,8 @@ export class PodmanBackend implements SessionBackend {
     const deadlineOverride = this.deadlines.get(key);
     const record = recordFromInspect(info, { terminating: this.terminating.has(key), ...(deadlineOverride ? { deadlineOverride } : {}) });
     if (!record) return undefined;
+    const usage = record.status === 'Running' ? this.usage.of(info.Id) : undefined;
+    if (usage) record.usage = usage;
     this.index.set(key, { record, containerId: info.Id, ports: publishedPorts(info) });
     if (notify) this.emit('session');
     return key;

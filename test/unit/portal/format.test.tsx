@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eventsTable } from '../../../src/api/session/views';
 import { parseEvents } from '../../../portal/src/lib/events';
-import { canConnect, duration, relativeTime, resources, shortImage, sortSessions, statusTone } from '../../../portal/src/lib/format';
+import { canConnect, duration, relativeTime, resources, shortImage, sortSessions, statusTone, usage } from '../../../portal/src/lib/format';
 import { groupImages, imageLabel, pickImage, projectOf } from '../../../portal/src/lib/images';
 import { launchStep, launchSteps, nextDelay, nextListDelay, SESSION_BACKOFF, IDLE_LIST_DELAY } from '../../../portal/src/lib/poll';
 import { tokenExamples } from '../../../portal/src/lib/examples';
@@ -26,6 +26,12 @@ describe('times', () => {
 });
 
 describe('session fields', () => {
+  it('shows live usage once the engine has measured it', () => {
+    expect(usage({ cpuCoresInUse: '0.987', ramInUse: '0.54' })).toBe('using 0.99 cores and 0.50 GiB');
+    expect(usage({ cpuCoresInUse: '<none>', ramInUse: '<none>' })).toBe('');
+    expect(usage({})).toBe('');
+  });
+
   it('shows resources from skaha’s strings', () => {
     expect(resources({ requestedCPUCores: '2', requestedRAM: '8G', requestedGPUCores: '0' })).toBe('2 cores · 8 GiB');
     expect(resources({ requestedCPUCores: '1', requestedRAM: '0.5G', requestedGPUCores: '1' })).toBe('1 core · 0.5 GiB · 1 GPU');
