@@ -26,9 +26,10 @@ export function waitingPage(sessionName: string, status: string, detail: string)
 <p id="detail">${escape(detail)}</p>
 <p class="muted">This page reloads by itself when the session answers.</p>
 <script>
+var t0=Date.now();
 (function poll(){setTimeout(function(){fetch(location.href,{method:'HEAD',credentials:'same-origin',cache:'no-store'})
 .then(function(r){if(r.headers.get('x-skaha-waiting')!=='1'){location.reload();return;}
-var d=r.headers.get('x-skaha-detail');if(d){document.getElementById('detail').textContent=decodeURIComponent(d);}poll();},poll);},1000);})();
+var d=r.headers.get('x-skaha-detail');if(d){document.getElementById('detail').textContent=decodeURIComponent(d);}poll();},poll);},Date.now()-t0<30000?250:1000);})();
 </script>`,
   );
 }
