@@ -114,6 +114,8 @@ async function errorOf(res: Response): Promise<ApiError> {
 }
 
 const V0 = '/skaha/v0';
+/** The caller's sessions as server-sent events, pushed as they change. */
+export const SESSION_EVENTS = `${V0}/session/events`;
 
 export class Api {
   constructor(

@@ -87,6 +87,8 @@ export class SessionService {
   /** Session keys in the backend's index at the last look (filesOfGoneSessions). */
   private indexed = new Set<string>();
   private lookScheduled = false;
+  /** Told after each burst of index changes (the portal's live list). */
+  private readonly watchers = new Set<() => void>();
 
   constructor(
     private readonly backend: SessionBackend,
@@ -104,6 +106,12 @@ export class SessionService {
     });
   }
 
+  /** Call `fn` after each burst of changes to the sessions (any user's); returns how to stop. */
+  onSessionsChanged(fn: () => void): () => void {
+    this.watchers.add(fn);
+    return () => void this.watchers.delete(fn);
+  }
+
   /**
    * A session's files go when it leaves the index, however it went: deleted here, a deletion a
    * restarted server finished (the files of a server killed before its own removal), removed on
@@ -111,6 +119,7 @@ export class SessionService {
    */
   private filesOfGoneSessions(): void {
     this.lookScheduled = false;
+    for (const watcher of this.watchers) watcher();
     const now = new Set(this.backend.list().map((s) => (s.appId ? `${s.id}/${s.appId}` : s.id)));
     for (const key of this.indexed) if (!now.has(key) && !this.launching.has(key)) this.storage.removeSession(key);
     this.indexed = now;

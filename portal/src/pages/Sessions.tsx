@@ -1,12 +1,12 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { Api, Me, Session } from '../api';
+import { SESSION_EVENTS, type Api, type Me, type Session } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { LaunchProgress } from '../components/LaunchProgress';
 import { SessionDetails } from '../components/SessionDetails';
 import { displayName, SessionTable } from '../components/SessionTable';
 import { EmptyState, ErrorNotice, PageHeader, Spinner, StatusMessage } from '../components/ui';
 import { relativeTime, sortSessions } from '../lib/format';
-import { nextListDelay } from '../lib/poll';
+import { IDLE_LIST_DELAY, nextListDelay } from '../lib/poll';
 import { Link, ROUTES } from '../router';
 
 /**
@@ -57,12 +57,24 @@ export function SessionsPage({
   const launchedRef = useRef(launched);
   launchedRef.current = launched;
 
-  // The list, polled: quickly with backoff while anything starts or stops, slowly otherwise.
+  // The list, pushed by the server as it changes (server-sent events), and polled: quickly with
+  // backoff while anything starts or stops and the push is not connected, slowly otherwise.
   useEffect(() => {
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let delay: number | undefined;
     let last: Session[] = [];
+    let live = false;
+    const feed = typeof EventSource === 'undefined' ? undefined : new EventSource(SESSION_EVENTS);
+    feed?.addEventListener('open', () => (live = true));
+    feed?.addEventListener('error', () => (live = false));
+    feed?.addEventListener('sessions', (e) => {
+      if (stopped) return;
+      last = JSON.parse((e as MessageEvent<string>).data) as Session[];
+      setServer(last);
+      setError(undefined);
+      setNow(Date.now());
+    });
     const run = async () => {
       let failed = false;
       try {
@@ -78,7 +90,7 @@ export function SessionsPage({
       if (stopped) return;
       const listed = new Set(last.map((s) => s.id));
       const waiting = launchedRef.current.some((s) => !listed.has(s.id));
-      delay = nextListDelay(delay, last, { waiting, failed, hidden: document.visibilityState === 'hidden' });
+      delay = live && !waiting ? IDLE_LIST_DELAY : nextListDelay(delay, last, { waiting, failed, hidden: document.visibilityState === 'hidden' });
       timer = setTimeout(run, delay);
     };
     void run();
@@ -87,6 +99,7 @@ export function SessionsPage({
     return () => {
       stopped = true;
       clearTimeout(timer);
+      feed?.close();
       document.removeEventListener('visibilitychange', onVisible);
     };
   }, [api, refresh]);

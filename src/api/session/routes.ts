@@ -4,6 +4,9 @@ import { badRequest, notFound } from '../../server/errors.js';
 import { requireAdmin, requireUser, requireUserOrDesktop, type VersionOptions } from '../deps.js';
 import { Params } from '../params.js';
 import { sendEmpty, sendJson, sendText } from '../replies.js';
+
+/** A comment on an idle event stream this often, so that proxies and load balancers keep it open. */
+const SSE_KEEPALIVE_MS = 25_000;
 import { eventsTable, publicSessionView, sessionView, statsView } from './views.js';
 import * as S from './schemas.js';
 
@@ -22,6 +25,31 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
   // v1 hides desktop-apps from the list unless asked for them; v0 lists them (spec §3.1).
   const includeApps = version === 'v0';
   const tags = ['session'];
+
+  // The portal's live list: the caller's sessions as server-sent events, sent again whenever they
+  // change (status, usage, a launch, a deletion), with a comment every 25 s to keep proxies from
+  // closing it. Not in the OpenAPI document: it never ends, and skaha's clients poll /session.
+  app.get('/session/events', { schema: { hide: true } }, async (req, reply) => {
+    const { user } = requireUser(req);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    let last = '';
+    const send = () => {
+      // One line of JSON: an event's data ends at the line's end (Gson's pretty printing would cut it).
+      const text = JSON.stringify(service.list(user, {}, { includeApps }).map((s) => sessionView(s, view())));
+      if (text === last) return;
+      last = text;
+      res.write(`event: sessions\ndata: ${text}\n\n`);
+    };
+    send();
+    const stop = service.onSessionsChanged(send);
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
+    req.raw.socket.once('close', () => {
+      stop();
+      clearInterval(keepAlive);
+    });
+  });
 
   app.get(
     '/session',
