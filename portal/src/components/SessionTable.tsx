@@ -16,6 +16,9 @@ export const displayName = (s: Pick<Session, 'name' | 'id'>) => (isNone(s.name) 
  * The caller's sessions: one row each, its actions at the end. Below a laptop's width the rows
  * become cards (CSS), each cell keeping its column's name.
  */
+/** A session that ends sooner than this is flagged in the list. */
+const EXPIRY_WARNING_MS = 60 * 60_000;
+
 export function SessionTable({
   sessions,
   now,
@@ -60,6 +63,8 @@ function SessionRow({
   const started = relativeTime(s.startTime, now);
   const expires = relativeTime(s.expiryTime, now);
   const finished = isFinished(s.status);
+  // Less than an hour left: say so where the time is, with the end's exact time.
+  const soon = !finished && !!expires && new Date(s.expiryTime).getTime() - now < EXPIRY_WARNING_MS;
   return (
     <tr data-session-id={s.id} className={selected ? 'is-selected' : undefined}>
       <td data-label="Session">
@@ -94,11 +99,13 @@ function SessionRow({
           )}
         </div>
         {expires && !finished ? (
-          <div className="muted small">
+          <div className={soon ? 'small expiry-soon' : 'muted small'}>
             expires{' '}
             <time dateTime={s.expiryTime} title={absoluteTime(s.expiryTime)}>
               {expires}
             </time>
+            <span className="expiry-at"> ({absoluteTime(s.expiryTime)})</span>
+            {soon ? <span> — renew to keep it</span> : null}
           </div>
         ) : null}
       </td>

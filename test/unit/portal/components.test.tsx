@@ -84,6 +84,25 @@ describe('the session list', () => {
     expect((pending.getByRole('button', { name: 'Connect to nb' }) as HTMLButtonElement).disabled).toBe(true);
   });
 
+  it('says when a session ends, exactly, and warns in its last hour', () => {
+    render(
+      <SessionTable
+        now={NOW}
+        busy={{}}
+        actions={noActions}
+        sessions={[session(), session({ id: 'soonsoon', name: 'soon', expiryTime: '2025-03-05T12:40:00Z' })]}
+      />,
+    );
+    const [later, soon] = screen
+      .getAllByRole('row')
+      .slice(1)
+      .map((r) => within(r));
+    expect(later!.getByText(/\(.*2025.*\)/).textContent).toMatch(/2025/);
+    expect(later!.queryByText(/renew to keep it/)).toBeNull();
+    expect(soon!.getByText('in 40 min').closest('.expiry-soon')).toBeTruthy();
+    expect(soon!.getByText(/renew to keep it/)).toBeTruthy();
+  });
+
   it('marks a session being deleted, and keeps launched ones until the server lists them', () => {
     const launched = session({ id: 'newnewnn', name: 'fresh', status: 'Requested', startTime: '2025-03-05T12:00:00Z' });
     const server = [session()];
