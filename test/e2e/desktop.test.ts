@@ -21,8 +21,8 @@ async function shot(page: Page, name: string): Promise<string> {
 /** Log in through the server's login page as a person would. */
 async function login(page: Page, tp: TestPlatform, username: string, password: string, next: string): Promise<void> {
   await page.goto(`${tp.base}/login?next=${encodeURIComponent(next)}`);
-  await page.fill('#username', username);
-  await page.fill('#password', password);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
   await page.click('button[type=submit]');
 }
 

@@ -46,8 +46,8 @@ describe('in a browser: a hostile session page cannot act as its owner', () => {
     const context = await browser.newContext();
     const portal = await context.newPage();
     await portal.goto(`${tp.base}/login`);
-    await portal.fill('#username', username);
-    await portal.fill('#password', 'victim password');
+    await portal.getByLabel('Username').fill(username);
+    await portal.getByLabel('Password').fill('victim password');
     await portal.click('button[type=submit]');
     await portal.waitForURL((u) => u.pathname === '/');
     const loginCookie = (await context.cookies(tp.base)).find((c) => c.name === 'skaha_login')!;
