@@ -46,7 +46,7 @@ describe('the proxy in skaha serve, to a real session container', () => {
     const needsLogin = await fetch(toPortal, { redirect: 'manual' });
     assert.equal(needsLogin.status, 302);
     const loginForm = await fetch(`${tp.base}${needsLogin.headers.get('location')}`);
-    assert.match(await loginForm.text(), /<form method="post" action="\/login">/);
+    assert.match(await loginForm.text(), /<form method="post" action="\/login"[^>]*>/);
     const login = await fetch(`${tp.base}/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
