@@ -273,10 +273,10 @@ export const ConfigSchema = Type.Object({
         description: 'containers.conf given to the Podman service we start (runc, lowered ulimits).',
       }),
       network: Type.String({
-        default: 'skaha',
-        pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$',
+        default: '',
+        pattern: '^$|^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$',
         description:
-          "This server's name on the engine: its sessions run on the networks `<network>-u<uid>` (one per user) and carry it as a label. Servers sharing one engine need one each, and uid ranges (`identity.uidMin..uidMax`) apart unless they share an identity store; a server that would clash is refused at start (docs/operations.md).",
+          "This server's name on the engine: its sessions run on the networks `<network>-u<uid>` (one per user) and carry it as a label. Empty: `skaha`, or, when another live server on this engine holds that, a name of this data directory's own (kept across restarts). Two servers may not set the same name (the second is refused at start); their uid ranges (`identity.uidMin..uidMax`) should differ unless they share an identity store, and a server warns at start when they do not (docs/operations.md).",
       }),
       stopTimeoutSeconds: Type.Integer({
         minimum: 0,

@@ -15,7 +15,7 @@ import { writeDurably } from './durable.js';
 import { SessionFirewall } from './firewall.js';
 import { AdmissionQueue, type Demand } from './admission.js';
 import { UsageSampler, type ContainerStats } from './usage.js';
-import { claimConflict, claimLabels, claimOf, isOwnClaim, type EngineClaim } from './claim.js';
+import { autoNetwork, claimConflict, claimLabels, claimOf, DEFAULT_NETWORK, isOwnClaim, type EngineClaim } from './claim.js';
 import { inSubnet, ipv4Of } from './networks.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 import { tailOf } from '../log-tail.js';
@@ -42,8 +42,6 @@ const CAPACITY_TTL_MS = 5 * 60_000;
 const GiB = 2 ** 30;
 /** How often running sessions' CPU and memory are read from the engine (one call for all). */
 const USAGE_INTERVAL_MS = 10_000;
-/** podman.network's default: the name servers had before each labelled its containers. */
-const DEFAULT_NETWORK = 'skaha';
 
 interface PodmanBackendOptions extends Omit<PodmanOptions, 'instance'> {
   /** Directory for the backend's own durable state (renewed deadlines). */
@@ -109,6 +107,8 @@ export class PodmanBackend implements SessionBackend {
   private readonly admission: AdmissionQueue;
   private readonly queued = new Map<string, LaunchSpec>();
   private machine: NodeCapacity = { cores: 0, memoryBytes: 0 };
+  /** This server's name on the engine: podman.network, or the one claimEngine() chose for an empty one. */
+  private network: string;
   private admitting = false;
   /** Live CPU and memory of running containers, sampled every USAGE_INTERVAL_MS. */
   private readonly usage = new UsageSampler();
@@ -122,6 +122,7 @@ export class PodmanBackend implements SessionBackend {
     this.journal = new PullJournal(path.join(opts.stateDir, 'pulls'));
     this.deletions = new DeletionJournal(path.join(opts.stateDir, 'deletions'));
     this.firewall = new SessionFirewall(opts.log);
+    this.network = opts.network || DEFAULT_NETWORK;
     this.admission = new AdmissionQueue(() => ({
       cores: opts.headlessQuota.cores || this.machine.cores,
       ramGiB: opts.headlessQuota.ramGiB || this.machine.memoryBytes / GiB,
@@ -236,7 +237,7 @@ export class PodmanBackend implements SessionBackend {
     } else {
       await this.ensureNetwork(this.networkOf(spec.uid));
     }
-    return toContainerCreate(spec, { ...this.opts, network: this.networkOf(spec.uid), instance: this.opts.network }, networkOf);
+    return toContainerCreate(spec, { ...this.opts, network: this.networkOf(spec.uid), instance: this.network }, networkOf);
   }
 
   private async startContainer(key: string, spec: LaunchSpec, container: Docker.Container): Promise<void> {
@@ -435,12 +436,12 @@ export class PodmanBackend implements SessionBackend {
    * world, never another user's session (issue 15 point 4).
    */
   private networkOf(uid: number): string {
-    return `${this.opts.network}-u${uid}`;
+    return `${this.network}-u${uid}`;
   }
 
   /** The gateway of the user's network (made now if missing): where their sessions call back. */
   async hostAddress(uid?: number): Promise<string | undefined> {
-    const name = uid === undefined ? this.opts.network : this.networkOf(uid);
+    const name = uid === undefined ? this.network : this.networkOf(uid);
     try {
       await this.ensureNetwork(name);
       const ipv4 = ipv4Of((await this.docker.getNetwork(name).inspect()) as Parameters<typeof ipv4Of>[0]);
@@ -829,7 +830,7 @@ export class PodmanBackend implements SessionBackend {
           });
         }
         // And so do this backend's own rules, whatever netavark does (firewall.ts).
-        if (name !== this.opts.network) await this.firewall.isolate([await this.bridgeOf(name)]);
+        if (name !== this.network) await this.firewall.isolate([await this.bridgeOf(name)]);
       })().catch((err) => {
         this.networksReady.delete(name);
         throw err;
@@ -841,7 +842,7 @@ export class PodmanBackend implements SessionBackend {
 
   /** The networks of earlier runs: isolated again, and their sessions may call back at once. */
   private async knownNetworks(): Promise<void> {
-    const prefix = `${this.opts.network}-u`;
+    const prefix = `${this.network}-u`;
     const bridges: string[] = [];
     for (const n of await this.docker.listNetworks({ filters: { name: [prefix] } })) {
       if (!n.Name?.startsWith(prefix)) continue;
@@ -877,11 +878,15 @@ export class PodmanBackend implements SessionBackend {
    * a gone server's is replaced.
    */
   private async claimEngine(): Promise<void> {
-    const mine: EngineClaim = { network: this.opts.network, ...this.opts.identity };
     const networks = await this.docker.listNetworks();
     const claims = networks.flatMap((n) => claimOf(n.Labels) ?? []);
-    const conflict = claimConflict(mine, claims, (claim) => fs.existsSync(claim.dataDir));
-    if (conflict) throw new Error(`cannot start beside another skaha server on this engine: ${conflict}`);
+    const isLive = (claim: EngineClaim) => fs.existsSync(claim.dataDir);
+    if (!this.opts.network) this.network = autoNetwork(this.opts.identity.dataDir, claims, isLive);
+    const mine: EngineClaim = { network: this.network, ...this.opts.identity };
+    const { refuse, warnings } = claimConflict(mine, claims, isLive);
+    if (refuse) throw new Error(`cannot start beside another skaha server on this engine: ${refuse}`);
+    for (const warning of warnings) this.opts.log.warn(warning);
+    if (this.network !== DEFAULT_NETWORK) this.opts.log.info(`sessions run on the engine's networks ${this.network}-u<uid> (podman.network)`);
     const base = networks.find((n) => n.Name === mine.network);
     const current = claimOf(base?.Labels);
     if (current && isOwnClaim(mine, current) && current.uidMin === mine.uidMin && current.uidMax === mine.uidMax && current.store === mine.store) return;
@@ -904,7 +909,7 @@ export class PodmanBackend implements SessionBackend {
    */
   private isOurs(labels: Record<string, string>): boolean {
     const owner = labels[LABEL.instance];
-    return owner === undefined ? this.opts.network === DEFAULT_NETWORK : owner === this.opts.network;
+    return owner === undefined ? this.network === DEFAULT_NETWORK : owner === this.network;
   }
 
   /** Rebuild the whole index from the engine (at start and after every reconnect). */

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { LABEL } from './objects.js';
 
 /**
@@ -51,22 +52,43 @@ export function isOwnClaim(mine: EngineClaim, other: EngineClaim): boolean {
   return other.network === mine.network && other.dataDir === mine.dataDir;
 }
 
+/** The name servers had before each labelled its containers, and the first a server takes. */
+export const DEFAULT_NETWORK = 'skaha';
+
 /**
- * Why this server must not start beside the others' claims, or undefined when it may. A claim
- * whose server is gone (`isLive` false: its data directory was removed) is ignored. Two servers
- * may overlap in uids only when they share one identity store (replicas): a uid then means the
- * same person on both.
+ * The network name of a server whose podman.network is left empty: the one its data directory
+ * claimed before, `skaha` when no live server holds it, else a name of its data directory's own
+ * (a second `skaha serve --data-dir X` on the same engine just works, apart from the first).
  */
-export function claimConflict(mine: EngineClaim, others: EngineClaim[], isLive: (claim: EngineClaim) => boolean): string | undefined {
+export function autoNetwork(dataDir: string, claims: EngineClaim[], isLive: (claim: EngineClaim) => boolean): string {
+  const before = claims.find((c) => c.dataDir === dataDir);
+  if (before) return before.network;
+  if (!claims.some((c) => c.network === DEFAULT_NETWORK && isLive(c))) return DEFAULT_NETWORK;
+  return `${DEFAULT_NETWORK}-${crypto.createHash('sha256').update(dataDir).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * What the others' claims mean for this server: `refuse` when another live server holds the
+ * same network name (their sessions would mix); a warning when their uid ranges overlap and they
+ * do not share one identity store (the same uid is then two people on this machine). A claim
+ * whose server is gone (`isLive` false: its data directory was removed) is ignored.
+ */
+export function claimConflict(mine: EngineClaim, others: EngineClaim[], isLive: (claim: EngineClaim) => boolean): { refuse?: string; warnings: string[] } {
+  const warnings: string[] = [];
   for (const other of others) {
     if (isOwnClaim(mine, other) || !isLive(other)) continue;
     if (other.network === mine.network) {
-      return `the engine's network "${mine.network}" belongs to the skaha server whose data directory is ${other.dataDir}: give each server on one engine its own podman.network`;
+      return {
+        refuse: `the engine's network "${mine.network}" belongs to the skaha server whose data directory is ${other.dataDir}: give each server on one engine its own podman.network (or leave it empty)`,
+        warnings,
+      };
     }
     const overlap = mine.uidMin <= other.uidMax && other.uidMin <= mine.uidMax;
     if (overlap && other.store !== mine.store) {
-      return `identity.uidMin..uidMax (${mine.uidMin}..${mine.uidMax}) overlaps ${other.uidMin}..${other.uidMax} of the skaha server on network "${other.network}" (data directory ${other.dataDir}) on this engine: the same uid would be two people; give each server its own uid range`;
+      warnings.push(
+        `identity.uidMin..uidMax (${mine.uidMin}..${mine.uidMax}) overlaps ${other.uidMin}..${other.uidMax} of the skaha server on network "${other.network}" (data directory ${other.dataDir}) on this engine: the same uid is two people on this machine; give each server its own uid range (docs/operations.md)`,
+      );
     }
   }
-  return undefined;
+  return { warnings };
 }

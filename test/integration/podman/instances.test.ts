@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanupList, launch, startPlatform, testInstance, WEB_IMAGE, type TestPlatform } from '../../helpers/platform.js';
+import { cleanupList, engine, launch, removeNetworks, startPlatform, testInstance, WEB_IMAGE, type TestPlatform } from '../../helpers/platform.js';
 import { openThroughProxy } from '../../helpers/sessions.js';
 
 /**
@@ -20,8 +20,10 @@ describe('two skaha servers on one engine', () => {
     first = await startPlatform(cleanups.add);
     second = await startPlatform(cleanups.add);
   });
+  let autoNetworkName: string | undefined;
   after(async () => {
     await cleanups.run();
+    if (autoNetworkName) await removeNetworks(autoNetworkName);
     fs.rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -39,17 +41,43 @@ describe('two skaha servers on one engine', () => {
     assert.fail('the server started');
   }
 
-  it("refuses a server that asks for another's network name or an overlapping uid range", async () => {
+  it("refuses a server that asks for another's network name, and warns of an overlapping uid range", async () => {
     const taken = testInstance(first.dataDir);
     const sameNetwork = await refused({ podman: { network: taken.podman.network } });
     assert.match(sameNetwork, new RegExp(`network "${taken.podman.network}" belongs to the skaha server whose data directory is ${first.dataDir}`));
-    const overlapping = await refused({ identity: { uidMin: taken.identity.uidMin + 10, uidMax: taken.identity.uidMax + 10 } });
-    assert.match(
-      overlapping,
-      new RegExp(`overlaps ${taken.identity.uidMin}\\.\\.${taken.identity.uidMax} of the skaha server on network "${taken.podman.network}"`),
+
+    const said: string[] = [];
+    const log = { info: () => {}, warn: (m: string) => void said.push(m), error: (m: string) => void said.push(m) };
+    const overlapping = await startPlatform(
+      cleanups.add,
+      { identity: { uidMin: taken.identity.uidMin + 10, uidMax: taken.identity.uidMax + 10 } },
+      { dataDir: fs.mkdtempSync(path.join(scratch, 'data-')), log },
     );
+    assert.match(
+      said.join('\n'),
+      new RegExp(
+        `overlaps ${taken.identity.uidMin}\\.\\.${taken.identity.uidMax} of the skaha server on network "${taken.podman.network}".*the same uid is two people`,
+      ),
+    );
+    assert.equal((await overlapping.request('GET', '/readyz')).status, 200);
     // The first server goes on untroubled.
     assert.equal((await first.request('GET', '/readyz')).status, 200);
+  });
+
+  it('gives a server that names no network one of its own, beside a server that holds the first choice', async () => {
+    const said: string[] = [];
+    const log = { info: (m: string) => void said.push(m), warn: () => {}, error: () => {} };
+    // `first` runs on a name of its own; a server on `skaha` (the setup server) may or may not
+    // run here: either way the new server must take a name no live server holds.
+    const auto = await startPlatform(cleanups.add, { podman: { network: '' } }, { dataDir: fs.mkdtempSync(path.join(scratch, 'data-')), log });
+    const { token } = await auto.newUser('auto');
+    const id = await launch(auto, token, { name: 'mine', image: WEB_IMAGE, type: 'contributed' });
+    assert.equal(await auto.waitStatus(token, id, ['Running', 'Failed']), 'Running');
+    const [container] = await engine().listContainers({ filters: { label: [`canfar.net/id=${id}`] } });
+    const network = container!.Labels['canfar.net/instance']!;
+    assert.notEqual(network, testInstance(first.dataDir).podman.network);
+    assert.ok(network === 'skaha' || /^skaha-[0-9a-f]{8}$/.test(network), network);
+    autoNetworkName = network;
   });
 
   it("hides a server's sessions from another on the same engine, for a user of the same name", async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { claimConflict, claimLabels, claimOf, type EngineClaim } from '../../../src/backends/podman/claim.js';
+import { autoNetwork, claimConflict, claimLabels, claimOf, type EngineClaim } from '../../../src/backends/podman/claim.js';
 
 const mine: EngineClaim = { network: 'skaha', dataDir: '/var/lib/skaha', store: 'sqlite:/var/lib/skaha/skaha.db', uidMin: 200000, uidMax: 299999 };
 const live = () => true;
@@ -14,34 +14,49 @@ describe('claims of servers sharing one engine', () => {
   });
 
   it('lets the same server start again, and a server with its own network and uids beside it', () => {
-    assert.equal(claimConflict(mine, [mine], live), undefined);
+    assert.deepEqual(claimConflict(mine, [mine], live), { warnings: [] });
     const other = { network: 'skaha2', dataDir: '/srv/skaha2', store: 'sqlite:/srv/skaha2/skaha.db', uidMin: 300000, uidMax: 399999 };
-    assert.equal(claimConflict(mine, [other], live), undefined);
+    assert.deepEqual(claimConflict(mine, [other], live), { warnings: [] });
   });
 
   it('refuses a second server on the same network name', () => {
     const other = { ...mine, dataDir: '/srv/other', store: 'sqlite:/srv/other/skaha.db', uidMin: 500000, uidMax: 500999 };
-    assert.match(claimConflict(mine, [other], live) ?? '', /network "skaha" belongs to the skaha server whose data directory is \/srv\/other/);
+    assert.match(claimConflict(mine, [other], live).refuse ?? '', /network "skaha" belongs to the skaha server whose data directory is \/srv\/other/);
   });
 
-  it('refuses overlapping uid ranges from another store, at either end', () => {
+  it('warns of overlapping uid ranges from another store, at either end', () => {
     for (const [uidMin, uidMax] of [
       [299999, 300500],
       [100000, 200000],
       [250000, 250001],
     ] as const) {
       const other = { network: 'skaha2', dataDir: '/srv/skaha2', store: 'sqlite:/srv/skaha2/skaha.db', uidMin, uidMax };
-      assert.match(claimConflict(mine, [other], live) ?? '', /overlaps .* network "skaha2"/, `${uidMin}..${uidMax}`);
+      const { refuse, warnings } = claimConflict(mine, [other], live);
+      assert.equal(refuse, undefined);
+      assert.match(warnings.join(), /overlaps .* network "skaha2".*the same uid is two people/, `${uidMin}..${uidMax}`);
     }
   });
 
   it('lets replicas of one identity store share uids, and ignores a server that is gone', () => {
     const replica = { ...mine, network: 'skaha-b', dataDir: '/srv/b', store: 'postgres://db:5432/skaha' };
-    assert.equal(claimConflict({ ...mine, store: 'postgres://db:5432/skaha' }, [replica], live), undefined);
+    assert.deepEqual(claimConflict({ ...mine, store: 'postgres://db:5432/skaha' }, [replica], live), { warnings: [] });
     const gone = { ...mine, dataDir: '/tmp/removed' };
-    assert.equal(
+    assert.deepEqual(
       claimConflict(mine, [gone], (c) => c.dataDir !== '/tmp/removed'),
-      undefined,
+      { warnings: [] },
     );
+  });
+
+  it('names a server left to choose: its earlier name, else skaha while free, else one of its data directory', () => {
+    assert.equal(autoNetwork('/var/lib/skaha', [], live), 'skaha');
+    assert.equal(autoNetwork('/tmp/second', [mine], live), autoNetwork('/tmp/second', [mine], live), 'the same name each time');
+    assert.match(autoNetwork('/tmp/second', [mine], live), /^skaha-[0-9a-f]{8}$/);
+    assert.notEqual(autoNetwork('/tmp/second', [mine], live), autoNetwork('/tmp/third', [mine], live));
+    assert.equal(
+      autoNetwork('/tmp/second', [mine], () => false),
+      'skaha',
+      'the holder is gone',
+    );
+    assert.equal(autoNetwork('/srv/b', [mine, { ...mine, network: 'mine-before', dataDir: '/srv/b' }], live), 'mine-before');
   });
 });
