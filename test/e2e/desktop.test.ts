@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { cleanupList, launch, startPlatform, type TestPlatform } from '../helpers/platform.js';
 import { DESKTOP_IMAGE, execIn, NOTEBOOK_IMAGE, openThroughProxy } from '../helpers/sessions.js';
 
@@ -35,10 +36,7 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
   const cleanups = cleanupList();
   before(async () => {
     tp = await startPlatform(cleanups.add);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

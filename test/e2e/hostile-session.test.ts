@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { buildFixture } from '../helpers/images.js';
 import { cleanupList, engine, launch, startPlatform, WEB_IMAGE, type TestPlatform } from '../helpers/platform.js';
 import { openThroughProxy } from '../helpers/sessions.js';
@@ -19,10 +20,7 @@ describe('in a browser: a hostile session page cannot act as its owner', () => {
   before(async () => {
     await buildFixture(engine(), HOSTILE_IMAGE, 'hostile');
     tp = await startPlatform(cleanups.add);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { PORTAL_DIST_DIR } from '../../src/server/paths.js';
 import { cleanupList, HEADLESS_IMAGE, randomName, startPlatform, WEB_IMAGE, type TestPlatform } from '../helpers/platform.js';
 
@@ -17,7 +18,6 @@ import { cleanupList, HEADLESS_IMAGE, randomName, startPlatform, WEB_IMAGE, type
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHOTS = path.join(ROOT, 'test-artifacts', 'portal');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const START_TIMEOUT = 120_000;
 
 async function shot(page: Page, name: string, fullPage = true): Promise<void> {
@@ -62,7 +62,7 @@ describe('the portal, in a browser, on a real platform', () => {
 
   before(async () => {
     assert.ok(fs.existsSync(path.join(PORTAL_DIST_DIR, 'index.html')), 'the portal is not built: run `npm run build` first');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

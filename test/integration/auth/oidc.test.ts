@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../helpers/browser.js';
 import { cleanupList, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { AUDIENCE, freePort, startIssuer, type TestIssuer } from '../../helpers/oidc-issuer.js';
 
@@ -112,10 +112,7 @@ describe('OIDC: bearer JWTs from a real issuer, and the browser login with PKCE'
   });
 
   it('logs a browser in through the issuer (authorization code with PKCE) in real Chromium', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       await page.goto(`${tp.base}/login?next=/auth/session`);

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
+import { launchChromium } from '../../helpers/browser.js';
 import { decodeJwt } from 'jose';
 import { AUDIENCE, CLI_CLIENT_ID, freePort, startIssuer, USER_GROUPS, type TestIssuer } from '../../helpers/oidc-issuer.js';
 import { cleanupList, randomName, startPlatform, type TestPlatform } from '../../helpers/platform.js';
@@ -59,10 +60,7 @@ describe('skaha login --oidc: device and browser flows against a real issuer, an
     plain = await startPlatform(cleanups.add);
     issuer = await startIssuer({ port, redirectUri: `${tp.base}/login/oidc/callback` });
     shortIssuer = await startIssuer({ port: shortPort, accessTokenTtlSeconds: 4 });
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SESSION_LABEL } from '../../../src/backends/labels.js';
 import { engine, HEADLESS_IMAGE, removeNetworks, testInstance, WEB_IMAGE } from '../../helpers/platform.js';
-import { serveProcess } from '../../helpers/server-process.js';
+import { adminToken, serveProcess } from '../../helpers/server-process.js';
 
 const BIN = path.resolve('bin/skaha.js');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-cli-'));
@@ -39,10 +39,7 @@ describe('the skaha command and a server restart', () => {
   });
 
   it('lists every session it had after being killed and started again', async () => {
-    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8', env })
-      .stdout.trim()
-      .split('\n')
-      .pop()!;
+    const token = adminToken(dataDir, env, 'restarter');
     const auth = { authorization: `Bearer ${token}` };
     let server = await serve();
     children.push(server.child);
@@ -55,13 +52,9 @@ describe('the skaha command and a server restart', () => {
     assert.equal(created.status, 200);
     const id = (await created.text()).trim();
 
-    server.child.kill('SIGKILL');
-    await new Promise((r) => server.child.once('exit', r));
+    await server.kill9();
     // A token made while the server is down works once it is back.
-    const later = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'restarter', '--data-dir', dataDir], { encoding: 'utf8', env })
-      .stdout.trim()
-      .split('\n')
-      .pop()!;
+    const later = adminToken(dataDir, env, 'restarter');
 
     server = await serve();
     children.push(server.child);
@@ -81,15 +74,11 @@ describe('the skaha command and a server restart', () => {
       if (status !== 404) await new Promise((r) => setTimeout(r, 200));
     }
     assert.equal(status, 404);
-    server.child.kill('SIGTERM');
-    await new Promise((r) => server.child.once('exit', r));
+    await server.stop();
   });
 
   it('finishes a DELETE it acknowledged before being killed -9, and never shows the session again', async () => {
-    const token = spawnSync(process.execPath, [BIN, 'admin', 'token', 'create', 'deleter', '--data-dir', dataDir], { encoding: 'utf8', env })
-      .stdout.trim()
-      .split('\n')
-      .pop()!;
+    const token = adminToken(dataDir, env, 'deleter');
     const auth = { authorization: `Bearer ${token}` };
     let server = await serve();
     children.push(server.child);
@@ -114,8 +103,7 @@ describe('the skaha command and a server restart', () => {
       assert.equal(status, 'Running', id);
     }
     for (const id of [job, app]) assert.equal((await fetch(`${server.url}/skaha/v0/session/${id}`, { method: 'DELETE', headers: auth })).status, 200);
-    server.child.kill('SIGKILL');
-    await new Promise((r) => server.child.once('exit', r));
+    await server.kill9();
     const ours = async () => (await engine().listContainers({ all: true, filters: { label: [`${SESSION_LABEL.id}=${job}`] } })).length;
     assert.equal(await ours(), 1, "the job's container outlived the server (the window this test is about)");
 
@@ -131,7 +119,6 @@ describe('the skaha command and a server restart', () => {
       if (!gone) await new Promise((r) => setTimeout(r, 200));
     }
     assert.ok(gone, "both sessions and the job's container are gone after the restart");
-    server.child.kill('SIGTERM');
-    await new Promise((r) => server.child.once('exit', r));
+    await server.stop();
   });
 });
