@@ -26,9 +26,9 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
   const includeApps = version === 'v0';
   const tags = ['session'];
 
-  // The portal's live list: the caller's sessions as server-sent events, sent again whenever they
-  // change (status, usage, a launch, a deletion), with a comment every 25 s to keep proxies from
-  // closing it. Not in the OpenAPI document: it never ends, and skaha's clients poll /session.
+  // The portal's live list: the caller's sessions as server-sent events, sent again whenever the
+  // session index changes (a launch, a status, a deletion; live usage rides along with the next
+  // change), with a comment every 25 s to keep proxies from closing it. Not in the OpenAPI document: it never ends, and skaha's clients poll /session.
   app.get('/session/events', { schema: { hide: true } }, async (req, reply) => {
     const { user } = requireUser(req);
     reply.hijack();
