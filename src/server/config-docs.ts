@@ -21,7 +21,12 @@ export function renderConfigDocs(): string {
         continue;
       }
       const range = child.minimum !== undefined ? ` (≥ ${child.minimum}${child.maximum !== undefined ? `, ≤ ${child.maximum}` : ''})` : '';
-      const def = name === 'podman.containersConf' ? '`deploy/podman/containers.conf` of this package' : `\`${JSON.stringify(child.default)}\``;
+      const def =
+        name === 'podman.containersConf'
+          ? '`deploy/podman/containers.conf` of this package'
+          : child.default === undefined
+            ? 'unset'
+            : `\`${JSON.stringify(child.default)}\``;
       // A union of literals (e.g. `podman | kubernetes`) reads best as its words.
       const type = child.anyOf ? child.anyOf.map((a) => `\`${String(a.const)}\``).join(' \\| ') : child.type;
       rows.push(`| \`${name}\` | ${type}${range} | ${def} | ${(child.description ?? '').replace(/\|/g, '\\|')} |`);

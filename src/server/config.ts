@@ -217,8 +217,16 @@ export const ConfigSchema = Type.Object({
   ),
   identity: Type.Object(
     {
-      uidMin: Type.Integer({ minimum: 1000, default: 200000, description: 'First uid (and personal gid) allocated to users.' }),
-      uidMax: Type.Integer({ minimum: 1000, default: 299999, description: 'Last uid allocated to users.' }),
+      uidMin: Type.Optional(
+        Type.Integer({
+          minimum: 1000,
+          description:
+            'First uid (and personal gid) allocated to users; set with uidMax. Unset: 200000..299999, or, on a Podman engine where another server holds that, the first free range after it; either way remembered in <dataDir>/uid-range.json so uids never move.',
+        }),
+      ),
+      uidMax: Type.Optional(
+        Type.Integer({ minimum: 1000, description: 'Last uid allocated to users (shared groups get the gids above it); set with uidMin.' }),
+      ),
       store: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], {
         default: 'sqlite',
         description:
@@ -276,7 +284,7 @@ export const ConfigSchema = Type.Object({
         default: '',
         pattern: '^$|^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$',
         description:
-          "This server's name on the engine: its sessions run on the networks `<network>-u<uid>` (one per user) and carry it as a label. Empty: `skaha`, or, when another live server on this engine holds that, a name of this data directory's own (kept across restarts). Two servers may not set the same name (the second is refused at start); their uid ranges (`identity.uidMin..uidMax`) should differ unless they share an identity store, and a server warns at start when they do not (docs/operations.md).",
+          "This server's name on the engine: its sessions run on the networks `<network>-u<uid>` (one per user) and carry it as a label. Empty: `skaha`, or, when another live server on this engine holds that, a name of this data directory's own (kept across restarts). Two servers may not set the same name, nor overlapping uid ranges (`identity.uidMin..uidMax`) unless they share an identity store: the second is refused at start (docs/operations.md).",
       }),
       stopTimeoutSeconds: Type.Integer({
         minimum: 0,
@@ -444,7 +452,9 @@ export function resolveConfig(raw: unknown): Config {
   config.tls.keyFile ||= path.join(tlsDir, 'server.key');
   config.tls.clientCaFile ||= path.join(tlsDir, 'ca.pem');
   config.tls.host ||= config.host;
-  if (config.identity.uidMax < config.identity.uidMin) throw new Error('invalid configuration: identity.uidMax < identity.uidMin');
+  const { uidMin, uidMax } = config.identity;
+  if ((uidMin === undefined) !== (uidMax === undefined)) throw new Error('invalid configuration: set both identity.uidMin and identity.uidMax, or neither');
+  if (uidMin !== undefined && uidMax !== undefined && uidMax < uidMin) throw new Error('invalid configuration: identity.uidMax < identity.uidMin');
   const pg = config.identity.postgres;
   if (config.identity.store === 'postgres' && !/^postgres(ql)?:\/\/[^/]/.test(pg.url)) {
     throw new Error('invalid configuration at /identity/postgres/url: identity.store is postgres: set a postgres://USER@HOST:PORT/DATABASE URL');

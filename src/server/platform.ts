@@ -8,7 +8,9 @@ import { loadOrCreateKey, Signer } from '../auth/keys.js';
 import { ActivityTracker } from '../proxy/activity.js';
 import { SessionProxy } from '../proxy/proxy.js';
 import { BearerTokenAuthenticator } from '../auth/token.js';
+import type Docker from 'dockerode';
 import { connectEngine } from '../backends/podman/engine-process.js';
+import { engineClaims, neighbourUidRanges } from '../backends/podman/claim.js';
 import { PodmanBackend } from '../backends/podman/backend.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { SessionBackend } from '../backends/backend.js';
@@ -21,6 +23,7 @@ import { SessionService } from '../sessions/service.js';
 import { Metrics } from './metrics.js';
 import { HostStorage } from '../storage/homes.js';
 import { openStores } from '../store/open.js';
+import { settleUidRange, uidRangeOf, type UidRange } from '../store/uid-range.js';
 import type { IdentityStore } from '../store/store.js';
 import { buildApp, withSessionTraffic } from './app.js';
 import { readCertificates, X509Authenticator } from '../auth/x509/authenticator.js';
@@ -63,12 +66,16 @@ export interface Platform {
  */
 export async function createPlatform(config: Config, opts: { log?: Logger; requestLog?: boolean } = {}): Promise<Platform> {
   const log = opts.log ?? consoleLogger;
-  const stores = await openStores(config, { log, tolerateUnavailable: true });
+  // On Podman the uid range is settled against the other servers on the engine before the
+  // identity store hands out a uid (store/uid-range.ts).
+  const engine = config.backend === 'podman' ? await connectPodman(config, log) : undefined;
+  const uidRange = engine ? settleUidRange(config, neighbourUidRanges((await engineClaims(engine)).claims, identityOf(config))) : uidRangeOf(config);
+  const stores = await openStores(config, { log, tolerateUnavailable: true, uidRange });
   const { identity: store, registryCredentials } = stores;
   let backend: SessionBackend;
   let machine: MachineCapacity;
   try {
-    ({ backend, machine } = await createBackend(config, log));
+    ({ backend, machine } = engine ? await createPodmanBackend(config, log, engine, uidRange) : await createKubernetesBackend(config, log));
   } catch (err) {
     await stores.close().catch(() => undefined);
     throw err;
@@ -271,36 +278,33 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   };
 }
 
-/**
- * The configured SessionBackend, started, and the largest machine a session can get (the
- * context's options are trimmed to it).
- */
-async function createBackend(config: Config, log: Logger): Promise<{ backend: SessionBackend; machine: MachineCapacity }> {
-  if (config.backend === 'kubernetes') {
-    const k = config.kubernetes;
-    const kubeConfig = new KubeConfig();
-    // loadFromDefault: $KUBECONFIG, ~/.kube/config, or the pod's service account in a cluster.
-    if (k.kubeconfig) kubeConfig.loadFromFile(k.kubeconfig);
-    else kubeConfig.loadFromDefault();
-    const backend = new KubernetesBackend(kubeConfig, {
-      namespace: k.namespace,
-      storage:
-        k.storage.kind === 'pvc'
-          ? { kind: 'pvc', claimName: k.storage.claimName }
-          : { kind: 'hostPath', hostPath: k.storage.hostPath || config.storage.hostDir },
-      storageHostDir: config.storage.hostDir,
-      launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: k.launchScriptsConfigMap },
-      imagePullPolicy: k.imagePullPolicy,
-      nodeSelector: k.nodeSelector,
-      gpuNodeAffinity: k.gpuNodeAffinity,
-      ttlAfterFinishedSeconds: { headless: config.sessions.headlessTtlAfterFinishedSeconds, interactive: config.sessions.interactiveTtlAfterFinishedSeconds },
-      ...(k.networkPolicy.enabled ? { networkPolicy: k.networkPolicy } : {}),
-      log,
-    });
-    await backend.start();
-    return { backend, machine: await backend.largestNode() };
-  }
-  const docker = await connectEngine({
+/** The Kubernetes backend, started, and the largest node a session can get (the context's options are trimmed to it). */
+async function createKubernetesBackend(config: Config, log: Logger): Promise<{ backend: SessionBackend; machine: MachineCapacity }> {
+  const k = config.kubernetes;
+  const kubeConfig = new KubeConfig();
+  // loadFromDefault: $KUBECONFIG, ~/.kube/config, or the pod's service account in a cluster.
+  if (k.kubeconfig) kubeConfig.loadFromFile(k.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  const backend = new KubernetesBackend(kubeConfig, {
+    namespace: k.namespace,
+    storage:
+      k.storage.kind === 'pvc' ? { kind: 'pvc', claimName: k.storage.claimName } : { kind: 'hostPath', hostPath: k.storage.hostPath || config.storage.hostDir },
+    storageHostDir: config.storage.hostDir,
+    launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: k.launchScriptsConfigMap },
+    imagePullPolicy: k.imagePullPolicy,
+    nodeSelector: k.nodeSelector,
+    gpuNodeAffinity: k.gpuNodeAffinity,
+    ttlAfterFinishedSeconds: { headless: config.sessions.headlessTtlAfterFinishedSeconds, interactive: config.sessions.interactiveTtlAfterFinishedSeconds },
+    ...(k.networkPolicy.enabled ? { networkPolicy: k.networkPolicy } : {}),
+    log,
+  });
+  await backend.start();
+  return { backend, machine: await backend.largestNode() };
+}
+
+/** The Podman API service (started when configured so), connected. */
+function connectPodman(config: Config, log: Logger): Promise<Docker> {
+  return connectEngine({
     socketPath: config.podman.socketPath,
     containersConf: config.podman.containersConf,
     startService: config.podman.startService,
@@ -308,15 +312,29 @@ async function createBackend(config: Config, log: Logger): Promise<{ backend: Se
     logFile: path.join(config.dataDir, 'logs', 'podman-service.log'),
     log: log.info,
   });
+}
+
+/** The Podman backend on a connected engine, started; sessions may get up to this machine. */
+async function createPodmanBackend(
+  config: Config,
+  log: Logger,
+  docker: Docker,
+  uidRange: UidRange,
+): Promise<{ backend: SessionBackend; machine: MachineCapacity }> {
   // Cached images pulled with credentials are checked against their registry before they run again.
   const imageAccess = new RegistryAccess(registryEndpoints(config.catalog.sources, config.podman.home));
-  const identity = { dataDir: config.dataDir, store: identityStoreName(config), uidMin: config.identity.uidMin, uidMax: config.identity.uidMax };
+  const identity = { ...identityOf(config), ...uidRange };
   const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), identity, log, imageAccess });
   await backend.start();
   // The engine pulls from registries whose CA the catalog sources name.
   installRegistryAuthorities(config.catalog.sources, config.podman.home);
   if (config.catalog.prePull.length > 0) void backend.prePull(config.catalog.prePull);
   return { backend, machine: thisMachine() };
+}
+
+/** This server as other servers on its engine see it: its data directory and its identity store. */
+function identityOf(config: Config): { dataDir: string; store: string } {
+  return { dataDir: config.dataDir, store: identityStoreName(config) };
 }
 
 /** Which identity store uids come from, without credentials: servers sharing one may share uids. */

@@ -6,6 +6,7 @@ import { isMisconfiguration, PostgresDatabase, PostgresIdentityStore, PostgresRe
 import { CredentialSealer } from './sealing.js';
 import { SqliteIdentityStore } from './sqlite.js';
 import type { IdentityStore, RegistryCredentials } from './store.js';
+import { uidRangeOf, type UidRange } from './uid-range.js';
 
 export interface Stores {
   identity: IdentityStore;
@@ -25,10 +26,13 @@ interface OpenOptions {
    * A wrong password or an unknown database fails either way.
    */
   tolerateUnavailable?: boolean;
+  /** The uids to hand out; default: the configured, or remembered, range (uid-range.ts). */
+  uidRange?: UidRange;
 }
 
 /** The configured identity store and registry credentials (identity.store), schema ready. */
 export async function openStores(config: Pick<Config, 'dataDir' | 'identity'>, opts: OpenOptions = {}): Promise<Stores> {
+  const uidRange = opts.uidRange ?? uidRangeOf(config);
   if (config.identity.store === 'postgres') {
     const pg = config.identity.postgres;
     let password: string | undefined;
@@ -57,11 +61,11 @@ export async function openStores(config: Pick<Config, 'dataDir' | 'identity'>, o
       }
       opts.log?.warn(`identity store not reachable yet (${detail}); requests that need it answer 503 until it is`);
     }
-    const identity = new PostgresIdentityStore(db, config.identity);
+    const identity = new PostgresIdentityStore(db, uidRange);
     const registryCredentials = new PostgresRegistryCredentials(db, CredentialSealer.forDataDir(config.dataDir));
     return { identity, registryCredentials, where: db.where, database: db, close: () => db.close() };
   }
-  const identity = new SqliteIdentityStore(config.dataDir, config.identity);
+  const identity = new SqliteIdentityStore(config.dataDir, uidRange);
   const registryCredentials = new SqliteRegistryCredentials(config.dataDir);
   return {
     identity,

@@ -11,11 +11,11 @@ import { eventsFromEngine, type EngineEvent } from './events.js';
 import { CredentialPulls } from './credential-pulls.js';
 import { PullJournal } from './pull-journal.js';
 import { DeletionJournal } from './deletions.js';
-import { writeDurably } from './durable.js';
+import { writeDurably } from '../../server/durable.js';
 import { SessionFirewall } from './firewall.js';
 import { AdmissionQueue, type Demand } from './admission.js';
 import { UsageSampler, type ContainerStats } from './usage.js';
-import { autoNetwork, claimConflict, claimLabels, claimOf, DEFAULT_NETWORK, isOwnClaim, type EngineClaim } from './claim.js';
+import { autoNetwork, claimConflict, claimIsLive, claimLabels, claimOf, DEFAULT_NETWORK, engineClaims, isOwnClaim, type EngineClaim } from './claim.js';
 import { inSubnet, ipv4Of } from './networks.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 import { tailOf } from '../log-tail.js';
@@ -878,14 +878,11 @@ export class PodmanBackend implements SessionBackend {
    * a gone server's is replaced.
    */
   private async claimEngine(): Promise<void> {
-    const networks = await this.docker.listNetworks();
-    const claims = networks.flatMap((n) => claimOf(n.Labels) ?? []);
-    const isLive = (claim: EngineClaim) => fs.existsSync(claim.dataDir);
-    if (!this.opts.network) this.network = autoNetwork(this.opts.identity.dataDir, claims, isLive);
+    const { claims, networks } = await engineClaims(this.docker);
+    if (!this.opts.network) this.network = autoNetwork(this.opts.identity.dataDir, claims, claimIsLive);
     const mine: EngineClaim = { network: this.network, ...this.opts.identity };
-    const { refuse, warnings } = claimConflict(mine, claims, isLive);
+    const refuse = claimConflict(mine, claims, claimIsLive);
     if (refuse) throw new Error(`cannot start beside another skaha server on this engine: ${refuse}`);
-    for (const warning of warnings) this.opts.log.warn(warning);
     if (this.network !== DEFAULT_NETWORK) this.opts.log.info(`sessions run on the engine's networks ${this.network}-u<uid> (podman.network)`);
     const base = networks.find((n) => n.Name === mine.network);
     const current = claimOf(base?.Labels);

@@ -1,4 +1,7 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type Docker from 'dockerode';
+import type { UidRange } from '../../store/uid-range.js';
 import { LABEL } from './objects.js';
 
 /**
@@ -47,6 +50,25 @@ export function claimOf(labels: Record<string, string> | undefined): EngineClaim
   return { network, dataDir, store: l[CLAIM_LABEL.store] ?? '', uidMin, uidMax };
 }
 
+/** Every claim written on the engine's networks, with the networks they were read from. */
+export async function engineClaims(docker: Docker): Promise<{ claims: EngineClaim[]; networks: Docker.NetworkInspectInfo[] }> {
+  const networks = await docker.listNetworks();
+  return { claims: networks.flatMap((n) => claimOf(n.Labels) ?? []), networks };
+}
+
+/** Whether a claim's server may still run: its data directory exists (removing it retires the claim). */
+export function claimIsLive(claim: EngineClaim): boolean {
+  return fs.existsSync(claim.dataDir);
+}
+
+/**
+ * The uid ranges other live servers on the engine hand out from other identity stores: what a
+ * starting server's automatic range must avoid (store/uid-range.ts).
+ */
+export function neighbourUidRanges(claims: EngineClaim[], me: { dataDir: string; store: string }): UidRange[] {
+  return claims.filter((c) => c.dataDir !== me.dataDir && c.store !== me.store && claimIsLive(c)).map(({ uidMin, uidMax }) => ({ uidMin, uidMax }));
+}
+
 /** Whether a claim is this server's own: same network name and same data directory. */
 export function isOwnClaim(mine: EngineClaim, other: EngineClaim): boolean {
   return other.network === mine.network && other.dataDir === mine.dataDir;
@@ -68,27 +90,21 @@ export function autoNetwork(dataDir: string, claims: EngineClaim[], isLive: (cla
 }
 
 /**
- * What the others' claims mean for this server: `refuse` when another live server holds the
- * same network name (their sessions would mix); a warning when their uid ranges overlap and they
- * do not share one identity store (the same uid is then two people on this machine). A claim
- * whose server is gone (`isLive` false: its data directory was removed) is ignored.
+ * Why this server may not start beside the others, or undefined: another live server holds the
+ * same network name (their sessions would mix), or hands out overlapping uids from another
+ * identity store (the same uid would be two people on this machine). A claim whose server is
+ * gone (`isLive` false: its data directory was removed) is ignored.
  */
-export function claimConflict(mine: EngineClaim, others: EngineClaim[], isLive: (claim: EngineClaim) => boolean): { refuse?: string; warnings: string[] } {
-  const warnings: string[] = [];
+export function claimConflict(mine: EngineClaim, others: EngineClaim[], isLive: (claim: EngineClaim) => boolean): string | undefined {
   for (const other of others) {
     if (isOwnClaim(mine, other) || !isLive(other)) continue;
     if (other.network === mine.network) {
-      return {
-        refuse: `the engine's network "${mine.network}" belongs to the skaha server whose data directory is ${other.dataDir}: give each server on one engine its own podman.network (or leave it empty)`,
-        warnings,
-      };
+      return `the engine's network "${mine.network}" belongs to the skaha server whose data directory is ${other.dataDir}: give each server on one engine its own podman.network (or leave it empty)`;
     }
     const overlap = mine.uidMin <= other.uidMax && other.uidMin <= mine.uidMax;
     if (overlap && other.store !== mine.store) {
-      warnings.push(
-        `identity.uidMin..uidMax (${mine.uidMin}..${mine.uidMax}) overlaps ${other.uidMin}..${other.uidMax} of the skaha server on network "${other.network}" (data directory ${other.dataDir}) on this engine: the same uid is two people on this machine; give each server its own uid range (docs/operations.md)`,
-      );
+      return `identity.uidMin..uidMax (${mine.uidMin}..${mine.uidMax}) overlaps ${other.uidMin}..${other.uidMax} of the skaha server on network "${other.network}" (data directory ${other.dataDir}) on this engine: the same uid would be two people on this machine; give each server its own uid range, or leave both unset and the platform chooses (docs/operations.md)`;
     }
   }
-  return { warnings };
+  return undefined;
 }

@@ -41,27 +41,47 @@ describe('two skaha servers on one engine', () => {
     assert.fail('the server started');
   }
 
-  it("refuses a server that asks for another's network name, and warns of an overlapping uid range", async () => {
+  it("refuses a server that asks for another's network name or overlapping uids", async () => {
     const taken = testInstance(first.dataDir);
     const sameNetwork = await refused({ podman: { network: taken.podman.network } });
     assert.match(sameNetwork, new RegExp(`network "${taken.podman.network}" belongs to the skaha server whose data directory is ${first.dataDir}`));
 
-    const said: string[] = [];
-    const log = { info: () => {}, warn: (m: string) => void said.push(m), error: (m: string) => void said.push(m) };
-    const overlapping = await startPlatform(
-      cleanups.add,
-      { identity: { uidMin: taken.identity.uidMin + 10, uidMax: taken.identity.uidMax + 10 } },
-      { dataDir: fs.mkdtempSync(path.join(scratch, 'data-')), log },
-    );
+    const overlapping = await refused({ identity: { uidMin: taken.identity.uidMin + 10, uidMax: taken.identity.uidMax + 10 } });
     assert.match(
-      said.join('\n'),
+      overlapping,
       new RegExp(
-        `overlaps ${taken.identity.uidMin}\\.\\.${taken.identity.uidMax} of the skaha server on network "${taken.podman.network}".*the same uid is two people`,
+        `overlaps ${taken.identity.uidMin}\\.\\.${taken.identity.uidMax} of the skaha server on network "${taken.podman.network}".*the same uid would be two people`,
       ),
     );
-    assert.equal((await overlapping.request('GET', '/readyz')).status, 200);
     // The first server goes on untroubled.
     assert.equal((await first.request('GET', '/readyz')).status, 200);
+  });
+
+  it('gives a server that sets no uid range one no live server holds, and the same one after a restart', async () => {
+    const dataDir = fs.mkdtempSync(path.join(scratch, 'data-'));
+    const unset = { identity: { uidMin: undefined, uidMax: undefined } };
+    const firstRun = cleanupList();
+    const auto = await startPlatform(firstRun.add, unset, { dataDir, keepData: true });
+    const remembered = JSON.parse(fs.readFileSync(path.join(dataDir, 'uid-range.json'), 'utf8')) as { uidMin: number; uidMax: number };
+    const { username } = await auto.newUser('auto');
+    const uid = (await auto.platform.store.findUser(username))!.uid;
+    assert.equal(uid, remembered.uidMin, "the store's first uid is the range's first");
+
+    // No other live server on the engine (with another identity store) hands out any uid of it.
+    for (const network of await engine().listNetworks()) {
+      const labels = network.Labels ?? {};
+      const other = { dataDir: labels['canfar.net/data-dir'], uidMin: Number(labels['canfar.net/uid-min']), uidMax: Number(labels['canfar.net/uid-max']) };
+      if (!other.dataDir || other.dataDir === dataDir || !fs.existsSync(other.dataDir)) continue;
+      assert.ok(other.uidMax < remembered.uidMin || other.uidMin > remembered.uidMax, `${JSON.stringify(remembered)} meets ${JSON.stringify(other)}`);
+    }
+
+    // A server configured into that range is refused; the automatic one keeps it across a restart.
+    assert.match(await refused({ identity: { uidMin: uid, uidMax: uid + 10 } }), /the same uid would be two people/);
+    await firstRun.run();
+    const again = await startPlatform(cleanups.add, unset, { dataDir });
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dataDir, 'uid-range.json'), 'utf8')), remembered);
+    const { username: next } = await again.newUser('auto');
+    assert.equal((await again.platform.store.findUser(next))!.uid, uid + 1);
   });
 
   it('gives a server that names no network one of its own, beside a server that holds the first choice', async () => {
