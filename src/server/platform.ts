@@ -23,7 +23,7 @@ import { SessionService } from '../sessions/service.js';
 import { Metrics } from './metrics.js';
 import { HostStorage } from '../storage/homes.js';
 import { openStores } from '../store/open.js';
-import { settleUidRange, uidRangeOf, type UidRange } from '../store/uid-range.js';
+import { settleUidRange, uidRangeOf, type SettledUidRange } from '../store/uid-range.js';
 import type { IdentityStore } from '../store/store.js';
 import { buildApp, withSessionTraffic } from './app.js';
 import { readCertificates, X509Authenticator } from '../auth/x509/authenticator.js';
@@ -68,14 +68,13 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const log = opts.log ?? consoleLogger;
   // On Podman the uid range is settled against the other servers on the engine before the
   // identity store hands out a uid (store/uid-range.ts).
-  const engine = config.backend === 'podman' ? await connectPodman(config, log) : undefined;
-  const uidRange = engine ? settleUidRange(config, neighbourUidRanges((await engineClaims(engine)).claims, identityOf(config))) : uidRangeOf(config);
-  const stores = await openStores(config, { log, tolerateUnavailable: true, uidRange });
+  const podman = config.backend === 'podman' ? await podmanEngine(config, log) : undefined;
+  const stores = await openStores(config, { log, tolerateUnavailable: true, uidRange: podman?.uidRange ?? uidRangeOf(config) });
   const { identity: store, registryCredentials } = stores;
   let backend: SessionBackend;
   let machine: MachineCapacity;
   try {
-    ({ backend, machine } = engine ? await createPodmanBackend(config, log, engine, uidRange) : await createKubernetesBackend(config, log));
+    ({ backend, machine } = podman ? await createPodmanBackend(config, log, podman.docker, podman.uidRange) : await createKubernetesBackend(config, log));
   } catch (err) {
     await stores.close().catch(() => undefined);
     throw err;
@@ -302,9 +301,9 @@ async function createKubernetesBackend(config: Config, log: Logger): Promise<{ b
   return { backend, machine: await backend.largestNode() };
 }
 
-/** The Podman API service (started when configured so), connected. */
-function connectPodman(config: Config, log: Logger): Promise<Docker> {
-  return connectEngine({
+/** The Podman API service (started when configured so), connected, and this server's uid range beside its neighbours there. */
+async function podmanEngine(config: Config, log: Logger): Promise<{ docker: Docker; uidRange: SettledUidRange }> {
+  const docker = await connectEngine({
     socketPath: config.podman.socketPath,
     containersConf: config.podman.containersConf,
     startService: config.podman.startService,
@@ -312,6 +311,8 @@ function connectPodman(config: Config, log: Logger): Promise<Docker> {
     logFile: path.join(config.dataDir, 'logs', 'podman-service.log'),
     log: log.info,
   });
+  const { claims } = await engineClaims(docker);
+  return { docker, uidRange: settleUidRange(config, neighbourUidRanges(claims, identityOf(config))) };
 }
 
 /** The Podman backend on a connected engine, started; sessions may get up to this machine. */
@@ -319,12 +320,19 @@ async function createPodmanBackend(
   config: Config,
   log: Logger,
   docker: Docker,
-  uidRange: UidRange,
+  { configured, ...uidRange }: SettledUidRange,
 ): Promise<{ backend: SessionBackend; machine: MachineCapacity }> {
   // Cached images pulled with credentials are checked against their registry before they run again.
   const imageAccess = new RegistryAccess(registryEndpoints(config.catalog.sources, config.podman.home));
   const identity = { ...identityOf(config), ...uidRange };
-  const backend = new PodmanBackend(docker, { ...config.podman, stateDir: path.join(config.dataDir, 'podman'), identity, log, imageAccess });
+  const backend = new PodmanBackend(docker, {
+    ...config.podman,
+    stateDir: path.join(config.dataDir, 'podman'),
+    identity,
+    uidRangeConfigured: configured,
+    log,
+    imageAccess,
+  });
   await backend.start();
   // The engine pulls from registries whose CA the catalog sources name.
   installRegistryAuthorities(config.catalog.sources, config.podman.home);

@@ -67,14 +67,24 @@ function overlaps(a: UidRange, b: UidRange): boolean {
  * A data directory whose store predates remembering keeps the default: its users have uids there.
  * Whether the result still collides with a neighbour is the caller's check (claim.ts refuses).
  */
-export function settleUidRange(config: IdentitySettings, taken: UidRange[]): UidRange {
-  const range = configuredUidRange(config) ?? rememberedUidRange(config.dataDir) ?? freshRange(config.dataDir, taken);
+export function settleUidRange(config: IdentitySettings, taken: UidRange[]): SettledUidRange {
+  const configured = configuredUidRange(config);
+  const range = configured ?? rememberedUidRange(config.dataDir) ?? freshRange(config.dataDir, taken);
   const before = rememberedUidRange(config.dataDir);
   if (before?.uidMin !== range.uidMin || before.uidMax !== range.uidMax) {
     fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     writeDurably(path.join(config.dataDir, REMEMBERED), `${JSON.stringify(range)}\n`, 0o644);
   }
-  return range;
+  return { ...range, configured: configured !== undefined };
+}
+
+/**
+ * A settled range, and whether the configuration chose it: a configured range that collides is
+ * the operator's to change (the server refuses to start); one the platform kept (a store's from
+ * before ranges were remembered) cannot move without moving its users' files (a warning).
+ */
+export interface SettledUidRange extends UidRange {
+  configured: boolean;
 }
 
 function freshRange(dataDir: string, taken: UidRange[]): UidRange {

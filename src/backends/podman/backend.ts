@@ -48,6 +48,8 @@ interface PodmanBackendOptions extends Omit<PodmanOptions, 'instance'> {
   stateDir: string;
   /** Who this server is on an engine other servers may share (claim.ts); `network` is opts.network. */
   identity: Omit<EngineClaim, 'network'>;
+  /** Whether identity's uid range was configured (an overlap refuses to start) or kept by the platform (a warning). */
+  uidRangeConfigured: boolean;
   /** What headless jobs may ask in all before new ones wait (admission.ts); 0: the whole machine. */
   headlessQuota: { cores: number; ramGiB: number };
   log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
@@ -881,8 +883,9 @@ export class PodmanBackend implements SessionBackend {
     const { claims, networks } = await engineClaims(this.docker);
     if (!this.opts.network) this.network = autoNetwork(this.opts.identity.dataDir, claims, claimIsLive);
     const mine: EngineClaim = { network: this.network, ...this.opts.identity };
-    const refuse = claimConflict(mine, claims, claimIsLive);
+    const { refuse, warning } = claimConflict(mine, claims, claimIsLive, this.opts.uidRangeConfigured);
     if (refuse) throw new Error(`cannot start beside another skaha server on this engine: ${refuse}`);
+    if (warning) this.opts.log.warn(warning);
     if (this.network !== DEFAULT_NETWORK) this.opts.log.info(`sessions run on the engine's networks ${this.network}-u<uid> (podman.network)`);
     const base = networks.find((n) => n.Name === mine.network);
     const current = claimOf(base?.Labels);

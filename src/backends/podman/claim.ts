@@ -90,21 +90,33 @@ export function autoNetwork(dataDir: string, claims: EngineClaim[], isLive: (cla
 }
 
 /**
- * Why this server may not start beside the others, or undefined: another live server holds the
+ * What the others' claims mean for this server: `refuse` when another live server holds the
  * same network name (their sessions would mix), or hands out overlapping uids from another
- * identity store (the same uid would be two people on this machine). A claim whose server is
- * gone (`isLive` false: its data directory was removed) is ignored.
+ * identity store (the same uid would be two people on this machine) while this server's range is
+ * configured; a warning for an overlap the platform cannot undo (a range kept for a store's
+ * existing users, store/uid-range.ts). A claim whose server is gone (`isLive` false: its data
+ * directory was removed) is ignored.
  */
-export function claimConflict(mine: EngineClaim, others: EngineClaim[], isLive: (claim: EngineClaim) => boolean): string | undefined {
+export function claimConflict(
+  mine: EngineClaim,
+  others: EngineClaim[],
+  isLive: (claim: EngineClaim) => boolean,
+  rangeConfigured = true,
+): { refuse?: string; warning?: string } {
   for (const other of others) {
     if (isOwnClaim(mine, other) || !isLive(other)) continue;
     if (other.network === mine.network) {
-      return `the engine's network "${mine.network}" belongs to the skaha server whose data directory is ${other.dataDir}: give each server on one engine its own podman.network (or leave it empty)`;
+      return {
+        refuse: `the engine's network "${mine.network}" belongs to the skaha server whose data directory is ${other.dataDir}: give each server on one engine its own podman.network (or leave it empty)`,
+      };
     }
     const overlap = mine.uidMin <= other.uidMax && other.uidMin <= mine.uidMax;
     if (overlap && other.store !== mine.store) {
-      return `identity.uidMin..uidMax (${mine.uidMin}..${mine.uidMax}) overlaps ${other.uidMin}..${other.uidMax} of the skaha server on network "${other.network}" (data directory ${other.dataDir}) on this engine: the same uid would be two people on this machine; give each server its own uid range, or leave both unset and the platform chooses (docs/operations.md)`;
+      const problem = `identity.uidMin..uidMax (${mine.uidMin}..${mine.uidMax}) overlaps ${other.uidMin}..${other.uidMax} of the skaha server on network "${other.network}" (data directory ${other.dataDir}) on this engine: the same uid would be two people on this machine`;
+      return rangeConfigured
+        ? { refuse: `${problem}; give each server its own uid range, or leave both unset and the platform chooses (docs/operations.md)` }
+        : { warning: `${problem}; this data directory's users already have uids there (docs/operations.md)` };
     }
   }
-  return undefined;
+  return {};
 }

@@ -14,34 +14,34 @@ describe('claims of servers sharing one engine', () => {
   });
 
   it('lets the same server start again, and a server with its own network and uids beside it', () => {
-    assert.equal(claimConflict(mine, [mine], live), undefined);
+    assert.deepEqual(claimConflict(mine, [mine], live), {});
     const other = { network: 'skaha2', dataDir: '/srv/skaha2', store: 'sqlite:/srv/skaha2/skaha.db', uidMin: 300000, uidMax: 399999 };
-    assert.equal(claimConflict(mine, [other], live), undefined);
+    assert.deepEqual(claimConflict(mine, [other], live), {});
   });
 
   it('refuses a second server on the same network name', () => {
     const other = { ...mine, dataDir: '/srv/other', store: 'sqlite:/srv/other/skaha.db', uidMin: 500000, uidMax: 500999 };
-    assert.match(claimConflict(mine, [other], live) ?? '', /network "skaha" belongs to the skaha server whose data directory is \/srv\/other/);
+    assert.match(claimConflict(mine, [other], live).refuse ?? '', /network "skaha" belongs to the skaha server whose data directory is \/srv\/other/);
   });
 
-  it('refuses overlapping uid ranges from another store, at either end', () => {
+  it('refuses overlapping configured uid ranges from another store, at either end, and warns of a kept one', () => {
     for (const [uidMin, uidMax] of [
       [299999, 300500],
       [100000, 200000],
       [250000, 250001],
     ] as const) {
       const other = { network: 'skaha2', dataDir: '/srv/skaha2', store: 'sqlite:/srv/skaha2/skaha.db', uidMin, uidMax };
-      assert.match(claimConflict(mine, [other], live) ?? '', /overlaps .* network "skaha2".*the same uid would be two people/, `${uidMin}..${uidMax}`);
+      assert.match(claimConflict(mine, [other], live).refuse ?? '', /overlaps .* network "skaha2".*the same uid would be two people/, `${uidMin}..${uidMax}`);
     }
   });
 
   it('lets replicas of one identity store share uids, and ignores a server that is gone', () => {
     const replica = { ...mine, network: 'skaha-b', dataDir: '/srv/b', store: 'postgres://db:5432/skaha' };
-    assert.equal(claimConflict({ ...mine, store: 'postgres://db:5432/skaha' }, [replica], live), undefined);
+    assert.deepEqual(claimConflict({ ...mine, store: 'postgres://db:5432/skaha' }, [replica], live), {});
     const gone = { ...mine, dataDir: '/tmp/removed' };
-    assert.equal(
+    assert.deepEqual(
       claimConflict(mine, [gone], (c) => c.dataDir !== '/tmp/removed'),
-      undefined,
+      {},
     );
   });
 

@@ -3,7 +3,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, it } from 'node:test';
-import { DEFAULT_UID_RANGE, settleUidRange, uidRangeOf } from '../../../src/store/uid-range.js';
+import { DEFAULT_UID_RANGE, settleUidRange as settleWithOrigin, uidRangeOf } from '../../../src/store/uid-range.js';
+
+const settleUidRange = (...args: Parameters<typeof settleWithOrigin>) => {
+  const { configured: _configured, ...range } = settleWithOrigin(...args);
+  return range;
+};
 
 describe("a data directory's uid range", () => {
   const dirs: string[] = [];
@@ -35,8 +40,12 @@ describe("a data directory's uid range", () => {
   it('is the configured one when set, remembered for a later start without it', () => {
     const dataDir = fresh();
     const configured = { uidMin: 700_000, uidMax: 700_999 };
-    assert.deepEqual(settleUidRange({ dataDir, identity: configured }, [configured]), configured, "a collision is the caller's to refuse");
-    assert.deepEqual(settleUidRange(unset(dataDir), []), configured);
+    assert.deepEqual(
+      settleWithOrigin({ dataDir, identity: configured }, [configured]),
+      { ...configured, configured: true },
+      "a collision is the caller's to refuse",
+    );
+    assert.deepEqual(settleWithOrigin(unset(dataDir), []), { ...configured, configured: false });
   });
 
   it('keeps the default for a store that predates remembering (its users have uids there)', () => {
