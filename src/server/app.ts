@@ -11,6 +11,8 @@ import { authorize, type AuthorizationPolicy } from '../auth/authorize.js';
 import type { ApiDeps } from '../api/deps.js';
 import { sessionRoutes } from '../api/session/routes.js';
 import { catalogRoutes } from '../api/image/routes.js';
+import { vospaceRoutes } from '../api/vospace/routes.js';
+import type { UserFiles } from '../storage/files.js';
 import { vosiRoutes } from '../api/vosi/routes.js';
 import { loginRoutes } from '../api/login/routes.js';
 import { LoginThrottle, type LoginThrottleOptions } from '../auth/throttle.js';
@@ -53,6 +55,8 @@ interface AppOptions {
   loginLimits: LoginThrottleOptions;
   /** Prometheus metrics: `/metrics` and the hooks that count launches and errors. */
   metrics?: Metrics;
+  /** User storage served outside sessions (`/arc`, VOSpace). */
+  files: UserFiles;
 }
 
 /**
@@ -104,8 +108,8 @@ function presentsCertificate(req: http.IncomingMessage): boolean {
   return socket.encrypted === true && Object.keys(socket.getPeerCertificate?.() ?? {}).length > 0;
 }
 
-/** Routes that need a caller: the skaha API and the account routes. */
-const AUTHENTICATED = /^\/+(skaha\/+v[01]|auth)(\/|$)/;
+/** Routes that need a caller: the skaha API, the account routes and the storage service. */
+const AUTHENTICATED = /^\/+(skaha\/+v[01]|auth|arc)(\/|$)/;
 const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /**
@@ -213,7 +217,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (portalBuilt) await app.register(fastifyStatic, { root: PORTAL_DIST_DIR, prefix: '/', wildcard: false, index: false, cacheControl: true, maxAge: '1h' });
   app.setNotFoundHandler((req, reply) => {
     const pathOnly = req.url.split('?')[0] ?? '/';
-    const portalRoute = req.method === 'GET' && !/^\/(skaha|auth|session|login|logout)(\/|$)/.test(pathOnly) && /text\/html/.test(req.headers.accept ?? '');
+    const portalRoute =
+      req.method === 'GET' && !/^\/(skaha|auth|session|login|logout|arc|reg)(\/|$)/.test(pathOnly) && /text\/html/.test(req.headers.accept ?? '');
     if (portalRoute && portalBuilt) return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(fs.createReadStream(portalIndex));
     if (portalRoute || (pathOnly === '/' && req.method === 'GET')) {
       return reply
@@ -249,6 +254,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       { prefix: `/skaha/${version}` },
     );
   }
+  await app.register(vospaceRoutes, { files: opts.files });
   app.get('/skaha/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -14,7 +14,9 @@ export const SKAHA_ERRORS = {
   SKAHA_ERR_SESSION_LIMIT: { statusCode: 400, reason: 'session_limit' },
   SKAHA_ERR_NOT_FOUND: { statusCode: 404, reason: 'not_found' },
   SKAHA_ERR_CONFLICT: { statusCode: 409, reason: 'conflict' },
+  SKAHA_ERR_PRECONDITION_FAILED: { statusCode: 412, reason: 'precondition_failed' },
   SKAHA_ERR_PAYLOAD_TOO_LARGE: { statusCode: 413, reason: 'payload_too_large' },
+  SKAHA_ERR_INSUFFICIENT_STORAGE: { statusCode: 507, reason: 'insufficient_storage' },
   SKAHA_ERR_BACKEND_UNAVAILABLE: { statusCode: 503, reason: 'backend_unavailable' },
   SKAHA_ERR_INTERNAL: { statusCode: 500, reason: 'internal' },
 } as const;

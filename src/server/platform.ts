@@ -22,6 +22,8 @@ import { buildContext, loadContextFile, thisMachine, type MachineCapacity } from
 import { SessionService } from '../sessions/service.js';
 import { Metrics } from './metrics.js';
 import { HostStorage } from '../storage/homes.js';
+import { DigestStore } from '../storage/digests.js';
+import { UserFiles } from '../storage/files.js';
 import { openStores } from '../store/open.js';
 import { settleUidRange, uidRangeOf, type SettledUidRange } from '../store/uid-range.js';
 import type { IdentityStore } from '../store/store.js';
@@ -92,6 +94,8 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const context = buildContext(loadContextFile(config.resources.file), machine, config.sessions.maxUserSessions);
   const layout = { topLevelDir: config.storage.topLevelDir };
   const storage = new HostStorage(config.storage.hostDir, config.dataDir, layout, LAUNCH_SCRIPTS_DIR);
+  const digests = new DigestStore(config.dataDir);
+  const files = new UserFiles(config.storage.hostDir, digests);
   const callbackTokens = new CallbackTokens(config.dataDir);
   let boundPort = config.port;
   const baseUrl = () => publicBaseUrl(config, boundPort);
@@ -195,6 +199,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
     registryCredentials,
     caDir: path.dirname(config.tls.clientCaFile),
     proxy,
+    files,
     ...(config.oidc.issuer && config.oidc.clientId
       ? {
           oidcLogin: {
@@ -273,6 +278,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       proxy.close();
       await backend.close();
       await stores.close();
+      digests.close();
     },
   };
 }

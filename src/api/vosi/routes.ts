@@ -1,57 +1,25 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { SessionBackend } from '../../backends/backend.js';
 import type { CachedCatalog } from '../../catalog/catalog.js';
-
-function xmlEscape(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
-}
+import { availabilityDocument, capabilitiesDocument, capability, SECURITY_METHODS } from '../xml.js';
 
 /** Base URL of this request as the client sees it (keeps the port, unlike skaha: spec §11.25). */
-function requestBase(req: FastifyRequest): string {
+export function requestBase(req: FastifyRequest): string {
   return `${req.protocol}://${req.host}`;
-}
-
-const SECURITY = ['ivo://ivoa.net/sso#cookie', 'ivo://ivoa.net/sso#tls-with-certificate', 'ivo://ivoa.net/sso#token'];
-
-function capability(standardID: string, accessURL: string, secured: boolean): string {
-  const interfaces = (secured ? SECURITY : [undefined]).map((method) =>
-    [
-      '    <interface xmlns:vs="http://www.ivoa.net/xml/VODataService/v1.1" xsi:type="vs:ParamHTTP" role="std">',
-      `      <accessURL use="base">${xmlEscape(accessURL)}</accessURL>`,
-      ...(method ? [`      <securityMethod standardID="${method}"/>`] : []),
-      '    </interface>',
-    ].join('\n'),
-  );
-  return `  <capability standardID="${standardID}">\n${interfaces.join('\n')}\n  </capability>`;
 }
 
 function capabilitiesXml(base: string): string {
   const skaha = `${base}/skaha`;
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<vosi:capabilities xmlns:vosi="http://www.ivoa.net/xml/VOSICapabilities/v1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">',
-    capability('ivo://ivoa.net/std/VOSI#capabilities', `${skaha}/capabilities`, false),
-    capability('ivo://ivoa.net/std/VOSI#availability', `${skaha}/availability`, false),
-    capability('vos://cadc.nrc.ca~vospace/CADC/std/Logging#control-1.0', `${skaha}/logControl`, true),
-    capability('vos://cadc.nrc.ca~vospace/CADC/std/Proc#sessions-1.0', `${skaha}/v0`, true),
-    capability('http://www.opencadc.org/std/platform#session-1', `${skaha}/v1/session`, true),
-    capability('http://www.opencadc.org/std/platform#context-1', `${skaha}/v1/context`, true),
-    capability('http://www.opencadc.org/std/platform#image-1', `${skaha}/v1/image`, true),
-    capability('http://www.opencadc.org/std/platform#repository-1', `${skaha}/v1/repository`, true),
-    '</vosi:capabilities>',
-    '',
-  ].join('\n');
-}
-
-function availabilityXml(available: boolean, note: string): string {
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<vosi:availability xmlns:vosi="http://www.ivoa.net/xml/VOSIAvailability/v1.0">',
-    `  <vosi:available>${available}</vosi:available>`,
-    `  <vosi:note>${xmlEscape(note)}</vosi:note>`,
-    '</vosi:availability>',
-    '',
-  ].join('\n');
+  return capabilitiesDocument([
+    capability('ivo://ivoa.net/std/VOSI#capabilities', `${skaha}/capabilities`, []),
+    capability('ivo://ivoa.net/std/VOSI#availability', `${skaha}/availability`, []),
+    capability('vos://cadc.nrc.ca~vospace/CADC/std/Logging#control-1.0', `${skaha}/logControl`, SECURITY_METHODS),
+    capability('vos://cadc.nrc.ca~vospace/CADC/std/Proc#sessions-1.0', `${skaha}/v0`, SECURITY_METHODS),
+    capability('http://www.opencadc.org/std/platform#session-1', `${skaha}/v1/session`, SECURITY_METHODS),
+    capability('http://www.opencadc.org/std/platform#context-1', `${skaha}/v1/context`, SECURITY_METHODS),
+    capability('http://www.opencadc.org/std/platform#image-1', `${skaha}/v1/image`, SECURITY_METHODS),
+    capability('http://www.opencadc.org/std/platform#repository-1', `${skaha}/v1/repository`, SECURITY_METHODS),
+  ]);
 }
 
 /** Unauthenticated service endpoints (spec §3.13) and health. */
@@ -67,7 +35,7 @@ export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: 
     const engine = await backend.availability();
     const catalogProblem = catalog.problem();
     const note = engine.available && catalogProblem ? `${engine.note} Image catalog: ${catalogProblem}` : engine.note;
-    return reply.type('text/xml').send(availabilityXml(engine.available, note));
+    return reply.type('text/xml').send(availabilityDocument(engine.available, note));
   });
 
   // The Python CLI marks a server alive when HEAD/GET /skaha answers 200 (spec §3.13).
