@@ -50,15 +50,19 @@ ensure_images() {
   bash "$ROOT/images/build.sh" || die "building the reference images failed (see above)"
 }
 
-# The official skaha Python client, in its own virtualenv, for the compatibility tests.
+# The official skaha Python client and CADC's vos tools, in their own virtualenv, for the
+# compatibility tests (the session API, and the storage service at /arc).
 PYTHON_CLIENT_VENV="${PYTHON_CLIENT_VENV:-/var/cache/skaha-test/python-client}"
+PYTHON_CLIENT_PACKAGES="skaha==1.7.0 vos==3.7"
 ensure_python_client() {
-  if [ -x "$PYTHON_CLIENT_VENV/bin/python" ] && "$PYTHON_CLIENT_VENV/bin/python" -c 'import skaha' 2>/dev/null; then
-    say "skaha Python client present"; return
+  if [ -x "$PYTHON_CLIENT_VENV/bin/python" ] && "$PYTHON_CLIENT_VENV/bin/python" -c 'import skaha, vos' 2>/dev/null &&
+    "$PYTHON_CLIENT_VENV/bin/pip" freeze 2>/dev/null | grep -qx 'vos==3.7'; then
+    say "skaha Python client and vos present"; return
   fi
-  say "installing the skaha Python client 1.7.0 into $PYTHON_CLIENT_VENV"
+  say "installing $PYTHON_CLIENT_PACKAGES into $PYTHON_CLIENT_VENV"
   /usr/bin/python3 -m venv "$PYTHON_CLIENT_VENV" || python3 -m venv "$PYTHON_CLIENT_VENV" || die "cannot create a virtualenv"
-  "$PYTHON_CLIENT_VENV/bin/pip" install -q skaha==1.7.0 || die "pip install skaha==1.7.0 failed"
+  # shellcheck disable=SC2086 # the list is words on purpose
+  "$PYTHON_CLIENT_VENV/bin/pip" install -q $PYTHON_CLIENT_PACKAGES || die "pip install $PYTHON_CLIENT_PACKAGES failed"
 }
 
 # schemathesis (PyPI) for the API fuzzing test (test/integration/reliability/fuzz.test.ts).

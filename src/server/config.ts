@@ -212,6 +212,12 @@ export const ConfigSchema = Type.Object({
         description: 'Where user storage appears inside containers (SKAHA_TOP_LEVEL_DIR): homes at <dir>/home/<user>, projects at <dir>/projects.',
       }),
       hostDir: Type.String({ default: '', description: 'Host directory backing user storage. Empty: <dataDir>/arc.' }),
+      homeQuotaGiB: Type.Number({
+        minimum: 0,
+        default: 0,
+        description:
+          'Most a home may hold through the storage service (/arc uploads are refused with 507 beyond it; sessions write on regardless, as on a plain filesystem). 0: no quota.',
+      }),
     },
     { default: {} },
   ),

@@ -95,7 +95,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const layout = { topLevelDir: config.storage.topLevelDir };
   const storage = new HostStorage(config.storage.hostDir, config.dataDir, layout, LAUNCH_SCRIPTS_DIR);
   const digests = new DigestStore(config.dataDir);
-  const files = new UserFiles(config.storage.hostDir, digests);
+  const files = new UserFiles(config.storage.hostDir, digests, Math.round(config.storage.homeQuotaGiB * 2 ** 30));
   const callbackTokens = new CallbackTokens(config.dataDir);
   let boundPort = config.port;
   const baseUrl = () => publicBaseUrl(config, boundPort);

@@ -51,6 +51,9 @@ const FILE_MODE = { home: 0o644, project: 0o664 } as const;
 const DIR_MODE = { home: 0o755, project: 0o2775 } as const;
 
 const conflict = (message: string) => new SkahaError('SKAHA_ERR_CONFLICT', message);
+const overQuota = (vpath: string, quota: number) =>
+  new SkahaError('SKAHA_ERR_INSUFFICIENT_STORAGE', `${vpath}: the home directory's quota of ${formatSize(quota)} would be exceeded; nothing was written`);
+const formatSize = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`);
 
 /** Parse a node path as a client sent it; refuses anything that is not a plain path under `/`. */
 export function parseNodePath(raw: string): string[] {
@@ -67,9 +70,14 @@ export function parseNodePath(raw: string): string[] {
 }
 
 export class UserFiles {
+  /** Uploads under way, by host path: a second one to the same file is refused, not interleaved. */
+  private readonly uploading = new Set<string>();
+
   constructor(
     private readonly hostDir: string,
     private readonly digests: DigestStore,
+    /** Bytes a home may hold through uploads; 0: no quota. */
+    private readonly homeQuotaBytes = 0,
   ) {}
 
   /** The node at a path, without children. */
@@ -183,8 +191,30 @@ export class UserFiles {
     const at = this.locate(user, vpath, { create: true });
     const area = this.requireArea(at);
     await this.checkParent(at, user);
+    if (this.uploading.has(at.host)) throw conflict(`another upload to ${at.vpath} is in progress; try again when it ends`);
+    this.uploading.add(at.host);
+    try {
+      return await this.writeWhole(user, at, area, body, expect);
+    } finally {
+      this.uploading.delete(at.host);
+    }
+  }
+
+  private async writeWhole(
+    user: User,
+    at: Located,
+    area: Area,
+    body: Readable,
+    expect: { md5?: string; length?: number },
+  ): Promise<{ node: StorageNode; md5: string }> {
     const existing = await fs.promises.lstat(at.host).catch(() => undefined);
     if (existing?.isDirectory()) throw conflict(`a container exists at ${at.vpath}`);
+    // What the upload may add before the home is over its quota (the file it replaces is freed).
+    let room = Infinity;
+    if (area.kind === 'home' && this.homeQuotaBytes > 0) {
+      room = this.homeQuotaBytes - (await this.usage(user)) + (existing?.isFile() ? existing.size : 0);
+      if (expect.length !== undefined && expect.length > room) throw overQuota(at.vpath, this.homeQuotaBytes);
+    }
     const temp = path.join(path.dirname(at.host), `.${path.basename(at.host)}.upload-${crypto.randomBytes(6).toString('hex')}`);
     const handle = await fs.promises.open(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     let renamed = false;
@@ -195,6 +225,7 @@ export class UserFiles {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         hash.update(chunk);
         size += chunk.length;
+        if (size > room) throw overQuota(at.vpath, this.homeQuotaBytes);
         // A write may take less than the whole buffer: the rest follows.
         for (let done = 0; done < chunk.length;) done += (await handle.write(chunk, done, chunk.length - done)).bytesWritten;
       }

@@ -8,16 +8,16 @@ import { xmlEscape } from '../xml.js';
  * serves them and the `vos` client parses them): nodes, transfers and UWS jobs.
  */
 
-export const VOS_NS = 'http://www.ivoa.net/xml/VOSpace/v2.0';
+const VOS_NS = 'http://www.ivoa.net/xml/VOSpace/v2.0';
 const CORE = 'ivo://ivoa.net/vospace/core';
 /** How node URIs name this service: the authority `vos` derives from `arc:` paths (resource ivo://cadc.nrc.ca/arc). */
-export const NODE_AUTHORITY = 'cadc.nrc.ca~arc';
+const NODE_AUTHORITY = 'cadc.nrc.ca~arc';
 /** The group URI form of CADC's group service, which `vos` shows and `vchmod` sends. */
 const GROUP_URI = 'ivo://cadc.nrc.ca/gms?';
 
 export const PROTOCOL = { get: `${CORE}#httpsget`, put: `${CORE}#httpsput`, httpGet: `${CORE}#httpget`, httpPut: `${CORE}#httpput` } as const;
 
-export function nodeUri(path: string): string {
+function nodeUri(path: string): string {
   return `vos://${NODE_AUTHORITY}${path === '/' ? '' : path}`;
 }
 

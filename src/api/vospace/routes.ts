@@ -10,7 +10,7 @@ import { jobDocument, nodeDocument, parseNodeDocument, parseTransfer, pathOfUri,
 import { TransferJobs, type TransferJob } from './jobs.js';
 
 /** Where the storage service lives, and the resource IDs `vos` looks it up by in the registry. */
-export const ARC = '/arc';
+const ARC = '/arc';
 const RESOURCE_IDS = ['ivo://cadc.nrc.ca/arc', 'ivo://opencadc.org/arc', 'ivo://canfar.net/cavern'];
 const TEXT_LIMIT = 1024 * 1024;
 const DEFAULT_PAGE = 10_000;
