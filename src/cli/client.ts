@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 
 /** How the CLI reaches a server: any skaha-compatible one, including CANFAR's. */
 export interface Connection {
@@ -174,6 +175,34 @@ export class SkahaClient {
       req.end(body);
     });
     return reply;
+  }
+
+  /**
+   * A request to `<url>/<path>` whose body and answer stream (storage transfers of any size); a
+   * non-2xx answer becomes a ClientError with the server's words.
+   */
+  async stream(method: string, path: string, opts: { headers?: Record<string, string>; body?: Readable } = {}): Promise<http.IncomingMessage> {
+    const url = `${this.conn.url}/${path}`;
+    const headers: Record<string, string> = { 'user-agent': 'skaha-cli', ...opts.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = (url.startsWith('https:') ? https : http).request(
+        url,
+        { method, headers, agent: this.agent, timeout: this.conn.timeoutMs ?? 30_000 },
+        resolve,
+      );
+      req.on('timeout', () => req.destroy(new ClientError(`no answer from ${this.conn.url} within ${(this.conn.timeoutMs ?? 30_000) / 1000} s`, 0)));
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        reject(err instanceof ClientError ? err : new ClientError(`cannot reach ${this.conn.url}: ${err.code ?? err.message}`, 0)),
+      );
+      if (opts.body) opts.body.pipe(req);
+      else req.end();
+    });
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return res;
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    throw new ClientError(Buffer.concat(chunks).toString('utf8').trim().split('\n')[0] || `HTTP ${status}`, status);
   }
 
   private async json<T>(path: string, query?: Params, server = false): Promise<T> {

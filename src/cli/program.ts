@@ -7,6 +7,7 @@ import { imageCommands } from './commands/image.js';
 import { serveCommand } from './commands/serve.js';
 import { sessionCommands } from './commands/sessions.js';
 import { settingsCommands } from './commands/settings.js';
+import { storageCommands } from './commands/storage.js';
 import { EXIT } from './run.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -63,6 +64,7 @@ export function buildProgram(): Command {
   settingsCommands(program);
   sessionCommands(program);
   catalogCommands(program);
+  storageCommands(program);
   imageCommands(program);
   serveCommand(program);
   adminCommands(program);

@@ -28,6 +28,8 @@ export interface StorageNode {
   md5?: string;
   /** A link's target, as stored (never followed by the service). */
   target?: string;
+  /** A home's quota in bytes (its `size` is then what it holds), when one is configured. */
+  quota?: number;
 }
 
 interface Area {
@@ -46,6 +48,7 @@ interface Located {
 }
 
 const MAX_SEGMENT = 255;
+const USAGE_TTL_MS = 5_000;
 const MAX_DEPTH = 64;
 const FILE_MODE = { home: 0o644, project: 0o664 } as const;
 const DIR_MODE = { home: 0o755, project: 0o2775 } as const;
@@ -72,6 +75,7 @@ export function parseNodePath(raw: string): string[] {
 export class UserFiles {
   /** Uploads under way, by host path: a second one to the same file is refused, not interleaved. */
   private readonly uploading = new Set<string>();
+  private readonly usageCache = new Map<string, { bytes: number; at: number }>();
 
   constructor(
     private readonly hostDir: string,
@@ -85,7 +89,13 @@ export class UserFiles {
     const at = this.locate(user, vpath);
     if (!at.area) return this.virtualNode(at.vpath);
     const st = await this.lstatInside(at);
-    return this.nodeOf(user, at, st);
+    const node = this.nodeOf(user, at, st);
+    if (at.area.kind === 'home' && at.host === at.area.root) {
+      // A home's node says what it holds, and its quota: what `skaha storage du` and the portal show.
+      node.size = await this.usage(user);
+      if (this.homeQuotaBytes > 0) node.quota = this.homeQuotaBytes;
+    }
+    return node;
   }
 
   /**
@@ -139,6 +149,7 @@ export class UserFiles {
     // rm does not follow symlinks: a link is removed, never what it points to.
     await fs.promises.rm(at.host, { recursive: st.isDirectory(), force: false });
     this.digests.forget(at.host);
+    this.usageCache.delete(user.username);
   }
 
   /** Move (rename) a node within the caller's reach; into `to` when it is a container. */
@@ -243,6 +254,7 @@ export class UserFiles {
       await this.checkOpened(handle, at);
       const st = await handle.stat();
       this.digests.remember(at.host, st, md5);
+      this.usageCache.delete(user.username);
       return { node: this.nodeOf(user, at, st, md5), md5 };
     } catch (err) {
       await fs.promises.rm(renamed ? at.host : temp, { force: true }).catch(() => undefined);
@@ -252,10 +264,16 @@ export class UserFiles {
     }
   }
 
-  /** Bytes the user's home holds (what a quota counts). */
+  /**
+   * Bytes the user's home holds (what a quota counts): a walk of the tree, remembered for a few
+   * seconds so a burst of uploads or listings walks it once.
+   */
   async usage(user: User): Promise<number> {
-    const home = path.join(this.hostDir, 'home', user.username);
-    return treeSize(home);
+    const known = this.usageCache.get(user.username);
+    if (known && Date.now() - known.at < USAGE_TTL_MS) return known.bytes;
+    const bytes = await treeSize(path.join(this.hostDir, 'home', user.username));
+    this.usageCache.set(user.username, { bytes, at: Date.now() });
+    return bytes;
   }
 
   // ---- locating paths ----

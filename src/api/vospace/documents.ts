@@ -40,13 +40,15 @@ function properties(node: StorageNode): string[] {
     ['ispublic', 'false'],
   ];
   if (node.md5) props.push(['MD5', node.md5]);
+  if (node.quota !== undefined) props.push(['quota', String(node.quota)]);
   if (node.owner) props.push(['creator', `CN=${node.owner}`]);
   if (node.group) {
     props.push(['groupread', `${GROUP_URI}${node.group}`]);
     props.push(['groupwrite', `${GROUP_URI}${node.group}`]);
   }
   return props.map(
-    ([key, value]) => `<vos:property uri="${CORE}#${key}" readOnly="${key === 'length' || key === 'date' || key === 'MD5'}">${xmlEscape(value)}</vos:property>`,
+    ([key, value]) =>
+      `<vos:property uri="${CORE}#${key}" readOnly="${key !== 'ispublic' && key !== 'groupread' && key !== 'groupwrite'}">${xmlEscape(value)}</vos:property>`,
   );
 }
 
