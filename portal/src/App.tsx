@@ -8,6 +8,7 @@ import { LaunchPage } from './pages/Launch';
 import { LoginPage } from './pages/Login';
 import { NotFoundPage } from './pages/NotFound';
 import { SessionsPage } from './pages/Sessions';
+import { StoragePage } from './pages/Storage';
 import { ROUTES, RouterProvider, useRouter } from './router';
 
 type Auth = { state: 'loading' } | { state: 'out' } | { state: 'in'; me: Me } | { state: 'error'; message: string };
@@ -82,6 +83,9 @@ function SignedIn({ me, api }: { me: Me; api: Api }) {
       break;
     case ROUTES.launch:
       page = <LaunchPage api={api} me={me} onLaunched={onLaunched} />;
+      break;
+    case ROUTES.storage:
+      page = <StoragePage api={api} me={me} />;
       break;
     case ROUTES.account:
       page = <AccountPage api={api} me={me} />;

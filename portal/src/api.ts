@@ -183,7 +183,96 @@ export class Api {
   createToken = (fields: FormFields) => this.postJson<NewToken>('/auth/tokens', fields);
   revokeToken = (id: string) => this.delete(`/auth/tokens/${encodeURIComponent(id)}`);
   certificate = (days: number) => this.post('/auth/certificate', [['days', String(days)]]);
+
+  // --- storage (/arc) --------------------------------------------------------------------------
+
+  storageNode = async (path: string) => parseStorageNode(await this.text(storageUrl('nodes', path)));
+  storageRemove = (path: string) => this.delete(storageUrl('nodes', path));
+  storageMkdir = async (path: string) => {
+    const doc = `<vos:node xmlns:vos="http://www.ivoa.net/xml/VOSpace/v2.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="vos:ContainerNode"/>`;
+    await this.sendRaw('PUT', storageUrl('nodes', path), doc, 'text/xml');
+  };
+
+  /**
+   * Upload one file with progress (XMLHttpRequest: fetch reports no upload progress). Resolves
+   * when the server has the file whole; rejects with its one-line reason.
+   */
+  upload = (path: string, file: Blob, onProgress: (sent: number) => void): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('PUT', storageUrl('files', path));
+      const token = this.csrfToken();
+      if (token) xhr.setRequestHeader('x-csrf-token', token);
+      xhr.setRequestHeader('content-type', 'application/octet-stream');
+      xhr.upload.onprogress = (e) => onProgress(e.loaded);
+      xhr.onload = () => {
+        if (xhr.status === 401) this.onUnauthorized();
+        if (xhr.status >= 200 && xhr.status < 300) resolve();
+        else reject(new ApiError(xhr.status, (xhr.responseText.trim().split('\n')[0] ?? '') || `${xhr.status} ${xhr.statusText}`));
+      };
+      xhr.onerror = () => reject(new ApiError(0, 'The server cannot be reached. Check your connection and try again.'));
+      xhr.send(file);
+    });
+
+  private async sendRaw(method: string, path: string, body: string, contentType: string): Promise<void> {
+    const headers: Record<string, string> = { 'content-type': contentType };
+    const token = this.csrfToken();
+    if (token) headers['x-csrf-token'] = token;
+    let res: Response;
+    try {
+      res = await this.fetcher(path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
+    } catch {
+      throw new ApiError(0, 'The server cannot be reached. Check your connection and try again.');
+    }
+    if (res.status === 401) this.onUnauthorized();
+    if (!res.ok) throw await errorOf(res);
+  }
 }
+
+/** One file or directory of the platform's storage (/arc), as the storage service describes it. */
+export interface StorageEntry {
+  path: string;
+  name: string;
+  type: 'container' | 'data' | 'link';
+  size: number;
+  modified: string;
+  owner?: string;
+  group?: string;
+  quota?: number;
+}
+
+const VOSPACE_CORE = 'ivo://ivoa.net/vospace/core#';
+
+/** A VOSpace node document (the storage service's answer) read with the browser's own XML parser. */
+export function parseStorageNode(xml: string): { node: StorageEntry; children: StorageEntry[] } {
+  const doc = new DOMParser().parseFromString(xml, 'application/xml');
+  const entry = (el: Element): StorageEntry => {
+    const uri = el.getAttribute('uri') ?? '';
+    const path = uri.replace(/^vos:\/\/[^/]*/, '') || '/';
+    const props = new Map<string, string>();
+    const properties = Array.from(el.children).find((c) => c.localName === 'properties');
+    for (const p of Array.from(properties?.children ?? [])) props.set((p.getAttribute('uri') ?? '').replace(VOSPACE_CORE, ''), p.textContent ?? '');
+    const type = (el.getAttributeNS('http://www.w3.org/2001/XMLSchema-instance', 'type') ?? el.getAttribute('xsi:type') ?? '').replace(/^.*:/, '');
+    const result: StorageEntry = {
+      path,
+      name: path.split('/').pop() || '/',
+      type: type === 'ContainerNode' ? 'container' : type === 'LinkNode' ? 'link' : 'data',
+      size: Number(props.get('length') ?? 0),
+      modified: `${props.get('date') ?? ''}Z`,
+    };
+    if (props.get('creator')) result.owner = props.get('creator')!.replace(/^CN=/, '');
+    if (props.get('groupread')) result.group = props.get('groupread')!.replace(/^.*\?/, '');
+    if (props.get('quota')) result.quota = Number(props.get('quota'));
+    return result;
+  };
+  const root = doc.documentElement;
+  if (!root || root.localName !== 'node') throw new ApiError(0, 'The storage service answered something that is not a node.');
+  const nodes = Array.from(root.children).find((c) => c.localName === 'nodes');
+  return { node: entry(root), children: Array.from(nodes?.children ?? []).map(entry) };
+}
+
+/** A node path as a URL path (each name encoded). */
+export const storageUrl = (kind: 'nodes' | 'files', path: string) => `/arc/${kind}${path.split('/').map(encodeURIComponent).join('/')}`;
 
 /** Who is logged in, or undefined when nobody is (401). */
 export async function whoAmI(fetcher: typeof fetch = (...args) => fetch(...args)): Promise<Me | undefined> {

@@ -8,6 +8,7 @@ export const ROUTES = {
   sessions: '/',
   launch: '/launch',
   account: '/account',
+  storage: '/storage',
   admin: '/admin',
 } as const;
 

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.js';
+import { type Browser, type Locator, type Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, logIn, portalContext, screenshot } from '../helpers/browser.js';
 import { PORTAL_DIST_DIR } from '../../src/server/paths.js';
 import { cleanupList, HEADLESS_IMAGE, randomName, startPlatform, WEB_IMAGE, type TestPlatform } from '../helpers/platform.js';
 
@@ -16,41 +15,10 @@ import { cleanupList, HEADLESS_IMAGE, randomName, startPlatform, WEB_IMAGE, type
  * Screenshots of each page go to test-artifacts/portal/.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const SHOTS = path.join(ROOT, 'test-artifacts', 'portal');
+const SHOTS = path.join(ARTIFACTS, 'portal');
 const START_TIMEOUT = 120_000;
-
-async function shot(page: Page, name: string, fullPage = true): Promise<void> {
-  fs.mkdirSync(SHOTS, { recursive: true });
-  // Let fonts and the last render settle, so the picture is what a person sees.
-  await page.evaluate(() => document.fonts.ready.then(() => undefined));
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
-}
-
-/** A browser context that records every uncaught page error, to assert there were none. */
-async function newContext(browser: Browser, tp: TestPlatform, errors: string[]): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    baseURL: tp.base,
-    viewport: { width: 1280, height: 800 },
-    deviceScaleFactor: 1,
-    locale: 'en-CA',
-    timezoneId: 'America/Vancouver',
-  });
-  context.setDefaultTimeout(20_000);
-  const page = await context.newPage();
-  page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
-  return { context, page };
-}
-
-/** Log in through the portal's own login screen (a real form POST to /login). */
-async function logIn(page: Page, username: string, password: string, where = '/'): Promise<void> {
-  await page.goto(where);
-  await page.getByRole('heading', { name: 'Log in' }).waitFor();
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await Promise.all([page.waitForURL((u) => u.pathname === where), page.getByRole('button', { name: 'Log in', exact: true }).click()]);
-  await page.getByRole('button', { name: 'Log out' }).waitFor();
-}
+const shot = (page: Page, name: string, fullPage = true) => screenshot(page, SHOTS, name, fullPage);
+const newContext = (browser: Browser, tp: TestPlatform, errors: string[]) => portalContext(browser, tp.base, errors);
 
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const row = (page: Page, name: string): Locator =>

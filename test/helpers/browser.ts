@@ -1,4 +1,10 @@
-import { chromium, type Browser } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+/** Where browser tests leave their screenshots (test-artifacts/, not committed). */
+export const ARTIFACTS = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..'), 'test-artifacts');
 
 /** Debian's Chromium (the tests never download a browser). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -6,4 +12,35 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** A headless Chromium as every browser test drives it. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+}
+
+/** A screenshot of what a person sees, once fonts and the last render have settled. */
+export async function screenshot(page: Page, dir: string, name: string, fullPage = true): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
+  await page.evaluate(() => document.fonts.ready.then(() => undefined));
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage, animations: 'disabled', caret: 'hide' });
+}
+
+/** A browser context on the portal that records every uncaught page error, to assert there were none. */
+export async function portalContext(
+  browser: Browser,
+  baseURL: string,
+  errors: string[],
+  viewport = { width: 1280, height: 800 },
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ baseURL, viewport, deviceScaleFactor: 1, locale: 'en-CA', timezoneId: 'America/Vancouver' });
+  context.setDefaultTimeout(20_000);
+  const page = await context.newPage();
+  page.on('pageerror', (err) => errors.push(`${page.url()}: ${err.message}`));
+  return { context, page };
+}
+
+/** Log in through the portal's own login screen (a real form POST to /login). */
+export async function logIn(page: Page, username: string, password: string, where = '/'): Promise<void> {
+  await page.goto(where);
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await Promise.all([page.waitForURL((u) => u.pathname === where), page.getByRole('button', { name: 'Log in', exact: true }).click()]);
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
 }

@@ -33,6 +33,9 @@ export function Layout({ me, children }: { me: Me; children: ReactNode }) {
                 <Link to={ROUTES.launch}>Launch</Link>
               </li>
               <li>
+                <Link to={ROUTES.storage}>Storage</Link>
+              </li>
+              <li>
                 <Link to={ROUTES.account}>Account</Link>
               </li>
               {me.admin ? (

@@ -5,6 +5,7 @@ import { relativeTime, resources, shortImage, usage } from '../lib/format';
 import { displayName } from './SessionTable';
 import { ErrorNotice, Spinner, StatusBadge } from './ui';
 import { DataTable, When } from './DataTable';
+import { Link, ROUTES } from '../router';
 
 type Tab = 'logs' | 'events' | 'apps';
 
@@ -81,6 +82,10 @@ export function SessionDetails({ api, session, onClose }: { api: Api; session: S
           <p className="muted small">
             <code>{session.id}</code> · {shortImage(session.image)} · {resources(session)}
             {usage(session) ? <> ({usage(session)})</> : null} · started <When iso={session.startTime} />
+          </p>
+          <p className="small">
+            <Link to={`${ROUTES.storage}?path=${encodeURIComponent(`/home/${session.userid}`)}`}>Open this session's home</Link> (
+            <code>/arc/home/{session.userid}</code>)
           </p>
         </div>
         <div className="panel-header-actions">

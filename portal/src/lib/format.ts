@@ -141,3 +141,15 @@ export function usage(s: Pick<Session, 'cpuCoresInUse' | 'ramInUse'>): string {
   if (s.ramInUse && !isNone(s.ramInUse) && Number.isFinite(gb)) parts.push(`${((gb * 1e9) / 2 ** 30).toFixed(2)} GiB`);
   return parts.length ? `using ${parts.join(' and ')}` : '';
 }
+
+/** A byte count as people read it: "512 B", "3.4 MiB", "1.2 GiB". */
+export function bytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

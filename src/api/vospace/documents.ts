@@ -21,11 +21,15 @@ function nodeUri(path: string): string {
   return `vos://${NODE_AUTHORITY}${path === '/' ? '' : path}`;
 }
 
-/** The node path of a `vos://authority/path` URI (any authority: `!` and `~` forms alike). */
+/**
+ * The node path of a `vos://authority/path` URI (any authority: `!` and `~` forms alike). Paths
+ * travel in node URIs as they are, not percent-encoded: that is how `vos` writes and reads them
+ * (a file named `a%41` stays `a%41`).
+ */
 export function pathOfUri(uri: string): string {
   const match = /^vos:\/\/[^/]+(\/.*)?$/.exec(uri.trim());
   if (!match) throw badRequest(`invalid node URI: ${uri}`);
-  return decodeURIComponent(match[1] ?? '/');
+  return match[1] ?? '/';
 }
 
 /** VOSpace's date form: UTC without a zone letter, milliseconds kept. */
