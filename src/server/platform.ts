@@ -278,6 +278,7 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
       proxy.close();
       await backend.close();
       await stores.close();
+      files.close();
       digests.close();
     },
   };

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { badRequest, forbidden, notFound, SkahaError } from '../server/errors.js';
 import type { User } from '../store/store.js';
 import type { DigestStore } from './digests.js';
+import { Md5Thread } from './md5.js';
 
 /**
  * The user storage that sessions mount (`<hostDir>/home/<user>`, `<hostDir>/projects/<project>`),
@@ -49,6 +50,8 @@ interface Located {
 
 const MAX_SEGMENT = 255;
 const USAGE_TTL_MS = 5_000;
+/** Bytes gathered before a write to disk. */
+const WRITE_BATCH = 1024 * 1024;
 const MAX_DEPTH = 64;
 const FILE_MODE = { home: 0o644, project: 0o664 } as const;
 const DIR_MODE = { home: 0o755, project: 0o2775 } as const;
@@ -76,6 +79,7 @@ export class UserFiles {
   /** Uploads under way, by host path: a second one to the same file is refused, not interleaved. */
   private readonly uploading = new Set<string>();
   private readonly usageCache = new Map<string, { bytes: number; at: number }>();
+  private readonly md5s = new Md5Thread();
 
   constructor(
     private readonly hostDir: string,
@@ -231,16 +235,7 @@ export class UserFiles {
     let renamed = false;
     try {
       await this.checkOpened(handle, { ...at, host: temp });
-      const hash = crypto.createHash('md5');
-      let size = 0;
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        size += chunk.length;
-        if (size > room) throw overQuota(at.vpath, this.homeQuotaBytes);
-        // A write may take less than the whole buffer: the rest follows.
-        for (let done = 0; done < chunk.length;) done += (await handle.write(chunk, done, chunk.length - done)).bytesWritten;
-      }
-      const md5 = hash.digest('hex');
+      const { size, md5 } = await receiveInto(handle, body, room, () => overQuota(at.vpath, this.homeQuotaBytes), this.md5s);
       if (expect.length !== undefined && size !== expect.length) throw badRequest(`upload incomplete: ${size} of ${expect.length} bytes arrived`);
       if (expect.md5 && expect.md5 !== md5)
         throw new SkahaError('SKAHA_ERR_PRECONDITION_FAILED', `upload corrupted: MD5 ${md5}, the client said ${expect.md5}`);
@@ -262,6 +257,11 @@ export class UserFiles {
     } finally {
       await handle.close();
     }
+  }
+
+  /** Stop the digest thread (the server is closing). */
+  close(): void {
+    void this.md5s.close();
   }
 
   /**
@@ -401,6 +401,87 @@ export class UserFiles {
     const st = await fs.promises.lstat(host);
     await fs.promises.lchown(host, st.uid, area.gid);
     if (st.isDirectory()) for (const name of await fs.promises.readdir(host)) await this.ownTree(path.join(host, name), user, area);
+  }
+}
+
+/**
+ * Receive a body into an open file, hashing it on the way: chunks are gathered into batches
+ * written with one writev each, and the next batch arrives while the last one is written, so
+ * the network and the disk work at once (the body is paused only when both are busy). More than
+ * `limit` bytes fail with `tooBig()`; a body cut off before its end fails too.
+ */
+function receiveInto(
+  handle: fs.promises.FileHandle,
+  body: Readable,
+  limit: number,
+  tooBig: () => Error,
+  md5s: Md5Thread,
+): Promise<{ size: number; md5: string }> {
+  return new Promise((resolve, reject) => {
+    const hash = md5s.start();
+    let size = 0;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let writing = false;
+    let ended = false;
+    let settled = false;
+    const fail = (err: Error) => {
+      if (settled) return;
+      settled = true;
+      hash.abort();
+      body.destroy();
+      reject(err);
+    };
+    const writeBatch = () => {
+      if (settled || writing) return;
+      if (batch.length === 0) {
+        if (ended) {
+          settled = true;
+          hash.digest().then((md5) => resolve({ size, md5 }), reject);
+        }
+        return;
+      }
+      const buffers = batch;
+      batch = [];
+      batchBytes = 0;
+      writing = true;
+      // The batch is written and hashed at once; the next one waits for both (bounded memory).
+      Promise.all([writeAll(handle, buffers), hash.update(buffers)]).then(() => {
+        writing = false;
+        body.resume();
+        writeBatch();
+      }, fail);
+    };
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) return fail(tooBig());
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes < WRITE_BATCH) return;
+      if (writing) body.pause();
+      else writeBatch();
+    });
+    body.on('end', () => {
+      ended = true;
+      writeBatch();
+    });
+    body.on('error', fail);
+    body.on('close', () => {
+      if (!ended) fail(badRequest(`upload cut off after ${size} bytes`));
+    });
+  });
+}
+
+/** Write every byte of the buffers, in order (a write may take less than it was given). */
+async function writeAll(handle: fs.promises.FileHandle, buffers: Buffer[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest);
+    while (rest.length > 0 && bytesWritten >= rest[0]!.length) {
+      bytesWritten -= rest[0]!.length;
+      rest = rest.slice(1);
+    }
+    if (bytesWritten > 0) rest = [rest[0]!.subarray(bytesWritten), ...rest.slice(1)];
   }
 }
 

@@ -176,7 +176,8 @@ export const vospaceRoutes: FastifyPluginAsync<{ files: UserFiles }> = async (ap
       await handle.close();
       return reply.send();
     }
-    return reply.send(handle.createReadStream({ start, end }));
+    // 1 MiB reads: a sixteenth of the system calls and events of the default 64 KiB.
+    return reply.send(handle.createReadStream({ start, end, highWaterMark: 1024 * 1024 }));
   };
 
   app.get(`${ARC}/files/*`, { ...hidden, exposeHeadRoute: false }, (req, reply) => sendFile(req, reply, false));

@@ -89,6 +89,8 @@ describe('storage transfers stream', () => {
       put.resume();
       assert.equal(put.statusCode, 201);
       const sentMd5 = md5();
+      const peakUpload = peak;
+      t.diagnostic(`after the upload: peak ${(peakUpload / 2 ** 20).toFixed(0)} MiB`);
       assert.equal(put.headers.digest, `md5=${Buffer.from(sentMd5, 'hex').toString('base64')}`, 'the server hashed what it stored');
 
       const got = crypto.createHash('md5');
