@@ -29,7 +29,7 @@ parentPort.on('message', (m) => {
 /** Bytes handed to the thread at a time (each digest has one such buffer). */
 const SLOT = 1024 * 1024;
 
-export interface Digest {
+interface Digest {
   /** Hash these bytes next; resolves once they are hashed (the caller may then reuse them). */
   update(chunks: Buffer[]): Promise<void>;
   digest(): Promise<string>;
