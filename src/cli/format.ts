@@ -2,7 +2,7 @@
 
 const useColour = () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 
-const COLOURS: Record<string, string> = { Running: '32', Succeeded: '36', Pending: '33', Failed: '31', Terminating: '35' };
+const COLOURS: Record<string, string> = { Running: '32', Succeeded: '36', Completed: '36', Pending: '33', Failed: '31', Terminating: '35' };
 
 export function colourStatus(status: string): string {
   const code = COLOURS[status];

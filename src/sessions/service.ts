@@ -517,6 +517,8 @@ const SWEEP_MIN_AGE_MS = 5 * 60_000;
 
 function matches(s: SessionRecord, filter: ListFilter): boolean {
   if (filter.type && s.type.toLowerCase() !== filter.type.toLowerCase()) return false;
-  if (filter.status && s.status.toLowerCase() !== filter.status.toLowerCase()) return false;
+  // `Completed` is v1's word for `Succeeded` (spec §5.4): either finds such sessions on both prefixes.
+  const wanted = filter.status?.toLowerCase() === 'completed' ? 'succeeded' : filter.status?.toLowerCase();
+  if (wanted && s.status.toLowerCase() !== wanted) return false;
   return true;
 }

@@ -21,7 +21,7 @@ function registryAuthHeader(req: FastifyRequest): string | undefined {
 /** /session, /session/{id}, /session/{id}/app[/{appID}] (spec §2, §3.1-§3.9). */
 export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { version, deps }) => {
   const { service } = deps;
-  const view = () => ({ sessionBase: deps.sessionBase, layout: deps.layout });
+  const view = () => ({ sessionBase: deps.sessionBase, layout: deps.layout, version });
   // v1 hides desktop-apps from the list unless asked for them; v0 lists them (spec §3.1).
   const includeApps = version === 'v0';
   const tags = ['session'];
@@ -64,7 +64,10 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
       }
       if (which === 'all') {
         requireAdmin(req, deps.policy);
-        return sendJson(reply, service.listAll(filter, { includeApps }).map(publicSessionView));
+        return sendJson(
+          reply,
+          service.listAll(filter, { includeApps }).map((s) => publicSessionView(s, version)),
+        );
       }
       if (which === 'interactive' && version === 'v1') {
         const sessions = service.list(user, { status: filter.status }, { includeApps: true }).filter((s) => s.type !== 'headless');
@@ -193,7 +196,10 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
       const apps = service.apps(user, { status: p.first('status') });
       if (p.first('view') === 'all') {
         requireAdmin(req, deps.policy);
-        return sendJson(reply, service.listAll({ type: 'desktop-app', status: p.first('status') }, { includeApps: true }).map(publicSessionView));
+        return sendJson(
+          reply,
+          service.listAll({ type: 'desktop-app', status: p.first('status') }, { includeApps: true }).map((s) => publicSessionView(s, version)),
+        );
       }
       return sendJson(
         reply,

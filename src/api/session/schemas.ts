@@ -14,7 +14,10 @@ export const SessionObject = Type.Object({
   appid: Type.String({ description: 'Desktop-app ID, or "<none>".' }),
   image: Type.String(),
   type: Type.String({ enum: ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless', 'desktop-app'] }),
-  status: Type.String({ enum: ['Pending', 'Running', 'Terminating', 'Succeeded', 'Failed'] }),
+  status: Type.String({
+    enum: ['Pending', 'Running', 'Terminating', 'Succeeded', 'Completed', 'Failed'],
+    description: 'A session that finished well: `Succeeded` on /skaha/v0, `Completed` on /skaha/v1.',
+  }),
   name: Type.String(),
   startTime: Type.String({ description: 'ISO-8601 UTC, second precision; creation time while pending.' }),
   expiryTime: Type.String(),
@@ -30,7 +33,7 @@ export const SessionObject = Type.Object({
 
 export const ListQuery = Type.Object({
   type: Type.Optional(Type.String({ description: 'Keep sessions of this type (case-insensitive).' })),
-  status: Type.Optional(Type.String({ description: 'Keep sessions with this status (case-insensitive).' })),
+  status: Type.Optional(Type.String({ description: 'Keep sessions with this status (case-insensitive; `Completed` and `Succeeded` are the same).' })),
   view: Type.Optional(Type.String({ description: '`all` (every user, public shape), `stats`, `interactive` (v1).' })),
 });
 

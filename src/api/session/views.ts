@@ -1,5 +1,6 @@
 import type { NodeCapacity, SessionEvent } from '../../backends/backend.js';
-import { effectiveStart, expiryOf, type SessionRecord } from '../../sessions/model.js';
+import { effectiveStart, expiryOf, type SessionRecord, type SessionStatus } from '../../sessions/model.js';
+import type { ApiVersion } from '../../sessions/service.js';
 import { connectUrl, type StorageLayout } from '../../sessions/recipes.js';
 import { JavaDouble } from '../gson.js';
 
@@ -19,6 +20,16 @@ interface ViewContext {
   /** The base URL of a session's own origin (proxy/origins.ts), under which its connectURL lies. */
   sessionBase: (sessionId: string) => string;
   layout: StorageLayout;
+  version: ApiVersion;
+}
+
+/**
+ * The status word of an API version (spec §5.4): a session that finished well is `Succeeded` on
+ * v0 (the pod phase the skaha 1.7 client expects) and `Completed` on v1 (the Job condition
+ * skaha's v1 reports and canfar's client filters by).
+ */
+function statusWord(status: SessionStatus, version: ApiVersion): string {
+  return status === 'Succeeded' && version === 'v1' ? 'Completed' : status;
 }
 
 /**
@@ -35,7 +46,7 @@ export function sessionView(s: SessionRecord, ctx: ViewContext) {
     appid: s.appId ?? NONE,
     image: s.image,
     type: s.type,
-    status: s.status,
+    status: statusWord(s.status, ctx.version),
     name: s.name || NONE,
     startTime: isoSeconds(effectiveStart(s)),
     expiryTime: isoSeconds(expiryOf(s)),
@@ -53,8 +64,8 @@ export function sessionView(s: SessionRecord, ctx: ViewContext) {
 }
 
 /** view=all: exactly userid, type, status, startTime (spec §3.3). */
-export function publicSessionView(s: SessionRecord) {
-  return { userid: s.username, type: s.type, status: s.status, startTime: isoSeconds(effectiveStart(s)) };
+export function publicSessionView(s: SessionRecord, version: ApiVersion) {
+  return { userid: s.username, type: s.type, status: statusWord(s.status, version), startTime: isoSeconds(effectiveStart(s)) };
 }
 
 /** `#.###G` of a byte count in GiB (spec §3.4). */

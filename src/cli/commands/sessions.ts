@@ -7,7 +7,7 @@ import { confirm, print, printJson, UsageError, withClient } from '../run.js';
 
 /** The session types a launch can ask for (spec §3.5). */
 export const SESSION_TYPES = ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless'];
-const FINAL = new Set(['Succeeded', 'Failed']);
+const FINAL = new Set(['Succeeded', 'Completed', 'Failed']);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 

@@ -68,6 +68,22 @@ describe('sessions on real Podman', () => {
     assert.match(logs, new RegExp(`uid=${user.uid}\\(${alice.username}\\) gid=${user.gid}`));
     // env: A and B kept, `bad` and `C=x=y` dropped (spec §3.5).
     assert.match(logs, /^env:12$/m);
+
+    // v1 says Completed for the same finished job (spec §5.4); status= takes either word on both.
+    const on = async (version: string, query: Record<string, string> = {}) =>
+      JSON.parse((await tp.request('GET', `/skaha/${version}/session${query.status ? '' : `/${id}`}`, { token: alice.token, query })).body) as
+        { status: string } | { id: string; status: string }[];
+    assert.equal(((await on('v1')) as { status: string }).status, 'Completed');
+    for (const version of ['v0', 'v1']) {
+      for (const word of ['Succeeded', 'completed']) {
+        const listed = (await on(version, { status: word })) as { id: string; status: string }[];
+        assert.deepEqual(
+          listed.filter((x) => x.id === id).map((x) => x.status),
+          [version === 'v0' ? 'Succeeded' : 'Completed'],
+          `${version} status=${word}`,
+        );
+      }
+    }
   });
 
   it('reports a failing job as Failed, with its exit code in the events', async () => {

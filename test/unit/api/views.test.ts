@@ -23,7 +23,7 @@ const record: SessionRecord = {
 
 describe('views (spec §3.2-§3.6)', () => {
   it('renders the v0 session object byte for byte like the spec example', () => {
-    const text = gson(sessionView(record, { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' } }));
+    const text = gson(sessionView(record, { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' }, version: 'v0' as const }));
     assert.equal(
       text,
       `{
@@ -58,12 +58,16 @@ describe('views (spec §3.2-§3.6)', () => {
     const { startedAt: _, ...pending } = record;
     const view = sessionView(
       { ...pending, status: 'Pending', resources: { ...record.resources, coresRequest: 0.25, ramRequestGiB: 1.5 } },
-      { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' } },
+      { sessionBase: () => 'https://host', layout: { topLevelDir: '/arc' }, version: 'v0' as const },
     );
     assert.equal(view.startTime, '2025-03-05T21:48:20Z');
     assert.equal(view.requestedCPUCores, '0.25');
     assert.equal(view.requestedRAM, '1.5G');
-    assert.deepEqual(publicSessionView(record), { userid: 'alice', type: 'notebook', status: 'Running', startTime: '2025-03-05T21:48:29Z' });
+    assert.deepEqual(publicSessionView(record, 'v0'), { userid: 'alice', type: 'notebook', status: 'Running', startTime: '2025-03-05T21:48:29Z' });
+    // A finished session: Succeeded on v0, Completed on v1 (spec §5.4).
+    const done = { ...record, status: 'Succeeded' as const };
+    assert.equal(publicSessionView(done, 'v0').status, 'Succeeded');
+    assert.equal(publicSessionView(done, 'v1').status, 'Completed');
   });
 
   it('renders stats with instances and Java doubles', () => {
