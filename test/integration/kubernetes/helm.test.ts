@@ -93,7 +93,7 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
     const sc = container.securityContext!;
     assert.deepEqual(
       [sc.allowPrivilegeEscalation, sc.privileged, sc.readOnlyRootFilesystem, sc.capabilities?.drop, sc.capabilities?.add],
-      [false, false, true, ['ALL'], ['CHOWN', 'FOWNER']],
+      [false, false, true, ['ALL'], ['CHOWN', 'FOWNER', 'DAC_OVERRIDE']],
       'root only to chown new homes: nothing else',
     );
     assert.equal(container.image, 'images.example.org/skaha/server:0.1.0');
