@@ -98,6 +98,19 @@ export function parseNodeDocument(xml: string): { type: 'container' | 'data' | '
   throw badRequest(`unsupported node type: ${type}`);
 }
 
+/** The properties a node document sets, by their short name (`ivo://ivoa.net/vospace/core#groupread` → `groupread`). */
+export function parseNodeProperties(xml: string): Record<string, string> {
+  if (!xml.trim()) return {};
+  const node = parse(xml, 'node').node as Record<string, unknown> | undefined;
+  const list = ([] as unknown[]).concat((node?.properties as Record<string, unknown> | undefined)?.property ?? []);
+  const props: Record<string, string> = {};
+  for (const p of list as Record<string, unknown>[]) {
+    const uri = String(p['@uri'] ?? '');
+    if (uri.startsWith(`${CORE}#`)) props[uri.slice(CORE.length + 1)] = String(p['#text'] ?? '');
+  }
+  return props;
+}
+
 export interface TransferRequest {
   target: string;
   /** pushToVoSpace, pullFromVoSpace, or a node URI (move). */

@@ -6,7 +6,17 @@ import type { User } from '../../store/store.js';
 import { requireUser } from '../deps.js';
 import { requestBase } from '../vosi/routes.js';
 import { availabilityDocument, capabilitiesDocument, capability, SECURITY_METHODS } from '../xml.js';
-import { jobDocument, nodeDocument, parseNodeDocument, parseTransfer, pathOfUri, PROTOCOL, transferDocument, type TransferRequest } from './documents.js';
+import {
+  jobDocument,
+  nodeDocument,
+  parseNodeDocument,
+  parseNodeProperties,
+  parseTransfer,
+  pathOfUri,
+  PROTOCOL,
+  transferDocument,
+  type TransferRequest,
+} from './documents.js';
 import { TransferJobs, type TransferJob } from './jobs.js';
 
 /** Where the storage service lives, and the resource IDs `vos` looks it up by in the registry. */
@@ -64,6 +74,14 @@ function byteRange(header: string | undefined, size: number): { start: number; e
   }
   return start > end || start >= size ? 'unsatisfiable' : { start, end };
 }
+
+/** The group URI a node's access properties name: its project's group, or none. */
+function accessGroup(node: StorageNode): string {
+  return node.group ? `ivo://cadc.nrc.ca/gms?${node.group}` : '';
+}
+
+/** Empty, `NONE` and absent all mean no group (vos writes `NONE`). */
+const normalised = (value: string) => (value.trim().toUpperCase() === 'NONE' ? '' : value.trim());
 
 function fault(err: unknown): string {
   if (!(err instanceof SkahaError)) return 'InternalFault';
@@ -140,12 +158,20 @@ export const vospaceRoutes: FastifyPluginAsync<{ files: UserFiles }> = async (ap
       return sendNode(reply, user, node, 201, 0);
     });
 
-    // Properties follow the files' POSIX owner, group and mode: a property update changes
-    // nothing and answers the node as it is (vcp posts one to touch an identical file).
+    // Access follows the files' POSIX owner, group and mode, which sessions see: an update that
+    // restates the node (vcp posts one to touch an identical file) is answered with the node; one
+    // that would change who may read or write it (vchmod) is refused, not silently ignored.
     app.post(route, hidden, async (req, reply) => {
       const user = userOf(req);
-      await bodyText(req);
-      return sendNode(reply, user, await files.stat(user, nodePath(req)), 200, 0);
+      const wanted = parseNodeProperties(await bodyText(req));
+      const node = await files.stat(user, nodePath(req));
+      const current: Record<string, string> = { ispublic: 'false', groupread: accessGroup(node), groupwrite: accessGroup(node) };
+      for (const [key, value] of Object.entries(wanted)) {
+        if (key in current && normalised(value) !== normalised(current[key]!)) {
+          throw badRequest(`${key} cannot be changed here: a home is its owner's, a project its group's (change modes inside a session with chmod)`);
+        }
+      }
+      return sendNode(reply, user, node, 200, 0);
     });
 
     app.delete(route, hidden, async (req, reply) => {

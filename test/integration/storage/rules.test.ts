@@ -100,6 +100,36 @@ describe('the storage service refuses what is not the caller’s', () => {
     assert.equal((await raw(tp.base, 'GET', `/arc/nodes${home}`, {})).status, 401, 'and nobody unauthenticated');
   });
 
+  it("lets a project's members, and only them, read and write it; access properties are not changed behind POSIX's back", async () => {
+    const project = `survey${crypto.randomBytes(3).toString('hex')}`;
+    await tp.platform.store.addToGroup(victim.username, project);
+    const container =
+      '<vos:node xmlns:vos="http://www.ivoa.net/xml/VOSpace/v2.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="vos:ContainerNode"/>';
+    assert.equal((await raw(tp.base, 'PUT', `/arc/nodes/projects/${project}`, as(victim), container)).status, 201);
+    assert.equal((await raw(tp.base, 'PUT', `/arc/files/projects/${project}/cat.csv`, as(victim), 'ra,dec\n')).status, 201);
+    const stat = fs.statSync(path.join(tp.dataDir, 'arc', 'projects', project, 'cat.csv'));
+    const group = (await tp.platform.store.findUser(victim.username))!.groups.find((g) => g.name === project)!;
+    assert.equal(stat.gid, group.gid, "the project's group owns what its members write");
+    for (const [method, url] of [
+      ['GET', `/arc/files/projects/${project}/cat.csv`],
+      ['PUT', `/arc/files/projects/${project}/planted.csv`],
+      ['GET', `/arc/nodes/projects/${project}`],
+      ['DELETE', `/arc/nodes/projects/${project}/cat.csv`],
+    ] as const) {
+      const answer = await raw(tp.base, method, url, as(attacker), method === 'PUT' ? 'x' : undefined);
+      assert.equal(answer.status, 403, `${method} ${url}`);
+      assert.match(answer.body.toString(), new RegExp(`not a member of project ${project}`));
+    }
+    const node = (await raw(tp.base, 'GET', `/arc/nodes/projects/${project}/cat.csv`, as(victim))).body.toString();
+    assert.match(node, new RegExp(`#groupread" readOnly="false">ivo://cadc.nrc.ca/gms\\?${project}<`));
+    // Restating the node (as vcp does) is fine; making it public or another group's (vchmod) is refused.
+    assert.equal((await raw(tp.base, 'POST', `/arc/nodes/projects/${project}/cat.csv`, as(victim), node)).status, 200);
+    const chmod = node.replace('#ispublic" readOnly="false">false<', '#ispublic" readOnly="false">true<');
+    const refused = await raw(tp.base, 'POST', `/arc/nodes/projects/${project}/cat.csv`, as(victim), chmod);
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.toString(), /ispublic cannot be changed here/);
+  });
+
   it('refuses path tricks with a clear 4xx', async () => {
     const mine = `/home/${attacker.username}`;
     await raw(tp.base, 'PUT', `/arc/files${mine}/ok.txt`, as(attacker), 'x');
