@@ -1,10 +1,6 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { adminCommands } from './commands/admin.js';
 import { catalogCommands } from './commands/catalog.js';
-import { completionCommand } from './commands/completion.js';
-import { imageCommands } from './commands/image.js';
-import { serveCommand } from './commands/serve.js';
 import { sessionCommands } from './commands/sessions.js';
 import { settingsCommands } from './commands/settings.js';
 import { storageCommands } from './commands/storage.js';
@@ -47,8 +43,37 @@ function oneLineUsageErrors(root: Command): void {
   }
 }
 
-/** The whole `skaha` command tree: client commands, `serve`, `admin` and `completion`. */
-export function buildProgram(): Command {
+/**
+ * The first command word of the arguments (after the global `--context NAME`), or undefined
+ * when there is none (`skaha`, `skaha --version`).
+ */
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--context') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+/**
+ * Whether the operator commands (serve, admin, image, completion: config, stores, engine,
+ * registries, PKI) must be loaded for these arguments. A client command (`skaha ps`) or the
+ * version does not load them: they took `skaha ps` from about 90 ms to 450 ms (issue 18).
+ * Help of the whole tree, completion, and any word that is not a client command load them all.
+ */
+function needsOperatorCommands(program: Command, argv: string[] | undefined): boolean {
+  if (argv === undefined) return true;
+  const word = commandWord(argv);
+  if (word === undefined) return !argv.some((a) => a === '-V' || a === '--version');
+  return !program.commands.some((c) => c.name() === word || c.aliases().includes(word));
+}
+
+/**
+ * The `skaha` command tree: client commands always; `serve`, `admin`, `image` and `completion`
+ * when the arguments need them (`argv` without the node and script paths; omitted: all of them).
+ */
+export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command()
     .name('skaha')
     .version(version, '-V, --version', 'print the version of this skaha')
@@ -65,10 +90,18 @@ export function buildProgram(): Command {
   sessionCommands(program);
   catalogCommands(program);
   storageCommands(program);
-  imageCommands(program);
-  serveCommand(program);
-  adminCommands(program);
-  completionCommand(program);
+  if (needsOperatorCommands(program, argv)) {
+    const [{ imageCommands }, { serveCommand }, { adminCommands }, { completionCommand }] = await Promise.all([
+      import('./commands/image.js'),
+      import('./commands/serve.js'),
+      import('./commands/admin.js'),
+      import('./commands/completion.js'),
+    ]);
+    imageCommands(program);
+    serveCommand(program);
+    adminCommands(program);
+    completionCommand(program);
+  }
   oneLineUsageErrors(program);
   return program;
 }

@@ -36,6 +36,7 @@ export function storageCommands(program: Command): void {
     .argument('[path]', 'remote path', '')
     .option('-l, --long', 'sizes, dates, owners')
     .option('--json', 'print the entries as JSON')
+    .addHelpText('after', '\nExamples:\n  skaha storage ls\n  skaha storage ls -l projects/survey\n  skaha storage ls data --json')
     .action(
       withClient(async (client, typed: string, opts: { long?: boolean; json?: boolean }) => {
         const { node, children } = await new StorageClient(client).node(await remotePath(client, typed));
@@ -64,6 +65,7 @@ export function storageCommands(program: Command): void {
     .argument('<path>', 'remote file')
     .argument('[local]', 'local file or directory', '.')
     .option('--json', 'print what was downloaded as JSON')
+    .addHelpText('after', '\nExamples:\n  skaha storage get data/cube.fits\n  skaha storage get /home/alice/notes.txt ~/Downloads/')
     .action(
       withClient(async (client, typed: string, local: string, opts: { json?: boolean }) => {
         const remote = await remotePath(client, typed);
@@ -78,6 +80,7 @@ export function storageCommands(program: Command): void {
     .description('upload files (into a remote directory, or to a remote file name for one file)')
     .argument('<files...>', 'local files, then the remote destination')
     .option('--json', 'print what was uploaded as JSON')
+    .addHelpText('after', '\nExamples:\n  skaha storage put cube.fits data/\n  skaha storage put *.csv projects/survey/catalogues/')
     .action(
       withClient(async (client, args: string[], opts: { json?: boolean }) => {
         if (args.length < 2) throw new UsageError('give the local files and then the remote destination');
@@ -105,10 +108,18 @@ export function storageCommands(program: Command): void {
     .command('mkdir')
     .description('create directories')
     .argument('<paths...>', 'remote directories (their parents must exist)')
+    .option('--json', 'print the directories made as JSON')
+    .addHelpText('after', '\nExample:\n  skaha storage mkdir data data/raw')
     .action(
-      withClient(async (client, typed: string[]) => {
+      withClient(async (client, typed: string[], opts: { json?: boolean }) => {
         const store = new StorageClient(client);
-        for (const t of typed) await store.mkdir(await remotePath(client, t));
+        const made: string[] = [];
+        for (const t of typed) {
+          const remote = await remotePath(client, t);
+          await store.mkdir(remote);
+          made.push(remote);
+        }
+        if (opts.json) printJson(made);
       }),
     );
 
@@ -117,15 +128,20 @@ export function storageCommands(program: Command): void {
     .description('remove files, or directories with everything in them (-r)')
     .argument('<paths...>', 'remote paths')
     .option('-r, --recursive', 'remove directories and what they hold')
+    .option('--json', 'print the paths removed as JSON')
+    .addHelpText('after', '\nExamples:\n  skaha storage rm data/old.fits\n  skaha storage rm -r data/scratch')
     .action(
-      withClient(async (client, typed: string[], opts: { recursive?: boolean }) => {
+      withClient(async (client, typed: string[], opts: { recursive?: boolean; json?: boolean }) => {
         const store = new StorageClient(client);
+        const removed: string[] = [];
         for (const t of typed) {
           const remote = await remotePath(client, t);
           const { node } = await store.node(remote, false);
           if (node.type === 'container' && !opts.recursive) throw new UsageError(`${remote} is a directory: add -r to remove it and what it holds`);
           await store.remove(remote);
+          removed.push(remote);
         }
+        if (opts.json) printJson(removed);
       }),
     );
 
@@ -134,6 +150,7 @@ export function storageCommands(program: Command): void {
     .description('how much a directory holds (your home, with its quota, by default)')
     .argument('[path]', 'remote path', '')
     .option('--json', 'print the figures as JSON')
+    .addHelpText('after', '\nExamples:\n  skaha storage du\n  skaha storage du projects/survey --json')
     .action(
       withClient(async (client, typed: string, opts: { json?: boolean }) => {
         const remote = await remotePath(client, typed);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { bashCompletion } from '../../../src/cli/commands/completion.js';
 import { colourStatus, relativeTime, Spinner, table } from '../../../src/cli/format.js';
 import { buildProgram } from '../../../src/cli/program.js';
@@ -81,9 +81,13 @@ describe('human output', () => {
 });
 
 describe('bash completion', () => {
+  let completion = '';
+  before(async () => {
+    completion = bashCompletion(await buildProgram());
+  });
   /** What bash completes for `words` (the last one being the word under the cursor). */
   function complete(words: string[]): string[] {
-    const script = `${bashCompletion(buildProgram())}
+    const script = `${completion}
 skaha() { return 0; }
 COMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}
 _skaha; printf '%s\\n' "\${COMPREPLY[@]}"`;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { allCommands, buildProgram, commandPath } from '../../../src/cli/program.js';
 
 /** The help a person sees for `cmd --help`, with the text added after it. */
-function helpOf(cmd: ReturnType<typeof buildProgram>): string {
+function helpOf(cmd: Awaited<ReturnType<typeof buildProgram>>): string {
   let text = '';
   cmd.configureOutput({ writeOut: (s) => (text += s), writeErr: (s) => (text += s) });
   cmd.outputHelp();
@@ -11,16 +11,16 @@ function helpOf(cmd: ReturnType<typeof buildProgram>): string {
 }
 
 describe('the command tree', () => {
-  it('has examples in the help of every command that does something', () => {
-    const program = buildProgram();
+  it('has examples in the help of every command that does something', async () => {
+    const program = await buildProgram();
     const leaves = allCommands(program).filter((c) => c.commands.length === 0);
     assert.ok(leaves.length > 30, `found ${leaves.length} commands`);
     const without = leaves.filter((c) => !/\nExamples?( \([^)]*\))?:\n {2}\S/.test(helpOf(c))).map(commandPath);
     assert.deepEqual(without, [], 'commands whose --help has no example');
   });
 
-  it('offers --json on every command that prints something a script would read', () => {
-    const program = buildProgram();
+  it('offers --json on every command that prints something a script would read', async () => {
+    const program = await buildProgram();
     // Commands that only change local files or print a script are left out on purpose.
     const exempt = new Set(['skaha completion', 'skaha serve', 'skaha config path', 'skaha config use', 'skaha config remove', 'skaha login']);
     const clientCommands = allCommands(program).filter(
