@@ -36,9 +36,32 @@ export function groupImages(images: ImageInfo[], type: string, query = ''): Imag
     .map(([project, list]) => ({ project, images: list.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true })) }));
 }
 
-/** The image to preselect: the current one if still offered, else the first `:latest`, else the first. */
-export function pickImage(groups: ImageGroup[], current: string): string {
+/**
+ * The image to preselect: the current one if still offered, else the one this browser last
+ * launched for the type, else the first `:latest`, else the first.
+ */
+export function pickImage(groups: ImageGroup[], current: string, remembered?: string): string {
   const all = groups.flatMap((g) => g.images.map((i) => i.id));
   if (all.includes(current)) return current;
+  if (remembered && all.includes(remembered)) return remembered;
   return all.find((id) => id.endsWith(':latest')) ?? all[0] ?? '';
+}
+
+const LAST_IMAGE = 'skaha:last-image:';
+
+/** The image this browser last launched a session of `type` with (localStorage; nothing when it is unavailable). */
+export function lastImage(type: string): string | undefined {
+  try {
+    return window.localStorage.getItem(`${LAST_IMAGE}${type}`) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function rememberImage(type: string, image: string): void {
+  try {
+    window.localStorage.setItem(`${LAST_IMAGE}${type}`, image);
+  } catch {
+    // private mode or storage disabled: the form falls back to :latest
+  }
 }

@@ -3,7 +3,7 @@ import type { Api, ImageInfo, Me, ResourceContext, Session } from '../api';
 import { ErrorNotice, PageHeader, Spinner, TypeLabel } from '../components/ui';
 import { FIXED_RESOURCES } from '../../../src/sessions/model';
 import { fixedResourcesText, launchLabel, SESSION_TYPES, typeHint, typeLabel } from '../lib/format';
-import { groupImages, imageLabel, pickImage } from '../lib/images';
+import { groupImages, imageLabel, lastImage, pickImage, rememberImage } from '../lib/images';
 import { argsNote, launchErrors, launchFields, MAX_NAME_LENGTH, parseEnvLines, suggestName, type LaunchErrors, type LaunchInput } from '../lib/validate';
 import { ROUTES, useRouter } from '../router';
 
@@ -95,9 +95,9 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
   // Keep an offered image chosen as the type or the search changes; suggest a name from it.
   useEffect(() => {
     if (catalog.state !== 'ok') return;
-    const image = pickImage(groups, input.image);
+    const image = pickImage(groups, input.image, lastImage(input.type));
     if (image !== input.image) setInput((i) => ({ ...i, image }));
-  }, [groups, input.image, catalog.state]);
+  }, [groups, input.image, input.type, catalog.state]);
   useEffect(() => {
     if (!nameTouched && input.image) setInput((i) => ({ ...i, name: suggestName(i.image) }));
   }, [input.image, nameTouched]);
@@ -127,6 +127,7 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
     setSending(true);
     try {
       const id = await api.launch(launchFields(input));
+      rememberImage(input.type, input.image);
       onLaunched(optimisticSession(id, me, input));
       navigate(ROUTES.sessions);
     } catch (err) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { eventsTable } from '../../../src/api/session/views';
 import { parseEvents } from '../../../portal/src/lib/events';
 import { canConnect, duration, relativeTime, resources, shortImage, sortSessions, statusTone, usage } from '../../../portal/src/lib/format';
-import { groupImages, imageLabel, pickImage, projectOf } from '../../../portal/src/lib/images';
+import { groupImages, imageLabel, lastImage, pickImage, projectOf, rememberImage } from '../../../portal/src/lib/images';
 import { launchStep, launchSteps, nextDelay, nextListDelay, SESSION_BACKOFF, IDLE_LIST_DELAY } from '../../../portal/src/lib/poll';
 import { tokenExamples } from '../../../portal/src/lib/examples';
 
@@ -59,6 +59,12 @@ describe('session fields', () => {
     expect(pickImage(groups, '')).toBe('images.canfar.net/skaha/notebook:latest');
     expect(pickImage(groups, 'images.canfar.net/astro/notebook:9')).toBe('images.canfar.net/astro/notebook:9');
     expect(pickImage([], 'x')).toBe('');
+    // What this browser launched last for the type wins over :latest, while it is still offered.
+    expect(pickImage(groups, '', 'images.canfar.net/astro/notebook:9')).toBe('images.canfar.net/astro/notebook:9');
+    expect(pickImage(groups, '', 'images.canfar.net/gone/notebook:1')).toBe('images.canfar.net/skaha/notebook:latest');
+    rememberImage('notebook', 'images.canfar.net/astro/notebook:9');
+    expect(lastImage('notebook')).toBe('images.canfar.net/astro/notebook:9');
+    expect(lastImage('carta')).toBeUndefined();
   });
 
   it('connects only to a running interactive session with a URL', () => {
