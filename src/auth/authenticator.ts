@@ -17,8 +17,11 @@ export interface Credentials {
   headers: IncomingHttpHeaders;
   /** The connection: a TLS socket carries client certificates. */
   socket?: Socket;
-  /** Why a credential was refused, for the 401 message (set by the authenticator). */
-  rejection?: string;
+}
+
+/** A credential that was sent but not accepted, and why (the 401's message). */
+export interface Refusal {
+  refused: string;
 }
 
 /**
@@ -28,13 +31,20 @@ export interface Credentials {
 export interface Authenticator {
   readonly name: string;
   matches(req: Credentials): boolean;
-  /** The principal, or undefined when the credential is not valid. */
-  authenticate(req: Credentials): Promise<Principal | undefined>;
+  /** The principal; a refusal with its reason, or undefined, when the credential is not valid. */
+  authenticate(req: Credentials): Promise<Principal | Refusal | undefined>;
 }
 
-export async function authenticate(chain: Authenticator[], req: Credentials): Promise<Principal | undefined> {
+/**
+ * Who the request's credential proves, from the first authenticator that recognises it: a
+ * principal, or nothing, with the reason when a credential was sent and refused.
+ */
+export async function authenticate(chain: Authenticator[], req: Credentials): Promise<{ principal?: Principal; refused?: string }> {
   for (const authenticator of chain) {
-    if (authenticator.matches(req)) return authenticator.authenticate(req);
+    if (!authenticator.matches(req)) continue;
+    const verdict = await authenticator.authenticate(req);
+    if (verdict === undefined) return {};
+    return 'refused' in verdict ? { refused: verdict.refused } : { principal: verdict };
   }
-  return undefined;
+  return {};
 }

@@ -182,14 +182,9 @@ export class SessionProxy {
       return { kind: 'respond', status: 302, title: 'Opening', detail: 'Opening your session.', headers: { location: ticket.rest, 'set-cookie': cookie } };
     }
 
-    const principal = await authenticate(this.opts.authenticators, req);
-    if (!principal && (/^bearer\s/i.test(req.headers.authorization ?? '') || (req as { rejection?: string }).rejection)) {
-      return {
-        kind: 'respond',
-        status: 401,
-        title: 'Not authenticated',
-        detail: (req as { rejection?: string }).rejection ?? 'The credential sent is not valid.',
-      };
+    const { principal, refused } = await authenticate(this.opts.authenticators, req);
+    if (!principal && (/^bearer\s/i.test(req.headers.authorization ?? '') || refused)) {
+      return { kind: 'respond', status: 401, title: 'Not authenticated', detail: refused ?? 'The credential sent is not valid.' };
     }
     // A desktop's callback token is for the API, never for the proxy.
     const cookies = parseCookies(req.headers);

@@ -161,8 +161,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // `anonymous` is read from the matched route, not the raw URL, so `/auth//oidc` and the like
     // still resolve to the right decision (ignoreDuplicateSlashes).
     if (!AUTHENTICATED.test(req.url) || req.routeOptions.config.anonymous === true) return;
-    const principal = await authenticate(opts.authenticators, req);
-    if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', (req as { rejection?: string }).rejection ?? 'Unauthorized');
+    const { principal, refused } = await authenticate(opts.authenticators, req);
+    if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', refused ?? 'Unauthorized');
     authorize(principal, req, opts.policy, opts.cookies, origin);
     req.principal = principal;
   });

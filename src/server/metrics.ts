@@ -174,7 +174,7 @@ export class Metrics {
     const peer = req.socket.remoteAddress ?? '';
     const loopback = /^(127\.|::1$|::ffff:127\.)/.test(peer);
     if (loopback && req.headers['x-forwarded-for'] === undefined && req.headers.forwarded === undefined) return;
-    const principal = await authenticate(opts.authenticators, req);
+    const { principal } = await authenticate(opts.authenticators, req);
     if (!principal) throw new SkahaError('SKAHA_ERR_UNAUTHENTICATED', "metrics: scrape from this machine, or send an administrator's token");
     if (!isAdmin(principal, opts.policy)) throw new SkahaError('SKAHA_ERR_FORBIDDEN', 'metrics: administrators only');
   }

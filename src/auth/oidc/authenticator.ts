@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import type { Group, IdentityStore, User } from '../../store/store.js';
 import { validateGroupName, validateUsername } from '../../store/shared.js';
-import type { Authenticator, Credentials, Principal } from '../authenticator.js';
+import type { Authenticator, Credentials, Principal, Refusal } from '../authenticator.js';
 
 interface OidcOptions {
   issuer: string;
@@ -70,7 +70,7 @@ export class OidcBearerAuthenticator implements Authenticator {
     return /^bearer\s+/i.test(header) && JWT_SHAPE.test(header.replace(/^bearer\s+/i, '').trim());
   }
 
-  async authenticate(req: Credentials): Promise<Principal | undefined> {
+  async authenticate(req: Credentials): Promise<Principal | Refusal | undefined> {
     const token = (req.headers.authorization ?? '').replace(/^bearer\s+/i, '').trim();
     this.keys ??= discover(this.opts.issuer)
       .then((doc) => createRemoteJWKSet(new URL(doc.jwks_uri)))
@@ -94,13 +94,11 @@ export class OidcBearerAuthenticator implements Authenticator {
             : err instanceof joseErrors.JWSSignatureVerificationFailed || err instanceof joseErrors.JWKSNoMatchingKey
               ? 'signature not valid for this issuer'
               : (err as Error).message;
-      req.rejection = `OIDC token not accepted: ${reason}`;
-      return undefined;
+      return { refused: `OIDC token not accepted: ${reason}` };
     }
     const identity = identityFromClaims(claims, this.opts);
     if ('problem' in identity) {
-      req.rejection = `OIDC token not accepted: ${identity.problem}`;
-      return undefined;
+      return { refused: `OIDC token not accepted: ${identity.problem}` };
     }
     return { user: await withTokenGroups(this.store, identity.username, identity.groups), method: 'oidc', scopes: new Set(['read', 'launch', 'admin']) };
   }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import type { IdentityStore } from '../../store/store.js';
 import { validateUsername } from '../../store/shared.js';
-import type { Authenticator, Credentials, Principal } from '../authenticator.js';
+import type { Authenticator, Credentials, Principal, Refusal } from '../authenticator.js';
 import { verifyClientChain } from './verify.js';
 
 interface X509Options {
@@ -50,16 +50,14 @@ export class X509Authenticator implements Authenticator {
     return Boolean(socket && typeof socket.getPeerCertificate === 'function' && socket.getPeerCertificate()?.raw);
   }
 
-  async authenticate(req: Credentials): Promise<Principal | undefined> {
+  async authenticate(req: Credentials): Promise<Principal | Refusal | undefined> {
     const verdict = verifyClientChain(peerChain(req.socket as TLSSocket), this.opts.trusted);
     if (!verdict.ok) {
-      req.rejection = `client certificate not accepted: ${verdict.reason}`;
-      return undefined;
+      return { refused: `client certificate not accepted: ${verdict.reason}` };
     }
     const username = this.opts.dnMap[verdict.subject] ?? verdict.commonName;
     if (validateUsername(username)) {
-      req.rejection = `client certificate not accepted: no username for ${verdict.subject}`;
-      return undefined;
+      return { refused: `client certificate not accepted: no username for ${verdict.subject}` };
     }
     return { user: await this.store.ensureUser(username), method: 'x509', scopes: new Set(['read', 'launch', 'admin']) };
   }
