@@ -1,8 +1,8 @@
 import net from 'node:net';
 import type Docker from 'dockerode';
 import { demuxLogs } from '../backends/log-tail.js';
-import { isSessionType, type SessionType } from '../sessions/model.js';
-import { recipeFor, SESSION_PORTS } from '../sessions/recipes.js';
+import { isSessionType, SESSION_TYPE_TABLE, type SessionType } from '../sessions/model.js';
+import { recipeFor } from '../sessions/recipes.js';
 import { parseTypes, TYPES_LABEL } from './catalog.js';
 
 /** One rule of the seed's container guide, checked against one image. */
@@ -80,7 +80,7 @@ function portAnswers(port: number): Promise<boolean> {
 
 /** Start the image as a session of `type` would start and wait for its port to answer HTTP. */
 async function typePortAnswers(docker: Docker, image: string, type: SessionType, o: Required<Omit<CheckOptions, 'types'>>): Promise<RuleResult> {
-  const port = SESSION_PORTS[type][0]!;
+  const port = SESSION_TYPE_TABLE[type].ports[0]!;
   const recipe = recipeFor({
     type: type as Exclude<SessionType, 'desktop-app'>,
     sessionId: 'checkimg',
@@ -250,7 +250,7 @@ export async function checkImage(docker: Docker, image: string, options: CheckOp
   }
 
   for (const type of types) {
-    if (!isSessionType(type) || SESSION_PORTS[type].length === 0) continue;
+    if (!isSessionType(type) || SESSION_TYPE_TABLE[type].ports.length === 0) continue;
     results.push(await typePortAnswers(docker, image, type, o));
   }
   return results;

@@ -1,25 +1,10 @@
-import type { SessionType } from '../sessions/model.js';
+import { SESSION_TYPE_TABLE, SESSION_TYPES, type SessionType } from '../sessions/model.js';
 
-/** URL segment of each proxied session type (spec §4.3). */
-const URL_TYPES: Record<string, SessionType> = {
-  notebook: 'notebook',
-  desktop: 'desktop',
-  carta: 'carta',
-  contrib: 'contributed',
-  firefly: 'firefly',
-};
+/** The proxied types by their URL segment (spec §4.3): `contrib` → contributed, ... */
+const BY_SEGMENT = new Map(SESSION_TYPES.flatMap((type) => (SESSION_TYPE_TABLE[type].proxy ? [[SESSION_TYPE_TABLE[type].proxy!.segment, type] as const] : [])));
 
-/** The container port the proxy reaches, per type (spec §4.2). */
-export const UPSTREAM_PORT: Partial<Record<SessionType, number>> = {
-  notebook: 8888,
-  desktop: 6901,
-  carta: 6901,
-  contributed: 5000,
-  firefly: 8080,
-};
-
-/** Types whose ingress strips `/session/<type>/<id>` before the container sees the path (spec §4.3). */
-const STRIPS_PREFIX = new Set<SessionType>(['desktop', 'contributed']);
+/** The container port the proxy reaches, per type (spec §4.2): the type's first port. */
+export const upstreamPort = (type: SessionType): number | undefined => SESSION_TYPE_TABLE[type].ports[0];
 
 export interface SessionPath {
   type: SessionType;
@@ -35,12 +20,12 @@ export interface SessionPath {
  * encoded (`%2F`, `%252F`) or relative (`..`) can change which session is addressed: routing is
  * decided on the raw bytes, before any decoding (style.md: configurable-http-proxy's fault).
  */
-const SESSION_PATH = /^\/session\/(notebook|desktop|carta|contrib|firefly)\/([a-z][a-z0-9]{7})(?=[/?]|$)/;
+const SESSION_PATH = new RegExp(`^/session/(${[...BY_SEGMENT.keys()].join('|')})/([a-z][a-z0-9]{7})(?=[/?]|$)`);
 
 export function parseSessionPath(rawUrl: string): SessionPath | undefined {
   const m = SESSION_PATH.exec(rawUrl);
   if (!m) return undefined;
-  return { type: URL_TYPES[m[1]!]!, id: m[2]!, prefix: m[0], rest: rawUrl.slice(m[0].length) };
+  return { type: BY_SEGMENT.get(m[1]!)!, id: m[2]!, prefix: m[0], rest: rawUrl.slice(m[0].length) };
 }
 
 export function isSessionUrl(rawUrl: string): boolean {
@@ -63,7 +48,7 @@ export function unsafePath(rest: string): boolean {
 
 /** The request target the container receives. */
 export function upstreamTarget(p: SessionPath): string {
-  if (!STRIPS_PREFIX.has(p.type)) return p.prefix + p.rest;
+  if (!SESSION_TYPE_TABLE[p.type].proxy?.stripsPrefix) return p.prefix + p.rest;
   if (p.rest === '' || p.rest.startsWith('?')) return '/' + p.rest;
   return p.rest;
 }

@@ -11,7 +11,7 @@ import { SkahaError } from '../server/errors.js';
 import type { ActivityTracker } from './activity.js';
 import { errorPage, waitingPage } from './pages.js';
 import { TICKET_PARAM, type SessionOrigins } from './origins.js';
-import { parseSessionPath, UPSTREAM_PORT, unsafePath, upstreamTarget, withoutSecret, type SessionPath } from './path.js';
+import { parseSessionPath, upstreamPort, unsafePath, upstreamTarget, withoutSecret, type SessionPath } from './path.js';
 
 interface ProxyLog {
   info(message: string): void;
@@ -248,7 +248,7 @@ export class SessionProxy {
     if (session.status !== 'Running') {
       return { kind: 'respond', status: 404, title: 'Session ended', detail: `Session ${session.name} is ${session.status.toLowerCase()}.` };
     }
-    const port = UPSTREAM_PORT[session.type];
+    const port = upstreamPort(session.type);
     const target = port ? this.opts.backend.address(session.id, port) : undefined;
     if (!target) return this.waiting(session, 'The session has no address yet.');
     return { kind: 'forward', path, session, target, username };

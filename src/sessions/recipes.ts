@@ -1,4 +1,4 @@
-import type { LaunchableType, Resources, SessionType } from './model.js';
+import { SESSION_TYPE_TABLE, type LaunchableType, type Resources, type SessionType } from './model.js';
 
 /** Where users' storage sits inside every container (spec §6.4). */
 export interface StorageLayout {
@@ -7,17 +7,6 @@ export interface StorageLayout {
 
 export const homeDir = (layout: StorageLayout, username: string) => `${layout.topLevelDir}/home/${username}`;
 export const projectsDir = (layout: StorageLayout) => `${layout.topLevelDir}/projects`;
-
-/** Container port the connect URL leads to, per type (spec §4.2). Headless has none. */
-export const SESSION_PORTS: Record<SessionType, number[]> = {
-  notebook: [8888],
-  desktop: [6901, 5901],
-  carta: [6901, 5901],
-  contributed: [5000],
-  firefly: [8080],
-  headless: [],
-  'desktop-app': [],
-};
 
 export interface RecipeInput {
   type: LaunchableType;
@@ -76,7 +65,7 @@ export function recipeFor(input: RecipeInput): Recipe {
     ['SKAHA_PROJECTS_DIR', projectsDir(layout)],
     ...threadEnv(type, input.resources.coresRequest),
   ];
-  const ports = SESSION_PORTS[type];
+  const ports = SESSION_TYPE_TABLE[type].ports;
   switch (type) {
     case 'notebook':
       return {
@@ -175,13 +164,11 @@ export function connectUrl(base: string, type: SessionType, id: string, username
       const tree = homeDir(layout, username).replace(/^\/+/, '');
       return `${root}/session/notebook/${id}/lab/tree/${tree}?token=${id}`;
     }
-    case 'carta':
-      return `${root}/session/carta/${id}/`;
-    case 'contributed':
-      return `${root}/session/contrib/${id}/`;
     case 'firefly':
       return `${root}/session/firefly/${id}/firefly/`;
-    default:
-      return 'not-applicable';
+    default: {
+      const proxy = SESSION_TYPE_TABLE[type].proxy;
+      return proxy ? `${root}/session/${proxy.segment}/${id}/` : 'not-applicable';
+    }
   }
 }

@@ -8,7 +8,7 @@ import type { User } from '../store/store.js';
 import { HostStorage } from '../storage/homes.js';
 import type { ResourceContext } from './context.js';
 import { appJobName, appNameFromImage, jobName, nameProblem, newAppId, newSessionId } from './ids.js';
-import { FIXED_RESOURCES, isInteractive, isLaunchableType, type LaunchableType, type Resources, type SessionRecord } from './model.js';
+import { fixedResourcesOf, isInteractive, isLaunchableType, type LaunchableType, type Resources, type SessionRecord } from './model.js';
 import { desktopAppEnv, recipeFor } from './recipes.js';
 
 /** Raw launch parameters, as strings, exactly as the client sent them (spec §3.5). */
@@ -203,7 +203,7 @@ export class SessionService {
       // 8. gpus
       const gpus = req.gpus === undefined || req.gpus === '' ? 0 : (parseOption('gpus', req.gpus, context.gpus.options, 'v0') ?? 0);
 
-      const resources: Resources = FIXED_RESOURCES[type] ?? resourcesFrom(context, cores, ram, gpus);
+      const resources: Resources = fixedResourcesOf(type) ?? resourcesFrom(context, cores, ram, gpus);
       if (type === 'headless') this.checkHeadlessLimits(user.username, resources);
       const recipe = recipeFor({
         type,

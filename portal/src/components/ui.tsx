@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { statusTone, typeLabel } from '../lib/format';
 import { useRouter } from '../router';
+import { isSessionType, type SessionType } from '../../../src/sessions/model';
 
 /** A page's heading, which takes the focus after an in-app navigation (for screen readers). */
 export function PageHeader({ title, children, description }: { title: string; description?: ReactNode; children?: ReactNode }) {
@@ -35,7 +36,8 @@ export function StatusBadge({ status }: { status: string }) {
   );
 }
 
-const ICON_PATHS: Record<string, ReactNode> = {
+/** An icon per session type: the compiler asks for one when a type is added to the table. */
+const ICON_PATHS: Record<SessionType, ReactNode> = {
   notebook: (
     <>
       <rect x="4" y="3" width="14" height="18" rx="2" />
@@ -97,7 +99,7 @@ export function TypeLabel({ type, withText = true }: { type: string; withText?: 
         strokeLinecap="round"
         strokeLinejoin="round"
       >
-        {ICON_PATHS[type] ?? <circle cx="12" cy="12" r="8" />}
+        {(isSessionType(type) ? ICON_PATHS[type] : undefined) ?? <circle cx="12" cy="12" r="8" />}
       </svg>
       {withText ? <span>{typeLabel(type)}</span> : null}
     </span>

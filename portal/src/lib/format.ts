@@ -1,40 +1,14 @@
 import type { Session } from '../api';
+import { isSessionType, LAUNCHABLE_TYPES, SESSION_TYPE_TABLE } from '../../../src/sessions/model';
 
-export const SESSION_TYPES = ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless'] as const;
+/** The types the launch form offers, from the platform's one table of session types. */
+export const SESSION_TYPES = LAUNCHABLE_TYPES;
 
-const TYPE_LABELS: Record<string, string> = {
-  notebook: 'Notebook',
-  desktop: 'Desktop',
-  carta: 'CARTA',
-  contributed: 'Contributed',
-  firefly: 'Firefly',
-  headless: 'Headless job',
-  'desktop-app': 'Desktop app',
-};
-
-const TYPE_HINTS: Record<string, string> = {
-  notebook: 'JupyterLab in your browser',
-  desktop: 'A Linux desktop (noVNC) that runs desktop apps',
-  carta: 'The CARTA image viewer',
-  contributed: 'A web application from the community',
-  firefly: 'The Firefly image and catalogue viewer',
-  headless: 'A batch job: a command that runs to completion',
-};
-
-export const typeLabel = (type: string) => TYPE_LABELS[type] ?? type;
-
-const LAUNCH_LABELS: Record<string, string> = {
-  notebook: 'Launch notebook',
-  desktop: 'Launch desktop',
-  carta: 'Launch CARTA',
-  contributed: 'Launch web app',
-  firefly: 'Launch Firefly',
-  headless: 'Run headless job',
-};
-
+const infoOf = (type: string) => (isSessionType(type) ? SESSION_TYPE_TABLE[type] : undefined);
+export const typeLabel = (type: string) => infoOf(type)?.label ?? type;
 /** The launch button's words for a type. */
-export const launchLabel = (type: string) => LAUNCH_LABELS[type] ?? `Launch ${typeLabel(type)}`;
-export const typeHint = (type: string) => TYPE_HINTS[type] ?? '';
+export const launchLabel = (type: string) => infoOf(type)?.launchLabel ?? `Launch ${typeLabel(type)}`;
+export const typeHint = (type: string) => infoOf(type)?.hint ?? '';
 
 const NONE = '<none>';
 export const isNone = (value: string | undefined | null) => !value || value === NONE;

@@ -1,4 +1,4 @@
-import { FIXED_RESOURCES } from '../../../src/sessions/model';
+import { fixedResourcesOf } from '../../../src/sessions/model';
 /**
  * The launch and token forms' rules, the API's own (src/sessions/ids.ts, params.ts,
  * src/api/auth/routes.ts), checked before sending so the form can say what is wrong at once.
@@ -117,7 +117,7 @@ export function launchFields(input: LaunchInput): Array<[string, string]> {
     ['type', input.type],
   ];
   // Desktop and Firefly run with fixed resources: asking for others would only mislead.
-  const fixed = input.type in FIXED_RESOURCES;
+  const fixed = fixedResourcesOf(input.type) !== undefined;
   if (input.cores && !fixed) fields.push(['cores', input.cores]);
   if (input.ram && !fixed) fields.push(['ram', input.ram]);
   if (input.gpus && input.gpus !== '0') fields.push(['gpus', input.gpus]);

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import type { Api, ImageInfo, Me, ResourceContext, Session } from '../api';
 import { ErrorNotice, PageHeader, Spinner, TypeLabel } from '../components/ui';
-import { FIXED_RESOURCES } from '../../../src/sessions/model';
+import { fixedResourcesOf } from '../../../src/sessions/model';
 import { fixedResourcesText, launchLabel, SESSION_TYPES, typeHint, typeLabel } from '../lib/format';
 import { groupImages, imageLabel, lastImage, pickImage, rememberImage } from '../lib/images';
 import { argsNote, launchErrors, launchFields, MAX_NAME_LENGTH, parseEnvLines, suggestName, type LaunchErrors, type LaunchInput } from '../lib/validate';
@@ -24,7 +24,7 @@ export function resourceDefaults(context: ResourceContext, type: string): { core
 
 /** The session the list shows at once, before the server lists it. */
 /** The fixed resources of a type that has them (desktop, firefly), else undefined. */
-const fixedOf = (type: string) => FIXED_RESOURCES[type as keyof typeof FIXED_RESOURCES];
+const fixedOf = fixedResourcesOf;
 
 export function optimisticSession(id: string, me: Me, input: LaunchInput): Session {
   return {

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { SESSION_TYPES } from '../../sessions/model.js';
 
 /**
  * Schemas of the session routes, for the OpenAPI document. Parameter names are matched
@@ -13,7 +14,7 @@ export const SessionObject = Type.Object({
   supplementalGroups: Type.Array(Type.Integer()),
   appid: Type.String({ description: 'Desktop-app ID, or "<none>".' }),
   image: Type.String(),
-  type: Type.String({ enum: ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless', 'desktop-app'] }),
+  type: Type.String({ enum: [...SESSION_TYPES] }),
   status: Type.String({
     enum: ['Pending', 'Running', 'Terminating', 'Succeeded', 'Completed', 'Failed'],
     description: 'A session that finished well: `Succeeded` on /skaha/v0, `Completed` on /skaha/v1.',

@@ -4,9 +4,11 @@ import { openInBrowser } from '../browser.js';
 import type { SessionJson, SkahaClient } from '../client.js';
 import { colourStatus, relativeTime, Spinner, table } from '../format.js';
 import { confirm, print, printJson, UsageError, withClient } from '../run.js';
+import { LAUNCHABLE_TYPES, SESSION_TYPE_TABLE, type LaunchableType } from '../../sessions/model.js';
 
 /** The session types a launch can ask for (spec §3.5). */
-export const SESSION_TYPES = ['notebook', 'desktop', 'carta', 'contributed', 'firefly', 'headless'];
+/** The types `skaha create` launches, from the platform's one table of session types. */
+export const SESSION_TYPES = [...LAUNCHABLE_TYPES];
 const FINAL = new Set(['Succeeded', 'Completed', 'Failed']);
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -133,7 +135,7 @@ export function sessionCommands(program: Command): void {
         ) => {
           const replicas = Number(opts.replicas);
           if (!Number.isInteger(replicas) || replicas < 1 || replicas > 512) throw new UsageError('--replicas takes a whole number from 1 to 512');
-          if (replicas > 1 && (type === 'desktop' || type === 'firefly')) throw new UsageError(`${type} sessions cannot have replicas`);
+          if (replicas > 1 && !SESSION_TYPE_TABLE[type as LaunchableType].replicas) throw new UsageError(`${type} sessions cannot have replicas`);
           if (opts.open && type === 'headless') throw new UsageError('headless sessions have nothing to open; use --wait');
           const name = opts.name ?? `${type}-${crypto.randomBytes(2).toString('hex')}`;
           const [cmd, ...args] = command;
