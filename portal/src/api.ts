@@ -4,6 +4,8 @@
  * text/plain messages, kept as they are.
  */
 
+import type { SessionJson } from '../../src/sessions/model';
+
 export interface Me {
   username: string;
   uid: number;
@@ -15,26 +17,11 @@ export interface Me {
 }
 
 /** The v0 session object (spec §3.2); unknowns are the string "<none>". */
-export interface Session {
-  id: string;
-  userid: string;
-  runAsUID?: string;
-  runAsGID?: string;
-  appid?: string;
-  image: string;
-  type: string;
-  status: string;
-  name: string;
-  startTime: string;
-  expiryTime: string;
-  connectURL: string;
-  requestedRAM: string;
-  requestedCPUCores: string;
-  requestedGPUCores: string;
-  /** Live, from the engine: decimal GB and cores, `<none>` until measured. */
-  ramInUse?: string;
-  cpuCoresInUse?: string;
-}
+/** Fields the portal can do without (another server's v1 leaves usage out; the portal never shows the groups). */
+type Optional = 'runAsUID' | 'runAsGID' | 'appid' | 'supplementalGroups' | 'ramInUse' | 'gpuRAMInUse' | 'cpuCoresInUse' | 'gpuUtilization';
+
+/** A session as the API sends it (the platform's one shape, src/sessions/model.ts). */
+export type Session = Omit<SessionJson, Optional> & Partial<Pick<SessionJson, Optional>>;
 
 /** view=all: only these four (spec §3.3). */
 export interface PublicSession {

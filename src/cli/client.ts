@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import type { SessionJson as WireSession } from '../sessions/model.js';
 
 /** How the CLI reaches a server: any skaha-compatible one, including CANFAR's. */
 export interface Connection {
@@ -55,25 +56,11 @@ interface Reply {
   contentType: string;
 }
 
-export interface SessionJson {
-  id: string;
-  userid: string;
-  runAsUID: string;
-  runAsGID: string;
-  supplementalGroups: number[];
-  appid: string;
-  image: string;
-  type: string;
-  status: string;
-  name: string;
-  startTime: string;
-  expiryTime: string;
-  connectURL: string;
-  requestedRAM: string;
-  requestedCPUCores: string;
-  requestedGPUCores: string;
-  [more: string]: unknown;
-}
+/** The usage fields, which other skaha servers (CANFAR's v1) leave out when they have none. */
+type UsageFields = 'ramInUse' | 'gpuRAMInUse' | 'cpuCoresInUse' | 'gpuUtilization';
+
+/** A session as a server sends it: the platform's own shape (src/sessions/model.ts). */
+export type SessionJson = Omit<WireSession, UsageFields> & Partial<Pick<WireSession, UsageFields>>;
 
 interface ImageJson {
   id: string;

@@ -154,6 +154,34 @@ export interface SessionRecord {
   usage?: Usage;
 }
 
+/**
+ * A session as the API sends it (spec §3.2): the 20 fields of skaha's v0 session object, all
+ * strings but the groups, `"<none>"` for unknowns. The route schema (api/session/schemas.ts) is
+ * checked against it by the compiler; the CLI and the portal read sessions as this type.
+ */
+export interface SessionJson {
+  id: string;
+  userid: string;
+  runAsUID: string;
+  runAsGID: string;
+  supplementalGroups: number[];
+  appid: string;
+  image: string;
+  type: string;
+  status: string;
+  name: string;
+  startTime: string;
+  expiryTime: string;
+  connectURL: string;
+  requestedRAM: string;
+  requestedCPUCores: string;
+  requestedGPUCores: string;
+  ramInUse: string;
+  gpuRAMInUse: string;
+  cpuCoresInUse: string;
+  gpuUtilization: string;
+}
+
 /** CPU in cores (averaged over the last sampling interval) and memory in bytes. */
 export interface Usage {
   cores?: number;

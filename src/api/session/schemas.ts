@@ -1,5 +1,5 @@
-import { Type } from '@sinclair/typebox';
-import { SESSION_TYPES } from '../../sessions/model.js';
+import { Type, type Static } from '@sinclair/typebox';
+import { SESSION_TYPES, type SessionJson } from '../../sessions/model.js';
 
 /**
  * Schemas of the session routes, for the OpenAPI document. Parameter names are matched
@@ -31,6 +31,11 @@ export const SessionObject = Type.Object({
   cpuCoresInUse: Type.String(),
   gpuUtilization: Type.String(),
 });
+
+// The schema (and so the OpenAPI document) and the shared SessionJson type must say the same.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaIsSessionJson: Same<Static<typeof SessionObject>, SessionJson> = true;
+void schemaIsSessionJson;
 
 export const ListQuery = Type.Object({
   type: Type.Optional(Type.String({ description: 'Keep sessions of this type (case-insensitive).' })),

@@ -1,5 +1,5 @@
 import type { NodeCapacity, SessionEvent } from '../../backends/backend.js';
-import { effectiveStart, expiryOf, type SessionRecord, type SessionStatus } from '../../sessions/model.js';
+import { effectiveStart, expiryOf, type SessionJson, type SessionRecord, type SessionStatus } from '../../sessions/model.js';
 import type { ApiVersion } from '../../sessions/service.js';
 import { connectUrl, type StorageLayout } from '../../sessions/recipes.js';
 import { JavaDouble } from '../gson.js';
@@ -36,7 +36,7 @@ function statusWord(status: SessionStatus, version: ApiVersion): string {
  * The v0 session object (spec §3.2): all 20 fields, in order, `"<none>"` for unknowns; start
  * and expiry are real timestamps even while pending (spec §11.4), GPUs `"0"` (§11.5).
  */
-export function sessionView(s: SessionRecord, ctx: ViewContext) {
+export function sessionView(s: SessionRecord, ctx: ViewContext): SessionJson {
   return {
     id: s.id,
     userid: s.username,
