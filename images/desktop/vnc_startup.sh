@@ -56,6 +56,9 @@ else
 fi
 export XAUTHORITY="$run/Xauthority"
 
+# The toolbar across the top has an "Applications" button that opens the same menu as a
+# right-click on the background (Applications -> Astro Software -> ...): nothing on a bare
+# desktop says that a right-click opens it (issue 17 point 7).
 # fluxbox always creates and reads ~/.fluxbox (even with -rc), so it runs with HOME set to a
 # private directory here; /dockerstartup/fluxbox-shell gives the programs it starts (menu, keys)
 # the user's HOME and SHELL back. Nothing is written to the (persistent) home directory.
@@ -80,6 +83,10 @@ printf '%s\n' \
   "session.screen0.workspaceNames: skaha," \
   "session.screen0.rootCommand: xsetroot -solid '$BACKGROUND'" \
   "session.screen0.toolbar.widthPercent: 100" \
+  "session.screen0.toolbar.placement: TopCenter" \
+  "session.screen0.toolbar.tools: button.apps, iconbar, clock" \
+  "session.screen0.toolbar.button.apps.label: Applications" \
+  "session.screen0.toolbar.button.apps.commands: RootMenu:RootMenu:RootMenu" \
   >"$fb/init"
 # The style's wallpaper needs a wallpaper setter: keep the plain background colour instead.
 printf '%s\n' 'background: unset' >"$fb/overlay"

@@ -30,7 +30,9 @@ def quote(text):
     return text.replace(")", "\\)").replace("}", "\\}")
 
 
-def menu(apps):
+def menu(apps, problem=None):
+    """The menu; with `problem` (the software list could not be fetched), Astro Software says so
+    and offers to try again, instead of being an empty submenu nobody can explain."""
     projects = {}
     for image in sorted(set(apps)):
         parts = image.split("/")
@@ -38,6 +40,11 @@ def menu(apps):
             continue  # host/project/name:version only (spec §8)
         projects.setdefault(parts[-2], []).append((parts[-1], image))
     lines = ["[begin] (skaha desktop)", "  [submenu] (Applications)", "    [submenu] (Astro Software)"]
+    if problem:
+        lines.append(f"      [nop] ({quote('The software list could not be fetched: ' + problem)})")
+        lines.append(f"      [exec] (Try again) {{{sys.argv[0] if sys.argv[0].startswith('/') else '/skaha-system/build-menu.py'}}}")
+    elif not projects:
+        lines.append("      [nop] (No desktop software is offered on this platform)")
     for project in sorted(projects):
         lines.append(f"      [submenu] ({quote(project)})")
         for label, image in projects[project]:
@@ -54,14 +61,19 @@ def main():
     if not API or not TOKEN:
         print("build-menu: SKAHA_API_URL and DESKTOP_SESSION_APP_TOKEN are needed", file=sys.stderr)
         return 1
+    problem = None
     try:
         apps = fetch_apps()
-    except Exception as err:  # the desktop still starts, with an empty Astro Software menu
+    except Exception as err:  # the desktop still starts; its menu says what went wrong
         print(f"build-menu: cannot list desktop-apps: {err}", file=sys.stderr)
         apps = []
+        problem = str(getattr(err, "reason", err))[:80]
     os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, "menu"), "w") as f:
-        f.write(menu(apps))
+    # Written whole and renamed: fluxbox re-reads the menu file when it changes ("Try again").
+    path = os.path.join(OUT, "menu")
+    with open(path + ".new", "w") as f:
+        f.write(menu(apps, problem))
+    os.replace(path + ".new", path)
     print(f"build-menu: {len(apps)} desktop-app image(s) in Applications -> Astro Software")
     return 0
 
