@@ -56,9 +56,10 @@ else
 fi
 export XAUTHORITY="$run/Xauthority"
 
-# The toolbar across the top has an "Applications" button that opens the same menu as a
-# right-click on the background (Applications -> Astro Software -> ...): nothing on a bare
-# desktop says that a right-click opens it (issue 17 point 7).
+# An "Applications" button in the top left corner opens the same menu as a right-click on the
+# background (Applications -> Astro Software -> ...): nothing on a bare desktop says that a
+# right-click opens it. fluxbox 1.3.5's toolbar has no labelled buttons, so the button is an
+# undecorated, sticky xmessage window whose click asks fluxbox (fluxbox-remote) for its menu.
 # fluxbox always creates and reads ~/.fluxbox (even with -rc), so it runs with HOME set to a
 # private directory here; /dockerstartup/fluxbox-shell gives the programs it starts (menu, keys)
 # the user's HOME and SHELL back. Nothing is written to the (persistent) home directory.
@@ -83,14 +84,12 @@ printf '%s\n' \
   "session.screen0.workspaceNames: skaha," \
   "session.screen0.rootCommand: xsetroot -solid '$BACKGROUND'" \
   "session.screen0.toolbar.widthPercent: 100" \
-  "session.screen0.toolbar.placement: TopCenter" \
-  "session.screen0.toolbar.tools: button.apps, iconbar, clock" \
-  "session.screen0.toolbar.button.apps.label: Applications" \
-  "session.screen0.toolbar.button.apps.commands: RootMenu:RootMenu:RootMenu" \
+  "session.screen0.allowRemoteActions: true" \
   >"$fb/init"
 # The style's wallpaper needs a wallpaper setter: keep the plain background colour instead.
 printf '%s\n' 'background: unset' >"$fb/overlay"
-: >"$fb/apps"
+printf '%s\n' '[app] (name=skaha-launcher)' '  [Deco] {NONE}' '  [Sticky] {yes}' '  [Layer] {2}' \
+  '  [IconHidden] {yes}' '  [Position] (UpperLeft) {4 4}' '[end]' >"$fb/apps"
 : >"$fb/slitlist"
 # X resources for every xterm on this display (the desktop's and its desktop-apps').
 printf '%s\n' 'XTerm*faceName: DejaVu Sans Mono' 'XTerm*faceSize: 11' 'XTerm*saveLines: 5000' \
@@ -121,7 +120,18 @@ cd "$HOME" 2>/dev/null || cd /
 log "starting fluxbox (log in $run/fluxbox.log) and an xterm"
 SKAHA_DESKTOP_HOME="$HOME" SKAHA_DESKTOP_SHELL="$SHELL" HOME="$fbhome" SHELL=/dockerstartup/fluxbox-shell \
   fluxbox -rc "$fb/init" >"$run/fluxbox.log" 2>&1 &
-xterm -geometry 100x30+40+40 -title terminal &
+xterm -geometry 100x30+40+84 -title terminal &
+(
+  while kill -0 "$xvnc" 2>/dev/null; do
+    if xmessage -name skaha-launcher -title Applications -geometry +4+4 -buttons Applications:0 \
+      -xrm '*message.scrollVertical: never' -xrm '*message.scrollHorizontal: never' -xrm '*message.borderWidth: 0' \
+      'Astro Software, terminals,' 'screen resolution:' >/dev/null 2>&1; then
+      fluxbox-remote RootMenu >/dev/null 2>&1 || true
+    else
+      sleep 1
+    fi
+  done
+) &
 
 log "noVNC on port $NOVNC_PORT (web $WEB_DIR) -> VNC 127.0.0.1:$VNC_PORT"
 exec websockify --web "$WEB_DIR" "$NOVNC_PORT" "127.0.0.1:$VNC_PORT"

@@ -8,8 +8,6 @@ import { cleanupList, launch, startPlatform, type TestPlatform } from '../helper
 import { DESKTOP_IMAGE, execIn, NOTEBOOK_IMAGE, openThroughProxy } from '../helpers/sessions.js';
 
 const ARTIFACTS = path.resolve('test-artifacts');
-/** The toolbar's Applications button: the first tool of the toolbar across the top. */
-const APPLICATIONS_BUTTON = { x: 30, y: 9 };
 const DISPLAY_ENV = ['DISPLAY=127.0.0.1:1', 'XAUTHORITY=/skaha-session/Xauthority'];
 
 async function shot(page: Page, name: string): Promise<string> {
@@ -28,7 +26,22 @@ async function login(page: Page, tp: TestPlatform, username: string, password: s
 }
 
 /** Window titles on the desktop's X display. */
+/** An empty spot of the desktop, right of the first xterm and above the toolbar. */
+const MENU_AT = { x: 980, y: 120 };
 const windows = async (id: string) => execIn(id, ['xwininfo', '-root', '-tree'], DISPLAY_ENV);
+
+/**
+ * Where to click the desktop's Applications button (images/desktop/vnc_startup.sh): the bottom
+ * of its window, as the X server places it (`"Applications": ("skaha-launcher" ...) WxH+X+Y`).
+ */
+async function applicationsButton(id: string): Promise<{ x: number; y: number }> {
+  const line = (await windows(id)).split('\n').find((l) => l.includes('("skaha-launcher"'));
+  const m = line && /(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)/.exec(line);
+  assert.ok(m, 'the Applications button is on the desktop');
+  const [w, h, x, y] = m.slice(1).map(Number) as [number, number, number, number];
+  // xmessage puts its button at the bottom left of its window.
+  return { x: x + Math.min(40, w / 2), y: y + h - 18 };
+}
 
 describe('in a browser: the desktop and its Astro Software menu, and a notebook', () => {
   let tp: TestPlatform;
@@ -83,7 +96,25 @@ describe('in a browser: the desktop and its Astro Software menu, and a notebook'
     // from a right-click on the background; then Applications → Astro Software → skaha → terminal:1.0.
     const canvas = page.locator('#screen canvas');
     const box = (await canvas.boundingBox())!;
-    await page.mouse.click(box.x + APPLICATIONS_BUTTON.x, box.y + APPLICATIONS_BUTTON.y);
+    const button = await applicationsButton(id);
+    // The menu opens under the pointer, over the desktop's background below the button.
+    const probe = { x: 12, y: button.y + 34 };
+    const shade = () =>
+      page.evaluate(({ x, y }) => {
+        const c = document.querySelector('#screen canvas') as HTMLCanvasElement;
+        const [r, g, b] = c.getContext('2d')!.getImageData(x, y, 1, 1).data;
+        return (r! + g! + b!) / 3;
+      }, probe);
+    assert.ok((await shade()) < 100, 'the background is dark before the menu opens');
+    await page.mouse.click(box.x + button.x, box.y + button.y);
+    await page.waitForTimeout(700);
+    await shot(page, 'desktop-menu-from-button');
+    assert.ok((await shade()) > 150, 'the Applications button opened the menu');
+    // Closed again by a click on the background; then the same menu from a right-click, whose
+    // menus take the keyboard.
+    await page.mouse.click(box.x + MENU_AT.x, box.y + MENU_AT.y);
+    await page.waitForTimeout(300);
+    await page.mouse.click(box.x + MENU_AT.x, box.y + MENU_AT.y, { button: 'right' });
     await page.waitForTimeout(700);
     await shot(page, 'desktop-menu');
     // Fluxbox menus follow the keyboard: the first item (Applications), into Astro Software,
