@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Locator, type Page } from 'playwright-core';
-import { ARTIFACTS, launchChromium, logIn, portalContext, screenshot } from '../helpers/browser.js';
+import { accessibilityProblems, ARTIFACTS, launchChromium, logIn, portalContext, screenshot } from '../helpers/browser.js';
 import { PORTAL_DIST_DIR } from '../../src/server/paths.js';
 import { cleanupList, HEADLESS_IMAGE, randomName, startPlatform, WEB_IMAGE, type TestPlatform } from '../helpers/platform.js';
 
@@ -19,6 +19,8 @@ const SHOTS = path.join(ARTIFACTS, 'portal');
 const START_TIMEOUT = 120_000;
 const shot = (page: Page, name: string, fullPage = true) => screenshot(page, SHOTS, name, fullPage);
 const newContext = (browser: Browser, tp: TestPlatform, errors: string[]) => portalContext(browser, tp.base, errors);
+/** No serious or critical WCAG 2.1 AA problem on the page, as axe-core finds them. */
+const accessible = async (page: Page, where: string) => assert.deepEqual(await accessibilityProblems(page), [], `axe-core: ${where}`);
 
 const nav = (page: Page, name: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 const row = (page: Page, name: string): Locator =>
@@ -53,6 +55,7 @@ describe('the portal, in a browser, on a real platform', () => {
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     assert.equal(await page.locator('form[action="/login"] input[name="next"]').inputValue(), '/');
     await shot(page, 'login', false);
+    await accessible(page, 'login');
     await page.getByLabel('Username').fill(alice.username);
     await page.getByLabel('Password').fill('not-the-password');
     await page.getByRole('button', { name: 'Log in', exact: true }).click();
@@ -72,6 +75,7 @@ describe('the portal, in a browser, on a real platform', () => {
     await page.getByRole('heading', { name: 'No sessions yet' }).waitFor();
     assert.equal(await nav(page, 'Admin').count(), 0, 'no Admin link for a user who is not an administrator');
     await shot(page, 'sessions-empty', false);
+    await accessible(page, 'sessions-empty');
 
     // --- the launch form: validation, then a contributed web app --------------------------------
     await nav(page, 'Launch').click();
@@ -95,6 +99,7 @@ describe('the portal, in a browser, on a real platform', () => {
     await page.getByLabel('CPU cores').selectOption('1');
     await page.getByLabel('Memory').selectOption('2');
     await shot(page, 'launch');
+    await accessible(page, 'launch');
     await page.getByRole('button', { name: 'Launch web app' }).click();
 
     // --- it is listed at once, with its progress, and becomes Running ---------------------------
@@ -110,6 +115,7 @@ describe('the portal, in a browser, on a real platform', () => {
     assert.match(id, /^[a-z][a-z0-9]{7}$/);
     assert.match((await web.textContent()) ?? '', /1 core · 2 GiB/);
     await shot(page, 'sessions', false);
+    await accessible(page, 'sessions');
 
     // --- connect: a new tab, through the proxy, to the app running as alice ---------------------
     const [app] = await Promise.all([context.waitForEvent('page'), web.getByRole('link', { name: 'Connect to web1 (opens a new tab)' }).click()]);
@@ -148,6 +154,7 @@ describe('the portal, in a browser, on a real platform', () => {
       .first()
       .waitFor();
     await shot(page, 'session-details');
+    await accessible(page, 'session-details');
     await details.getByRole('button', { name: 'Close details of web1' }).click();
 
     // --- a headless job with a command and environment lines -------------------------------------
@@ -205,6 +212,7 @@ describe('the portal, in a browser, on a real platform', () => {
     await c.page.locator('td', { hasText: alice.username }).first().waitFor();
     assert.ok((await c.page.locator('.stat-card').count()) >= 3);
     await shot(c.page, 'admin');
+    await accessible(c.page, 'admin');
     await c.context.close();
 
     // --- account: a token, shown once, that works, then revoked ---------------------------------
@@ -225,6 +233,7 @@ describe('the portal, in a browser, on a real platform', () => {
     );
     await page.locator('tr[data-token-id]', { hasText: 'ci' }).waitFor();
     await shot(page, 'account');
+    await accessible(page, 'account');
     const withToken = await fetch(`${tp.base}/skaha/v0/session`, { headers: { authorization: `Bearer ${secret}` } });
     assert.equal(withToken.status, 200, 'the new token works');
     await page.getByRole('button', { name: 'I have copied it' }).click();

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { ARTIFACTS, launchChromium, logIn, portalContext, screenshot } from '../helpers/browser.js';
+import { accessibilityProblems, ARTIFACTS, launchChromium, logIn, portalContext, screenshot } from '../helpers/browser.js';
 import { cleanupList, randomName, startPlatform, type TestPlatform } from '../helpers/platform.js';
 
 const SHOTS = path.join(ARTIFACTS, 'storage');
@@ -65,6 +65,7 @@ describe('the portal storage page, in a browser', () => {
       assert.equal(fs.statSync(onDisk).uid, uid, 'uploaded as the user');
       assert.match((await page.locator('.usage').textContent()) ?? '', /Home: .* of 1\.0 GiB/);
       await screenshot(page, SHOTS, `folder-${width}`);
+      assert.deepEqual(await accessibilityProblems(page), [], `axe-core at ${width} px`);
 
       // Download: the browser receives the same bytes; the link says the size first.
       const link = page.getByRole('link', { name: new RegExp(`Download ${width}-notes\\.txt \\(`) });

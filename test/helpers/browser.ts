@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -43,4 +44,27 @@ export async function logIn(page: Page, username: string, password: string, wher
   await page.getByLabel('Password').fill(password);
   await Promise.all([page.waitForURL((u) => u.pathname === where), page.getByRole('button', { name: 'Log in', exact: true }).click()]);
   await page.getByRole('button', { name: 'Log out' }).waitFor();
+}
+
+/** axe-core's rules, run in the page (the file is injected as a script, as the axe docs show). */
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/**
+ * Accessibility problems of the page as axe-core finds them (WCAG 2.1 A and AA rules), serious
+ * and critical ones only, as one line each: `rule: what (selector)`.
+ */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(ctx: Document, opts: object): Promise<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }>;
+        };
+      }
+    ).axe;
+    const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.targets.slice(0, 3).join(', ')})`);
 }

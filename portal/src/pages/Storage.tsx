@@ -198,6 +198,8 @@ export function StoragePage({ api, me }: { api: Api; me: Me }) {
             id="upload-files"
             type="file"
             multiple
+            aria-label="Files to upload"
+            tabIndex={-1}
             className="visually-hidden"
             onChange={(e) => {
               void uploadFiles(Array.from(e.target.files ?? []));
