@@ -177,7 +177,12 @@ describe('the portal, in a browser, on a real platform', () => {
     await job.getByRole('button', { name: 'Details of job1' }).click();
     await page.locator('#session-details pre.log', { hasText: 'GREETING=hello-portal' }).waitFor();
     assert.match((await page.locator('#session-details pre.log').textContent()) ?? '', /OTHER=two/);
+    // When it ended, how long it ran, its exit code.
+    assert.match((await page.locator('#session-details .finished-summary').textContent({ timeout: 10_000 })) ?? '', /^Finished .+ · ran \d+ s · exit code 0$/);
     await shot(page, 'sessions-job');
+    // The list fits a laptop's screen: no row's actions hide behind a sideways scroll.
+    const hidden = await page.locator('.sessions-table').evaluate((t) => t.parentElement!.scrollWidth - t.parentElement!.clientWidth);
+    assert.ok(hidden <= 0, `the sessions table scrolls ${hidden} px sideways at 1280 px`);
 
     // --- CSRF: the cookie alone changes nothing ---------------------------------------------------
     const noHeader = await page.request.post('/skaha/v0/session', { form: { name: 'csrf', image: WEB_IMAGE, type: 'contributed' } });

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import type { Api, Session } from '../api';
-import { parseEvents } from '../lib/events';
-import { relativeTime, resources, shortImage, usage } from '../lib/format';
+import { endOf, parseEvents } from '../lib/events';
+import { absoluteTime, duration, isFinished, relativeTime, resources, shortImage, usage } from '../lib/format';
 import { displayName } from './SessionTable';
 import { ErrorNotice, Spinner, StatusBadge } from './ui';
 import { DataTable, When } from './DataTable';
@@ -28,6 +28,21 @@ export function SessionDetails({ api, session, onClose }: { api: Api; session: S
   useEffect(() => {
     headingRef.current?.focus();
   }, [session.id]);
+
+  // A finished session says when it ended, how long it ran and its exit code (from its events).
+  const [ending, setEnding] = useState<ReturnType<typeof endOf>>();
+  useEffect(() => {
+    let stale = false;
+    setEnding(undefined);
+    if (isFinished(session.status))
+      api.events(session.id).then(
+        (text) => !stale && setEnding(endOf(parseEvents(text))),
+        () => undefined,
+      );
+    return () => {
+      stale = true;
+    };
+  }, [api, session.id, session.status]);
 
   const fetchTab = useCallback(
     async (which: Tab): Promise<string | Session[]> => {
@@ -83,6 +98,13 @@ export function SessionDetails({ api, session, onClose }: { api: Api; session: S
             <code>{session.id}</code> · {shortImage(session.image)} · {resources(session)}
             {usage(session) ? <> ({usage(session)})</> : null} · started <When iso={session.startTime} />
           </p>
+          {ending ? (
+            <p className="small finished-summary">
+              Finished <time dateTime={ending.finishedAt}>{absoluteTime(ending.finishedAt)}</time>
+              {ending.ranMs !== undefined ? <> · ran {duration(ending.ranMs)}</> : null}
+              {ending.exitCode !== undefined ? <> · exit code {ending.exitCode}</> : null}
+            </p>
+          ) : null}
           <p className="small">
             <Link to={`${ROUTES.storage}?path=${encodeURIComponent(`/home/${session.userid}`)}`}>Open this session's home</Link> (
             <code>/arc/home/{session.userid}</code>)

@@ -27,3 +27,19 @@ export function parseEvents(text: string): SessionEventRow[] {
     return { type: cell(0), reason: cell(1), message: cell(2) === '<none>' ? '' : cell(2), firstTime: cell(3), lastTime: cell(4) };
   });
 }
+
+/**
+ * How a finished session ended, read from its events (the API's session object has no end
+ * time): when its container stopped, how long it ran, and its exit code when the event says it.
+ */
+export function endOf(rows: SessionEventRow[]): { finishedAt: string; ranMs?: number; exitCode?: number } | undefined {
+  const end = [...rows].reverse().find((r) => r.reason === 'Completed' || (r.reason === 'Failed' && /exited with code/.test(r.message)));
+  if (!end || Number.isNaN(Date.parse(end.lastTime))) return undefined;
+  const started = rows.find((r) => r.reason === 'Started');
+  const code = /exited with code (-?\d+)/.exec(end.message)?.[1];
+  return {
+    finishedAt: end.lastTime,
+    ...(started && !Number.isNaN(Date.parse(started.firstTime)) ? { ranMs: Date.parse(end.lastTime) - Date.parse(started.firstTime) } : {}),
+    ...(code !== undefined ? { exitCode: Number(code) } : {}),
+  };
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { eventsTable } from '../../../src/api/session/views';
-import { parseEvents } from '../../../portal/src/lib/events';
+import { endOf, parseEvents } from '../../../portal/src/lib/events';
 import { canConnect, duration, relativeTime, resources, shortImage, sortSessions, statusTone, usage } from '../../../portal/src/lib/format';
 import { groupImages, imageLabel, lastImage, pickImage, projectOf, rememberImage } from '../../../portal/src/lib/images';
 import { launchStep, launchSteps, nextDelay, nextListDelay, SESSION_BACKOFF, IDLE_LIST_DELAY } from '../../../portal/src/lib/poll';
@@ -97,6 +97,29 @@ describe('events', () => {
     ]);
     expect(parseEvents(eventsTable([]))).toEqual([]);
     expect(parseEvents('something else')).toEqual([]);
+  });
+
+  it('tells when a finished job ended, how long it ran and its exit code', () => {
+    const at = (s: string) => new Date(`2025-03-05T12:00:${s}Z`);
+    const row = (reason: string, message: string, s: string) => ({
+      type: reason === 'Failed' ? 'Warning' : 'Normal',
+      reason,
+      message,
+      firstTime: at(s),
+      lastTime: at(s),
+    });
+    const ok = parseEvents(
+      eventsTable([
+        row('Created', 'Created container j', '01'),
+        row('Started', 'Started container j', '02'),
+        row('Completed', 'Container j exited with code 0', '09'),
+      ]),
+    );
+    expect(endOf(ok)).toEqual({ finishedAt: '2025-03-05T12:00:09Z', ranMs: 7000, exitCode: 0 });
+    const failed = parseEvents(eventsTable([row('Started', 'Started container j', '02'), row('Failed', 'Container j exited with code 3', '04')]));
+    expect(endOf(failed)).toEqual({ finishedAt: '2025-03-05T12:00:04Z', ranMs: 2000, exitCode: 3 });
+    // A pull that failed is not an exit: nothing to say.
+    expect(endOf(parseEvents(eventsTable([row('Failed', 'Failed to pull image "x": not found', '01')])))).toBeUndefined();
   });
 });
 
