@@ -102,7 +102,7 @@ describe('events', () => {
   it('tells when a finished job ended, how long it ran and its exit code', () => {
     const at = (s: string) => new Date(`2025-03-05T12:00:${s}Z`);
     const row = (reason: string, message: string, s: string) => ({
-      type: reason === 'Failed' ? 'Warning' : 'Normal',
+      type: (reason === 'Failed' ? 'Warning' : 'Normal') as 'Warning' | 'Normal',
       reason,
       message,
       firstTime: at(s),
