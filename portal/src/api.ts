@@ -5,6 +5,9 @@
  */
 
 import type { SessionJson } from '../../src/sessions/model';
+import type { StorageEntry } from '../../src/cli/storage';
+
+export type { StorageEntry };
 
 export interface Me {
   username: string;
@@ -214,18 +217,6 @@ export class Api {
     if (res.status === 401) this.onUnauthorized();
     if (!res.ok) throw await errorOf(res);
   }
-}
-
-/** One file or directory of the platform's storage (/arc), as the storage service describes it. */
-export interface StorageEntry {
-  path: string;
-  name: string;
-  type: 'container' | 'data' | 'link';
-  size: number;
-  modified: string;
-  owner?: string;
-  group?: string;
-  quota?: number;
 }
 
 const VOSPACE_CORE = 'ivo://ivoa.net/vospace/core#';
