@@ -53,6 +53,12 @@ describe("no credential of one user reaches another user's session", () => {
     tp = await startPlatform(cleanups.add, { tls: { port: await freePort() }, oidc: { issuer: issuer.issuer, audience: AUDIENCE } }, { dataDir });
     tlsBase = tp.platform.tlsUrl()!;
     victim = await tp.newUser('victim');
+    const put = await fetch(`${tp.base}/arc/files/home/${victim.username}/secret.txt`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${victim.token}` },
+      body: 'the victim’s',
+    });
+    assert.equal(put.status, 201, 'a file in the victim’s home');
     const attackerToken = (await tp.platform.store.createToken(attackerName, 'full')).token;
     const readOnly = (await tp.platform.store.createToken(attackerName, 'ro', { scopes: ['read'] })).token;
 
@@ -166,6 +172,13 @@ describe("no credential of one user reaches another user's session", () => {
         { name: `${v} DELETE`, reached: async () => ok((await send(`${api}/${id}`, credential, 'DELETE')).status) },
       );
     }
+    // The victim's files through the storage service (/arc), as vos and the portal reach them.
+    const home = `${base}/arc/files/home/${victim.username}`;
+    ways.push(
+      { name: 'storage read', reached: async () => ok((await send(`${home}/secret.txt`, credential)).status) },
+      { name: 'storage listing', reached: async () => (await send(`${base}/arc/nodes/home/${victim.username}`, credential)).body.includes('secret.txt') },
+      { name: 'storage delete', reached: async () => ok((await send(`${base}/arc/nodes/home/${victim.username}/secret.txt`, credential, 'DELETE')).status) },
+    );
     const origins = credential.cert ? [tlsBase] : [tp.base, sessionOrigin(tp.base, id)];
     for (const origin of origins) {
       const where = origin === tp.base || origin === tlsBase ? 'portal origin' : 'session origin';
@@ -186,7 +199,7 @@ describe("no credential of one user reaches another user's session", () => {
       (s) => s === 200,
       120_000,
     );
-    for (const way of waysIn(owner).filter((w) => !w.name.includes('DELETE') && !w.name.includes('session origin'))) {
+    for (const way of waysIn(owner).filter((w) => !/DELETE|delete/.test(w.name) && !w.name.includes('session origin'))) {
       assert.ok(await way.reached(), `the owner is refused by ${way.name}`);
     }
     // On the session's own origin, as the owner's browser: with the session cookie.
@@ -210,7 +223,12 @@ describe("no credential of one user reaches another user's session", () => {
       }
     }
     assert.deepEqual(successes, [], `${successes.length} of ${tried} attempts reached the victim's session`);
-    assert.ok(tried >= credentials.length * 14, `the whole matrix was tried (${tried})`);
+    assert.ok(tried >= credentials.length * 17, `the whole matrix was tried (${tried})`);
+    // Code in the attacker's desktop holds its callback token: it cannot act as its owner on
+    // the storage service either, not even in the owner's own home.
+    const callback = credentials.find((c) => c.name === 'callback token')!;
+    const own = await send(`${tp.base}/arc/nodes/home/${attackerName}`, callback);
+    assert.equal(own.status, 403, own.body);
     // And the victim's session is still there, untouched.
     assert.equal(await tp.waitStatus(victim.token, victimDesktop, ['Running'], 5_000), 'Running');
   });
