@@ -108,25 +108,42 @@ export class UserFiles {
    */
   async list(user: User, vpath: string, opts: { limit?: number; after?: string } = {}): Promise<StorageNode[]> {
     const at = this.locate(user, vpath);
-    let names: string[];
-    if (!at.area) names = await this.virtualChildren(user, at.vpath);
-    else {
-      const st = await this.lstatInside(at);
-      if (!st.isDirectory()) throw badRequest(`not a container: ${at.vpath}`);
-      names = (await fs.promises.readdir(at.host)).sort();
-    }
-    if (opts.after !== undefined) names = names.filter((n) => n > opts.after!);
-    if (opts.limit !== undefined) names = names.slice(0, opts.limit);
-    const children: StorageNode[] = [];
-    for (const name of names) {
-      try {
+    const page = (names: string[]) => {
+      const after = opts.after === undefined ? names : names.filter((n) => n > opts.after!);
+      return opts.limit === undefined ? after : after.slice(0, opts.limit);
+    };
+    if (!at.area) {
+      const children: StorageNode[] = [];
+      for (const name of page(await this.virtualChildren(user, at.vpath))) {
         children.push(await this.stat(user, `${at.vpath === '/' ? '' : at.vpath}/${name}`));
-      } catch (err) {
-        // A child removed while listing, or a project the caller may not see, is left out.
-        if (!(err instanceof SkahaError) || err.statusCode >= 500) throw err;
       }
+      return children;
     }
-    return children;
+    // The directory is opened once and checked by where its descriptor is; its children are read
+    // through that descriptor, so a directory swapped for a symlink meanwhile changes nothing.
+    const area = at.area;
+    let handle: fs.promises.FileHandle;
+    try {
+      handle = await fs.promises.open(at.host, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw code === 'ENOTDIR' || code === 'ELOOP' ? badRequest(`not a container: ${at.vpath}`) : this.fsError(err, at.vpath);
+    }
+    try {
+      this.insideOrRefuse(await fs.promises.readlink(`/proc/self/fd/${handle.fd}`), area, at.vpath, true);
+      const dir = `/proc/self/fd/${handle.fd}`;
+      const children: StorageNode[] = [];
+      for (const name of page((await fs.promises.readdir(dir)).sort())) {
+        // A child removed while listing is left out.
+        const st = await fs.promises.lstat(`${dir}/${name}`).catch(() => undefined);
+        if (!st) continue;
+        const target = st.isSymbolicLink() ? await fs.promises.readlink(`${dir}/${name}`).catch(() => '') : undefined;
+        children.push(this.nodeOf(user, { vpath: `${at.vpath}/${name}`, area, host: path.join(at.host, name) }, st, undefined, target));
+      }
+      return children;
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Create a container; its parent must exist. */
@@ -370,14 +387,14 @@ export class UserFiles {
 
   // ---- nodes ----
 
-  private nodeOf(user: User, at: Located, st: fs.Stats, md5?: string): StorageNode {
+  private nodeOf(user: User, at: Located, st: fs.Stats, md5?: string, target?: string): StorageNode {
     const type = st.isDirectory() ? 'container' : st.isSymbolicLink() ? 'link' : 'data';
     const node: StorageNode = { path: at.vpath, type, size: type === 'data' ? st.size : 0, modified: st.mtime };
     if (st.uid === user.uid) node.owner = user.username;
     if (at.area?.group) node.group = at.area.group;
     const digest = type === 'data' ? (md5 ?? this.digests.lookup(at.host, st)) : undefined;
     if (digest) node.md5 = digest;
-    if (type === 'link') node.target = fs.readlinkSync(at.host);
+    if (type === 'link') node.target = target ?? fs.readlinkSync(at.host);
     return node;
   }
 
