@@ -9,7 +9,7 @@
  *
  *   npm run -s build && node --import tsx bench/storage.ts
  *
- * Environment: BENCH_STORAGE_MIB (1024), BENCH_REPEAT (3; the median is reported).
+ * Environment: BENCH_STORAGE_MIB (1024), BENCH_REPEAT (5 rounds, each running every transfer once; the median is reported).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -19,7 +19,7 @@ import { Cleanup, envInt, errorMessage, machine, machineLine, markdownTable, now
 import { freePort } from '../test/helpers/ports.js';
 
 const MIB = envInt('BENCH_STORAGE_MIB', 1024, 16, 16_384);
-const REPEAT = envInt('BENCH_REPEAT', 3, 1, 20);
+const REPEAT = envInt('BENCH_REPEAT', 5, 1, 20);
 const SIZE = MIB * 1024 * 1024;
 
 /** Read from disk, not memory: every measured transfer starts cold. */
@@ -51,18 +51,33 @@ function download(url: string, headers: Record<string, string>, file: string): v
   fsyncFile(file);
 }
 
-/** MiB/s of `fn`, the median of REPEAT cold runs. */
-async function measure(name: string, fn: (i: number) => Promise<void> | void): Promise<number> {
-  const rates: number[] = [];
-  for (let i = 0; i < REPEAT; i++) {
-    dropCaches();
-    const t0 = now();
-    await fn(i);
-    rates.push(MIB / ((now() - t0) / 1000));
+/** One contender: a name and a cold transfer of the whole file. */
+interface Contender {
+  name: string;
+  run: () => Promise<void> | void;
+}
+
+/**
+ * MiB/s of each contender, the median of REPEAT cold runs. The contenders take turns within each
+ * round (not REPEAT runs of one, then of the next), so a slow spell of this VM's disk falls on all
+ * of them alike instead of on whichever happened to run then.
+ */
+async function measureRounds(contenders: Contender[]): Promise<Map<string, number>> {
+  const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  for (let round = 0; round < REPEAT; round++) {
+    for (const c of contenders) {
+      dropCaches();
+      const t0 = now();
+      await c.run();
+      rates.get(c.name)!.push(MIB / ((now() - t0) / 1000));
+    }
   }
-  const median = summarize(rates).p50;
-  console.log(`  ${name}: ${rates.map((r) => r.toFixed(0)).join(', ')} MiB/s (median ${median.toFixed(0)})`);
-  return median;
+  const medians = new Map<string, number>();
+  for (const [name, list] of rates) {
+    medians.set(name, summarize(list).p50);
+    console.log(`  ${name}: ${list.map((r) => r.toFixed(0)).join(', ')} MiB/s (median ${summarize(list).p50.toFixed(0)})`);
+  }
+  return medians;
 }
 
 function nginxConf(dir: string, port: number): string {
@@ -115,25 +130,36 @@ async function main(): Promise<void> {
     const platform = `${server.base}/arc/files/home/${server.username}`;
     const nginxBase = `http://127.0.0.1:${nginxPort}`;
     console.log(`${MIB} MiB, ${REPEAT} runs each, caches dropped before each`);
-    const up = {
-      copy: await measure('plain copy (cp + fsync)', (i) => {
-        const target = path.join(work, `copy-${i}.bin`);
-        execFileSync('cp', [source, target]);
-        fsyncFile(target);
-      }),
-      platform: await measure('platform PUT /arc/files', async (i) => {
-        const status = upload(`${platform}/up-${i}.bin`, auth, source);
-        if (status !== 201) throw new Error(`PUT answered ${status}`);
-      }),
-      nginx: await measure('nginx PUT (dav_methods)', async (i) => {
-        const status = upload(`${nginxBase}/up-${i}.bin`, {}, source);
-        if (status !== 201 && status !== 204) throw new Error(`nginx PUT answered ${status}`);
-      }),
-    };
-    const down = {
-      platform: await measure('platform GET /arc/files (to a file, fsync)', (i) => download(`${platform}/up-0.bin`, auth, path.join(work, `down-${i}.bin`))),
-      nginx: await measure('nginx GET (sendfile; to a file, fsync)', (i) => download(`${nginxBase}/up-0.bin`, {}, path.join(work, `nginx-down-${i}.bin`))),
-    };
+    const downloaded = path.join(work, 'down.bin');
+    const r = await measureRounds([
+      {
+        name: 'plain copy (cp + fsync)',
+        run: () => {
+          const target = path.join(work, 'copy.bin');
+          execFileSync('cp', [source, target]);
+          fsyncFile(target);
+        },
+      },
+      {
+        name: 'platform PUT /arc/files',
+        run: () => {
+          const status = upload(`${platform}/up.bin`, auth, source);
+          if (status !== 201) throw new Error(`PUT answered ${status}`);
+        },
+      },
+      {
+        name: 'nginx PUT (dav_methods)',
+        run: () => {
+          const status = upload(`${nginxBase}/up.bin`, {}, source);
+          if (status !== 201 && status !== 204) throw new Error(`nginx PUT answered ${status}`);
+        },
+      },
+      { name: 'platform GET /arc/files (to a file, fsync)', run: () => download(`${platform}/up.bin`, auth, downloaded) },
+      { name: 'nginx GET (sendfile; to a file, fsync)', run: () => download(`${nginxBase}/up.bin`, {}, downloaded) },
+    ]);
+    const [copy, putPlatform, putNginx, getPlatform, getNginx] = [...r.values()] as [number, number, number, number, number];
+    const up = { copy, platform: putPlatform, nginx: putNginx };
+    const down = { platform: getPlatform, nginx: getNginx };
 
     console.log('--- markdown ---');
     console.log(`Storage throughput: ${MIB} MiB, median of ${REPEAT} cold runs (page cache dropped), loopback; ${machineLine(machine())}.`);

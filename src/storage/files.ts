@@ -52,6 +52,8 @@ const MAX_SEGMENT = 255;
 const USAGE_TTL_MS = 5_000;
 /** Bytes gathered before a write to disk. */
 const WRITE_BATCH = 1024 * 1024;
+/** Bytes written between two background flushes of an upload. */
+const FLUSH_EVERY = 32 * 1024 * 1024;
 const MAX_DEPTH = 64;
 const FILE_MODE = { home: 0o644, project: 0o664 } as const;
 const DIR_MODE = { home: 0o755, project: 0o2775 } as const;
@@ -440,6 +442,8 @@ function receiveInto(
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let writing = false;
+    let flushing = false;
+    let unflushed = 0;
     let ended = false;
     let settled = false;
     const fail = (err: Error) => {
@@ -465,6 +469,17 @@ function receiveInto(
       // The batch is written and hashed at once; the next one waits for both (bounded memory).
       Promise.all([writeAll(handle, buffers), hash.update(buffers)]).then(() => {
         writing = false;
+        unflushed += buffers.reduce((n, b) => n + b.length, 0);
+        if (unflushed >= FLUSH_EVERY && !flushing && !settled) {
+          // The disk writes what has arrived while the rest arrives, instead of all of it at the
+          // final fsync (the kernel would otherwise hold gigabytes dirty before writing any).
+          unflushed = 0;
+          flushing = true;
+          handle.datasync().then(
+            () => (flushing = false),
+            () => (flushing = false),
+          );
+        }
         body.resume();
         writeBatch();
       }, fail);

