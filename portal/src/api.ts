@@ -38,6 +38,9 @@ export interface ImageInfo {
   id: string;
   types: string[];
   digest: string;
+  /** The image's OCI title and description labels (asked for with `detail=description`). */
+  title?: string;
+  description?: string;
 }
 
 export interface ResourceOption {
@@ -165,7 +168,7 @@ export class Api {
   launch = async (fields: FormFields) => (await this.post(`${V0}/session`, fields)).trim();
   renew = (id: string) => this.post(`${V0}/session/${encodeURIComponent(id)}`, [['action', 'renew']]);
   remove = (id: string) => this.delete(`${V0}/session/${encodeURIComponent(id)}`);
-  images = () => this.json<ImageInfo[]>(`${V0}/image`);
+  images = () => this.json<ImageInfo[]>(`${V0}/image?detail=description`);
   context = () => this.json<ResourceContext>(`${V0}/context`);
   stats = () => this.json<Stats>(`${V0}/session?view=stats`);
   allSessions = () => this.json<PublicSession[]>(`${V0}/session?view=all`);

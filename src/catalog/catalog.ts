@@ -8,6 +8,9 @@ export interface CatalogImage {
   id: string;
   types: string[];
   digest: string;
+  /** The image's OCI title and description labels, when it has them (not part of /image's default shape). */
+  title?: string;
+  description?: string;
 }
 
 /** Label an image carries to say which session types it can be launched as (comma list). */
@@ -96,11 +99,10 @@ export class CachedCatalog {
   }
 
   /**
-   * `render(list(type))`, remembered until the list changes: serialising thousands of images per
-   * request would cost more than everything else /image does.
+   * `render(list(type))`, remembered under `key` (one per type and shape) until the list changes:
+   * serialising thousands of images per request would cost more than everything else /image does.
    */
-  rendered(type: string | undefined, render: (images: CatalogImage[]) => string): { body: string; gzipped(): Buffer } {
-    const key = type ?? '';
+  rendered(key: string, type: string | undefined, render: (images: CatalogImage[]) => string): { body: string; gzipped(): Buffer } {
     let entry = this.renderedByType.get(key);
     if (!entry) {
       const body = render(this.list(type));
@@ -202,6 +204,13 @@ export class CachedCatalog {
     this.byId = merged;
     this.renderedByType = new Map();
   }
+}
+
+/** The OCI title and description labels of an image config, without empty ones. */
+export function describedBy(labels: Record<string, string> | null | undefined): Pick<CatalogImage, 'title' | 'description'> {
+  const title = labels?.['org.opencontainers.image.title']?.trim();
+  const description = labels?.['org.opencontainers.image.description']?.trim();
+  return { ...(title ? { title } : {}), ...(description ? { description } : {}) };
 }
 
 export function parseTypes(label: string | undefined): string[] {

@@ -85,9 +85,10 @@ describe('the portal, in a browser, on a real platform', () => {
     await page.getByRole('radio', { name: /^Contributed/ }).check();
     await page.getByLabel('Search images').fill('webapp 1.0');
     const image = page.getByLabel('Image', { exact: true });
-    assert.deepEqual(await image.locator('option').allTextContents(), ['webapp:1.0'], 'the search narrows the images');
+    assert.deepEqual(await image.locator('option').allTextContents(), ['webapp:1.0 (latest)'], 'the search narrows the images; :latest is the same image');
     assert.equal(await image.locator('optgroup').getAttribute('label'), 'skaha', 'grouped by project');
     await image.selectOption(WEB_IMAGE);
+    assert.match(await page.locator('#image-about').innerText(), /skaha-webapp: Stand-in web app/, "the chosen image's OCI title and description");
     const name = page.getByLabel('Name', { exact: true });
     assert.equal(await name.inputValue(), 'webapp', 'a name is suggested from the image');
     await name.fill('bad name!');

@@ -17,23 +17,47 @@ interface ImageGroup {
   images: ImageInfo[];
 }
 
+/** The repository (`registry/project/name`) and the tag of an image reference. */
+function splitTag(image: string): { repository: string; tag: string } {
+  const at = image.lastIndexOf(':');
+  return at > image.lastIndexOf('/') ? { repository: image.slice(0, at), tag: image.slice(at + 1) } : { repository: image, tag: '' };
+}
+
 /**
- * The images that can run as `type`, matching every word of `query` (in the ID, any order,
- * case-insensitive), grouped by project; projects and images sorted by name.
+ * Whether `image` is its repository's latest: tagged `latest`, or the same digest as the
+ * repository's `:latest` among `images` (so `notebook:1.2` is marked when `latest` points at it).
+ */
+export function isLatest(image: ImageInfo, images: ImageInfo[]): boolean {
+  const { repository, tag } = splitTag(image.id);
+  if (tag === 'latest') return true;
+  const latest = images.find((i) => i.id === `${repository}:latest`);
+  return !!latest && !!latest.digest && latest.digest === image.digest;
+}
+
+/** Tags of one repository: `latest` first, then the newest version first (numerically: 10 before 9). */
+function byRepositoryThenNewest(a: ImageInfo, b: ImageInfo): number {
+  const [x, y] = [splitTag(a.id), splitTag(b.id)];
+  if (x.repository !== y.repository) return x.repository.localeCompare(y.repository);
+  if (x.tag === 'latest' || y.tag === 'latest') return x.tag === 'latest' ? (y.tag === 'latest' ? 0 : -1) : 1;
+  return y.tag.localeCompare(x.tag, undefined, { numeric: true });
+}
+
+/**
+ * The images that can run as `type`, matching every word of `query` (in the ID, title or
+ * description, any order, case-insensitive), grouped by project; projects by name, an image's
+ * tags together with `latest` first and then the newest.
  */
 export function groupImages(images: ImageInfo[], type: string, query = ''): ImageGroup[] {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   const groups = new Map<string, ImageInfo[]>();
   for (const image of images) {
     if (type && !image.types.includes(type)) continue;
-    const id = image.id.toLowerCase();
-    if (!words.every((w) => id.includes(w))) continue;
+    const text = [image.id, image.title, image.description].join(' ').toLowerCase();
+    if (!words.every((w) => text.includes(w))) continue;
     const project = projectOf(image.id);
     groups.set(project, [...(groups.get(project) ?? []), image]);
   }
-  return [...groups.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([project, list]) => ({ project, images: list.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true })) }));
+  return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([project, list]) => ({ project, images: list.sort(byRepositoryThenNewest) }));
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Api, ImageInfo, Me, ResourceContext, Session } from '../api';
 import { ErrorNotice, PageHeader, Spinner, TypeLabel } from '../components/ui';
 import { fixedResourcesOf } from '../../../src/sessions/model';
 import { fixedResourcesText, launchLabel, SESSION_TYPES, typeHint, typeLabel } from '../lib/format';
-import { groupImages, imageLabel, lastImage, pickImage, rememberImage } from '../lib/images';
+import { groupImages, imageLabel, isLatest, lastImage, pickImage, rememberImage } from '../lib/images';
 import { argsNote, launchErrors, launchFields, MAX_NAME_LENGTH, parseEnvLines, suggestName, type LaunchErrors, type LaunchInput } from '../lib/validate';
 import { ROUTES, useRouter } from '../router';
 
@@ -91,6 +91,7 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
   const images = catalog.state === 'ok' ? catalog.images : [];
   const groups = useMemo(() => groupImages(images, input.type, query), [images, input.type, query]);
   const offered = groups.reduce((n, g) => n + g.images.length, 0);
+  const chosen = images.find((i) => i.id === input.image);
 
   // Keep an offered image chosen as the type or the search changes; suggest a name from it.
   useEffect(() => {
@@ -226,7 +227,7 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
               aria-describedby="image-count"
             />
             <p className="hint" id="image-count" aria-live="polite">
-              {offered} {offered === 1 ? 'image' : 'images'} for this type{query ? ` matching “${query}”` : ''}, grouped by project.
+              {offered} {offered === 1 ? 'image' : 'images'} for this type{query ? ` matching “${query}”` : ''}, grouped by project, newest first.
             </p>
           </div>
           <div className="field">
@@ -240,13 +241,14 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
                 size={Math.min(8, Math.max(3, offered + groups.length))}
                 className="image-list"
                 aria-invalid={!!shown('image')}
-                aria-describedby="image-error"
+                aria-describedby="image-about image-error"
               >
                 {groups.map((g) => (
                   <optgroup key={g.project} label={g.project}>
                     {g.images.map((im) => (
-                      <option key={im.id} value={im.id} title={im.id}>
+                      <option key={im.id} value={im.id} title={im.description ?? im.id}>
                         {imageLabel(im.id)}
+                        {isLatest(im, images) && !im.id.endsWith(':latest') ? ' (latest)' : ''}
                       </option>
                     ))}
                   </optgroup>
@@ -258,9 +260,16 @@ export function LaunchPage({ api, me, onLaunched }: { api: Api; me: Me; onLaunch
               </p>
             )}
             {input.image ? (
-              <p className="hint">
+              <div className="hint image-about" id="image-about" aria-live="polite">
+                {chosen?.title || chosen?.description ? (
+                  <p>
+                    {chosen.title ? <strong>{chosen.title}</strong> : null}
+                    {chosen.title && chosen.description ? ': ' : null}
+                    {chosen.description}
+                  </p>
+                ) : null}
                 <code className="break">{input.image}</code>
-              </p>
+              </div>
             ) : null}
             {shown('image') ? (
               <p className="field-error" id="image-error">

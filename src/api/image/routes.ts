@@ -7,6 +7,7 @@ import { Params } from '../params.js';
 import { gson } from '../gson.js';
 import { sendJson } from '../replies.js';
 import { errorResponses } from '../session/schemas.js';
+import type { CatalogImage } from '../../catalog/catalog.js';
 
 const GZIP_FROM_BYTES = 8192;
 
@@ -14,6 +15,17 @@ const ImageObject = Type.Object({
   id: Type.String({ examples: ['images.canfar.net/skaha/headless:1.0'] }),
   types: Type.Array(Type.String()),
   digest: Type.String(),
+  title: Type.Optional(Type.String({ description: 'the OCI title label (only with detail=description)' })),
+  description: Type.Optional(Type.String({ description: 'the OCI description label (only with detail=description)' })),
+});
+
+/** What `detail=description` adds after skaha's three keys: the image's OCI title and description. */
+const described = ({ id, types, digest, title, description }: CatalogImage) => ({
+  id,
+  types,
+  digest,
+  ...(title ? { title } : {}),
+  ...(description ? { description } : {}),
 });
 
 /** /image, /context, /repository (spec §3.10-§3.12). */
@@ -24,7 +36,13 @@ export const catalogRoutes: FastifyPluginAsync<VersionOptions> = async (app, { d
       schema: {
         tags: ['image'],
         summary: 'Launchable images, optionally of one session type',
-        querystring: Type.Object({ type: Type.Optional(Type.String({ enum: [...SESSION_TYPES] })) }),
+        description:
+          'Each image is `{id, types, digest}` in that order, as skaha answers. `detail=description` adds the ' +
+          "image's OCI `title` and `description` labels where it has them (the portal's picker shows them).",
+        querystring: Type.Object({
+          type: Type.Optional(Type.String({ enum: [...SESSION_TYPES] })),
+          detail: Type.Optional(Type.String({ enum: ['description'] })),
+        }),
         response: { 200: Type.Array(ImageObject), ...errorResponses },
       },
     },
@@ -33,7 +51,11 @@ export const catalogRoutes: FastifyPluginAsync<VersionOptions> = async (app, { d
       const type = Params.from(req).first('type');
       // Exact, case-sensitive membership (spec §3.10).
       if (type !== undefined && !(SESSION_TYPES as readonly string[]).includes(type)) throw badRequest(`unknown type: ${type}`);
-      const rendered = deps.catalog.rendered(type, (images) => gson(images.map(({ id, types, digest }) => ({ id, types, digest }))));
+      const detail = Params.from(req).first('detail');
+      if (detail !== undefined && detail !== 'description') throw badRequest(`unknown detail: ${detail} (only 'description')`);
+      const rendered = detail
+        ? deps.catalog.rendered(`${type ?? ''}+description`, type, (images) => gson(images.map(described)))
+        : deps.catalog.rendered(type ?? '', type, (images) => gson(images.map(({ id, types, digest }) => ({ id, types, digest }))));
       reply.type('application/json').header('vary', 'accept-encoding');
       // Thousands of images are ~150 bytes each: gzip (made once per catalog change) cuts 90%.
       if (rendered.body.length > GZIP_FROM_BYTES && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {

@@ -1,5 +1,5 @@
 import { request, type Dispatcher } from 'undici';
-import { parseTypes, TYPES_LABEL, type CatalogImage, type ImageCatalog } from '../catalog.js';
+import { describedBy, parseTypes, TYPES_LABEL, type CatalogImage, type ImageCatalog } from '../catalog.js';
 import { errorDetail, httpsAgent, RegistryError, type RegistryEndpoint } from '../registry/client.js';
 import { mapLimit } from '../registry/registry.js';
 
@@ -64,7 +64,7 @@ export class HarborCatalog implements ImageCatalog {
       return artifacts.flatMap((a): CatalogImage[] => {
         const tag = a.tags?.[0]?.name;
         const types = typesOf(a);
-        return tag && types.length > 0 ? [{ id: `${this.host}/${name}:${tag}`, types, digest: a.digest }] : [];
+        return tag && types.length > 0 ? [{ id: `${this.host}/${name}:${tag}`, types, digest: a.digest, ...describedBy(a.extra_attrs?.config?.Labels) }] : [];
       });
     });
     return perRepo.flat();

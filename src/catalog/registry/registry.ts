@@ -1,4 +1,4 @@
-import { parseTypes, TYPES_LABEL, type CatalogImage, type CatalogLog, type ImageCatalog } from '../catalog.js';
+import { describedBy, parseTypes, TYPES_LABEL, type CatalogImage, type CatalogLog, type ImageCatalog } from '../catalog.js';
 import { RegistryClient, RegistryError, type RegistryEndpoint } from './client.js';
 
 interface RegistryCatalogOptions extends RegistryEndpoint {
@@ -27,7 +27,7 @@ export class RegistryCatalog implements ImageCatalog {
   readonly name: string;
   readonly host: string;
   readonly client: RegistryClient;
-  private readonly typesByDigest = new Map<string, string[]>();
+  private readonly labelsByDigest = new Map<string, Pick<CatalogImage, 'types' | 'title' | 'description'>>();
   private readonly tagDigests = new Map<string, { digest: string; checkedAt: number }>();
 
   constructor(private readonly opts: RegistryCatalogOptions) {
@@ -47,7 +47,7 @@ export class RegistryCatalog implements ImageCatalog {
     const seen = new Set<string>();
     const images = await mapLimit(refs, this.concurrency(), ({ repo, tag }) => this.skipping(`${repo}:${tag}`, undefined, () => this.image(repo, tag, seen)));
     const listed = new Set(refs.map(({ repo, tag }) => `${repo}:${tag}`));
-    for (const digest of this.typesByDigest.keys()) if (!seen.has(digest)) this.typesByDigest.delete(digest);
+    for (const digest of this.labelsByDigest.keys()) if (!seen.has(digest)) this.labelsByDigest.delete(digest);
     for (const ref of this.tagDigests.keys()) if (!listed.has(ref)) this.tagDigests.delete(ref);
     return images.filter((i): i is CatalogImage => i !== undefined);
   }
@@ -65,12 +65,13 @@ export class RegistryCatalog implements ImageCatalog {
     }
     if (!digest) return undefined;
     seen.add(digest);
-    let types = this.typesByDigest.get(digest);
-    if (!types) {
-      types = parseTypes((await this.client.imageConfig(repo, tag)).labels[TYPES_LABEL]);
-      this.typesByDigest.set(digest, types);
+    let labelled = this.labelsByDigest.get(digest);
+    if (!labelled) {
+      const { labels } = await this.client.imageConfig(repo, tag);
+      labelled = { types: parseTypes(labels[TYPES_LABEL]), ...describedBy(labels) };
+      this.labelsByDigest.set(digest, labelled);
     }
-    return types.length > 0 ? { id: `${this.host}/${ref}`, types, digest } : undefined;
+    return labelled.types.length > 0 ? { id: `${this.host}/${ref}`, ...labelled, digest } : undefined;
   }
 
   /**

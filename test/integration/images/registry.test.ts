@@ -566,7 +566,16 @@ describe('a registry with Basic auth (htpasswd), as a plain docker-registry depl
   it('lists with the account, says why without it, and verifies TLS against the given authority only', async () => {
     await push(docker, HEADLESS_IMAGE, `${reg.host}/team/headless:2.0`, { username: 'carol', password: 'carol-secret', serveraddress: reg.host });
     const listing = new RegistryCatalog({ url: reg.url, caFile: reg.caFile, username: 'carol', password: 'carol-secret' });
-    assert.deepEqual(await listing.fetch(), [{ id: `${reg.host}/team/headless:2.0`, types: ['headless'], digest: (await listing.fetch())[0]!.digest }]);
+    // The image config's OCI title and description come along (the portal shows them).
+    assert.deepEqual(await listing.fetch(), [
+      {
+        id: `${reg.host}/team/headless:2.0`,
+        types: ['headless'],
+        title: 'skaha-headless',
+        description: 'Minimal Debian bookworm session image for skaha headless jobs (python3, libnss-sss)',
+        digest: (await listing.fetch())[0]!.digest,
+      },
+    ]);
     await listing.close();
     const anonymous = new RegistryCatalog({ url: reg.url, caFile: reg.caFile });
     await assert.rejects(anonymous.fetch(), /credentials required/);

@@ -131,6 +131,17 @@ describe('the skaha API: parameters, errors and service endpoints', () => {
     const bad = await tp.request('GET', '/skaha/v0/image', { token, query: { type: 'Notebook' } });
     assert.equal(bad.status, 400);
     assert.equal(bad.body, 'unknown type: Notebook\n');
+    // The portal asks for the images' OCI title and description; skaha's three keys come first.
+    const described = JSON.parse((await tp.request('GET', '/skaha/v1/image', { token, query: { type: 'headless', detail: 'description' } })).body) as Array<
+      Record<string, unknown>
+    >;
+    const job = described.find((i) => i.id === HEADLESS_IMAGE);
+    assert.deepEqual(Object.keys(job ?? {}), ['id', 'types', 'digest', 'title', 'description']);
+    assert.equal(job?.title, 'skaha-headless');
+    assert.match(String(job?.description), /headless jobs/);
+    const badDetail = await tp.request('GET', '/skaha/v0/image', { token, query: { detail: 'labels' } });
+    assert.equal(badDetail.status, 400);
+    assert.equal(badDetail.body, "unknown detail: labels (only 'description')\n");
   });
 
   it('serves /context trimmed to this machine and /repository in configuration order', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { eventsTable } from '../../../src/api/session/views';
 import { endOf, parseEvents } from '../../../portal/src/lib/events';
 import { canConnect, duration, relativeTime, resources, shortImage, sortSessions, statusTone, usage } from '../../../portal/src/lib/format';
-import { groupImages, imageLabel, lastImage, pickImage, projectOf, rememberImage } from '../../../portal/src/lib/images';
+import { groupImages, imageLabel, isLatest, lastImage, pickImage, projectOf, rememberImage } from '../../../portal/src/lib/images';
 import { launchStep, launchSteps, nextDelay, nextListDelay, SESSION_BACKOFF, IDLE_LIST_DELAY } from '../../../portal/src/lib/poll';
 import { tokenExamples } from '../../../portal/src/lib/examples';
 
@@ -51,7 +51,7 @@ describe('session fields', () => {
     ];
     const groups = groupImages(images, 'notebook');
     expect(groups.map((g) => [g.project, g.images.map((i) => imageLabel(i.id))])).toEqual([
-      ['astro', ['notebook:9', 'notebook:10']],
+      ['astro', ['notebook:10', 'notebook:9']],
       ['skaha', ['notebook:latest']],
     ]);
     expect(groupImages(images, 'notebook', 'LATEST skaha').flatMap((g) => g.images.map((i) => i.id))).toEqual(['images.canfar.net/skaha/notebook:latest']);
@@ -65,6 +65,20 @@ describe('session fields', () => {
     rememberImage('notebook', 'images.canfar.net/astro/notebook:9');
     expect(lastImage('notebook')).toBe('images.canfar.net/astro/notebook:9');
     expect(lastImage('carta')).toBeUndefined();
+  });
+
+  it("puts an image's tags together, latest first then the newest, and marks what latest points at", () => {
+    const images = [
+      { id: 'r.org/p/b:1.2', types: ['notebook'], digest: 'sha256:b12' },
+      { id: 'r.org/p/a:1.0', types: ['notebook'], digest: 'sha256:a10' },
+      { id: 'r.org/p/a:latest', types: ['notebook'], digest: 'sha256:a11' },
+      { id: 'r.org/p/a:1.1', types: ['notebook'], digest: 'sha256:a11', title: 'Astro lab', description: 'JupyterLab with astropy' },
+      { id: 'r.org/p/b:1.10', types: ['notebook'], digest: 'sha256:b110' },
+    ];
+    expect(groupImages(images, 'notebook')[0]!.images.map((i) => imageLabel(i.id))).toEqual(['a:latest', 'a:1.1', 'a:1.0', 'b:1.10', 'b:1.2']);
+    expect(images.filter((i) => isLatest(i, images)).map((i) => i.id)).toEqual(['r.org/p/a:latest', 'r.org/p/a:1.1']);
+    // A search also finds words of the title and description.
+    expect(groupImages(images, 'notebook', 'astropy')[0]!.images.map((i) => i.id)).toEqual(['r.org/p/a:1.1']);
   });
 
   it('connects only to a running interactive session with a URL', () => {
