@@ -226,6 +226,8 @@ export interface Server {
   stop(): Promise<void>;
   /** Another user of this server (`skaha admin token create`, beside the running server). */
   newUser(): { username: string; api: Api };
+  /** Give `username` a password for the portal's login form (`skaha admin user passwd`). */
+  setPassword(username: string, password: string): void;
 }
 
 function logTail(file: string, lines = 20): string {
@@ -319,7 +321,13 @@ export async function startServer(cleanup: Cleanup, opts: { config?: Record<stri
     const name = `bench${randomHex(4)}`;
     return { username: name, api: new Api(base, createToken(name)) };
   };
-  return { base, token, username, workDir, logFile, pid: child.pid, api: new Api(base, token), stop: () => stopProcess(child), newUser };
+  const setPassword = (name: string, password: string) =>
+    void execFileSync(process.execPath, [SKAHA_BIN, 'admin', 'user', 'passwd', name, '--data-dir', dataDir, ...configArgs], {
+      cwd: REPO,
+      env,
+      input: password,
+    });
+  return { base, token, username, workDir, logFile, pid: child.pid, api: new Api(base, token), stop: () => stopProcess(child), newUser, setPassword };
 }
 
 export function serverLogTail(server: Server, lines = 20): string {
