@@ -10,7 +10,9 @@ export const ACTIONS = '';
  */
 export function DataTable({ caption, columns, className, children }: { caption: string; columns: string[]; className?: string; children: ReactNode }) {
   return (
-    <div className="table-wrap">
+    // A wide table scrolls sideways inside this box on a narrow screen; keyboard users scroll it
+    // too once it has the focus, so it is a named, focusable region (WCAG 2.1.1).
+    <div className="table-wrap" role="region" aria-label={caption} tabIndex={0}>
       <table className={className ? `table ${className}` : 'table'}>
         <caption className="visually-hidden">{caption}</caption>
         <thead>

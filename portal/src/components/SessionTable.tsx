@@ -35,7 +35,7 @@ export function SessionTable({
   appCounts?: Record<string, number>;
 }) {
   return (
-    <DataTable caption="Your sessions" className="sessions-table" columns={['Session', 'Image', 'Status', 'Time', 'Resources', ACTIONS]}>
+    <DataTable caption="Your sessions" className="sessions-table card-table" columns={['Session', 'Image', 'Status', 'Time', 'Resources', ACTIONS]}>
       {sessions.map((s) => (
         <SessionRow key={s.id} s={s} now={now} busy={busy[s.id]} selected={selected === s.id} actions={actions} apps={appCounts[s.id] ?? 0} />
       ))}

@@ -109,7 +109,7 @@ export function AccountPage({ api, me }: { api: Api; me: Me }) {
         {!tokens && !loadError ? <Spinner label="Loading your tokens…" /> : null}
         {tokens && tokens.length === 0 ? <p className="empty-inline">You have no API tokens.</p> : null}
         {tokens && tokens.length > 0 ? (
-          <DataTable caption="Your API tokens" className="tokens-table" columns={['Name', 'Scopes', 'Created', 'Expires', ACTIONS]}>
+          <DataTable caption="Your API tokens" className="tokens-table card-table" columns={['Name', 'Scopes', 'Created', 'Expires', ACTIONS]}>
             {tokens.map((t) => (
               <tr key={t.id} data-token-id={t.id}>
                 <td data-label="Name">
