@@ -39,7 +39,7 @@ type RegistryAuth = NonNullable<LaunchSpec['registryAuth']>;
 
 export type ApiVersion = 'v0' | 'v1';
 
-interface SessionServiceOptions {
+export interface SessionServiceOptions {
   registryHosts: string[];
   expirySeconds: number;
   headlessExpirySeconds: number;

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { describe, it } from 'node:test';
-import type { SessionBackend } from '../../../src/backends/backend.js';
+import { after, describe, it } from 'node:test';
 import type { SessionRecord } from '../../../src/sessions/model.js';
-import { SessionService } from '../../../src/sessions/service.js';
-import { HostStorage } from '../../../src/storage/homes.js';
+import type { SessionService } from '../../../src/sessions/service.js';
 import { ActivityTracker } from '../../../src/proxy/activity.js';
+import { MemoryBackend, serviceOn } from '../../helpers/memory-backend.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
@@ -30,45 +27,21 @@ function record(id: string, over: Partial<SessionRecord>): SessionRecord {
   };
 }
 
-/** A backend double holding records in memory: the reaper's decisions are what is under test. */
+/** The records on an in-memory backend; `deleted` lists what the reaper deleted. */
 function memoryBackend(records: SessionRecord[], opts: { enforcesLifetimes?: boolean } = {}) {
-  const deleted: string[] = [];
-  const backend = {
-    ...opts,
-    list: () => records.filter((r) => !deleted.includes(r.id)),
-    get: (id: string) => records.find((r) => r.id === id),
-    delete: async (id: string) => {
-      deleted.push(id);
-      return { removed: Promise.resolve([id]) };
-    },
-    onChange: () => undefined,
-  } as unknown as SessionBackend;
-  return { backend, deleted };
+  const backend = new MemoryBackend(records, opts.enforcesLifetimes);
+  return { backend, deleted: backend.deleted };
 }
 
-function service(backend: SessionBackend) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-reaper-'));
-  return new SessionService(
-    backend,
-    {} as never,
-    new HostStorage(dir, dir, { topLevelDir: '/arc' }, dir),
-    {} as never,
-    () => ({}) as never,
-    {
-      registryHosts: [],
-      expirySeconds: 3600,
-      headlessExpirySeconds: 7200,
-      maxUserSessions: 5,
-      logTailBytes: 1 << 20,
-      maxHeadlessJobs: 0,
-      maxHeadlessCores: 0,
-      maxHeadlessRamGiB: 0,
-      headlessTtlAfterFinishedSeconds: 600,
-      interactiveTtlAfterFinishedSeconds: 1200,
-      baseUrl: () => 'http://x',
-    },
-    { info() {}, warn() {} },
-  );
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+async function service(backend: MemoryBackend): Promise<SessionService> {
+  const { service, dir } = await serviceOn(backend);
+  dirs.push(dir);
+  return service;
 }
 
 describe('the reaper', () => {
@@ -80,7 +53,7 @@ describe('the reaper', () => {
       record('jobdone2', { type: 'headless', status: 'Failed', finishedAt: new Date(T0 + 3_100_000) }),
       record('leaving1', { deadlineSeconds: 1, status: 'Terminating' }),
     ]);
-    await service(backend).reap(T0 + 3_600_000);
+    await (await service(backend)).reap(T0 + 3_600_000);
     assert.deepEqual(deleted.sort(), ['expired1', 'jobdone1']);
   });
 
@@ -93,7 +66,7 @@ describe('the reaper', () => {
       ],
       { enforcesLifetimes: true },
     );
-    const svc = service(backend);
+    const svc = await service(backend);
     const activity = new ActivityTracker();
     activity.touch('idlenb01', T0);
     svc.setActivity(activity, 300);
@@ -108,7 +81,7 @@ describe('the reaper', () => {
       record('contrib1', { type: 'contributed' }),
       record('headless', { type: 'headless' }),
     ]);
-    const svc = service(backend);
+    const svc = await service(backend);
     const activity = new ActivityTracker();
     activity.touch('idlenb01', T0 + 1000);
     activity.touch('busynb01', T0 + 590_000);

@@ -1,0 +1,172 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../../src/backends/backend.js';
+import { CallbackTokens } from '../../src/auth/callback.js';
+import { CachedCatalog, type CatalogImage } from '../../src/catalog/catalog.js';
+import { CHART_DEFAULT_CONTEXT } from '../../src/sessions/context.js';
+import type { SessionRecord } from '../../src/sessions/model.js';
+import { SessionService, type SessionServiceOptions } from '../../src/sessions/service.js';
+import { HostStorage } from '../../src/storage/homes.js';
+
+/**
+ * A SessionBackend that keeps its sessions in memory and runs nothing: the session service's
+ * own rules (validation order, limits, what it hands a backend, cleanup when a backend fails,
+ * the reaper's choices) are tested against it without an engine. It keeps the interface's
+ * promises the service relies on: create is idempotent per key, a record shows `Terminating`
+ * while its deletion is under way, a desktop's apps go with it, onChange fires after each change.
+ */
+export class MemoryBackend implements SessionBackend {
+  readonly name = 'memory';
+  readonly records = new Map<string, SessionRecord>();
+  /** Every LaunchSpec create() was given, in order. */
+  readonly created: LaunchSpec[] = [];
+  /** Keys passed to delete(), in order. */
+  readonly deleted: string[] = [];
+  /** The next create() throws this (then clears it), as an engine that fails would. */
+  failNextCreate: Error | undefined;
+  private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
+
+  constructor(
+    records: SessionRecord[] = [],
+    readonly enforcesLifetimes = false,
+  ) {
+    for (const r of records) this.records.set(recordKey(r.id, r.appId), r);
+  }
+
+  async start(): Promise<void> {}
+  async close(): Promise<void> {}
+
+  async create(spec: LaunchSpec): Promise<void> {
+    const key = recordKey(spec.sessionId, spec.appId);
+    if (this.records.has(key)) return;
+    if (this.failNextCreate) {
+      const err = this.failNextCreate;
+      this.failNextCreate = undefined;
+      throw err;
+    }
+    this.created.push(spec);
+    const now = new Date();
+    this.records.set(key, {
+      id: spec.sessionId,
+      ...(spec.appId ? { appId: spec.appId } : {}),
+      username: spec.username,
+      name: spec.name,
+      type: spec.type,
+      image: spec.image,
+      uid: spec.uid,
+      gid: spec.gid,
+      supplementalGroups: spec.supplementalGroups,
+      status: 'Running',
+      createdAt: now,
+      startedAt: now,
+      deadlineSeconds: spec.deadlineSeconds,
+      resources: spec.resources,
+    });
+    this.changed();
+  }
+
+  list(): SessionRecord[] {
+    return [...this.records.values()];
+  }
+
+  get(id: string, appId?: string): SessionRecord | undefined {
+    return this.records.get(recordKey(id, appId));
+  }
+
+  async delete(id: string, appId?: string): Promise<{ removed: Promise<string[]> }> {
+    const keys = [...this.records.values()].filter((r) => r.id === id && (appId === undefined || r.appId === appId)).map((r) => recordKey(r.id, r.appId));
+    this.deleted.push(recordKey(id, appId));
+    for (const key of keys) this.records.set(key, { ...this.records.get(key)!, status: 'Terminating' });
+    this.changed();
+    const removed = Promise.resolve().then(() => {
+      for (const key of keys) this.records.delete(key);
+      this.changed();
+      return keys;
+    });
+    return { removed };
+  }
+
+  async renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void> {
+    const record = this.get(id, appId);
+    if (record) this.records.set(recordKey(id, appId), { ...record, deadlineSeconds });
+  }
+
+  async logs(): Promise<string> {
+    return '';
+  }
+
+  async events(): Promise<SessionEvent[]> {
+    return [];
+  }
+
+  address(): { host: string; port: number } | undefined {
+    return undefined;
+  }
+
+  async images(): Promise<EngineImage[]> {
+    return [];
+  }
+
+  async capacity(): Promise<NodeCapacity[]> {
+    return [{ cores: 2, memoryBytes: 8 * 2 ** 30 }];
+  }
+
+  async hostAddress(): Promise<string | undefined> {
+    return '127.0.0.1';
+  }
+
+  async availability(): Promise<{ available: boolean; note: string }> {
+    return { available: true, note: 'in memory' };
+  }
+
+  onChange(listener: (kind: 'session' | 'image') => void): void {
+    this.listeners.push(listener);
+  }
+
+  private changed(): void {
+    for (const listener of this.listeners) listener('session');
+  }
+}
+
+const DEFAULT_OPTIONS: SessionServiceOptions = {
+  registryHosts: ['images.canfar.net'],
+  expirySeconds: 3600,
+  headlessExpirySeconds: 7200,
+  maxUserSessions: 5,
+  logTailBytes: 1 << 20,
+  maxHeadlessJobs: 0,
+  maxHeadlessCores: 0,
+  maxHeadlessRamGiB: 0,
+  headlessTtlAfterFinishedSeconds: 600,
+  interactiveTtlAfterFinishedSeconds: 1200,
+  baseUrl: () => 'http://skaha.test',
+};
+
+/**
+ * A SessionService on `backend` with real parts around it: a catalog listing `images`, home
+ * and session files in a fresh temporary directory, callback tokens keyed there. `dir` is that
+ * directory (the caller removes it).
+ */
+export async function serviceOn(
+  backend: SessionBackend,
+  opts: { images?: CatalogImage[]; options?: Partial<SessionServiceOptions> } = {},
+): Promise<{ service: SessionService; storage: HostStorage; dir: string; warnings: string[] }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-service-'));
+  const warnings: string[] = [];
+  const log = { info() {}, warn: (m: string) => void warnings.push(m) };
+  const catalog = new CachedCatalog([{ name: 'fixed', fetch: async () => opts.images ?? [] }], log);
+  await catalog.start(3_600_000, 1000);
+  await catalog.stop();
+  const storage = new HostStorage(dir, dir, { topLevelDir: '/arc' }, dir);
+  const service = new SessionService(
+    backend,
+    catalog,
+    storage,
+    new CallbackTokens(dir),
+    () => CHART_DEFAULT_CONTEXT,
+    { ...DEFAULT_OPTIONS, ...opts.options },
+    log,
+  );
+  return { service, storage, dir, warnings };
+}
