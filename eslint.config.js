@@ -63,13 +63,22 @@ export default tseslint.config(
     },
   },
   {
-    // The API and the proxy: never a concrete backend, never the CLI.
+    // The API and the proxy call the session service, never a backend (its types they may name).
     files: ['src/api/**/*.ts', 'src/proxy/**/*.ts'],
     rules: {
-      'no-restricted-imports': forbid(
-        [above.app, above.cli, above.concreteBackends],
-        'routes call the session service; only server/platform.ts wires concrete backends',
-      ),
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: [...above.app, ...above.cli], message: 'routes and the proxy are called by the server; they call nothing above them' },
+            {
+              group: ['**/backends/**'],
+              allowTypeImports: true,
+              message: 'routes and the proxy reach engines through the session service only; only server/platform.ts wires backends',
+            },
+          ],
+        },
+      ],
     },
   },
   {

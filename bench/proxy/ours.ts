@@ -86,12 +86,13 @@ const log = {
   warn: (m: string) => console.error(`${new Date().toISOString()} WARN ${m}`),
 };
 const proxy = new SessionProxy({
-  backend: {
-    get: (id, appId) => (appId ? undefined : sessions.get(id)?.record),
+  sessions: {
+    record: (id, appId) => (appId ? undefined : sessions.get(id)?.record),
     address: (id) => {
       const s = sessions.get(id);
       return s ? { host: '127.0.0.1', port: s.port } : undefined;
     },
+    pendingNote: () => undefined,
   },
   authenticators: [bearer, loginCookie],
   cookies,

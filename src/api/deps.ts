@@ -1,5 +1,4 @@
 import type {} from '@fastify/swagger'; // adds tags/summary/hide to route schemas
-import type { SessionBackend } from '../backends/backend.js';
 import type { CachedCatalog } from '../catalog/catalog.js';
 import type { Principal } from '../auth/authenticator.js';
 import type { ResourceContext } from '../sessions/context.js';
@@ -12,7 +11,6 @@ import { isAdmin, type AuthorizationPolicy } from '../auth/authorize.js';
 /** What the API routes need; built once by the server. */
 export interface ApiDeps {
   service: SessionService;
-  backend: SessionBackend;
   catalog: CachedCatalog;
   context: () => ResourceContext;
   registryHosts: string[];

@@ -5,7 +5,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { authenticate, type Authenticator } from '../auth/authenticator.js';
 import { fromThisSite } from '../auth/authorize.js';
 import { CookieIssuer, LOGIN_COOKIE, parseCookies, type SessionAccess } from '../auth/cookie.js';
-import type { SessionBackend } from '../backends/backend.js';
+import type { SessionService } from '../sessions/service.js';
 import type { SessionRecord } from '../sessions/model.js';
 import { SkahaError } from '../server/errors.js';
 import type { ActivityTracker } from './activity.js';
@@ -19,7 +19,7 @@ interface ProxyLog {
 }
 
 interface SessionProxyOptions {
-  backend: Pick<SessionBackend, 'get' | 'address' | 'pendingNote'>;
+  sessions: Pick<SessionService, 'record' | 'address' | 'pendingNote'>;
   /** Bearer token, then login cookie: the first credential present decides. */
   authenticators: Authenticator[];
   cookies: CookieIssuer;
@@ -169,7 +169,7 @@ export class SessionProxy {
     const ticket = ownOrigin && (req.method === 'GET' || req.method === 'HEAD') ? takeParam(url, TICKET_PARAM) : undefined;
     if (ticket) {
       const granted = await this.opts.cookies.redeemTicket(ticket.value, path.id);
-      const owned = this.opts.backend.get(path.id);
+      const owned = this.opts.sessions.record(path.id);
       if (!granted || owned?.username !== granted.username) {
         return {
           kind: 'respond',
@@ -208,7 +208,7 @@ export class SessionProxy {
       return { kind: 'respond', status: 401, title: 'Not authenticated', detail: 'Log in, or send an API token, to reach this session.' };
     }
 
-    const session = this.opts.backend.get(path.id);
+    const session = this.opts.sessions.record(path.id);
     // Another user's session, an unknown ID and a type that does not match all look the same.
     if (!session || session.appId || session.username !== username || session.type !== path.type) {
       return { kind: 'respond', status: 404, title: 'No such session', detail: `You have no ${path.type} session ${path.id}.` };
@@ -244,12 +244,12 @@ export class SessionProxy {
       }
     }
 
-    if (session.status === 'Pending') return this.waiting(session, this.opts.backend.pendingNote?.(session.id) ?? 'The container is being created.');
+    if (session.status === 'Pending') return this.waiting(session, this.opts.sessions.pendingNote(session.id) ?? 'The container is being created.');
     if (session.status !== 'Running') {
       return { kind: 'respond', status: 404, title: 'Session ended', detail: `Session ${session.name} is ${session.status.toLowerCase()}.` };
     }
     const port = upstreamPort(session.type);
-    const target = port ? this.opts.backend.address(session.id, port) : undefined;
+    const target = port ? this.opts.sessions.address(session.id, port) : undefined;
     if (!target) return this.waiting(session, 'The session has no address yet.');
     return { kind: 'forward', path, session, target, username };
   }

@@ -231,13 +231,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   if (opts.metrics) await app.register(opts.metrics.plugin({ authenticators: opts.authenticators, policy: opts.policy }));
-  await app.register(vosiRoutes, { backend: opts.deps.backend, catalog: opts.deps.catalog, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
+  await app.register(vosiRoutes, { service: opts.deps.service, catalog: opts.deps.catalog, ...(opts.readiness ? { readiness: opts.readiness } : {}) });
   await app.register(loginRoutes, {
     store: opts.store,
     cookies: opts.cookies,
     throttle: new LoginThrottle(opts.loginLimits),
     publicOrigin: origin,
-    sessionOwner: (id) => opts.deps.backend.get(id)?.username,
+    sessionOwner: (id) => opts.deps.service.record(id)?.username,
     ...(opts.origins ? { origins: opts.origins } : {}),
     ...(opts.oidcLogin ? { oidcIssuer: opts.oidcLogin.issuer } : {}),
   });

@@ -162,12 +162,12 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const oidc = config.oidc.issuer ? [new OidcBearerAuthenticator({ ...config.oidc, audience: config.oidc.audience || config.oidc.clientId }, store)] : [];
   // The fixed order of docs/auth.md: client certificate, OIDC JWT, API token, browser cookie,
   // desktop callback token.
-  const authenticators = [...x509, ...oidc, bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => backend.get(id)?.username, store)];
+  const authenticators = [...x509, ...oidc, bearer, loginCookie, new CallbackAuthenticator(callbackTokens, (id) => service.record(id)?.username, store)];
   const activity = new ActivityTracker();
   const metrics = new Metrics({ backend, queueLength: () => backend.queueLength?.() ?? 0 });
   const origins = new SessionOrigins(config.proxy.sessionsDomain, baseUrl);
   const proxy = new SessionProxy({
-    backend,
+    sessions: service,
     origins,
     authenticators: [...x509, ...oidc, bearer, loginCookie],
     cookies,
@@ -182,7 +182,6 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   const app = await buildApp({
     deps: {
       service,
-      backend,
       catalog,
       context: () => context,
       registryHosts: config.registryHosts,

@@ -1,4 +1,4 @@
-import type { LaunchSpec, Mount, SessionBackend, SessionEvent } from '../backends/backend.js';
+import type { LaunchSpec, Mount, NodeCapacity, SessionBackend, SessionEvent } from '../backends/backend.js';
 import type { CachedCatalog } from '../catalog/catalog.js';
 import { launchProblem } from '../catalog/reference.js';
 import type { CallbackTokens } from '../auth/callback.js';
@@ -104,6 +104,36 @@ export class SessionService {
       this.lookScheduled = true;
       queueMicrotask(() => this.filesOfGoneSessions());
     });
+  }
+
+  // ---- what HTTP reads of the engine: through here, so the service stays a backend's only caller ----
+
+  /**
+   * A session or desktop-app as the engine's index holds it, whoever owns it: for the proxy and
+   * the callback authenticator, which check ownership themselves. Routes use get().
+   */
+  record(id: string, appId?: string): SessionRecord | undefined {
+    return this.backend.get(id, appId);
+  }
+
+  /** Where the proxy reaches a session's container port. */
+  address(id: string, port: number): { host: string; port: number } | undefined {
+    return this.backend.address(id, port);
+  }
+
+  /** What a Pending session waits for (an image pull and its progress), when the engine knows. */
+  pendingNote(id: string): string | undefined {
+    return this.backend.pendingNote?.(id);
+  }
+
+  /** The machines sessions run on (view=stats). */
+  capacity(): Promise<NodeCapacity[]> {
+    return this.backend.capacity();
+  }
+
+  /** Whether the engine answers (/availability, /readyz). */
+  engineAvailability(): Promise<{ available: boolean; note: string }> {
+    return this.backend.availability();
   }
 
   /** Call `fn` after each burst of changes to the sessions (any user's); returns how to stop. */

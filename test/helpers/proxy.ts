@@ -49,8 +49,8 @@ export async function startProxyRig(
     : [];
   const sessions = new Map<string, { record: SessionRecord; port: number; pendingNote?: string }>();
   const proxy = new SessionProxy({
-    backend: {
-      get: (id, appId) => (appId ? undefined : sessions.get(id)?.record),
+    sessions: {
+      record: (id, appId) => (appId ? undefined : sessions.get(id)?.record),
       address: (id) => (sessions.has(id) ? { host: '127.0.0.1', port: sessions.get(id)!.port } : undefined),
       pendingNote: (id) => sessions.get(id)?.pendingNote,
     },

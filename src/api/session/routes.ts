@@ -60,7 +60,7 @@ export const sessionRoutes: FastifyPluginAsync<VersionOptions> = async (app, { v
       const filter = { type: p.first('type'), status: p.first('status') };
       const which = p.first('view');
       if (which === 'stats') {
-        return sendJson(reply, statsView(service.listAll({}, { includeApps: true }), await deps.backend.capacity()));
+        return sendJson(reply, statsView(service.listAll({}, { includeApps: true }), await service.capacity()));
       }
       if (which === 'all') {
         requireAdmin(req, deps.policy);

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { SessionBackend } from '../../backends/backend.js';
+import type { SessionService } from '../../sessions/service.js';
 import type { CachedCatalog } from '../../catalog/catalog.js';
 import { availabilityDocument, capabilitiesDocument, capability, SECURITY_METHODS } from '../xml.js';
 
@@ -23,16 +23,17 @@ function capabilitiesXml(base: string): string {
 }
 
 /** Unauthenticated service endpoints (spec §3.13) and health. */
-export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: CachedCatalog; readiness?: () => Promise<string | undefined> }> = async (
-  app,
-  { backend, catalog, readiness },
-) => {
+export const vosiRoutes: FastifyPluginAsync<{
+  service: Pick<SessionService, 'engineAvailability'>;
+  catalog: CachedCatalog;
+  readiness?: () => Promise<string | undefined>;
+}> = async (app, { service, catalog, readiness }) => {
   app.get('/skaha/capabilities', { schema: { tags: ['vosi'], summary: 'VOSI capabilities (XML)' } }, async (req, reply) =>
     reply.type('text/xml').send(capabilitiesXml(requestBase(req))),
   );
 
   app.get('/skaha/availability', { schema: { tags: ['vosi'], summary: 'VOSI availability (XML)' } }, async (_req, reply) => {
-    const engine = await backend.availability();
+    const engine = await service.engineAvailability();
     const catalogProblem = catalog.problem();
     const note = engine.available && catalogProblem ? `${engine.note} Image catalog: ${catalogProblem}` : engine.note;
     return reply.type('text/xml').send(availabilityDocument(engine.available, note));
@@ -54,7 +55,7 @@ export const vosiRoutes: FastifyPluginAsync<{ backend: SessionBackend; catalog: 
     '/readyz',
     { schema: { tags: ['vosi'], summary: 'Readiness: the engine answers and the session list follows it (503 otherwise)' } },
     async (_req, reply) => {
-      const engine = await backend.availability();
+      const engine = await service.engineAvailability();
       const problem = engine.available ? await readiness?.() : engine.note;
       return reply
         .code(problem ? 503 : 200)
