@@ -66,17 +66,32 @@ export interface Platform {
  * or Kubernetes), local image catalog, session service, HTTP app, background loops. Nothing
  * listens until `listen()`.
  */
-export async function createPlatform(config: Config, opts: { log?: Logger; requestLog?: boolean } = {}): Promise<Platform> {
+export async function createPlatform(
+  config: Config,
+  opts: {
+    log?: Logger;
+    requestLog?: boolean;
+    /**
+     * A backend made and started by the caller instead of the configured one (the backend
+     * contract suite's in-memory backend); the platform stops it when it closes.
+     */
+    backend?: SessionBackend;
+  } = {},
+): Promise<Platform> {
   const log = opts.log ?? consoleLogger;
   // On Podman the uid range is settled against the other servers on the engine before the
   // identity store hands out a uid (store/uid-range.ts).
-  const podman = config.backend === 'podman' ? await podmanEngine(config, log) : undefined;
+  const podman = !opts.backend && config.backend === 'podman' ? await podmanEngine(config, log) : undefined;
   const stores = await openStores(config, { log, tolerateUnavailable: true, uidRange: podman?.uidRange ?? uidRangeOf(config) });
   const { identity: store, registryCredentials } = stores;
   let backend: SessionBackend;
   let machine: MachineCapacity;
   try {
-    ({ backend, machine } = podman ? await createPodmanBackend(config, log, podman.docker, podman.uidRange) : await createKubernetesBackend(config, log));
+    ({ backend, machine } = opts.backend
+      ? { backend: opts.backend, machine: thisMachine() }
+      : podman
+        ? await createPodmanBackend(config, log, podman.docker, podman.uidRange)
+        : await createKubernetesBackend(config, log));
   } catch (err) {
     await stores.close().catch(() => undefined);
     throw err;
@@ -103,17 +118,16 @@ export async function createPlatform(config: Config, opts: { log?: Logger; reque
   // 127.0.0.1 is the container itself: on Podman they reach the callback listener at their
   // network's gateway; on Kubernetes, the configured in-cluster URL (e.g. skaha's Service).
   const sessionsApiUrl = config.backend === 'kubernetes' ? config.kubernetes.sessionsApiUrl.replace(/\/+$/, '') : '';
-  const callbacks =
-    config.backend === 'podman'
-      ? new CallbackListener({
-          port: config.podman.callbackPort || (config.port ? config.port + 2 : 0),
-          host: '0.0.0.0',
-          isSessionPeer: (address) => backend.isSessionPeer?.(address) ?? false,
-          handler: (req, res) => app.routing(req, res),
-          onListening: (port) => backend.openCallbackPort?.(port),
-          log,
-        })
-      : undefined;
+  const callbacks = podman
+    ? new CallbackListener({
+        port: config.podman.callbackPort || (config.port ? config.port + 2 : 0),
+        host: '0.0.0.0',
+        isSessionPeer: (address) => backend.isSessionPeer?.(address) ?? false,
+        handler: (req, res) => app.routing(req, res),
+        onListening: (port) => backend.openCallbackPort?.(port),
+        log,
+      })
+    : undefined;
   const callbackUrl = async (uid: number): Promise<string> => {
     if (sessionsApiUrl) return sessionsApiUrl;
     const host = callbacks ? await backend.hostAddress(uid) : undefined;

@@ -12,9 +12,13 @@ import { HostStorage } from '../../src/storage/homes.js';
 /**
  * A SessionBackend that keeps its sessions in memory and runs nothing: the session service's
  * own rules (validation order, limits, what it hands a backend, cleanup when a backend fails,
- * the reaper's choices) are tested against it without an engine. It keeps the interface's
- * promises the service relies on: create is idempotent per key, a record shows `Terminating`
- * while its deletion is under way, a desktop's apps go with it, onChange fires after each change.
+ * the reaper's choices) are tested against it without an engine, and the backend contract suite
+ * runs on it too (test/integration/backend-contract/memory.test.ts), as the reference of what the
+ * interface promises: create is idempotent per key, a record shows `Terminating` while its
+ * deletion is under way, a desktop's apps go with it, onChange fires after each change, and the
+ * sessions outlive a server (one instance serves the platforms started on it, as an engine would).
+ * Jobs end when told (`finish`); `address` gives a loopback port per session, where a test may
+ * listen.
  */
 export class MemoryBackend implements SessionBackend {
   readonly name = 'memory';
@@ -26,12 +30,31 @@ export class MemoryBackend implements SessionBackend {
   /** The next create() throws this (then clears it), as an engine that fails would. */
   failNextCreate: Error | undefined;
   private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
+  private readonly eventsOf = new Map<string, SessionEvent[]>();
+  private readonly ports = new Map<string, number>();
+  private nextPort = 20_000 + Math.floor(Math.random() * 10_000);
 
   constructor(
     records: SessionRecord[] = [],
     readonly enforcesLifetimes = false,
+    /** What images() lists (the local catalog's source). */
+    private readonly engineImages: EngineImage[] = [],
   ) {
     for (const r of records) this.records.set(recordKey(r.id, r.appId), r);
+  }
+
+  /** End a session's container with this exit code, as its command would. */
+  finish(id: string, exitCode: number, appId?: string): void {
+    const record = this.get(id, appId);
+    if (!record) throw new Error(`no session ${recordKey(id, appId)}`);
+    this.records.set(recordKey(id, appId), { ...record, status: exitCode === 0 ? 'Succeeded' : 'Failed', finishedAt: new Date(), exitCode });
+    this.event(recordKey(id, appId), exitCode === 0 ? 'Normal' : 'Warning', exitCode === 0 ? 'Completed' : 'Failed', `exited with code ${exitCode}`);
+    this.changed();
+  }
+
+  private event(key: string, type: SessionEvent['type'], reason: string, message: string): void {
+    const now = new Date();
+    this.eventsOf.set(key, [...(this.eventsOf.get(key) ?? []), { type, reason, message, firstTime: now, lastTime: now }]);
   }
 
   async start(): Promise<void> {}
@@ -63,6 +86,7 @@ export class MemoryBackend implements SessionBackend {
       deadlineSeconds: spec.deadlineSeconds,
       resources: spec.resources,
     });
+    this.event(key, 'Normal', 'Started', `started ${spec.image}`);
     this.changed();
   }
 
@@ -80,7 +104,11 @@ export class MemoryBackend implements SessionBackend {
     for (const key of keys) this.records.set(key, { ...this.records.get(key)!, status: 'Terminating' });
     this.changed();
     const removed = Promise.resolve().then(() => {
-      for (const key of keys) this.records.delete(key);
+      for (const key of keys) {
+        this.records.delete(key);
+        this.eventsOf.delete(key);
+        this.ports.delete(key);
+      }
       this.changed();
       return keys;
     });
@@ -96,16 +124,20 @@ export class MemoryBackend implements SessionBackend {
     return '';
   }
 
-  async events(): Promise<SessionEvent[]> {
-    return [];
+  async events(id: string, appId?: string): Promise<SessionEvent[]> {
+    return this.eventsOf.get(recordKey(id, appId)) ?? [];
   }
 
-  address(): { host: string; port: number } | undefined {
-    return undefined;
+  /** A loopback port of the session's own (the same for every container port), while it runs. */
+  address(id: string): { host: string; port: number } | undefined {
+    if (this.get(id)?.status !== 'Running') return undefined;
+    let port = this.ports.get(id);
+    if (port === undefined) this.ports.set(id, (port = this.nextPort++));
+    return { host: '127.0.0.1', port };
   }
 
   async images(): Promise<EngineImage[]> {
-    return [];
+    return this.engineImages;
   }
 
   async capacity(): Promise<NodeCapacity[]> {

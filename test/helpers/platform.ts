@@ -5,6 +5,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { resolveConfig } from '../../src/server/config.js';
 import { createPlatform, type Logger, type Platform } from '../../src/server/platform.js';
+import type { SessionBackend } from '../../src/backends/backend.js';
 
 export const HEADLESS_IMAGE = 'images.canfar.net/skaha/headless:1.0';
 export const WEB_IMAGE = 'images.canfar.net/skaha/webapp:1.0';
@@ -75,7 +76,7 @@ export async function removeNetworks(network: string): Promise<void> {
 export async function startPlatform(
   onCleanup: (fn: () => Promise<void>) => void,
   overrides: Record<string, unknown> = {},
-  opts: { dataDir?: string; keepData?: boolean; log?: Logger } = {},
+  opts: { dataDir?: string; keepData?: boolean; log?: Logger; backend?: SessionBackend } = {},
 ): Promise<TestPlatform> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-test-'));
   const identity = (overrides.identity ?? {}) as { postgres?: { url?: string } };
@@ -88,7 +89,11 @@ export async function startPlatform(
     identity: { ...instance.identity, ...identity },
   });
   // `log`: everything the server logs, request lines included, to check what it says (and not).
-  const platform = await createPlatform(config, { log: opts.log ?? quietLog, requestLog: Boolean(opts.log) });
+  const platform = await createPlatform(config, {
+    log: opts.log ?? quietLog,
+    requestLog: Boolean(opts.log),
+    ...(opts.backend ? { backend: opts.backend } : {}),
+  });
   const base = await platform.listen();
   const users: string[] = [];
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cleanupList, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { eventually } from '../../helpers/wait.js';
+import type { SessionBackend } from '../../../src/backends/backend.js';
 
 /**
  * One suite, every backend (issue 9; style.md: test/contract): what a user and the session
@@ -18,6 +19,8 @@ interface ContractTarget {
   tearDown(): Promise<void>;
   /** Platform configuration that selects and configures this backend. */
   config(): Record<string, unknown>;
+  /** A backend instance every platform of the suite uses instead of the configured one (in-memory). */
+  backend?(): SessionBackend;
   images: { web: string; headless: string; desktop: string; terminal: string };
   /**
    * A headless job launched with `cmd` `true` (exit 0) or `false` (exit 1) ends with that code:
@@ -53,7 +56,11 @@ export function describeBackendContract(name: string, target: ContractTarget): v
     const cleanups = cleanupList();
     let tp: TestPlatform;
     const start = (overrides: Record<string, unknown> = {}, opts: { dataDir?: string; keepData?: boolean } = {}, onCleanup = cleanups.add) =>
-      startPlatform(onCleanup, { ...target.config(), ...overrides, sessions: { reaperIntervalMs: 500, ...(overrides.sessions as object) } }, opts);
+      startPlatform(
+        onCleanup,
+        { ...target.config(), ...overrides, sessions: { reaperIntervalMs: 500, ...(overrides.sessions as object) } },
+        { ...opts, ...(target.backend ? { backend: target.backend() } : {}) },
+      );
 
     before(async () => {
       await target.setUp();
