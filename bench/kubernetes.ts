@@ -64,7 +64,6 @@ try {
   const opts: KubernetesObjectOptions = {
     namespace: NAMESPACE,
     storage: { kind: 'hostPath', hostPath: '/cavern' },
-    storageHostDir: path.join(dataDir, 'arc'),
     launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: 'skaha-launch-scripts' },
     imagePullPolicy: 'IfNotPresent',
     nodeSelector: {},

@@ -1,11 +1,24 @@
 import type { Resources, SessionRecord, SessionType } from '../sessions/model.js';
 
-/** A host path bound into the container. */
-export interface Mount {
-  hostPath: string;
-  containerPath: string;
-  readOnly: boolean;
-}
+/**
+ * What a session's container gets mounted, by kind, so that each backend maps it onto a volume
+ * of its own kind instead of guessing from paths. `hostPath` is where it is on the server's
+ * machine (Podman binds it). Kubernetes: `storage` → the user-storage volume at `subPath`,
+ * `launchScripts` → their ConfigMap, `file` → a key of the session's ConfigMap (or Secret, when
+ * `secret`), `scratch` → an emptyDir that lives and dies with the pod.
+ */
+export type Mount =
+  /** A directory of user storage (a home, the projects): `subPath` under the storage root. */
+  | { kind: 'storage'; hostPath: string; subPath: string; containerPath: string; readOnly: boolean }
+  /** The session's own scratch directory. */
+  | { kind: 'scratch'; hostPath: string; containerPath: string }
+  /** The platform's launch scripts. */
+  | { kind: 'launchScripts'; hostPath: string; containerPath: string }
+  /** A file the platform generated for the session (passwd, group; a desktop's X cookie is `secret`). */
+  | { kind: 'file'; hostPath: string; containerPath: string; secret: boolean };
+
+/** Whether the container may write to the mount: user storage as it says, its scratch, nothing else. */
+export const writable = (m: Mount): boolean => (m.kind === 'storage' ? !m.readOnly : m.kind === 'scratch');
 
 /**
  * Everything a backend needs to run one session, fully resolved by the session service

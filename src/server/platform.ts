@@ -308,7 +308,6 @@ async function createKubernetesBackend(config: Config, log: Logger): Promise<{ b
     namespace: k.namespace,
     storage:
       k.storage.kind === 'pvc' ? { kind: 'pvc', claimName: k.storage.claimName } : { kind: 'hostPath', hostPath: k.storage.hostPath || config.storage.hostDir },
-    storageHostDir: config.storage.hostDir,
     launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: k.launchScriptsConfigMap },
     imagePullPolicy: k.imagePullPolicy,
     nodeSelector: k.nodeSelector,

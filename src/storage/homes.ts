@@ -21,7 +21,7 @@ export class HostStorage {
 
   /** The platform's launch scripts, read-only at /skaha-system as skaha's chart mounts them. */
   systemMounts(): Mount[] {
-    return [{ hostPath: this.launchScriptsDir, containerPath: '/skaha-system', readOnly: true }];
+    return [{ kind: 'launchScripts', hostPath: this.launchScriptsDir, containerPath: '/skaha-system' }];
   }
 
   /** Create the user's home (0700, owned by them) on first use; later calls change nothing. */
@@ -57,11 +57,11 @@ export class HostStorage {
     fs.writeFileSync(path.join(dir, 'passwd'), passwdFile(user, home), { mode: 0o644 });
     fs.writeFileSync(path.join(dir, 'group'), groupFile(user), { mode: 0o644 });
     return [
-      { hostPath: hostHome, containerPath: home, readOnly: false },
-      { hostPath: path.join(this.hostDir, 'projects'), containerPath: projectsDir(this.layout), readOnly: false },
-      { hostPath: scratch, containerPath: '/scratch', readOnly: false },
-      { hostPath: path.join(dir, 'passwd'), containerPath: '/etc/passwd', readOnly: true },
-      { hostPath: path.join(dir, 'group'), containerPath: '/etc/group', readOnly: true },
+      { kind: 'storage', hostPath: hostHome, subPath: path.relative(this.hostDir, hostHome), containerPath: home, readOnly: false },
+      { kind: 'storage', hostPath: path.join(this.hostDir, 'projects'), subPath: 'projects', containerPath: projectsDir(this.layout), readOnly: false },
+      { kind: 'scratch', hostPath: scratch, containerPath: '/scratch' },
+      { kind: 'file', hostPath: path.join(dir, 'passwd'), containerPath: '/etc/passwd', secret: false },
+      { kind: 'file', hostPath: path.join(dir, 'group'), containerPath: '/etc/group', secret: false },
     ];
   }
 
@@ -82,7 +82,7 @@ export class HostStorage {
   }
 
   desktopXauthority(sessionId: string): Mount {
-    return { hostPath: path.join(this.sessionDir(sessionId), 'Xauthority'), containerPath: HostStorage.XAUTHORITY, readOnly: true };
+    return { kind: 'file', hostPath: path.join(this.sessionDir(sessionId), 'Xauthority'), containerPath: HostStorage.XAUTHORITY, secret: true };
   }
 
   removeSession(sessionKey: string): void {

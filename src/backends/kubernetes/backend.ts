@@ -467,11 +467,10 @@ export class KubernetesBackend implements SessionBackend {
    */
   private readSessionFiles(spec: LaunchSpec): Map<string, Buffer> {
     const files = new Map<string, Buffer>();
-    const under = (dir: string, p: string) => !path.relative(dir, p).startsWith('..');
     for (const m of spec.mounts) {
-      if (under(this.opts.storageHostDir, m.hostPath) || path.resolve(m.hostPath) === path.resolve(this.opts.launchScripts.hostDir)) continue;
+      if (m.kind !== 'file') continue;
       try {
-        if (fs.statSync(m.hostPath).isFile()) files.set(m.hostPath, fs.readFileSync(m.hostPath));
+        files.set(m.hostPath, fs.readFileSync(m.hostPath));
       } catch (err) {
         throw new SkahaError('SKAHA_ERR_INTERNAL', 'session files could not be prepared', `${m.hostPath}: ${(err as Error).message}`);
       }

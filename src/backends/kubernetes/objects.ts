@@ -17,12 +17,6 @@ export type StorageVolume = { kind: 'hostPath'; hostPath: string } | { kind: 'pv
 export interface KubernetesObjectOptions {
   namespace: string;
   storage: StorageVolume;
-  /**
-   * The directory on skaha's own machine that holds user storage (config `storage.hostDir`). The
-   * session service hands over host paths (as Podman binds them); a path under this directory
-   * becomes a sub-path of `storage`.
-   */
-  storageHostDir: string;
   /** The launch scripts directory on skaha's machine and the ConfigMap sessions mount its files from. */
   launchScripts: { hostDir: string; configMap: string };
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
@@ -111,18 +105,12 @@ export function memoryQuantity(gib: number): string {
   return Number.isInteger(gib) ? `${gib}Gi` : `${Math.round(gib * 1024)}Mi`;
 }
 
-const isUnder = (dir: string, p: string) => {
-  const rel = path.relative(dir, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-};
-
 /**
- * Map the spec's host-path mounts (what Podman binds) onto pod volumes:
- * - under `storageHostDir` → the user-storage volume with the same relative sub-path;
- * - the launch scripts directory → its ConfigMap;
- * - a file skaha wrote for this session (`files`: host path → content) → a key of the session's
- *   ConfigMap (under /etc: passwd, group) or Secret (anything else: the X cookie);
- * - any other directory (per-session scratch) → an emptyDir, which lives and dies with the pod.
+ * Map the spec's mounts onto pod volumes, by kind (backends/backend.ts `Mount`): user storage →
+ * the user-storage volume at its sub-path; the launch scripts → their ConfigMap; a file skaha
+ * wrote for this session (`files`: host path → content) → a key of the session's ConfigMap, or
+ * of its Secret when the file is secret (the X cookie); scratch → an emptyDir, which lives and
+ * dies with the pod.
  */
 export function planMounts(spec: LaunchSpec, opts: KubernetesObjectOptions, files: ReadonlyMap<string, Buffer>): MountPlan {
   const volumes: V1Volume[] = [];
@@ -139,28 +127,34 @@ export function planMounts(spec: LaunchSpec, opts: KubernetesObjectOptions, file
     return key;
   };
   for (const m of spec.mounts) {
-    const content = files.get(m.hostPath);
-    if (content !== undefined) {
-      const inConfigMap = m.containerPath.startsWith('/etc/');
-      const data = inConfigMap ? configMapData : secretData;
-      const key = keyFor(m.hostPath, data);
-      data[key] = inConfigMap ? content.toString('utf8') : content.toString('base64');
-      volumeMounts.push({ name: inConfigMap ? FILES_CONFIGMAP_VOLUME : FILES_SECRET_VOLUME, mountPath: m.containerPath, subPath: key, readOnly: true });
-    } else if (isUnder(opts.storageHostDir, m.hostPath)) {
-      addVolume(
-        opts.storage.kind === 'pvc'
-          ? { name: STORAGE_VOLUME, persistentVolumeClaim: { claimName: opts.storage.claimName } }
-          : { name: STORAGE_VOLUME, hostPath: { path: opts.storage.hostPath, type: 'Directory' } },
-      );
-      const subPath = path.relative(opts.storageHostDir, m.hostPath);
-      volumeMounts.push({ name: STORAGE_VOLUME, mountPath: m.containerPath, ...(subPath ? { subPath } : {}), readOnly: m.readOnly });
-    } else if (path.resolve(m.hostPath) === path.resolve(opts.launchScripts.hostDir)) {
-      addVolume({ name: LAUNCH_SCRIPTS_VOLUME, configMap: { name: opts.launchScripts.configMap, defaultMode: SCRIPTS_MODE } });
-      volumeMounts.push({ name: LAUNCH_SCRIPTS_VOLUME, mountPath: m.containerPath, readOnly: true });
-    } else {
-      const name = dnsLabel(`scratch-${m.containerPath}`);
-      addVolume({ name, emptyDir: {} });
-      volumeMounts.push({ name, mountPath: m.containerPath, readOnly: m.readOnly });
+    switch (m.kind) {
+      case 'file': {
+        const content = files.get(m.hostPath);
+        if (content === undefined) throw new Error(`the session file ${m.hostPath} was not read`);
+        const data = m.secret ? secretData : configMapData;
+        const key = keyFor(m.hostPath, data);
+        data[key] = m.secret ? content.toString('base64') : content.toString('utf8');
+        volumeMounts.push({ name: m.secret ? FILES_SECRET_VOLUME : FILES_CONFIGMAP_VOLUME, mountPath: m.containerPath, subPath: key, readOnly: true });
+        break;
+      }
+      case 'storage':
+        addVolume(
+          opts.storage.kind === 'pvc'
+            ? { name: STORAGE_VOLUME, persistentVolumeClaim: { claimName: opts.storage.claimName } }
+            : { name: STORAGE_VOLUME, hostPath: { path: opts.storage.hostPath, type: 'Directory' } },
+        );
+        volumeMounts.push({ name: STORAGE_VOLUME, mountPath: m.containerPath, ...(m.subPath ? { subPath: m.subPath } : {}), readOnly: m.readOnly });
+        break;
+      case 'launchScripts':
+        addVolume({ name: LAUNCH_SCRIPTS_VOLUME, configMap: { name: opts.launchScripts.configMap, defaultMode: SCRIPTS_MODE } });
+        volumeMounts.push({ name: LAUNCH_SCRIPTS_VOLUME, mountPath: m.containerPath, readOnly: true });
+        break;
+      case 'scratch': {
+        const name = dnsLabel(`scratch-${m.containerPath}`);
+        addVolume({ name, emptyDir: {} });
+        volumeMounts.push({ name, mountPath: m.containerPath, readOnly: false });
+        break;
+      }
     }
   }
   const name = filesObjectName(spec);

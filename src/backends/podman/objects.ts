@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { LaunchSpec } from '../backend.js';
+import { writable, type LaunchSpec } from '../backend.js';
 import { labelValue, SESSION_LABEL, sessionLabels } from '../labels.js';
 import { isSessionType, type Resources, type SessionRecord, type SessionStatus } from '../../sessions/model.js';
 
@@ -71,7 +71,7 @@ export function toContainerCreate(spec: LaunchSpec, opts: PodmanOptions, network
     ExposedPorts: exposed,
     StopTimeout: opts.stopTimeoutSeconds,
     HostConfig: {
-      Binds: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}:${m.readOnly ? 'ro' : 'rw'}`),
+      Binds: spec.mounts.map((m) => `${m.hostPath}:${m.containerPath}:${writable(m) ? 'rw' : 'ro'}`),
       PortBindings: bindings,
       NetworkMode: networkOf ? `container:${networkOf}` : opts.network,
       GroupAdd: spec.supplementalGroups.map(String),

@@ -28,7 +28,7 @@ function spec(id: string, image: string, storageDir: string): LaunchSpec {
     uid: 200001,
     gid: 200001,
     supplementalGroups: [],
-    mounts: [{ hostPath: path.join(storageDir, 'home', 'alice'), containerPath: '/arc/home/alice', readOnly: false }],
+    mounts: [{ kind: 'storage', hostPath: path.join(storageDir, 'home', 'alice'), subPath: 'home/alice', containerPath: '/arc/home/alice', readOnly: false }],
     hostname: 'web',
     resources: { coresRequest: 1, coresLimit: 1, ramRequestGiB: 1, ramLimitGiB: 1, gpus: 0 },
     ports: [5000],
@@ -56,7 +56,6 @@ describe(
       const options: ConstructorParameters<typeof KubernetesBackend>[1] = {
         namespace: 'down',
         storage: { kind: 'hostPath', hostPath: storageDir },
-        storageHostDir: storageDir,
         launchScripts: { hostDir: LAUNCH_SCRIPTS_DIR, configMap: 'skaha-launch-scripts' },
         imagePullPolicy: 'IfNotPresent',
         nodeSelector: {},

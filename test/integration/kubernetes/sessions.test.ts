@@ -53,7 +53,6 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
     return new KubernetesBackend(kc, {
       namespace,
       storage: { kind: 'hostPath', hostPath: storageDir },
-      storageHostDir: storageDir,
       launchScripts: { hostDir: scriptsDir, configMap: 'skaha-launch-scripts' },
       imagePullPolicy: 'IfNotPresent',
       nodeSelector: { type: 'kwok' },
@@ -284,7 +283,7 @@ describe('Kubernetes sessions: what the cluster decides', { skip }, () => {
       const [oldDir, newDir] = [copy('old'), copy('new', '\n# the next version\n')];
       const spec = (id: string, dir: string): LaunchSpec => ({
         ...headlessSpec(id, 'scripts'),
-        mounts: [{ hostPath: dir, containerPath: '/skaha-system', readOnly: true }],
+        mounts: [{ kind: 'launchScripts', hostPath: dir, containerPath: '/skaha-system' }],
       });
       const scriptsMaps = async () =>
         (await core.listNamespacedConfigMap({ namespace })).items.filter((c) => c.metadata?.name?.startsWith('skaha-launch-scripts-'));

@@ -22,7 +22,6 @@ import { jobName } from '../../../src/sessions/ids.js';
 const opts: KubernetesObjectOptions = {
   namespace: 'skaha-workload',
   storage: { kind: 'hostPath', hostPath: '/cavern' },
-  storageHostDir: '/data/arc',
   launchScripts: { hostDir: '/opt/skaha/images/launch-scripts', configMap: 'skaha-launch-scripts' },
   imagePullPolicy: 'IfNotPresent',
   nodeSelector: {},
@@ -40,12 +39,12 @@ const spec: LaunchSpec = {
   gid: 200001,
   supplementalGroups: [300000],
   mounts: [
-    { hostPath: '/data/arc/home/alice', containerPath: '/arc/home/alice', readOnly: false },
-    { hostPath: '/data/arc/projects', containerPath: '/arc/projects', readOnly: false },
-    { hostPath: '/data/sessions/vl91sfzz/scratch', containerPath: '/scratch', readOnly: false },
-    { hostPath: '/data/sessions/vl91sfzz/passwd', containerPath: '/etc/passwd', readOnly: true },
-    { hostPath: '/data/sessions/vl91sfzz/group', containerPath: '/etc/group', readOnly: true },
-    { hostPath: '/opt/skaha/images/launch-scripts', containerPath: '/skaha-system', readOnly: true },
+    { kind: 'storage', hostPath: '/data/arc/home/alice', subPath: 'home/alice', containerPath: '/arc/home/alice', readOnly: false },
+    { kind: 'storage', hostPath: '/data/arc/projects', subPath: 'projects', containerPath: '/arc/projects', readOnly: false },
+    { kind: 'scratch', hostPath: '/data/sessions/vl91sfzz/scratch', containerPath: '/scratch' },
+    { kind: 'file', hostPath: '/data/sessions/vl91sfzz/passwd', containerPath: '/etc/passwd', secret: false },
+    { kind: 'file', hostPath: '/data/sessions/vl91sfzz/group', containerPath: '/etc/group', secret: false },
+    { kind: 'launchScripts', hostPath: '/opt/skaha/images/launch-scripts', containerPath: '/skaha-system' },
   ],
   workingDir: '/arc/home/alice',
   hostname: 'web1',
@@ -160,7 +159,7 @@ describe('Kubernetes session objects', () => {
       hostname: 'terminal-1-0',
       ports: [],
       env: [['DISPLAY', '127.0.0.1:1']],
-      mounts: [{ hostPath: '/data/sessions/vl91sfzz/Xauthority', containerPath: '/skaha-session/Xauthority', readOnly: true }],
+      mounts: [{ kind: 'file', hostPath: '/data/sessions/vl91sfzz/Xauthority', containerPath: '/skaha-session/Xauthority', secret: true }],
       jobName: 'vl91sfzz-abc-alice-terminal-1-0',
       joinSessionOf: 'vl91sfzz',
     };
@@ -349,7 +348,7 @@ describe('Kubernetes session records', () => {
     const username = 'firstname.lastname-of-a-long-institutional-account';
     assert.equal(username.length, 50);
     const long = { ...spec, username, jobName: jobName('contributed', username, spec.sessionId) };
-    const j = makeJob(long, opts, planMounts(long, opts, new Map()));
+    const j = makeJob(long, opts, planMounts(long, opts, files));
     assert.equal(j.metadata?.name, long.jobName);
     for (const labelSet of [j.metadata?.labels ?? {}, j.spec?.template.metadata?.labels ?? {}]) {
       for (const [key, value] of Object.entries(labelSet)) {

@@ -15,8 +15,8 @@ const spec: LaunchSpec = {
   gid: 200001,
   supplementalGroups: [300000],
   mounts: [
-    { hostPath: '/data/arc/home/alice', containerPath: '/arc/home/alice', readOnly: false },
-    { hostPath: '/data/sessions/vl91sfzz/passwd', containerPath: '/etc/passwd', readOnly: true },
+    { kind: 'storage', hostPath: '/data/arc/home/alice', subPath: 'home/alice', containerPath: '/arc/home/alice', readOnly: false },
+    { kind: 'file', hostPath: '/data/sessions/vl91sfzz/passwd', containerPath: '/etc/passwd', secret: false },
   ],
   workingDir: '/arc/home/alice',
   hostname: 'web1',

@@ -73,7 +73,7 @@ describe('SessionService.launch', () => {
     assert.equal(spec.deadlineSeconds, 1234);
     assert.deepEqual([spec.resources.coresRequest, spec.resources.ramRequestGiB], [2, 4]);
     assert.ok(
-      spec.mounts.some((m) => m.containerPath === '/arc/home/alice' && !m.readOnly),
+      spec.mounts.some((m) => m.kind === 'storage' && m.containerPath === '/arc/home/alice' && m.subPath === 'home/alice' && !m.readOnly),
       `home mounted read-write: ${JSON.stringify(spec.mounts)}`,
     );
     assert.ok(spec.ports.length > 0);
