@@ -16,16 +16,6 @@ export class SqliteRegistryCredentials implements RegistryCredentials {
     private readonly sealer: CredentialSealer = CredentialSealer.forDataDir(dataDir),
   ) {
     this.db = openSkahaDb(dataDir);
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS registry_credentials (
-        owner TEXT NOT NULL,
-        host TEXT NOT NULL,
-        username TEXT NOT NULL,
-        sealed BLOB NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (owner, host)
-      );
-    `);
   }
 
   async set(owner: string, host: string, credential: RegistryCredential): Promise<void> {

@@ -1,6 +1,7 @@
 import { Pool, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
 import { SkahaError, storeUnavailable } from '../server/errors.js';
 import type { CredentialSealer } from './sealing.js';
+import { checkNotNewer, MIGRATIONS } from './migrations.js';
 import { hashPassword, hashToken, newToken, passwordMatches, TokenCache, tokenInfo, validateGroupName, validateUsername, type TokenRow } from './shared.js';
 import type { ApiTokenInfo, Group, IdentityStore, RegistryCredential, RegistryCredentials, StoredCredentialInfo, TokenOptions, User } from './store.js';
 
@@ -11,56 +12,6 @@ import type { ApiTokenInfo, Group, IdentityStore, RegistryCredential, RegistryCr
 const LOCK_CLASS = 1936417128;
 const LOCK_IDS = 1;
 const LOCK_SCHEMA = 2;
-
-/**
- * The schema, one step per version (schema_version holds the steps applied). The tables are the
- * SQLite store's, with PostgreSQL types; a step is never edited once released, only added to.
- */
-const MIGRATIONS: string[] = [
-  `
-  CREATE TABLE IF NOT EXISTS users (
-    username text PRIMARY KEY,
-    uid integer NOT NULL UNIQUE,
-    password_hash text,
-    created_at timestamptz NOT NULL
-  );
-  CREATE TABLE IF NOT EXISTS groups (
-    name text PRIMARY KEY,
-    gid integer NOT NULL UNIQUE
-  );
-  CREATE TABLE IF NOT EXISTS memberships (
-    username text NOT NULL REFERENCES users(username) ON DELETE CASCADE,
-    group_name text NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
-    PRIMARY KEY (username, group_name)
-  );
-  CREATE TABLE IF NOT EXISTS api_tokens (
-    id text PRIMARY KEY,
-    hash text NOT NULL UNIQUE,
-    username text NOT NULL REFERENCES users(username) ON DELETE CASCADE,
-    name text NOT NULL,
-    scopes text NOT NULL DEFAULT 'read,launch',
-    created_at timestamptz NOT NULL,
-    expires_at timestamptz,
-    revoked_at timestamptz,
-    last_used_at timestamptz
-  );
-  CREATE INDEX IF NOT EXISTS api_tokens_username ON api_tokens (username);
-  CREATE TABLE IF NOT EXISTS registry_credentials (
-    owner text NOT NULL,
-    host text NOT NULL,
-    username text NOT NULL,
-    sealed bytea NOT NULL,
-    updated_at timestamptz NOT NULL,
-    PRIMARY KEY (owner, host)
-  );
-  `,
-  // Browser logins are token rows of their own kind; a login made with an API token ends with it.
-  `
-  ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'api';
-  ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS parent_id text;
-  CREATE INDEX IF NOT EXISTS api_tokens_parent ON api_tokens (parent_id);
-  `,
-];
 
 interface PostgresOptions {
   /** postgres://USER@HOST:PORT/DATABASE[?sslmode=...] */
@@ -207,11 +158,9 @@ export class PostgresDatabase {
       await tx.query('CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
       const { rows } = await tx.query<{ version: number | null }>('SELECT MAX(version) AS version FROM schema_version');
       const current = rows[0]?.version ?? 0;
-      if (current > MIGRATIONS.length) {
-        throw new Error(`PostgreSQL ${this.where}: schema version ${current} is newer than this skaha knows (${MIGRATIONS.length}); upgrade skaha`);
-      }
+      checkNotNewer(current, `PostgreSQL ${this.where}`);
       for (let version = current + 1; version <= MIGRATIONS.length; version++) {
-        await tx.query(MIGRATIONS[version - 1]!);
+        await tx.query(MIGRATIONS[version - 1]!.postgres);
         await tx.query('INSERT INTO schema_version (version) VALUES ($1)', [version]);
       }
     });

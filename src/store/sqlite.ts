@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { migrateSqlite } from './migrations.js';
 import type { ApiTokenInfo, Group, IdentityStore, TokenOptions, User } from './store.js';
 import { hashPassword, hashToken, newToken, passwordMatches, TokenCache, tokenInfo, validateGroupName, validateUsername, type TokenRow } from './shared.js';
 
 /**
- * `<dataDir>/skaha.db`, shared by the identity store and the registry credentials, in WAL mode.
+ * `<dataDir>/skaha.db`, shared by the identity store and the registry credentials, in WAL mode,
+ * brought to the schema's last numbered step (store/migrations.ts) whichever of them opens it first.
  * It holds password, token and sealed-secret material: readable by the server's user only,
  * whatever the umask (and for databases made before this rule); SQLite gives the WAL and its
  * index the database file's mode.
@@ -17,6 +19,7 @@ export function openSkahaDb(dataDir: string): Database.Database {
   for (const f of [file, `${file}-wal`, `${file}-shm`]) if (fs.existsSync(f)) fs.chmodSync(f, 0o600);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
+  migrateSqlite(db, file);
   return db;
 }
 
@@ -40,30 +43,6 @@ export class SqliteIdentityStore implements IdentityStore {
   ) {
     this.db = openSkahaDb(dataDir);
     this.db.pragma('foreign_keys = ON');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS users (
-        username TEXT PRIMARY KEY,
-        uid INTEGER NOT NULL UNIQUE,
-        created_at TEXT NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS groups (
-        name TEXT PRIMARY KEY,
-        gid INTEGER NOT NULL UNIQUE
-      );
-      CREATE TABLE IF NOT EXISTS memberships (
-        username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
-        group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
-        PRIMARY KEY (username, group_name)
-      );
-      CREATE TABLE IF NOT EXISTS api_tokens (
-        id TEXT PRIMARY KEY,
-        hash TEXT NOT NULL UNIQUE,
-        username TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
-        name TEXT NOT NULL,
-        created_at TEXT NOT NULL
-      );
-    `);
-    this.migrate();
     this.byToken = this.db.prepare(
       'SELECT u.username, u.uid, t.id, t.name, t.scopes, t.created_at, t.expires_at FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.hash = ? AND t.revoked_at IS NULL',
     );
@@ -199,20 +178,6 @@ export class SqliteIdentityStore implements IdentityStore {
       return group;
     });
     return ensure.immediate();
-  }
-
-  /** Columns added after the first release, added in place to existing databases. */
-  private migrate(): void {
-    const columns = (table: string) => new Set((this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
-    const users = columns('users');
-    if (!users.has('password_hash')) this.db.exec('ALTER TABLE users ADD COLUMN password_hash TEXT');
-    const tokens = columns('api_tokens');
-    if (!tokens.has('scopes')) this.db.exec("ALTER TABLE api_tokens ADD COLUMN scopes TEXT NOT NULL DEFAULT 'read,launch'");
-    if (!tokens.has('expires_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN expires_at TEXT');
-    if (!tokens.has('revoked_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN revoked_at TEXT');
-    if (!tokens.has('last_used_at')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT');
-    if (!tokens.has('kind')) this.db.exec("ALTER TABLE api_tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'api'");
-    if (!tokens.has('parent_id')) this.db.exec('ALTER TABLE api_tokens ADD COLUMN parent_id TEXT');
   }
 
   private withGroups(row: { username: string; uid: number }): User {
