@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { PostgresDatabase } from './postgres.js';
+import type { PostgresDatabase } from './postgres/database.js';
 import { CredentialSealer } from './sealing.js';
 import { SqliteIdentityStore } from './sqlite.js';
 
