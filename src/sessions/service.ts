@@ -36,6 +36,8 @@ interface AppLaunchRequest {
 }
 
 type RegistryAuth = NonNullable<LaunchSpec['registryAuth']>;
+/** The fields of a LaunchSpec that come from its user and their files, filled in by createPrepared. */
+type UserFields = 'username' | 'uid' | 'gid' | 'supplementalGroups' | 'mounts' | 'registryAuth';
 
 export type ApiVersion = 'v0' | 'v1';
 
@@ -250,27 +252,22 @@ export class SessionService {
         ...(type === 'desktop' ? { desktopAppToken: this.callbackTokens.mint(id) } : {}),
       });
       // 9. home, per-session files, container
-      await this.createPrepared(id, user, type === 'desktop' ? [this.storage.createDesktopXauthority(id)] : [], (mounts) => ({
+      const extra = { mounts: type === 'desktop' ? [this.storage.createDesktopXauthority(id)] : [], registryAuth };
+      await this.createPrepared(id, user, extra, {
         sessionId: id,
-        username: user.username,
         name,
         type,
         image,
         ...(recipe.command ? { command: recipe.command } : {}),
         ...(recipe.args ? { args: recipe.args } : {}),
         env: type === 'desktop' ? [...recipe.env, ['XAUTHORITY', HostStorage.XAUTHORITY]] : recipe.env,
-        uid: user.uid,
-        gid: user.gid,
-        supplementalGroups: user.groups.map((g) => g.gid),
-        mounts,
         ...(recipe.workingDir ? { workingDir: recipe.workingDir } : {}),
         hostname: name,
         resources,
         ports: recipe.ports,
         deadlineSeconds: type === 'headless' ? this.opts.headlessExpirySeconds : this.opts.expirySeconds,
         jobName: jobName(type, user.username, id),
-        ...(registryAuth ? { registryAuth } : {}),
-      }));
+      });
       if (type !== 'headless') await this.backOutPastLimit(user.username, id);
       this.log.info(`launched ${type} session ${id} (${name}) for ${user.username} from ${image}`);
       return id;
@@ -353,38 +350,37 @@ export class SessionService {
     let appId = newAppId();
     while (this.backend.get(desktopId, appId)) appId = newAppId();
     const appName = appNameFromImage(image);
-    await this.createPrepared(`${desktopId}/${appId}`, user, [this.storage.desktopXauthority(desktopId)], (mounts) => ({
-      sessionId: desktopId,
-      appId,
-      username: user.username,
-      name: appName,
-      type: 'desktop-app',
-      image,
-      // The image's CMD is ignored: the seed's startup sequence runs (spec §8).
-      command: ['/skaha-system/start-desktop-software.sh', user.username, appName],
-      args: [],
-      // The app shares the desktop's network namespace: its X server is 127.0.0.1:1 (TCP 6001).
-      env: desktopAppEnv({
+    await this.createPrepared(
+      `${desktopId}/${appId}`,
+      user,
+      { mounts: [this.storage.desktopXauthority(desktopId)], registryAuth },
+      {
         sessionId: desktopId,
-        username: user.username,
-        layout: this.storage.layout,
-        display: '127.0.0.1:1',
-        coresRequest: resources.coresRequest,
-        xauthority: HostStorage.XAUTHORITY,
-      }),
-      uid: user.uid,
-      gid: user.gid,
-      supplementalGroups: user.groups.map((g) => g.gid),
-      mounts,
-      workingDir: `${this.storage.layout.topLevelDir}/home/${user.username}`,
-      hostname: appName,
-      resources,
-      ports: [],
-      deadlineSeconds: this.opts.expirySeconds,
-      jobName: appJobName(desktopId, appId, user.username, appName),
-      joinSessionOf: desktopId,
-      ...(registryAuth ? { registryAuth } : {}),
-    }));
+        appId,
+        name: appName,
+        type: 'desktop-app',
+        image,
+        // The image's CMD is ignored: the seed's startup sequence runs (spec §8).
+        command: ['/skaha-system/start-desktop-software.sh', user.username, appName],
+        args: [],
+        // The app shares the desktop's network namespace: its X server is 127.0.0.1:1 (TCP 6001).
+        env: desktopAppEnv({
+          sessionId: desktopId,
+          username: user.username,
+          layout: this.storage.layout,
+          display: '127.0.0.1:1',
+          coresRequest: resources.coresRequest,
+          xauthority: HostStorage.XAUTHORITY,
+        }),
+        workingDir: `${this.storage.layout.topLevelDir}/home/${user.username}`,
+        hostname: appName,
+        resources,
+        ports: [],
+        deadlineSeconds: this.opts.expirySeconds,
+        jobName: appJobName(desktopId, appId, user.username, appName),
+        joinSessionOf: desktopId,
+      },
+    );
     this.log.info(`launched desktop-app ${appId} (${image}) in desktop ${desktopId} for ${user.username}`);
     return appId;
   }
@@ -466,14 +462,28 @@ export class SessionService {
   }
 
   /**
-   * Write the session's files (home, passwd, group, scratch, plus `extraMounts`), create it, and
+   * Write the session's files (home, passwd, group, scratch, plus `extra.mounts`), fill in what
+   * every spec takes from its user (identity, groups, mounts, pull credentials), create it, and
    * remove the files again if the creation fails: nothing is left half-made.
    */
-  private async createPrepared(key: string, user: User, extraMounts: Mount[], build: (mounts: Mount[]) => LaunchSpec): Promise<void> {
+  private async createPrepared(
+    key: string,
+    user: User,
+    extra: { mounts: Mount[]; registryAuth: RegistryAuth | undefined },
+    spec: Omit<LaunchSpec, UserFields>,
+  ): Promise<void> {
     this.launching.add(key);
     try {
-      const mounts = [...this.storage.prepareSession(key, user), ...extraMounts, ...this.storage.systemMounts()];
-      await this.backend.create(build(mounts));
+      const mounts = [...this.storage.prepareSession(key, user), ...extra.mounts, ...this.storage.systemMounts()];
+      await this.backend.create({
+        ...spec,
+        username: user.username,
+        uid: user.uid,
+        gid: user.gid,
+        supplementalGroups: user.groups.map((g) => g.gid),
+        mounts,
+        ...(extra.registryAuth ? { registryAuth: extra.registryAuth } : {}),
+      });
     } catch (err) {
       this.storage.removeSession(key);
       throw err;
@@ -490,36 +500,50 @@ export class SessionService {
    * it and hide why the session ended.
    */
   async reap(now = Date.now()): Promise<number> {
-    let removed = 0;
-    const byEngine = this.backend.enforcesLifetimes === true;
-    const all = this.backend.list();
-    for (const s of all) {
-      if (s.status === 'Terminating') continue;
-      const start = (s.startedAt ?? s.createdAt).getTime();
-      const expired = !byEngine && (s.status === 'Running' || s.status === 'Pending') && now >= start + s.deadlineSeconds * 1000;
-      const ttl = s.type === 'headless' ? this.opts.headlessTtlAfterFinishedSeconds : this.opts.interactiveTtlAfterFinishedSeconds;
-      const finished = !byEngine && (s.status === 'Succeeded' || s.status === 'Failed') && now >= (s.finishedAt ?? s.createdAt).getTime() + ttl * 1000;
-      const idle =
-        s.type === 'notebook' &&
-        s.status === 'Running' &&
-        this.idleCullSeconds > 0 &&
-        this.activity !== undefined &&
-        now - Math.max(this.activity.lastActivity(s.id), start) >= this.idleCullSeconds * 1000;
-      // A desktop's apps go with it; do not reap them twice.
-      if (s.appId && all.some((d) => d.id === s.id && !d.appId && (expired || finished))) continue;
-      if (expired || finished || idle) {
-        const why = expired ? 'expired' : finished ? 'finished' : `idle for ${this.idleCullSeconds} s`;
-        this.log.info(`reaper: removing ${s.appId ? `desktop-app ${s.id}/${s.appId}` : `session ${s.id}`} (${why})`);
-        this.activity?.forget(s.id);
-        await this.remove(s).catch((err) => this.log.warn(`reaper: ${(err as Error).message}`));
-        removed++;
-      }
+    const due = this.dueForRemoval(this.backend.list(), now);
+    for (const { session: s, why } of due) {
+      this.log.info(`reaper: removing ${s.appId ? `desktop-app ${s.id}/${s.appId}` : `session ${s.id}`} (${why})`);
+      this.activity?.forget(s.id);
+      await this.remove(s).catch((err) => this.log.warn(`reaper: ${(err as Error).message}`));
     }
+    this.sweepSessionFiles();
+    return due.length;
+  }
+
+  /** The sessions the reaper ends now, each with why. A desktop's apps go with it, so are not listed twice. */
+  private dueForRemoval(all: SessionRecord[], now: number): Array<{ session: SessionRecord; why: string }> {
+    const due = all.flatMap((session) => {
+      const why = this.reasonToRemove(session, now);
+      return why ? [{ session, why }] : [];
+    });
+    const desktopsGoing = new Set(due.filter((d) => !d.session.appId).map((d) => d.session.id));
+    return due.filter((d) => !(d.session.appId && desktopsGoing.has(d.session.id)));
+  }
+
+  /** Why a session should end now (expired, finished past its listing time, an idle notebook), or undefined. */
+  private reasonToRemove(s: SessionRecord, now: number): string | undefined {
+    if (s.status === 'Terminating') return undefined;
+    const start = (s.startedAt ?? s.createdAt).getTime();
+    if (this.backend.enforcesLifetimes !== true) {
+      if ((s.status === 'Running' || s.status === 'Pending') && now >= start + s.deadlineSeconds * 1000) return 'expired';
+      const ttl = s.type === 'headless' ? this.opts.headlessTtlAfterFinishedSeconds : this.opts.interactiveTtlAfterFinishedSeconds;
+      if ((s.status === 'Succeeded' || s.status === 'Failed') && now >= (s.finishedAt ?? s.createdAt).getTime() + ttl * 1000) return 'finished';
+    }
+    const idle =
+      s.type === 'notebook' &&
+      s.status === 'Running' &&
+      this.idleCullSeconds > 0 &&
+      this.activity !== undefined &&
+      now - Math.max(this.activity.lastActivity(s.id), start) >= this.idleCullSeconds * 1000;
+    return idle ? `idle for ${this.idleCullSeconds} s` : undefined;
+  }
+
+  /** Files of sessions that no longer exist (a crash between a removal and its cleanup), once old enough. */
+  private sweepSessionFiles(): void {
     const live = new Set(this.backend.list().map((s) => (s.appId ? `${s.id}/${s.appId}` : s.id)));
     for (const key of this.storage.sessionKeys(SWEEP_MIN_AGE_MS)) {
       if (!live.has(key) && !this.launching.has(key)) this.storage.removeSession(key);
     }
-    return removed;
   }
 
   /** Delete through the backend; the session's files go once its containers are gone. */

@@ -92,4 +92,21 @@ describe('the reaper', () => {
     await svc.reap(T0 + 3_000_000 - 1);
     assert.deepEqual(deleted, ['idlenb01'], 'culling off: nothing more');
   });
+
+  it('deletes an expired desktop once, its apps with it; an app past its own deadline goes alone', async () => {
+    const { backend, deleted } = memoryBackend([
+      record('desktop1', { type: 'desktop', deadlineSeconds: 60 }),
+      record('desktop1', { type: 'desktop-app', appId: 'ab1', deadlineSeconds: 60 }),
+      record('desktop2', { type: 'desktop', deadlineSeconds: 7200 }),
+      record('desktop2', { type: 'desktop-app', appId: 'cd2', deadlineSeconds: 60 }),
+    ]);
+    await (await service(backend)).reap(T0 + 600_000);
+    assert.deepEqual(deleted.sort(), ['desktop1', 'desktop2/cd2']);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      backend.list().map((r) => (r.appId ? `${r.id}/${r.appId}` : r.id)),
+      ['desktop2'],
+      "the expired desktop's app went with it",
+    );
+  });
 });
