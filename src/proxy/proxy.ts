@@ -37,6 +37,17 @@ interface SessionProxyOptions {
   metrics?: { proxyRequest(req: IncomingMessage, res: ServerResponse): void; proxyUpgrade(socket: Duplex, code: number): void };
 }
 
+/** How long a request to a starting session is held while its application begins to listen, and how often it is tried. */
+const STARTUP_HOLD_MS = 2000;
+const STARTUP_RETRY_MS = 50;
+
+/** One proxied request across its tries: when it was first tried, and the upstream request of this try. */
+interface Attempt {
+  since: number;
+  bodiless: boolean;
+  controller?: Dispatcher.DispatchController;
+}
+
 /**
  * Headers that describe one hop and are never forwarded (RFC 9110 §7.6.1). `expect` too: Node's
  * server has already answered `100 Continue` to the client.
@@ -321,14 +332,17 @@ export class SessionProxy {
     return headers;
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, d: Extract<Decision, { kind: 'forward' }>): void {
+  /** `attempt`: this request's first try, when it is being tried again (see upstreamFailed). */
+  private forward(req: IncomingMessage, res: ServerResponse, d: Extract<Decision, { kind: 'forward' }>, attempt?: Attempt): void {
     this.opts.activity.touch(d.session.id);
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    let controller: Dispatcher.DispatchController | undefined;
+    const state: Attempt = attempt ?? { since: Date.now(), bodiless: !hasBody };
     // A client that goes away takes its upstream request with it.
-    res.on('close', () => {
-      if (!res.writableFinished) controller?.abort(new Error('client went away'));
-    });
+    if (!attempt) {
+      res.on('close', () => {
+        if (!res.writableFinished) state.controller?.abort(new Error('client went away'));
+      });
+    }
     this.upstreams.dispatch(
       {
         origin: `http://${d.target.host.includes(':') ? `[${d.target.host}]` : d.target.host}:${d.target.port}`,
@@ -339,7 +353,7 @@ export class SessionProxy {
       },
       {
         onRequestStart: (c) => {
-          controller = c;
+          state.controller = c;
           if (res.destroyed) c.abort(new Error('client went away'));
         },
         onResponseStart: (_c, status, upHeaders, statusMessage) => {
@@ -366,12 +380,18 @@ export class SessionProxy {
         onResponseEnd: () => {
           res.end();
         },
-        onResponseError: (_c, err) => this.upstreamFailed(req, res, d, err as NodeJS.ErrnoException),
+        onResponseError: (_c, err) => this.upstreamFailed(req, res, d, err as NodeJS.ErrnoException, state),
       },
     );
   }
 
-  private upstreamFailed(req: IncomingMessage, res: ServerResponse, d: Extract<Decision, { kind: 'forward' }>, err: NodeJS.ErrnoException): void {
+  private upstreamFailed(
+    req: IncomingMessage,
+    res: ServerResponse,
+    d: Extract<Decision, { kind: 'forward' }>,
+    err: NodeJS.ErrnoException,
+    attempt: Attempt,
+  ): void {
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
@@ -382,6 +402,15 @@ export class SessionProxy {
     }
     const code = err.code === 'UND_ERR_SOCKET' ? 'ECONNRESET' : err.code;
     const starting = Date.now() - (d.session.startedAt ?? d.session.createdAt).getTime() < this.opts.startupGraceMs;
+    // A page opened the moment its session runs usually finds the application a moment from
+    // listening (JupyterLab: about half a second): hold a request without a body and try again
+    // for a little while, instead of the waiting page, its poll and a reload.
+    if (starting && code === 'ECONNREFUSED' && attempt.bodiless && Date.now() - attempt.since < STARTUP_HOLD_MS) {
+      setTimeout(() => {
+        if (!res.destroyed) this.forward(req, res, d, attempt);
+      }, STARTUP_RETRY_MS);
+      return;
+    }
     if (starting && (code === 'ECONNREFUSED' || code === 'ECONNRESET')) {
       this.respond(req, res, this.waiting(d.session, 'The session is starting its application.') as Extract<Decision, { kind: 'respond' }>);
       return;

@@ -194,7 +194,7 @@ export const ConfigSchema = Type.Object({
         minimum: 0,
         default: 120000,
         description:
-          'For this long after a session starts, a browser whose request cannot connect yet sees the waiting page instead of a 502, in milliseconds.',
+          'For this long after a session starts, a request that cannot connect yet is held up to 2 s while the application begins to listen (requests without a body), then sees the waiting page instead of a 502, in milliseconds.',
       }),
       loginCookieHours: Type.Integer({ minimum: 1, default: 12, description: 'Lifetime of the browser login cookie and of per-session cookies, in hours.' }),
       sessionsDomain: Type.String({
