@@ -8,8 +8,11 @@ import { cleanupList, launch, randomName, runJob, startPlatform, WEB_IMAGE } fro
 /**
  * Every page of the portal on a phone (420 px) and a laptop (1280 px), in the light and the dark
  * theme (the system's `prefers-color-scheme`), with a running session, a finished job and a
- * token to show: nothing scrolls sideways, the controls people need are on screen, axe-core finds
- * nothing serious, and the dark theme is dark. Screenshots: test-artifacts/every-page/.
+ * token to show, and the user at their interactive session limit (1 here): nothing scrolls
+ * sideways, the controls and messages people need are on screen (a failed login's message, the
+ * limit warning and its way out, a finished job's end and exit code, a token's expiry and
+ * Revoke), axe-core finds nothing serious, and the dark theme is dark. Screenshots:
+ * test-artifacts/every-page/.
  */
 
 const SHOTS = path.join(ARTIFACTS, 'every-page');
@@ -64,7 +67,7 @@ describe('every page of the portal at 420 and 1280 px, light and dark', () => {
   });
 
   it('fits, shows what matters and passes axe-core on each', { timeout: 420_000 }, async () => {
-    const tp = await startPlatform(cleanups.add);
+    const tp = await startPlatform(cleanups.add, { sessions: { maxUserSessions: 1 } });
     const user = await tp.newUser('ep');
     const password = `pw-${randomName()}`;
     await tp.platform.store.setPassword(user.username, password);
@@ -90,6 +93,14 @@ describe('every page of the portal at 420 and 1280 px, light and dark', () => {
         await page.goto('/');
         await page.getByRole('heading', { name: 'Log in' }).waitFor();
         await check('login');
+        await page.getByLabel('Username').fill(user.username);
+        await page.getByLabel('Password').fill('not-the-password');
+        await page.getByRole('button', { name: 'Log in', exact: true }).click();
+        const wrong = page.getByText('Wrong username or password.');
+        await wrong.waitFor();
+        assert.ok(await onScreen(wrong, width), `a failed login says so on screen at ${width} px`);
+        assert.equal(await page.getByLabel('Username').inputValue(), user.username, 'the username is kept');
+        await check('login-failed');
         await logIn(page, user.username, password);
 
         const row = page.locator('tr[data-session-id]', { has: page.locator('.session-name', { hasText: /^web1$/ }) });
@@ -106,10 +117,26 @@ describe('every page of the portal at 420 and 1280 px, light and dark', () => {
         await page.locator('#session-details').getByRole('heading', { name: /web1/ }).first().waitFor();
         assert.ok(await onScreen(page.locator('#session-details'), width), `the details are on screen at ${width} px`);
         await check('session-details');
+        const job = page.locator('tr[data-session-id]', { hasText: 'Succeeded' }).first();
+        await job.getByRole('button', { name: /^Details of / }).click();
+        const ended = page.locator('#session-details .finished-summary');
+        await ended.waitFor();
+        assert.match(await ended.innerText(), /^Finished .* · exit code 0$/);
+        assert.ok(await onScreen(ended, width), `a finished job's end on screen at ${width} px`);
+        await check('job-details');
 
         await page.goto('/launch');
         await page.getByLabel('Image', { exact: true }).waitFor();
-        assert.ok(await onScreen(page.getByRole('button', { name: /^Launch / }), width), `the launch button at ${width} px`);
+        // At the limit: said before launching, with the way out, and no launch offered.
+        const warning = page.locator('#limit-warning');
+        await warning.waitFor();
+        assert.match(await warning.innerText(), /You have 1 of 1 interactive sessions[\s\S]*web1/);
+        assert.ok(await onScreen(warning.getByRole('link', { name: 'Go to your sessions' }), width), `the limit's way out at ${width} px`);
+        assert.ok(await page.getByRole('button', { name: /^Launch / }).isDisabled());
+        await check('launch-at-limit');
+        await page.getByRole('radio', { name: /^Headless job/ }).check();
+        await warning.waitFor({ state: 'detached' });
+        assert.ok(await onScreen(page.getByRole('button', { name: 'Run headless job' }), width), `jobs can still be launched, at ${width} px`);
         await check('launch');
 
         await page.goto('/account');
