@@ -80,6 +80,25 @@ export interface NodeCapacity {
   memoryBytes: number;
 }
 
+/** A session's record as its spec describes it, before any engine has it: Pending (an image being pulled, a job waiting for room). */
+export function recordFromSpec(spec: LaunchSpec, createdAt: Date): SessionRecord {
+  return {
+    id: spec.sessionId,
+    ...(spec.appId ? { appId: spec.appId } : {}),
+    username: spec.username,
+    name: spec.name,
+    type: spec.type,
+    image: spec.image,
+    uid: spec.uid,
+    gid: spec.gid,
+    supplementalGroups: spec.supplementalGroups,
+    status: 'Pending',
+    createdAt,
+    deadlineSeconds: spec.deadlineSeconds,
+    resources: spec.resources,
+  };
+}
+
 /** Keys of the backend's index: `<sessionId>` for sessions, `<sessionId>/<appId>` for desktop-apps. */
 export const recordKey = (id: string, appId?: string) => (appId ? `${id}/${appId}` : id);
 

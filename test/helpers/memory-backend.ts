@@ -1,7 +1,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../../src/backends/backend.js';
+import {
+  recordFromSpec,
+  recordKey,
+  type EngineImage,
+  type LaunchSpec,
+  type NodeCapacity,
+  type SessionBackend,
+  type SessionEvent,
+} from '../../src/backends/backend.js';
 import { CallbackTokens } from '../../src/auth/callback.js';
 import { CachedCatalog, type CatalogImage } from '../../src/catalog/catalog.js';
 import { CHART_DEFAULT_CONTEXT } from '../../src/sessions/context.js';
@@ -70,22 +78,7 @@ export class MemoryBackend implements SessionBackend {
     }
     this.created.push(spec);
     const now = new Date();
-    this.records.set(key, {
-      id: spec.sessionId,
-      ...(spec.appId ? { appId: spec.appId } : {}),
-      username: spec.username,
-      name: spec.name,
-      type: spec.type,
-      image: spec.image,
-      uid: spec.uid,
-      gid: spec.gid,
-      supplementalGroups: spec.supplementalGroups,
-      status: 'Running',
-      createdAt: now,
-      startedAt: now,
-      deadlineSeconds: spec.deadlineSeconds,
-      resources: spec.resources,
-    });
+    this.records.set(key, { ...recordFromSpec(spec, now), status: 'Running', startedAt: now });
     this.event(key, 'Normal', 'Started', `started ${spec.image}`);
     this.changed();
   }

@@ -165,22 +165,3 @@ export function recordFromInspect(info: Docker.ContainerInspectInfo, opts: { ter
     resources,
   };
 }
-
-/** The record of a session whose container does not exist yet (its image is being pulled). */
-export function recordFromSpec(spec: LaunchSpec, createdAt: Date): SessionRecord {
-  return {
-    id: spec.sessionId,
-    ...(spec.appId ? { appId: spec.appId } : {}),
-    username: spec.username,
-    name: spec.name,
-    type: spec.type,
-    image: spec.image,
-    uid: spec.uid,
-    gid: spec.gid,
-    supplementalGroups: spec.supplementalGroups,
-    status: 'Pending',
-    createdAt,
-    deadlineSeconds: spec.deadlineSeconds,
-    resources: spec.resources,
-  };
-}
