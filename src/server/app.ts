@@ -34,8 +34,10 @@ interface AppOptions {
   authenticators: Authenticator[];
   policy: AuthorizationPolicy;
   cookies: CookieIssuer;
-  /** Where request lines and server errors go; silent when absent (tests). */
+  /** Where server errors (and request lines) go; silent when absent (tests). */
   log?: Logger;
+  /** One line per request to `log` (default on); errors are logged either way. */
+  requestLog?: boolean;
   /** The session proxy, served ahead of Fastify's router for `/session/...`. */
   proxy?: SessionProxy;
   store: IdentityStore;
@@ -176,7 +178,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     void reply.header('referrer-policy', 'same-origin');
   });
 
-  if (log) {
+  if (log && opts.requestLog !== false) {
     app.addHook('onResponse', async (req, reply) => {
       const path = req.url.split('?')[0];
       const who = req.principal ? ` user=${req.principal.user.username}` : '';

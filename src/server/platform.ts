@@ -70,6 +70,7 @@ export async function createPlatform(
   config: Config,
   opts: {
     log?: Logger;
+    /** One line per API request in the log (default on); errors are logged either way. */
     requestLog?: boolean;
     /**
      * A backend made and started by the caller instead of the configured one (the backend
@@ -229,7 +230,8 @@ export async function createPlatform(
     readiness: async () => callbacks?.problem(),
     metrics,
     loginLimits: config.login,
-    ...(opts.requestLog === false ? {} : { log }),
+    log,
+    requestLog: opts.requestLog !== false,
   });
 
   const reaper = setInterval(() => {

@@ -236,7 +236,7 @@ describe('sessions on real Podman', () => {
     assert.equal(second.status, 400);
     assert.equal(second.body, `User ${carol.username} has reached the maximum of 1 active sessions.\n`);
     const job = await limited.request('POST', '/skaha/v0/session', { token: carol.token, form: { name: 'job', image: HEADLESS_IMAGE, cmd: 'true' } });
-    assert.equal(job.status, 200, 'headless is not limited');
+    assert.equal(job.status, 200, `headless is not limited: ${job.body}`);
     await limited.platform.backend.delete(first);
     await limited.platform.backend.delete(job.body.trim());
   });
