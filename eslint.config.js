@@ -43,8 +43,8 @@ export default tseslint.config(
     },
   },
   {
-    // Backends know engines and clusters, nothing above them.
-    files: ['src/backends/**/*.ts'],
+    // Backends know engines and clusters, nothing above them; nor does the local engine's room.
+    files: ['src/backends/**/*.ts', 'src/engine/**/*.ts'],
     rules: {
       'no-restricted-imports': forbid(
         [above.app, above.http, above.cli, ['**/sessions/service.js']],
@@ -82,10 +82,10 @@ export default tseslint.config(
     },
   },
   {
-    // The CLI talks to servers over HTTP. (`skaha admin image pull` still drives the local engine
-    // directly: src/cli/commands/image.ts is the one exception, issue 18.)
+    // The CLI talks to servers over HTTP; `skaha image` drives the local engine through
+    // src/engine/ (never a session backend), and `skaha serve` is the server itself.
     files: ['src/cli/**/*.ts'],
-    ignores: ['src/cli/commands/image.ts', 'src/cli/commands/serve.ts'],
+    ignores: ['src/cli/commands/serve.ts'],
     rules: { 'no-restricted-imports': forbid([above.http, above.concreteBackends], 'the CLI is a client of the API') },
   },
   {

@@ -9,7 +9,7 @@ import { ActivityTracker } from '../proxy/activity.js';
 import { SessionProxy } from '../proxy/proxy.js';
 import { BearerTokenAuthenticator } from '../auth/token.js';
 import type Docker from 'dockerode';
-import { connectEngine } from '../backends/podman/engine-process.js';
+import { connectEngine } from '../engine/process.js';
 import { engineClaims, neighbourUidRanges } from '../backends/podman/claim.js';
 import { PodmanBackend } from '../backends/podman/backend.js';
 import { KubeConfig } from '@kubernetes/client-node';

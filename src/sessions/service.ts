@@ -5,7 +5,7 @@ import type { CallbackTokens } from '../auth/callback.js';
 import { badRequest, missingParameter, notFound, SkahaError } from '../server/errors.js';
 import { parseEnv, parseOption, parseRegistryAuth, resourcesFrom } from './params.js';
 import type { User } from '../store/store.js';
-import { HostStorage } from '../storage/homes.js';
+import { XAUTHORITY_PATH, type SessionStorage } from '../storage/homes.js';
 import type { ResourceContext } from './context.js';
 import { appJobName, appNameFromImage, jobName, nameProblem, newAppId, newSessionId } from './ids.js';
 import { fixedResourcesOf, isInteractive, isLaunchableType, type LaunchableType, type Resources, type SessionRecord } from './model.js';
@@ -95,7 +95,7 @@ export class SessionService {
   constructor(
     private readonly backend: SessionBackend,
     private readonly catalog: CachedCatalog,
-    private readonly storage: HostStorage,
+    private readonly storage: SessionStorage,
     private readonly callbackTokens: CallbackTokens,
     private readonly context: () => ResourceContext,
     private readonly opts: SessionServiceOptions,
@@ -260,7 +260,7 @@ export class SessionService {
         image,
         ...(recipe.command ? { command: recipe.command } : {}),
         ...(recipe.args ? { args: recipe.args } : {}),
-        env: type === 'desktop' ? [...recipe.env, ['XAUTHORITY', HostStorage.XAUTHORITY]] : recipe.env,
+        env: type === 'desktop' ? [...recipe.env, ['XAUTHORITY', XAUTHORITY_PATH]] : recipe.env,
         ...(recipe.workingDir ? { workingDir: recipe.workingDir } : {}),
         hostname: name,
         resources,
@@ -370,7 +370,7 @@ export class SessionService {
           layout: this.storage.layout,
           display: '127.0.0.1:1',
           coresRequest: resources.coresRequest,
-          xauthority: HostStorage.XAUTHORITY,
+          xauthority: XAUTHORITY_PATH,
         }),
         workingDir: `${this.storage.layout.topLevelDir}/home/${user.username}`,
         hostname: appName,

@@ -6,6 +6,7 @@ import { badRequest, forbidden, notFound, SkahaError } from '../server/errors.js
 import type { User } from '../store/store.js';
 import type { DigestStore } from './digests.js';
 import { Md5Thread } from './md5.js';
+import { ensureUserHome } from './homes.js';
 
 /**
  * The user storage that sessions mount (`<hostDir>/home/<user>`, `<hostDir>/projects/<project>`),
@@ -344,7 +345,7 @@ export class UserFiles {
       await fs.promises.mkdir(path.dirname(at.host), { recursive: true, mode: 0o755 });
       return;
     }
-    if (area.kind === 'home') await this.ensureHome(area, user);
+    if (area.kind === 'home') ensureUserHome(area.root, user);
     let real: string;
     try {
       real = await fs.promises.realpath(path.dirname(at.host));
@@ -354,17 +355,6 @@ export class UserFiles {
     this.insideOrRefuse(real, area, at.vpath, true);
     const st = await fs.promises.stat(real);
     if (!st.isDirectory()) throw badRequest(`not a container: ${path.posix.dirname(at.vpath)}`);
-  }
-
-  /** A user's home, made on first use as a session launch makes it (0700, theirs). */
-  private async ensureHome(area: Area, user: User): Promise<void> {
-    if (fs.existsSync(area.root)) return;
-    await fs.promises.mkdir(path.dirname(area.root), { recursive: true, mode: 0o755 });
-    await fs.promises.mkdir(area.root, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-    await fs.promises.chown(area.root, user.uid, user.gid);
-    await fs.promises.chmod(area.root, 0o700);
   }
 
   /** Where an open descriptor really is (the kernel's answer, not the path we asked for). */

@@ -1,3 +1,4 @@
+import { Backoff, type Delay } from '../backoff.js';
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 
 /**
@@ -11,10 +12,6 @@ import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type Kube
  * - knowing whether the watch is live (for /availability) and whether the first list worked
  *   (start() throws when the cluster cannot be reached, as the SessionBackend contract says).
  */
-
-/** Reconnect backoff (style.md: named constants, 1 s → 30 s). */
-export const WATCH_BACKOFF_INITIAL_MS = 1000;
-export const WATCH_BACKOFF_MAX_MS = 30_000;
 
 type ObjectEvent = 'add' | 'update' | 'delete';
 
@@ -31,7 +28,7 @@ interface InformerOptions<T extends KubernetesObject> {
   onConnection?: (connected: boolean) => void;
   log: { warn(message: string): void };
   /** Injectable for tests. */
-  delay?: (ms: number) => Promise<void>;
+  delay?: Delay;
 }
 
 /** Tells its owner when a watch request got its 200 (the stream is live) rather than an error. */
@@ -61,13 +58,13 @@ class ObservedWatch extends Watch {
 
 export class Informer<T extends KubernetesObject> {
   private readonly listWatch: ListWatch<T>;
-  private backoffMs = WATCH_BACKOFF_INITIAL_MS;
+  private readonly backoff: Backoff;
   private stopped = false;
   private live = false;
   private lastListError: unknown;
-  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: InformerOptions<T>) {
+    this.backoff = new Backoff(opts.delay);
     const list = async () => {
       try {
         const result = await opts.list();
@@ -100,7 +97,7 @@ export class Informer<T extends KubernetesObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    this.backoff.cancel();
     await this.listWatch.stop();
     this.setLive(false);
   }
@@ -116,7 +113,7 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private setLive(live: boolean) {
-    if (live) this.backoffMs = WATCH_BACKOFF_INITIAL_MS;
+    if (live) this.backoff.reset();
     if (this.live === live) return;
     this.live = live;
     this.opts.onConnection?.(live);
@@ -125,20 +122,12 @@ export class Informer<T extends KubernetesObject> {
   private retry(err: unknown) {
     this.setLive(false);
     if (this.stopped) return;
-    const wait = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, WATCH_BACKOFF_MAX_MS);
-    this.opts.log.warn(`watch of ${this.opts.path} broke (${describe(err)}); retrying in ${wait} ms`);
-    const again = () => {
+    const wait = this.backoff.schedule(() => {
       if (this.stopped) return;
       // ListWatch resumes from its last resourceVersion, or lists again after a 410.
       this.listWatch.start().catch((e: unknown) => this.retry(e));
-    };
-    if (this.opts.delay) {
-      void this.opts.delay(wait).then(again);
-    } else {
-      this.retryTimer = setTimeout(again, wait);
-      this.retryTimer.unref();
-    }
+    });
+    this.opts.log.warn(`watch of ${this.opts.path} broke (${describe(err)}); retrying in ${wait} ms`);
   }
 }
 

@@ -1,50 +1,32 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { backendUnavailable, SkahaError } from '../../server/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
-import { recordFromSpec, recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
-import { LABEL, publishedPorts, recordFromInspect, toContainerCreate, type PodmanOptions } from './objects.js';
-import { formatBytes, PullProgress, pullFailureReason, pullImage } from './pull.js';
+import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
+import { toContainerCreate, type PodmanOptions } from './objects.js';
+import { pullFailureReason, pullImage } from '../../engine/pull.js';
 import { eventsFromEngine, type EngineEvent } from './events.js';
 import { CredentialPulls } from './credential-pulls.js';
-import { PullJournal } from './pull-journal.js';
 import { DeletionJournal } from './deletions.js';
-import { writeDurably } from '../../server/durable.js';
-import { SessionFirewall } from './firewall.js';
-import { AdmissionQueue, type Demand } from './admission.js';
 import { UsageSampler, type ContainerStats } from './usage.js';
-import { autoNetwork, claimConflict, claimIsLive, claimLabels, claimOf, DEFAULT_NETWORK, engineClaims, isOwnClaim, type EngineClaim } from './claim.js';
-import { inSubnet, ipv4Of } from './networks.js';
+import type { EngineClaim } from './claim.js';
 import { repositoryOf, type PullCredentials } from '../../catalog/registry/access.js';
 import { tailOf } from '../log-tail.js';
+import { dial, engineMessage, isEngineDown, isGone, isQuickExitRace, startedDespite, statusCodeOf } from './engine-api.js';
+import { DeadlineStore } from './deadlines.js';
+import { EngineWatch } from './engine-watch.js';
+import { SessionIndex, type Entry } from './session-index.js';
+import { SessionNetworks } from './session-networks.js';
+import { WaitingLaunches } from './waiting-launches.js';
 
-interface Entry {
-  record: SessionRecord;
-  /** Empty while the image is being pulled (no container yet). */
-  containerId: string;
-  ports: Map<number, number>;
-}
-
-interface Pull {
-  progress: PullProgress;
-  startedAt: Date;
-  events: SessionEvent[];
-  cancel?: () => void;
-  cancelled: boolean;
-}
-
-/** Reconnect backoff for the event stream (style.md: named constants, 1 s → 30 s). */
-const WATCH_BACKOFF_INITIAL_MS = 1000;
-const WATCH_BACKOFF_MAX_MS = 30_000;
 const CAPACITY_TTL_MS = 5 * 60_000;
 const GiB = 2 ** 30;
 /** How often running sessions' CPU and memory are read from the engine (one call for all). */
 const USAGE_INTERVAL_MS = 10_000;
 
 interface PodmanBackendOptions extends Omit<PodmanOptions, 'instance'> {
-  /** Directory for the backend's own durable state (renewed deadlines). */
+  /** Directory for the backend's own durable state (renewed deadlines, waiting launches, deletions). */
   stateDir: string;
   /** Who this server is on an engine other servers may share (claim.ts); `network` is opts.network. */
   identity: Omit<EngineClaim, 'network'>;
@@ -60,58 +42,27 @@ interface PodmanBackendOptions extends Omit<PodmanOptions, 'instance'> {
   imageAccess: { verify(image: string, credentials?: PullCredentials): Promise<void> };
 }
 
-/** An error from dockerode/the socket that means the engine, not the request, failed. */
-function isEngineDown(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EPIPE' || code === 'ECONNRESET' || code === 'ETIMEDOUT';
-}
-
-const statusCodeOf = (err: unknown) => (err as { statusCode?: number })?.statusCode;
-
-/** Podman answers some lookups of a vanished container with 500 "no such container". */
-const isGone = (err: unknown) => statusCodeOf(err) === 404 || /no such container/i.test(engineMessage(err));
-
-function engineMessage(err: unknown): string {
-  const json = (err as { json?: { message?: string; cause?: string } })?.json;
-  return json?.message ?? json?.cause ?? (err as Error)?.message ?? String(err);
-}
-
 /**
  * Sessions as containers on Podman (or Docker) through the Docker-compatible API. Container
- * labels are the source of truth; an in-memory index is rebuilt from them at start and kept
- * current from the engine's event stream.
+ * labels are the source of truth: the index (session-index.ts) is rebuilt from them at start and
+ * kept current from the engine's event stream (engine-watch.ts). Launches without a container yet
+ * — queued for room or pulling their image — are waiting-launches.ts's; networks, the engine
+ * claim and the firewall are session-networks.ts's. This class creates, deletes and reads.
  */
 export class PodmanBackend implements SessionBackend {
   readonly name = 'podman';
-  private readonly index = new Map<string, Entry>();
-  private readonly terminating = new Set<string>();
-  private readonly deadlines = new Map<string, number>();
+  private readonly index: SessionIndex;
+  private readonly watch: EngineWatch;
+  private readonly networks: SessionNetworks;
+  private readonly waiting: WaitingLaunches;
+  private readonly deadlines: DeadlineStore;
   private readonly listeners: Array<(kind: 'session' | 'image') => void> = [];
-  private eventStream: Readable | undefined;
-  private closed = false;
-  /** Networks made (or found) so far, by name. */
-  private readonly networksReady = new Map<string, Promise<void>>();
-  /** The networks sessions are attached to: their containers (not the gateway) may call the API back. */
-  private readonly sessionNetworks = new Map<string, { subnet: string; gateway: string }>();
-  private watching = false;
   private capacityCache: { at: number; host: NodeCapacity } | undefined;
-  /** Launches waiting for their image, and what the pull said (kept for view=events afterwards). */
-  private readonly pulls = new Map<string, Pull>();
   /** Images pulled with someone's credentials: running them again needs an access check. */
   private readonly credentialPulls: CredentialPulls;
-  /** Launches waiting for their image, written down so a restart resumes them. */
-  private readonly journal: PullJournal;
   /** Deletions acknowledged and not finished yet, written down so a restart finishes them. */
   private readonly deletions: DeletionJournal;
-  /** Drops forwarding between users' session networks, and sessions' traffic to host ports. */
-  private readonly firewall: SessionFirewall;
-  /** Headless jobs waiting for room on the machine, in order, and their specs (with credentials). */
-  private readonly admission: AdmissionQueue;
-  private readonly queued = new Map<string, LaunchSpec>();
   private machine: NodeCapacity = { cores: 0, memoryBytes: 0 };
-  /** This server's name on the engine: podman.network, or the one claimEngine() chose for an empty one. */
-  private network: string;
-  private admitting = false;
   /** Live CPU and memory of running containers, sampled every USAGE_INTERVAL_MS. */
   private readonly usage = new UsageSampler();
   private usageTimer: NodeJS.Timeout | undefined;
@@ -121,41 +72,58 @@ export class PodmanBackend implements SessionBackend {
     private readonly opts: PodmanBackendOptions,
   ) {
     this.credentialPulls = new CredentialPulls(path.join(opts.stateDir, 'credential-pulls.json'));
-    this.journal = new PullJournal(path.join(opts.stateDir, 'pulls'));
     this.deletions = new DeletionJournal(path.join(opts.stateDir, 'deletions'));
-    this.firewall = new SessionFirewall(opts.log);
-    this.network = opts.network || DEFAULT_NETWORK;
-    this.admission = new AdmissionQueue(() => ({
-      cores: opts.headlessQuota.cores || this.machine.cores,
-      ramGiB: opts.headlessQuota.ramGiB || this.machine.memoryBytes / GiB,
-    }));
+    this.deadlines = new DeadlineStore(path.join(opts.stateDir, 'deadlines'));
+    this.networks = new SessionNetworks(docker, { network: opts.network, identity: opts.identity, uidRangeConfigured: opts.uidRangeConfigured, log: opts.log });
+    this.index = new SessionIndex(docker, {
+      isOurs: (labels) => this.networks.isOurs(labels),
+      deadlines: this.deadlines,
+      usage: this.usage,
+      onForget: (key) => this.waiting.forget(key),
+      onChange: () => this.emit('session'),
+      log: opts.log,
+    });
+    this.waiting = new WaitingLaunches(docker, {
+      index: this.index,
+      stateDir: opts.stateDir,
+      credentialPulls: this.credentialPulls,
+      quota: () => ({
+        cores: opts.headlessQuota.cores || this.machine.cores,
+        ramGiB: opts.headlessQuota.ramGiB || this.machine.memoryBytes / GiB,
+      }),
+      launch: (key, spec, createdAt) => this.launchNow(key, spec, createdAt),
+      createAndStart: (key, spec, cancelled) => this.createAndStart(key, spec, cancelled),
+      onChange: () => this.emit('session'),
+      log: opts.log,
+    });
+    this.watch = new EngineWatch(docker, {
+      relist: () => this.index.relist(),
+      onEvent: (event) => this.onEngineEvent(event),
+      log: opts.log,
+    });
   }
 
   async start(): Promise<void> {
-    await this.claimEngine();
-    fs.mkdirSync(this.deadlinesDir(), { recursive: true });
-    for (const file of fs.readdirSync(this.deadlinesDir())) {
-      const value = Number(fs.readFileSync(path.join(this.deadlinesDir(), file), 'utf8'));
-      if (value > 0) this.deadlines.set(file.replace('-', '/'), value);
-    }
-    await this.relist();
+    await this.networks.claim();
+    this.deadlines.load();
+    await this.index.relist();
     this.resumeDeletions();
     // The sessions' networks: their peers may call back from the start.
-    await this.hostAddress();
-    await this.knownNetworks();
+    await this.networks.hostAddress();
+    await this.networks.adoptExisting();
     this.credentialPulls.retain((await this.docker.listImages()).map((image) => image.Id));
     [this.machine] = (await this.capacity()) as [NodeCapacity];
-    this.resumePulls();
-    this.watch();
-    this.admitWaiting();
+    this.waiting.resume();
+    this.watch.start();
+    this.waiting.admit();
     this.usageTimer = setInterval(() => void this.sampleUsage(), USAGE_INTERVAL_MS);
     this.usageTimer.unref();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.waiting.stop();
     clearInterval(this.usageTimer);
-    this.eventStream?.destroy();
+    this.watch.stop();
   }
 
   onChange(listener: (kind: 'session' | 'image') => void): void {
@@ -163,7 +131,7 @@ export class PodmanBackend implements SessionBackend {
   }
 
   list(): SessionRecord[] {
-    return [...this.index.values()].map((e) => e.record);
+    return this.index.records();
   }
 
   get(id: string, appId?: string): SessionRecord | undefined {
@@ -178,13 +146,9 @@ export class PodmanBackend implements SessionBackend {
   async create(spec: LaunchSpec): Promise<void> {
     const key = recordKey(spec.sessionId, spec.appId);
     if (this.index.has(key)) return;
-    if (spec.type === 'headless' && !spec.appId) {
-      const demand = demandOf(spec);
-      this.admission.check(demand);
-      if (!this.admission.admitsNow(demand, this.headlessUsage())) {
-        this.enqueue(spec, new Date());
-        return;
-      }
+    if (spec.type === 'headless' && !spec.appId && !this.waiting.admitsNow(spec)) {
+      this.waiting.enqueue(spec, new Date());
+      return;
     }
     await this.launchNow(key, spec, new Date());
   }
@@ -199,12 +163,22 @@ export class PodmanBackend implements SessionBackend {
       if (statusCodeOf(err) === 404 && !(err instanceof SkahaError)) {
         // The image is not in the engine: answer now, pull in the background with progress in
         // view=events (a multi-GB pull must not hold the launch request open).
-        this.startPull(spec, createdAt);
+        this.waiting.pull(spec, createdAt);
         return;
       }
       throw this.createError(key, spec, err);
     }
     await this.verifyCachedImage(key, spec, container);
+    await this.startContainer(key, spec, container);
+  }
+
+  /** The image has just been pulled for this launch: make its container, unless cancelled meanwhile. */
+  private async createAndStart(key: string, spec: LaunchSpec, cancelled: () => boolean): Promise<void> {
+    const container = await this.docker.createContainer(await this.createBody(spec));
+    if (cancelled()) {
+      await container.remove({ force: true, v: true }).catch(() => undefined);
+      return;
+    }
     await this.startContainer(key, spec, container);
   }
 
@@ -237,20 +211,31 @@ export class PodmanBackend implements SessionBackend {
       if (!desktop.containerId) throw new SkahaError('SKAHA_ERR_BAD_REQUEST', `session ${spec.joinSessionOf} is still starting`);
       networkOf = desktop.containerId;
     } else {
-      await this.ensureNetwork(this.networkOf(spec.uid));
+      await this.networks.ensure(this.networks.of(spec.uid));
     }
-    return toContainerCreate(spec, { ...this.opts, network: this.networkOf(spec.uid), instance: this.network }, networkOf);
+    return toContainerCreate(spec, { ...this.opts, network: this.networks.of(spec.uid), instance: this.networks.name }, networkOf);
   }
 
   private async startContainer(key: string, spec: LaunchSpec, container: Docker.Container): Promise<void> {
     try {
-      await container.start();
-      await this.refresh(container.id);
+      await container.start().catch((err: unknown) => this.startedAnyway(container, err));
+      await this.index.refresh(container.id);
     } catch (err) {
       await container.remove({ force: true, v: true }).catch(() => undefined);
       this.index.delete(key);
       throw this.createError(key, spec, err);
     }
+  }
+
+  /** A start that failed but happened all the same (engine-api.ts, `startedDespite`): carry on. */
+  private async startedAnyway(container: Docker.Container, err: unknown): Promise<void> {
+    if (!isQuickExitRace(err)) throw err;
+    const state = await container.inspect().then(
+      (info) => info.State,
+      () => undefined,
+    );
+    if (!startedDespite(err, state)) throw err;
+    this.opts.log.info(`container ${container.id.slice(0, 12)} ended as it started (${engineMessage(err)}): started`);
   }
 
   private createError(key: string, spec: LaunchSpec, err: unknown): Error {
@@ -270,15 +255,17 @@ export class PodmanBackend implements SessionBackend {
     const key = recordKey(id, appId);
     const entry = this.index.get(key);
     if (!entry) return { removed: Promise.resolve([]) };
-    // Launches still pulling have no container: cancel and forget them.
-    const pending = [...this.index.entries()].filter(([k, e]) => !e.containerId && (k === key || (!appId && e.record.id === id && e.record.appId)));
-    for (const [k] of pending) this.dropPull(k);
+    // Launches still waiting have no container: cancel and forget them.
+    const waiting = [...this.index.all()].filter(([k, e]) => !e.containerId && (k === key || (!appId && e.record.id === id && e.record.appId))).map(([k]) => k);
+    for (const k of waiting) this.waiting.drop(k);
     if (!entry.containerId) {
       this.emit('session');
-      return { removed: Promise.resolve(pending.map(([k]) => k)) };
+      return { removed: Promise.resolve(waiting) };
     }
     // A desktop's apps share its network namespace: they must go first.
-    const dependents = appId ? [] : [...this.index.values()].filter((e) => e.record.id === id && e.record.appId && e.containerId);
+    const dependents = appId ? [] : [...this.index.all()].map(([, e]) => e).filter((e) => e.record.id === id && e.record.appId && e.containerId);
+    const doomed = [...dependents, entry];
+    const keys = doomed.map((e) => recordKey(e.record.id, e.record.appId));
     // Written down (durably) before anything is acknowledged: a server killed from here on
     // finishes the deletion when it starts again, and never shows the session again.
     try {
@@ -286,29 +273,18 @@ export class PodmanBackend implements SessionBackend {
     } catch (err) {
       throw backendUnavailable(`delete ${key}: cannot write the deletion down: ${(err as Error).message}`);
     }
-    for (const e of [...dependents, entry]) this.markTerminating(recordKey(e.record.id, e.record.appId));
+    for (const k of keys) this.index.markTerminating(k);
     this.emit('session');
     try {
-      await Promise.all(
-        [...dependents, entry].map((e) =>
-          this.docker
-            .getContainer(e.containerId)
-            .kill({ signal: 'SIGTERM' })
-            .catch((err) => {
-              if (isEngineDown(err)) throw err;
-            }),
-        ),
-      );
+      await Promise.all(doomed.map((e) => this.signal(e.containerId, 'SIGTERM', { engineDownThrows: true })));
     } catch (err) {
-      for (const e of [...dependents, entry]) this.unmarkTerminating(recordKey(e.record.id, e.record.appId));
+      for (const k of keys) this.index.unmarkTerminating(k);
       this.deletions.remove(key); // not acknowledged: the engine could not be asked
       this.emit('session');
       throw backendUnavailable(`delete ${key}: ${engineMessage(err)}`);
     }
-    const keys = [...dependents, entry].map((e) => recordKey(e.record.id, e.record.appId));
     const removed = this.removeAfterGrace(
-      dependents.map((e) => e.containerId),
-      entry.containerId,
+      doomed.map((e) => e.containerId),
       key,
     ).then(() => keys);
     return { removed };
@@ -317,7 +293,6 @@ export class PodmanBackend implements SessionBackend {
   async renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void> {
     const key = recordKey(id, appId);
     // Durably before the renew is acknowledged: a restart keeps the new expiry.
-    writeDurably(path.join(this.deadlinesDir(), key.replace('/', '-')), String(deadlineSeconds), 0o644);
     this.deadlines.set(key, deadlineSeconds);
     const entry = this.index.get(key);
     if (entry) entry.record = { ...entry.record, deadlineSeconds };
@@ -329,23 +304,15 @@ export class PodmanBackend implements SessionBackend {
     const entry = this.index.get(key);
     if (!entry) return '';
     if (!entry.containerId)
-      return this.pullEvents(key)
+      return this.waiting
+        .events(key)
         .map((e) => `${e.reason}: ${e.message}\n`)
         .join('');
     try {
       // As a stream, not dockerode's logs() (which collects the whole log into one Buffer).
-      const containerId = entry.containerId;
-      const stream = await new Promise<Readable>((resolve, reject) => {
-        this.docker.modem.dial(
-          {
-            path: `/containers/${encodeURIComponent(containerId)}/logs?`,
-            method: 'GET',
-            options: { stdout: true, stderr: true, follow: false },
-            isStream: true,
-            statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
-          },
-          (err, data) => (err ? reject(err) : resolve(data as Readable)),
-        );
+      const stream = await dial(this.docker, `/containers/${encodeURIComponent(entry.containerId)}/logs`, {
+        query: { stdout: true, stderr: true, follow: false },
+        stream: true,
       });
       return await tailOf(stream, maxBytes);
     } catch (err) {
@@ -358,7 +325,7 @@ export class PodmanBackend implements SessionBackend {
     const key = recordKey(id, appId);
     const entry = this.index.get(key);
     if (!entry) return [];
-    if (!entry.containerId) return this.pullEvents(key);
+    if (!entry.containerId) return this.waiting.events(key);
     try {
       const since = Math.floor(entry.record.createdAt.getTime() / 1000) - 1;
       // `stream: false` (Podman) returns what happened so far at once; `until` would make the
@@ -373,7 +340,7 @@ export class PodmanBackend implements SessionBackend {
           return []; // blank, or cut short by the read limit
         }
       });
-      return [...(this.pulls.get(key)?.events ?? []), ...eventsFromEngine(raw, entry.record)];
+      return [...this.waiting.pullHistory(key), ...eventsFromEngine(raw, entry.record)];
     } catch (err) {
       throw backendUnavailable(`events ${id}: ${engineMessage(err)}`);
     }
@@ -431,47 +398,31 @@ export class PodmanBackend implements SessionBackend {
     }
   }
 
-  /**
-   * Each user's sessions have a network of their own, `<podman.network>-u<uid>`, created with
-   * netavark's `isolate` option: a session reaches its own desktop-apps (which share its network
-   * namespace), the user's other sessions, the callback listener on its gateway and the outside
-   * world, never another user's session (issue 15 point 4).
-   */
-  private networkOf(uid: number): string {
-    return `${this.network}-u${uid}`;
-  }
-
   /** The gateway of the user's network (made now if missing): where their sessions call back. */
-  async hostAddress(uid?: number): Promise<string | undefined> {
-    const name = uid === undefined ? this.network : this.networkOf(uid);
-    try {
-      await this.ensureNetwork(name);
-      const ipv4 = ipv4Of((await this.docker.getNetwork(name).inspect()) as Parameters<typeof ipv4Of>[0]);
-      if (ipv4) this.sessionNetworks.set(ipv4.subnet, ipv4);
-      return ipv4?.gateway;
-    } catch (err) {
-      this.opts.log.warn(`no host address for sessions: ${engineMessage(err)}`);
-      return undefined;
-    }
+  hostAddress(uid?: number): Promise<string | undefined> {
+    return this.networks.hostAddress(uid);
   }
 
   isSessionPeer(address: string): boolean {
-    // The gateway is this host itself: a host process is not a session container.
-    return [...this.sessionNetworks.values()].some((n) => address !== n.gateway && inSubnet(address, n.subnet));
+    return this.networks.isSessionPeer(address);
   }
 
   queueLength(): number {
-    return this.admission.length;
+    return this.waiting.queueLength;
   }
 
   openCallbackPort(port: number): Promise<void> {
-    return this.firewall.openCallbackPort(port);
+    return this.networks.openCallbackPort(port);
+  }
+
+  pendingNote(id: string, appId?: string): string | undefined {
+    return this.waiting.note(recordKey(id, appId));
   }
 
   async availability(): Promise<{ available: boolean; note: string }> {
     try {
       await this.docker.ping();
-      return this.watching
+      return this.watch.connected
         ? { available: true, note: 'skaha service is available.' }
         : { available: false, note: 'container engine answers but its event stream is reconnecting' };
     } catch (err) {
@@ -481,28 +432,32 @@ export class PodmanBackend implements SessionBackend {
 
   // --- internals -------------------------------------------------------------------------
 
-  private deadlinesDir() {
-    return path.join(this.opts.stateDir, 'deadlines');
-  }
-
   private emit(kind: 'session' | 'image') {
     for (const listener of this.listeners) listener(kind);
     // A session that ended may have made room for a queued job.
-    if (kind === 'session' && this.admission.length) queueMicrotask(() => this.admitWaiting());
+    if (kind === 'session' && this.waiting.queueLength) queueMicrotask(() => this.waiting.admit());
   }
 
-  private markTerminating(key: string) {
-    this.terminating.add(key);
-    const entry = this.index.get(key);
-    if (entry) entry.record = { ...entry.record, status: 'Terminating' };
+  private onEngineEvent(event: EngineEvent): void {
+    if (event.Type === 'image') this.emit('image');
+    else this.index.apply(event);
   }
 
-  private unmarkTerminating(key: string) {
-    this.terminating.delete(key);
+  private signal(containerId: string, signal: 'SIGTERM' | 'SIGKILL', opts: { engineDownThrows?: boolean } = {}): Promise<void> {
+    return this.docker
+      .getContainer(containerId)
+      .kill({ signal })
+      .catch((err: unknown) => {
+        if (opts.engineDownThrows && isEngineDown(err)) throw err;
+      });
   }
 
-  private async removeAfterGrace(dependentIds: string[], containerId: string, key: string) {
-    const wait = (id: string) =>
+  /**
+   * Wait for each container (a desktop's apps first) to end after its SIGTERM, up to the grace,
+   * then SIGKILL and remove it, and strike the deletion from the journal.
+   */
+  private async removeAfterGrace(containerIds: string[], key: string) {
+    const ended = (id: string) =>
       Promise.race([
         this.docker
           .getContainer(id)
@@ -510,14 +465,11 @@ export class PodmanBackend implements SessionBackend {
           .catch(() => undefined),
         new Promise((r) => setTimeout(r, this.opts.stopTimeoutSeconds * 1000)),
       ]);
-    for (const id of [...dependentIds, containerId]) {
-      await wait(id);
+    for (const id of containerIds) {
+      await ended(id);
       // After the grace, SIGKILL: a forced remove of a running container would make Podman wait
       // the container's stop timeout a second time (measured: 30 removals 32 s → 2 s).
-      await this.docker
-        .getContainer(id)
-        .kill({ signal: 'SIGKILL' })
-        .catch(() => undefined);
+      await this.signal(id, 'SIGKILL');
       await this.docker
         .getContainer(id)
         .remove({ force: true, v: true })
@@ -526,10 +478,8 @@ export class PodmanBackend implements SessionBackend {
         });
     }
     // The remove events update the index; this covers an engine that sends none.
-    for (const [k, e] of this.index) {
-      if (e.containerId === containerId || dependentIds.includes(e.containerId)) this.forget(k);
-    }
-    this.terminating.delete(key);
+    this.index.forgetContainers(containerIds);
+    this.index.unmarkTerminating(key);
     try {
       this.deletions.remove(key);
     } catch (err) {
@@ -544,7 +494,7 @@ export class PodmanBackend implements SessionBackend {
    */
   private resumeDeletions(): void {
     for (const deletion of this.deletions.all()) {
-      const entries = [...this.index.entries()]
+      const entries: Array<[string, Entry]> = [...this.index.all()]
         .filter(([k, e]) => e.containerId && this.deletions.covering(k) === deletion)
         // A desktop's apps share its network namespace: they go first.
         .sort(([a], [b]) => Number(!a.includes('/')) - Number(!b.includes('/')));
@@ -553,472 +503,27 @@ export class PodmanBackend implements SessionBackend {
         continue;
       }
       this.opts.log.info(`finishing the deletion of ${deletion.key}, acknowledged at ${deletion.at} before a restart`);
-      for (const [k] of entries) this.markTerminating(k);
+      for (const [k] of entries) this.index.markTerminating(k);
       const ids = entries.map(([, e]) => e.containerId);
-      void Promise.all(
-        ids.map((id) =>
-          this.docker
-            .getContainer(id)
-            .kill({ signal: 'SIGTERM' })
-            .catch(() => undefined),
-        ),
-      )
-        .then(() => this.removeAfterGrace(ids.slice(0, -1), ids.at(-1)!, deletion.key))
+      void Promise.all(ids.map((id) => this.signal(id, 'SIGTERM')))
+        .then(() => this.removeAfterGrace(ids, deletion.key))
         .catch((err: unknown) => this.opts.log.warn(`delete ${deletion.key}: ${engineMessage(err)}; tried again at the next start`));
     }
   }
 
-  private forget(key: string) {
-    this.index.delete(key);
-    this.pulls.delete(key);
-    this.terminating.delete(key);
-    if (this.deadlines.delete(key)) fs.rmSync(path.join(this.deadlinesDir(), key.replace('/', '-')), { force: true });
-  }
-
-  /** The requests of the headless jobs admitted so far (running, or pulling their image). */
-  private headlessUsage(): Demand {
-    const used = { cores: 0, ramGiB: 0 };
-    for (const [key, e] of this.index) {
-      const r = e.record;
-      if (r.type !== 'headless' || r.appId || this.admission.has(key) || (r.status !== 'Pending' && r.status !== 'Running')) continue;
-      used.cores += r.resources.coresRequest;
-      used.ramGiB += r.resources.ramRequestGiB;
-    }
-    return used;
-  }
-
-  /** Show the job as Pending, waiting for room (written down: a restart keeps its place). */
-  private enqueue(spec: LaunchSpec, createdAt: Date): void {
-    const key = recordKey(spec.sessionId, spec.appId);
-    this.journal.pending(spec, createdAt, { queued: true });
-    this.queued.set(key, spec);
-    this.admission.enqueue(key, demandOf(spec));
-    this.index.set(key, { record: recordFromSpec(spec, createdAt), containerId: '', ports: new Map() });
-    this.opts.log.info(`headless job ${key} queued: ${this.admission.note(key, this.headlessUsage())}`);
-    this.emit('session');
-  }
-
   /** Read the CPU and memory of every running session in one engine call, into their records. */
   private async sampleUsage(): Promise<void> {
-    const running = [...this.index.values()].filter((e) => e.containerId && e.record.status === 'Running');
+    const running = [...this.index.all()].map(([, e]) => e).filter((e) => e.containerId && e.record.status === 'Running');
     if (!running.length) return;
     try {
-      const stats = await new Promise<ContainerStats[]>((resolve, reject) => {
-        this.docker.modem.dial(
-          {
-            path: '/v4.0.0/libpod/containers/stats?',
-            method: 'GET',
-            options: { stream: false, containers: running.map((e) => e.containerId) },
-            statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
-          },
-          (err, data) => (err ? reject(err) : resolve((data as { Stats?: ContainerStats[] } | undefined)?.Stats ?? [])),
-        );
+      const reply = await dial<{ Stats?: ContainerStats[] } | undefined>(this.docker, '/v4.0.0/libpod/containers/stats', {
+        query: { stream: false, containers: running.map((e) => e.containerId) },
       });
-      this.usage.record(stats);
+      this.usage.record(reply?.Stats ?? []);
     } catch {
       return; // a container that just ended, or the engine away: the next sample will do
     }
-    for (const e of running) {
-      const usage = this.usage.of(e.containerId);
-      if (usage && e.record.status === 'Running') e.record = { ...e.record, usage };
-    }
-  }
-
-  /** Start the queued jobs that fit now, in order (after every change of the index). */
-  private admitWaiting(): void {
-    if (this.admitting || !this.admission.length || this.closed) return;
-    this.admitting = true;
-    try {
-      for (const key of this.admission.takeAdmitted(this.headlessUsage())) {
-        const spec = this.queued.get(key);
-        this.queued.delete(key);
-        const entry = this.index.get(key);
-        if (!spec || !entry) continue;
-        this.opts.log.info(`headless job ${key} admitted`);
-        void this.launchNow(key, spec, entry.record.createdAt)
-          .then(() => {
-            if (!this.pulls.has(key)) this.journal.remove(key);
-          })
-          .catch((err: unknown) => {
-            const pull: Pull = { progress: new PullProgress(), startedAt: new Date(), events: [], cancelled: false };
-            this.pulls.set(key, pull);
-            const message = err instanceof SkahaError ? err.message : engineMessage(err);
-            this.failLaunch(key, spec, pull, `The job could not be started: ${message}`, message);
-          });
-      }
-    } finally {
-      this.admitting = false;
-    }
-  }
-
-  /** Show the launch as Pending now; pull, then create and start the container. */
-  private startPull(spec: LaunchSpec, createdAt: Date): void {
-    const key = recordKey(spec.sessionId, spec.appId);
-    this.journal.pending(spec, createdAt);
-    const pull: Pull = { progress: new PullProgress(), startedAt: new Date(), events: [], cancelled: false };
-    pull.events.push({ type: 'Normal', reason: 'Pulling', message: `Pulling image "${spec.image}"`, firstTime: pull.startedAt, lastTime: pull.startedAt });
-    this.pulls.set(key, pull);
-    this.index.set(key, { record: recordFromSpec(spec, createdAt), containerId: '', ports: new Map() });
-    this.emit('session');
-    void this.runPull(key, spec, pull);
-  }
-
-  private async runPull(key: string, spec: LaunchSpec, pull: Pull): Promise<void> {
-    try {
-      await this.pull(spec, pull);
-      if (pull.cancelled) return;
-      const seconds = ((Date.now() - pull.startedAt.getTime()) / 1000).toFixed(1);
-      const { total } = pull.progress.bytes();
-      const now = new Date();
-      pull.events.push({
-        type: 'Normal',
-        reason: 'Pulled',
-        message: `Successfully pulled image "${spec.image}" in ${seconds}s${total ? ` (${formatBytes(total)})` : ''}`,
-        firstTime: now,
-        lastTime: now,
-      });
-      this.opts.log.info(`pulled ${spec.image} for ${key} in ${seconds} s`);
-    } catch (err) {
-      if (pull.cancelled) return;
-      const reason = pullFailureReason(engineMessage(err));
-      return this.failLaunch(key, spec, pull, `Failed to pull image "${spec.image}": ${reason}: ${engineMessage(err)}`, `cannot pull ${spec.image}: ${reason}`);
-    }
-    // The image is in the engine now: what fails from here is the container, not the pull.
-    try {
-      const container = await this.docker.createContainer(await this.createBody(spec));
-      if (pull.cancelled) {
-        await container.remove({ force: true, v: true }).catch(() => undefined);
-        return;
-      }
-      // The Pending entry stays until the container's own replaces it (refresh): dropping it
-      // first made the session 404 for the moment the start took.
-      await this.startContainer(key, spec, container);
-      this.journal.remove(key);
-      if (!this.index.has(key)) this.pulls.delete(key);
-    } catch (err) {
-      if (pull.cancelled) return;
-      const message = err instanceof SkahaError ? err.message : engineMessage(err);
-      this.failLaunch(
-        key,
-        spec,
-        pull,
-        `Pulled image "${spec.image}", but its container could not be started: ${message}`,
-        `cannot start ${spec.image}: ${(err as SkahaError).logMessage ?? message}`,
-      );
-    }
-  }
-
-  /**
-   * Pull the launch's image, with its credentials if any (spec §7: they go to the engine for this
-   * pull only). An image pulled with credentials is recorded by ID (KEP-2535); while it is being
-   * pulled, its repository is marked so no launch runs it unchecked before the ID is known.
-   */
-  private async pull(spec: LaunchSpec, pull: Pull): Promise<void> {
-    const repository = repositoryOf(spec.image);
-    const pulling = spec.registryAuth ? this.credentialPulls.begin(repository) : undefined;
-    try {
-      const running = await pullImage(this.docker, spec.image, spec.registryAuth);
-      pull.progress = running.progress;
-      pull.cancel = running.cancel;
-      await running.done;
-      if (pulling) this.credentialPulls.add((await this.docker.getImage(spec.image).inspect()).Id, repository);
-    } finally {
-      pulling?.();
-    }
-  }
-
-  /** The launch ends Failed, with `message` as its Warning event (kept across restarts). */
-  private failLaunch(key: string, spec: LaunchSpec, pull: Pull, message: string, logLine: string): void {
-    const now = new Date();
-    pull.events.push({ type: 'Warning', reason: 'Failed', message, firstTime: now, lastTime: now });
-    this.opts.log.warn(`launch ${key} failed: ${logLine}`);
-    const entry = this.index.get(key) ?? { record: recordFromSpec(spec, now), containerId: '', ports: new Map() };
-    entry.record = { ...entry.record, status: 'Failed', finishedAt: now };
-    this.index.set(key, entry);
-    this.journal.failed(spec, entry.record.createdAt, now, message);
-    this.emit('session');
-  }
-
-  private dropPull(key: string): void {
-    this.admission.remove(key);
-    this.queued.delete(key);
-    const pull = this.pulls.get(key);
-    if (pull) {
-      pull.cancelled = true;
-      pull.cancel?.();
-    }
-    this.index.delete(key);
-    this.pulls.delete(key);
-    this.journal.remove(key);
-  }
-
-  /** After a restart: failed launches are listed again, interrupted pulls start over. */
-  private resumePulls(): void {
-    // In launch order, so that queued jobs keep their places.
-    const launches = this.journal.all().sort((a, b) => a.file.createdAt.localeCompare(b.file.createdAt));
-    for (const { key, file } of launches) {
-      if (this.index.has(key)) {
-        // The container was made just before the restart.
-        this.journal.remove(key);
-        continue;
-      }
-      const spec = file.spec as LaunchSpec;
-      if (file.failed) {
-        const at = new Date(file.failed.at);
-        const message = file.failed.event ?? `Failed to pull image "${spec.image}": ${file.failed.message}`;
-        this.pulls.set(key, {
-          progress: new PullProgress(),
-          startedAt: at,
-          cancelled: false,
-          events: [{ type: 'Warning', reason: 'Failed', message, firstTime: at, lastTime: at }],
-        });
-        this.index.set(key, {
-          record: { ...recordFromSpec(spec, new Date(file.createdAt)), status: 'Failed', finishedAt: at },
-          containerId: '',
-          ports: new Map(),
-        });
-      } else if (file.queued) {
-        this.enqueue(spec, new Date(file.createdAt));
-      } else {
-        // Credentials are never written down: a private image's pull fails as unauthorized.
-        this.startPull(spec, new Date(file.createdAt));
-      }
-    }
-  }
-
-  pendingNote(id: string, appId?: string): string | undefined {
-    const key = recordKey(id, appId);
-    const entry = this.index.get(key);
-    const pull = this.pulls.get(key);
-    if (!entry || entry.containerId || entry.record.status !== 'Pending') return undefined;
-    const queued = this.admission.note(key, this.headlessUsage());
-    if (queued) return `${queued}.`;
-    if (!pull) return undefined;
-    return `Pulling image ${entry.record.image}: ${pull.progress.summary()}.`;
-  }
-
-  /** view=events of a launch without a container: the pull so far. */
-  private pullEvents(key: string): SessionEvent[] {
-    const queued = this.admission.note(key, this.headlessUsage());
-    if (queued) {
-      const since = this.index.get(key)!.record.createdAt;
-      return [{ type: 'Normal', reason: 'Queued', message: queued, firstTime: since, lastTime: new Date() }];
-    }
-    const pull = this.pulls.get(key);
-    if (!pull) return [];
-    const last = pull.events.at(-1);
-    if (last?.reason !== 'Pulling') return pull.events;
-    return [
-      ...pull.events,
-      {
-        type: 'Normal',
-        reason: 'Pulling',
-        message: `Pulling image "${this.index.get(key)?.record.image}": ${pull.progress.summary()}`,
-        firstTime: pull.startedAt,
-        lastTime: new Date(),
-      },
-    ];
-  }
-
-  private ensureNetwork(name: string): Promise<void> {
-    let ready = this.networksReady.get(name);
-    if (!ready) {
-      ready = (async () => {
-        const existing = await this.docker.listNetworks({ filters: { name: [name] } });
-        if (!existing.some((n) => n.Name === name)) {
-          // isolate: netavark drops traffic between this network and every other isolated one.
-          await this.docker.createNetwork({ Name: name, Driver: 'bridge', Options: { isolate: 'true' } }).catch((err) => {
-            if (statusCodeOf(err) !== 409) throw err;
-          });
-        }
-        // And so do this backend's own rules, whatever netavark does (firewall.ts).
-        if (name !== this.network) await this.firewall.isolate([await this.bridgeOf(name)]);
-      })().catch((err) => {
-        this.networksReady.delete(name);
-        throw err;
-      });
-      this.networksReady.set(name, ready);
-    }
-    return ready;
-  }
-
-  /** The networks of earlier runs: isolated again, and their sessions may call back at once. */
-  private async knownNetworks(): Promise<void> {
-    const prefix = `${this.network}-u`;
-    const bridges: string[] = [];
-    for (const n of await this.docker.listNetworks({ filters: { name: [prefix] } })) {
-      if (!n.Name?.startsWith(prefix)) continue;
-      const ipv4 = ipv4Of((await this.docker.getNetwork(n.Name).inspect()) as Parameters<typeof ipv4Of>[0]);
-      if (ipv4) this.sessionNetworks.set(ipv4.subnet, ipv4);
-      bridges.push(await this.bridgeOf(n.Name));
-    }
-    await this.firewall.isolate(bridges);
-  }
-
-  /** The host's name of a network's bridge (Podman's own API says it; the compatible one does not). */
-  private bridgeOf(network: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.docker.modem.dial(
-        {
-          path: `/v4.0.0/libpod/networks/${encodeURIComponent(network)}/json`,
-          method: 'GET',
-          statusCodes: { 200: true, 404: 'no such network', 500: 'server error' },
-        },
-        (err, data) => {
-          const bridge = (data as { network_interface?: string } | undefined)?.network_interface;
-          if (err || !bridge) reject(err ?? new Error(`network ${network} names no bridge`));
-          else resolve(bridge);
-        },
-      );
-    });
-  }
-
-  /**
-   * Record this server's claim on the engine (its network name and uid range), after checking
-   * that no other live server holds either (claim.ts). A claim is written as labels of the base
-   * network, which the engine cannot relabel: an unlabelled one (made before claims existed) or
-   * a gone server's is replaced.
-   */
-  private async claimEngine(): Promise<void> {
-    const { claims, networks } = await engineClaims(this.docker);
-    if (!this.opts.network) this.network = autoNetwork(this.opts.identity.dataDir, claims, claimIsLive);
-    const mine: EngineClaim = { network: this.network, ...this.opts.identity };
-    const { refuse, warning } = claimConflict(mine, claims, claimIsLive, this.opts.uidRangeConfigured);
-    if (refuse) throw new Error(`cannot start beside another skaha server on this engine: ${refuse}`);
-    if (warning) this.opts.log.warn(warning);
-    if (this.network !== DEFAULT_NETWORK) this.opts.log.info(`sessions run on the engine's networks ${this.network}-u<uid> (podman.network)`);
-    const base = networks.find((n) => n.Name === mine.network);
-    const current = claimOf(base?.Labels);
-    if (current && isOwnClaim(mine, current) && current.uidMin === mine.uidMin && current.uidMax === mine.uidMax && current.store === mine.store) return;
-    if (base) {
-      try {
-        await this.docker.getNetwork(base.Name).remove();
-      } catch (err) {
-        this.opts.log.warn(
-          `network ${base.Name} is in use and keeps an old claim (${engineMessage(err)}); other servers on this engine may not see this one's uid range`,
-        );
-        return;
-      }
-    }
-    await this.docker.createNetwork({ Name: mine.network, Driver: 'bridge', Labels: claimLabels(mine), Options: { isolate: 'true' } });
-  }
-
-  /**
-   * Whether a container's labels make it this server's. Containers made before servers labelled
-   * theirs belong to the server on the default network name, the only one there was.
-   */
-  private isOurs(labels: Record<string, string>): boolean {
-    const owner = labels[LABEL.instance];
-    return owner === undefined ? this.network === DEFAULT_NETWORK : owner === this.network;
-  }
-
-  /** Rebuild the whole index from the engine (at start and after every reconnect). */
-  private async relist(): Promise<void> {
-    const containers = await this.docker.listContainers({ all: true, filters: { label: [LABEL.id] } });
-    const seen = new Set<string>();
-    for (const c of containers) {
-      const key = await this.refresh(c.Id, false);
-      if (key) seen.add(key);
-    }
-    for (const [key, e] of [...this.index.entries()]) if (!seen.has(key) && e.containerId) this.forget(key);
-    this.emit('session');
-  }
-
-  /** Inspect one container and put it in (or take it out of) the index; returns its key. */
-  private async refresh(containerId: string, notify = true): Promise<string | undefined> {
-    let info: Docker.ContainerInspectInfo;
-    try {
-      info = await this.docker.getContainer(containerId).inspect();
-    } catch (err) {
-      if (isGone(err)) {
-        for (const [k, e] of this.index) if (e.containerId === containerId) this.forget(k);
-        if (notify) this.emit('session');
-        return undefined;
-      }
-      throw err;
-    }
-    const labels = info.Config?.Labels ?? {};
-    const id = labels[LABEL.id];
-    if (!id || !this.isOurs(labels)) return undefined;
-    const key = recordKey(id, labels[LABEL.appId]);
-    const deadlineOverride = this.deadlines.get(key);
-    const record = recordFromInspect(info, { terminating: this.terminating.has(key), ...(deadlineOverride ? { deadlineOverride } : {}) });
-    if (!record) return undefined;
-    const usage = record.status === 'Running' ? this.usage.of(info.Id) : undefined;
-    if (usage) record.usage = usage;
-    this.index.set(key, { record, containerId: info.Id, ports: publishedPorts(info) });
-    if (notify) this.emit('session');
-    return key;
-  }
-
-  /** Follow the engine's events; on a break, back off, reconnect and re-list. */
-  private watch(backoffMs = WATCH_BACKOFF_INITIAL_MS): void {
-    if (this.closed) return;
-    // Filtering by label key delivers nothing on Podman 4 (design.md): take all container and
-    // image events and pick ours by the labels in Actor.Attributes.
-    this.docker.getEvents({ filters: { type: ['container', 'image'] } }, (err, stream) => {
-      if (err || !stream) {
-        this.watching = false;
-        this.opts.log.warn(`engine event stream unavailable (${engineMessage(err)}); retrying in ${backoffMs} ms`);
-        setTimeout(() => this.reconnect(backoffMs), backoffMs).unref();
-        return;
-      }
-      this.eventStream = stream as Readable;
-      this.watching = true;
-      let pending = '';
-      stream.on('data', (chunk: Buffer) => {
-        pending += chunk.toString('utf8');
-        let newline: number;
-        while ((newline = pending.indexOf('\n')) >= 0) {
-          const line = pending.slice(0, newline).trim();
-          pending = pending.slice(newline + 1);
-          if (line) this.onEngineEvent(line);
-        }
-      });
-      const restart = () => {
-        if (this.eventStream !== stream) return;
-        this.eventStream = undefined;
-        this.watching = false;
-        if (this.closed) return;
-        this.opts.log.warn('engine event stream ended; reconnecting');
-        setTimeout(() => this.reconnect(WATCH_BACKOFF_INITIAL_MS), WATCH_BACKOFF_INITIAL_MS).unref();
-      };
-      stream.on('end', restart);
-      stream.on('error', restart);
-    });
-  }
-
-  private reconnect(backoffMs: number) {
-    if (this.closed) return;
-    this.relist()
-      .then(() => this.watch())
-      .catch((err) => {
-        const next = Math.min(backoffMs * 2, WATCH_BACKOFF_MAX_MS);
-        this.opts.log.warn(`engine not reachable (${engineMessage(err)}); retrying in ${next} ms`);
-        setTimeout(() => this.reconnect(next), next).unref();
-      });
-  }
-
-  private onEngineEvent(line: string) {
-    let event: EngineEvent;
-    try {
-      event = JSON.parse(line) as EngineEvent;
-    } catch {
-      return;
-    }
-    if (event.Type === 'image') {
-      this.emit('image');
-      return;
-    }
-    const attributes = event.Actor?.Attributes ?? {};
-    const containerId = event.Actor?.ID ?? event.id;
-    if (!containerId || !attributes[LABEL.id] || !this.isOurs(attributes)) return;
-    if (event.Action === 'remove' || event.status === 'remove') {
-      for (const [k, e] of this.index) if (e.containerId === containerId) this.forget(k);
-      this.emit('session');
-      return;
-    }
-    this.refresh(containerId).catch((err) => this.opts.log.warn(`inspect ${containerId}: ${engineMessage(err)}`));
+    this.index.applyUsage();
   }
 }
 
@@ -1043,9 +548,4 @@ function readAll(stream: Readable, limitMs: number): Promise<string> {
       reject(err);
     });
   });
-}
-
-/** What a headless job asks of the machine: its requests. */
-function demandOf(spec: LaunchSpec): Demand {
-  return { cores: spec.resources.coresRequest, ramGiB: spec.resources.ramRequestGiB };
 }

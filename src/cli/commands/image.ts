@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { connectEngine } from '../../backends/podman/engine-process.js';
+import { connectEngine } from '../../engine/process.js';
 import type Docker from 'dockerode';
-import { PullProgress, pullFailureReason, pullImage, type PullStreamEvent } from '../../backends/podman/pull.js';
+import { PullProgress, pullFailureReason, pullImage, type PullStreamEvent } from '../../engine/pull.js';
 import { parseTypes, TYPES_LABEL } from '../../catalog/catalog.js';
 import { checkImage, type RuleResult } from '../../catalog/check.js';
 import { HarborCatalog } from '../../catalog/harbor/harbor.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { after, describe, it } from 'node:test';
-import { connectEngine } from '../../../src/backends/podman/engine-process.js';
+import { connectEngine } from '../../../src/engine/process.js';
 import { DEFAULT_CONTAINERS_CONF } from '../../../src/server/paths.js';
 import { cleanupList, HEADLESS_IMAGE, startPlatform, WEB_IMAGE } from '../../helpers/platform.js';
 

@@ -3,7 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { Informer, WATCH_BACKOFF_INITIAL_MS, WATCH_BACKOFF_MAX_MS } from '../../../src/backends/kubernetes/informer.js';
+import { Informer } from '../../../src/backends/kubernetes/informer.js';
+import { WATCH_BACKOFF_INITIAL_MS, WATCH_BACKOFF_MAX_MS } from '../../../src/backends/backoff.js';
 
 /**
  * The informer against a scripted API server on loopback: what a real one does when its watch

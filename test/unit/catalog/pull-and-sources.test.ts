@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { formatBytesOf, PullProgress, pullFailureReason } from '../../../src/backends/podman/pull.js';
+import { formatBytesOf, PullProgress, pullFailureReason } from '../../../src/engine/pull.js';
 import { nextLink, parseChallenge } from '../../../src/catalog/registry/client.js';
 import { eventsTable } from '../../../src/api/session/views.js';
 import { lastEventMessage } from '../../../src/cli/commands/sessions.js';
