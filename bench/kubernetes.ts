@@ -28,7 +28,7 @@ import { makeJob, planMounts, type KubernetesObjectOptions } from '../src/backen
 import type { LaunchSpec } from '../src/backends/backend.js';
 import { resolveConfig } from '../src/server/config.js';
 import { createPlatform } from '../src/server/platform.js';
-import { LAUNCH_SCRIPTS_DIR } from '../src/server/paths.js';
+import { LAUNCH_SCRIPTS_DIR } from '../src/common/paths.js';
 import { jobName, newSessionId } from '../src/sessions/ids.js';
 import { createNamespace, startKubeCluster } from '../test/helpers/kube-cluster.js';
 import { envInt, machine, machineLine, markdownTable, ms, now, ratio, sleep, summarize, textTable } from './lib.js';

@@ -4,7 +4,7 @@ import type { Principal } from '../auth/authenticator.js';
 import type { ResourceContext } from '../sessions/context.js';
 import type { ApiVersion, SessionService } from '../sessions/service.js';
 import type { StorageLayout } from '../sessions/recipes.js';
-import { forbidden, SkahaError } from '../server/errors.js';
+import { forbidden, SkahaError } from '../common/errors.js';
 import type { FastifyRequest } from 'fastify';
 import { isAdmin, type AuthorizationPolicy } from '../auth/authorize.js';
 

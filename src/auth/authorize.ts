@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { forbidden, SkahaError } from '../server/errors.js';
+import { forbidden, SkahaError } from '../common/errors.js';
 import type { Scope, User } from '../store/store.js';
 import type { Principal } from './authenticator.js';
 import { LOGIN_COOKIE, parseCookies, type CookieIssuer } from './cookie.js';

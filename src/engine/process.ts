@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import Docker from 'dockerode';
-import { DEFAULT_ENGINE_HOME } from '../server/paths.js';
+import { DEFAULT_ENGINE_HOME } from '../common/paths.js';
 
 async function answers(docker: Docker, timeoutMs: number): Promise<boolean> {
   try {

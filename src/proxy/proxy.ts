@@ -7,7 +7,7 @@ import { fromThisSite } from '../auth/authorize.js';
 import { CookieIssuer, LOGIN_COOKIE, parseCookies, type SessionAccess } from '../auth/cookie.js';
 import type { SessionService } from '../sessions/service.js';
 import type { SessionRecord } from '../sessions/model.js';
-import { SkahaError } from '../server/errors.js';
+import { SkahaError } from '../common/errors.js';
 import type { ActivityTracker } from './activity.js';
 import { errorPage, waitingPage } from './pages.js';
 import { TICKET_PARAM, type SessionOrigins } from './origins.js';

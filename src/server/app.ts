@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
-import { PORTAL_DIST_DIR } from './paths.js';
+import { PORTAL_DIST_DIR } from '../common/paths.js';
 import { authenticate, type Authenticator } from '../auth/authenticator.js';
 import { authorize, type AuthorizationPolicy } from '../auth/authorize.js';
 import type { ApiDeps } from '../api/deps.js';
@@ -24,7 +24,7 @@ import type { IdentityStore, RegistryCredentials } from '../store/store.js';
 import { isSessionUrl, parseSessionPath } from '../proxy/path.js';
 import type { SessionOrigins } from '../proxy/origins.js';
 import type { SessionProxy } from '../proxy/proxy.js';
-import { diskFull, isDiskFull, oneLine, SkahaError } from './errors.js';
+import { diskFull, isDiskFull, oneLine, SkahaError } from '../common/errors.js';
 import type { Logger } from './platform.js';
 import type { Metrics } from './metrics.js';
 

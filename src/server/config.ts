@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME } from './paths.js';
+import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME } from '../common/paths.js';
 
 /** One image catalog source (docs/catalogs.md). */
 export const CatalogSourceSchema = Type.Object({

@@ -7,7 +7,7 @@ import { isAdmin, type AuthorizationPolicy } from '../auth/authorize.js';
 import type { SessionBackend } from '../backends/backend.js';
 import { Params } from '../api/params.js';
 import { LAUNCHABLE_TYPES, SESSION_TYPES, type SessionStatus } from '../sessions/model.js';
-import { SkahaError } from './errors.js';
+import { SkahaError } from '../common/errors.js';
 
 /**
  * The numbers an operator graphs (docs/operations.md, "Metrics"), in Prometheus' text format at

@@ -32,7 +32,7 @@ import { readCertificates, X509Authenticator } from '../auth/x509/authenticator.
 import { OidcBearerAuthenticator } from '../auth/oidc/authenticator.js';
 import { oidcOfferOf } from '../api/auth/oidc.js';
 import { publicBaseUrl, type Config } from './config.js';
-import { LAUNCH_SCRIPTS_DIR } from './paths.js';
+import { LAUNCH_SCRIPTS_DIR } from '../common/paths.js';
 import { CallbackListener } from './callbacks.js';
 import { SessionOrigins } from '../proxy/origins.js';
 

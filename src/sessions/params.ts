@@ -1,4 +1,4 @@
-import { badRequest, invalidValue } from '../server/errors.js';
+import { badRequest, invalidValue } from '../common/errors.js';
 import type { ResourceContext } from './context.js';
 import type { Resources } from './model.js';
 import type { ApiVersion } from './service.js';

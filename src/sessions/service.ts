@@ -2,7 +2,7 @@ import type { LaunchSpec, Mount, NodeCapacity, SessionBackend, SessionEvent } fr
 import type { CachedCatalog } from '../catalog/catalog.js';
 import { launchProblem } from '../catalog/reference.js';
 import type { CallbackTokens } from '../auth/callback.js';
-import { badRequest, missingParameter, notFound, SkahaError } from '../server/errors.js';
+import { badRequest, missingParameter, notFound, SkahaError } from '../common/errors.js';
 import { parseEnv, parseOption, parseRegistryAuth, resourcesFrom } from './params.js';
 import type { User } from '../store/store.js';
 import { XAUTHORITY_PATH, type SessionStorage } from '../storage/homes.js';

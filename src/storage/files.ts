@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { badRequest, forbidden, notFound, SkahaError } from '../server/errors.js';
+import { badRequest, forbidden, notFound, SkahaError } from '../common/errors.js';
 import type { User } from '../store/store.js';
 import type { DigestStore } from './digests.js';
 import { Md5Thread } from './md5.js';

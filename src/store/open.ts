@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Config } from '../server/config.js';
-import { SkahaError } from '../server/errors.js';
+import { SkahaError } from '../common/errors.js';
 import { SqliteRegistryCredentials } from './credentials.js';
 import { PostgresRegistryCredentials } from './postgres/credentials.js';
 import { isMisconfiguration, PostgresDatabase } from './postgres/database.js';

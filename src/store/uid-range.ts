@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeDurably } from '../server/durable.js';
+import { writeDurably } from '../common/durable.js';
 
 /** The uids (and personal gids) an identity store hands out; shared groups' gids come after uidMax. */
 export interface UidRange {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type Locator, type Page } from 'playwright-core';
 import { accessibilityProblems, ARTIFACTS, launchChromium, logIn, portalContext, screenshot } from '../helpers/browser.js';
-import { PORTAL_DIST_DIR } from '../../src/server/paths.js';
+import { PORTAL_DIST_DIR } from '../../src/common/paths.js';
 import { cleanupList, HEADLESS_IMAGE, randomName, startPlatform, WEB_IMAGE, type TestPlatform } from '../helpers/platform.js';
 
 /**

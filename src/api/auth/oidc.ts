@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { notFound } from '../../server/errors.js';
+import { notFound } from '../../common/errors.js';
 import { sendJson } from '../replies.js';
 import { PlainError } from '../session/schemas.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { badRequest, notFound } from '../../server/errors.js';
+import { badRequest, notFound } from '../../common/errors.js';
 import type { RegistryCredentials } from '../../store/store.js';
 import { requireUser } from '../deps.js';
 import { sendEmpty, sendJson } from '../replies.js';

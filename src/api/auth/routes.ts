@@ -5,7 +5,7 @@ import { issueProxyCert, issueUserCert, proxyPem, type Issued } from '../../auth
 import { Type } from '@sinclair/typebox';
 import { inGroup, isAdmin, type AuthorizationPolicy } from '../../auth/authorize.js';
 import { LOGIN_COOKIE, parseCookies, type CookieIssuer } from '../../auth/cookie.js';
-import { badRequest, forbidden, notFound } from '../../server/errors.js';
+import { badRequest, forbidden, notFound } from '../../common/errors.js';
 import { SCOPES, type IdentityStore, type Scope } from '../../store/store.js';
 import { requireUser } from '../deps.js';
 import { Params } from '../params.js';

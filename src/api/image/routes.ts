@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { badRequest } from '../../server/errors.js';
+import { badRequest } from '../../common/errors.js';
 import { SESSION_TYPES } from '../../sessions/model.js';
 import { principalOf, type VersionOptions } from '../deps.js';
 import { Params } from '../params.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { PORTAL_DIST_DIR } from '../../server/paths.js';
+import { PORTAL_DIST_DIR } from '../../common/paths.js';
 import { fromThisSite } from '../../auth/authorize.js';
 import { browserLogin, type CookieIssuer, type LoginSource } from '../../auth/cookie.js';
 import { LOGIN_PREFIX } from '../../store/shared.js';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { badRequest, notFound } from '../../server/errors.js';
+import { badRequest, notFound } from '../../common/errors.js';
 import { requireAdmin, requireUser, requireUserOrDesktop, type VersionOptions } from '../deps.js';
 import { Params } from '../params.js';
 import { sendEmpty, sendJson, sendText } from '../replies.js';

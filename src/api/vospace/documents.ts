@@ -1,5 +1,5 @@
 import { XMLParser } from 'fast-xml-parser';
-import { badRequest } from '../../server/errors.js';
+import { badRequest } from '../../common/errors.js';
 import type { StorageNode } from '../../storage/files.js';
 import { xmlEscape } from '../xml.js';
 

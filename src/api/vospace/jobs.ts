@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { notFound } from '../../server/errors.js';
+import { notFound } from '../../common/errors.js';
 import type { Phase, TransferRequest } from './documents.js';
 
 export interface TransferJob {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
-import { badRequest, SkahaError } from '../../server/errors.js';
+import { badRequest, SkahaError } from '../../common/errors.js';
 import type { StorageNode, UserFiles } from '../../storage/files.js';
 import type { User } from '../../store/store.js';
 import { requireUser } from '../deps.js';

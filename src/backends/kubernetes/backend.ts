@@ -12,7 +12,7 @@ import {
   type V1Pod,
   type V1Secret,
 } from '@kubernetes/client-node';
-import { backendUnavailable, notFound, SkahaError } from '../../server/errors.js';
+import { backendUnavailable, notFound, SkahaError } from '../../common/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
 import { labelValue, SESSION_LABEL } from '../labels.js';

@@ -1,4 +1,4 @@
-import { backendRefused, backendUnavailable, SkahaError } from '../../server/errors.js';
+import { backendRefused, backendUnavailable, SkahaError } from '../../common/errors.js';
 import { describe } from './informer.js';
 
 /** HTTP status of a client-node ApiException (or a watch error), if the API server answered. */

@@ -1,4 +1,4 @@
-import { SkahaError } from '../../server/errors.js';
+import { SkahaError } from '../../common/errors.js';
 
 /** What a headless job asks of the machine: its requests, as the scheduler of a cluster counts them. */
 export interface Demand {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
-import { backendUnavailable, SkahaError } from '../../server/errors.js';
+import { backendUnavailable, SkahaError } from '../../common/errors.js';
 import type { SessionRecord } from '../../sessions/model.js';
 import { recordKey, type EngineImage, type LaunchSpec, type NodeCapacity, type SessionBackend, type SessionEvent } from '../backend.js';
 import { toContainerCreate, type PodmanOptions } from './objects.js';

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { writeDurably } from '../../server/durable.js';
+import { writeDurably } from '../../common/durable.js';
 
 /**
  * The engine's images that a launch pulled WITH registry credentials (KEP-2535's "image pulled

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeDurably } from '../../server/durable.js';
+import { writeDurably } from '../../common/durable.js';
 
 /**
  * Renewed expiries, one file per session record under `<stateDir>/deadlines`: a container's

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { removeDurably, writeDurably } from '../../server/durable.js';
+import { removeDurably, writeDurably } from '../../common/durable.js';
 
 /** One acknowledged deletion, as written down before DELETE answers. */
 interface Deletion {

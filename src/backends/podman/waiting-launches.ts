@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import path from 'node:path';
-import { SkahaError } from '../../server/errors.js';
+import { SkahaError } from '../../common/errors.js';
 import { repositoryOf } from '../../catalog/registry/access.js';
 import { recordFromSpec, recordKey, type LaunchSpec, type SessionEvent } from '../backend.js';
 import { AdmissionQueue, type Demand } from './admission.js';

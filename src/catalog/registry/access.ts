@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SkahaError } from '../../server/errors.js';
+import { SkahaError } from '../../common/errors.js';
 import type { CatalogSource } from '../../server/config.js';
 import { RegistryClient, RegistryError, type RegistryEndpoint } from './client.js';
 

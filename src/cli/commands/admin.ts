@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, type Config, type ConfigOverrides } from '../../server/config.js';
-import { SkahaError } from '../../server/errors.js';
+import { SkahaError } from '../../common/errors.js';
 import type { Stores } from '../../store/open.js';
 import type { IdentityStore, Scope } from '../../store/store.js';
 import { fail, print, readStdin, UsageError } from '../run.js';

@@ -8,7 +8,7 @@ import { checkImage, type RuleResult } from '../../catalog/check.js';
 import { HarborCatalog } from '../../catalog/harbor/harbor.js';
 import { RegistryClient, type RegistryEndpoint } from '../../catalog/registry/client.js';
 import { installRegistryAuthorities } from '../../catalog/sources.js';
-import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME, LAUNCH_SCRIPTS_DIR } from '../../server/paths.js';
+import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME, LAUNCH_SCRIPTS_DIR } from '../../common/paths.js';
 import { isSessionType, SESSION_TYPES } from '../../sessions/model.js';
 import { Spinner, table } from '../format.js';
 import { fail, print, printJson, UsageError } from '../run.js';

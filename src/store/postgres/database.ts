@@ -1,5 +1,5 @@
 import { Pool, type PoolClient, type QueryResult, type QueryResultRow } from 'pg';
-import { SkahaError, storeUnavailable } from '../../server/errors.js';
+import { SkahaError, storeUnavailable } from '../../common/errors.js';
 import { checkNotNewer, MIGRATIONS } from '../migrations.js';
 
 /**

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import Docker from 'dockerode';
-import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME } from '../../../src/server/paths.js';
+import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME } from '../../../src/common/paths.js';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 import { DESKTOP_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
 import { describeBackendContract } from './contract.js';

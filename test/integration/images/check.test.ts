@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { checkImage, type RuleResult } from '../../../src/catalog/check.js';
 import { connectEngine } from '../../../src/engine/process.js';
-import { DEFAULT_CONTAINERS_CONF, LAUNCH_SCRIPTS_DIR } from '../../../src/server/paths.js';
+import { DEFAULT_CONTAINERS_CONF, LAUNCH_SCRIPTS_DIR } from '../../../src/common/paths.js';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 import { buildImage as buildWithEngine } from '../../helpers/images.js';
 

@@ -10,7 +10,7 @@ import { RegistryClient } from '../../../src/catalog/registry/client.js';
 import { RegistryCatalog } from '../../../src/catalog/registry/registry.js';
 import { installRegistryAuthorities } from '../../../src/catalog/sources.js';
 import { LABEL } from '../../../src/backends/podman/objects.js';
-import { DEFAULT_ENGINE_HOME } from '../../../src/server/paths.js';
+import { DEFAULT_ENGINE_HOME } from '../../../src/common/paths.js';
 import { cleanupList, engine, HEADLESS_IMAGE, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { slowPathTo, startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { DESKTOP_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';

@@ -6,8 +6,8 @@ import { after, describe, it } from 'node:test';
 import { BatchV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../../../src/backends/backend.js';
 import { KubernetesBackend } from '../../../src/backends/kubernetes/backend.js';
-import { LAUNCH_SCRIPTS_DIR } from '../../../src/server/paths.js';
-import { SkahaError } from '../../../src/server/errors.js';
+import { LAUNCH_SCRIPTS_DIR } from '../../../src/common/paths.js';
+import { SkahaError } from '../../../src/common/errors.js';
 import { createNamespace, missingKubeBinaries, startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
 
 /**

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { LaunchSpec } from '../../../src/backends/backend.js';
 import { KubernetesBackend } from '../../../src/backends/kubernetes/backend.js';
-import { LAUNCH_SCRIPTS_DIR } from '../../../src/server/paths.js';
+import { LAUNCH_SCRIPTS_DIR } from '../../../src/common/paths.js';
 import { jobName } from '../../../src/sessions/ids.js';
 import { addKwokNode, createNamespace, missingKubeBinaries, startKubeCluster, TEST_KUBELET_NODE, type KubeCluster } from '../../helpers/kube-cluster.js';
 import { cleanupList, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { connectEngine } from '../../../src/engine/process.js';
-import { DEFAULT_CONTAINERS_CONF } from '../../../src/server/paths.js';
+import { DEFAULT_CONTAINERS_CONF } from '../../../src/common/paths.js';
 import { cleanupList, HEADLESS_IMAGE, startPlatform, WEB_IMAGE } from '../../helpers/platform.js';
 
 /** This suite's own Podman API service, so stopping it disturbs nobody else. */

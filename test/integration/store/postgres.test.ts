@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SkahaError } from '../../../src/server/errors.js';
+import { SkahaError } from '../../../src/common/errors.js';
 import { resolveConfig } from '../../../src/server/config.js';
 import { openStores } from '../../../src/store/open.js';
 import { PostgresRegistryCredentials } from '../../../src/store/postgres/credentials.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DeletionJournal } from '../../../src/backends/podman/deletions.js';
-import { writeDurably } from '../../../src/server/durable.js';
+import { writeDurably } from '../../../src/common/durable.js';
 
 describe('DeletionJournal', () => {
   it("keeps acknowledged deletions across a reopen, covers a desktop's apps, and forgets finished ones", () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { renderConfigDocs } from '../../../src/server/config-docs.js';
-import { SKAHA_ERRORS } from '../../../src/server/errors.js';
+import { SKAHA_ERRORS } from '../../../src/common/errors.js';
 import { loadConfig, resolveConfig } from '../../../src/server/config.js';
 
 describe('documents derived from code', () => {

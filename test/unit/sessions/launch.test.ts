@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { afterEach, describe, it } from 'node:test';
-import { SkahaError } from '../../../src/server/errors.js';
+import { SkahaError } from '../../../src/common/errors.js';
 import type { SessionServiceOptions } from '../../../src/sessions/service.js';
 import type { User } from '../../../src/store/store.js';
 import { MemoryBackend, serviceOn } from '../../helpers/memory-backend.js';

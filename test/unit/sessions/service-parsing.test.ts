@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseEnv, parseOption, parseRegistryAuth } from '../../../src/sessions/params.js';
-import { SkahaError } from '../../../src/server/errors.js';
+import { SkahaError } from '../../../src/common/errors.js';
 
 const options = [1, 2, 4, 8];
 
