@@ -3,6 +3,7 @@
 #
 # ensure_kube_binaries builds, one binary at a time (the machine has 2 cores):
 #   kube-apiserver, kube-controller-manager, kube-scheduler  k8s.io/kubernetes cmd/...
+#   kubelet (the real node: containerd + runc + CNI, Debian)  k8s.io/kubernetes cmd/kubelet
 #   etcd                                                      go.etcd.io/etcd/server/v3 (etcdmain)
 #   kwok (fake nodes; pods go Pending -> Running -> ...)      sigs.k8s.io/kwok/cmd/kwok
 #   helm (to render the chart)                                helm.sh/helm/v3/cmd/helm
@@ -114,19 +115,20 @@ _kube_go_install() {
 
 ensure_kube_binaries() {
   if _kube_fresh kube-apiserver "$KUBE_VERSION" && _kube_fresh kube-controller-manager "$KUBE_VERSION" &&
-    _kube_fresh kube-scheduler "$KUBE_VERSION" && _kube_fresh etcd "$ETCD_VERSION" &&
+    _kube_fresh kube-scheduler "$KUBE_VERSION" && _kube_fresh kubelet "$KUBE_VERSION" && _kube_fresh etcd "$ETCD_VERSION" &&
     _kube_fresh kwok "$KWOK_VERSION" && _kube_fresh helm "$HELM_VERSION"; then
     say "Kubernetes test binaries present ($KUBE_BIN_DIR)"
     return 0
   fi
   mkdir -p "$KUBE_BIN_DIR/.tmp" || die "cannot create $KUBE_BIN_DIR"
   if ! _kube_fresh kube-apiserver "$KUBE_VERSION" || ! _kube_fresh kube-controller-manager "$KUBE_VERSION" ||
-    ! _kube_fresh kube-scheduler "$KUBE_VERSION"; then
+    ! _kube_fresh kube-scheduler "$KUBE_VERSION" || ! _kube_fresh kubelet "$KUBE_VERSION"; then
     _kube_k8s_module
   fi
   _kube_build kube-apiserver "$KUBE_VERSION" 6 _kube_build_k8s_cmd kube-apiserver
   _kube_build kube-controller-manager "$KUBE_VERSION" 3 _kube_build_k8s_cmd kube-controller-manager
   _kube_build kube-scheduler "$KUBE_VERSION" 1 _kube_build_k8s_cmd kube-scheduler
+  _kube_build kubelet "$KUBE_VERSION" 6 _kube_build_k8s_cmd kubelet
   _kube_build etcd "$ETCD_VERSION" 1 _kube_build_etcd
   _kube_build kwok "$KWOK_VERSION" 2 _kube_go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
     "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"

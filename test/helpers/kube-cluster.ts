@@ -83,6 +83,8 @@ interface KubeClusterOptions {
   podCidr?: string;
   /** How long to wait for the whole control plane (default 120 s). */
   timeoutMs?: number;
+  /** More addresses the API server's certificate names (a real node reaches it there: kube-node.ts). */
+  serverIps?: string[];
 }
 
 /** The node whose pods kwok does not start: a test writes their status (kwok-stages.yaml). */
@@ -120,7 +122,7 @@ export function missingKubeBinaries(): string[] {
 // ---------------------------------------------------------------------------------------------
 // Certificates
 
-function issueClientCert(ca: Issued, commonName: string, organizations: string[]): Issued {
+export function issueClientCert(ca: Issued, commonName: string, organizations: string[]): Issued {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem) as forge.pki.rsa.PrivateKey;
   const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -145,17 +147,17 @@ function issueClientCert(ca: Issued, commonName: string, organizations: string[]
 interface Pki {
   ca: Issued;
   admin: Issued;
-  files: { caCert: string; caKey: string; serverCert: string; serverKey: string; saKey: string; saPub: string };
+  files: { caCert: string; caKey: string; serverCert: string; serverKey: string; saKey: string; saPub: string; adminCert: string; adminKey: string };
 }
 
-function makePki(dir: string): Pki {
+function makePki(dir: string, serverIps: string[] = []): Pki {
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = createCa('skaha-test-kubernetes-ca', 30);
   const server = issueServerCert(
     ca,
     {
       dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-      ips: ['127.0.0.1', '10.96.0.1'],
+      ips: ['127.0.0.1', '10.96.0.1', ...serverIps],
     },
     30,
   );
@@ -168,7 +170,11 @@ function makePki(dir: string): Pki {
     serverKey: path.join(dir, 'apiserver.key'),
     saKey: path.join(dir, 'sa.key'),
     saPub: path.join(dir, 'sa.pub'),
+    adminCert: path.join(dir, 'admin.crt'),
+    adminKey: path.join(dir, 'admin.key'),
   };
+  fs.writeFileSync(files.adminCert, admin.certPem);
+  fs.writeFileSync(files.adminKey, admin.keyPem, { mode: 0o600 });
   fs.writeFileSync(files.caCert, ca.certPem);
   fs.writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 });
   fs.writeFileSync(files.serverCert, server.certPem);
@@ -265,7 +271,7 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
   liveDirs.add(dir);
   const logDir = path.join(dir, 'logs');
   fs.mkdirSync(logDir);
-  const pki = makePki(path.join(dir, 'pki'));
+  const pki = makePki(path.join(dir, 'pki'), opts.serverIps);
   const [etcdPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfigPath = path.join(dir, 'admin.kubeconfig');
@@ -365,6 +371,10 @@ export async function startKubeCluster(opts: KubeClusterOptions = {}): Promise<K
     '--endpoint-reconciler-type=none',
     '--profiling=false',
     `--cert-dir=${path.join(dir, 'pki')}`,
+    // A real node's kubelet (kube-node.ts) serves logs; the API server reaches it by its IP.
+    `--kubelet-client-certificate=${pki.files.adminCert}`,
+    `--kubelet-client-key=${pki.files.adminKey}`,
+    '--kubelet-preferred-address-types=InternalIP,Hostname',
   ];
 
   async function apiServerReady(until = deadline): Promise<void> {

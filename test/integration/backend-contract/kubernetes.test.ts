@@ -1,10 +1,9 @@
-import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import { describe, it } from 'node:test';
-import { BatchV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createNamespace, missingKubeBinaries, startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
 import { describeBackendContract } from './contract.js';
+import { kubernetesChecks } from './kubernetes-checks.js';
 
 /**
  * The backend contract on a real control plane (etcd, kube-apiserver, controller-manager,
@@ -15,22 +14,7 @@ import { describeBackendContract } from './contract.js';
  */
 let cluster: KubeCluster | undefined;
 const namespace = `skaha-contract-${crypto.randomBytes(3).toString('hex')}`;
-const kube = () => {
-  const kc = new KubeConfig();
-  kc.loadFromFile(cluster!.kubeconfigPath);
-  return { core: kc.makeApiClient(CoreV1Api), batch: kc.makeApiClient(BatchV1Api) };
-};
-
-async function podOf(id: string, appId?: string): Promise<V1Pod> {
-  const selector = `canfar.net/id=${id}${appId ? `,canfar.net/app-id=${appId}` : ',!canfar.net/app-id'}`;
-  for (let i = 0; i < 300; i++) {
-    const pods = await kube().core.listNamespacedPod({ namespace, labelSelector: selector });
-    const pod = pods.items.find((p) => p.status?.phase === 'Running');
-    if (pod) return pod;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no running pod for session ${id}`);
-}
+const { kube, podOf, checkDesktopApp, deadlineOf } = kubernetesChecks(() => cluster!.kubeconfigPath, namespace);
 
 const missing = missingKubeBinaries().filter((b) => b !== 'helm');
 if (missing.length > 0) {
@@ -73,25 +57,8 @@ if (missing.length > 0) {
       return () => new Promise<void>((resolve) => server.close(() => resolve()));
     },
     restartEngine: () => cluster!.restartApiServer(),
-    async checkDesktopApp(desktopId, appId) {
-      const { batch } = kube();
-      const jobs = (await batch.listNamespacedJob({ namespace, labelSelector: `canfar.net/id=${desktopId}` })).items;
-      const desktop = jobs.find((j) => !j.metadata?.labels?.['canfar.net/app-id']);
-      const app = jobs.find((j) => j.metadata?.labels?.['canfar.net/app-id'] === appId);
-      assert.ok(desktop && app);
-      assert.deepEqual(
-        app.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid]),
-        [['Job', desktop.metadata?.name, desktop.metadata?.uid]],
-        'the app belongs to the desktop Job (garbage-collected with it)',
-      );
-      const desktopIp = (await podOf(desktopId)).status?.podIP;
-      const display = app.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'DISPLAY')?.value;
-      assert.equal(display, `${desktopIp}:1`, "the app draws on the desktop pod's X display, by pod IP");
-    },
-    async deadlineOf(id) {
-      const jobs = (await kube().batch.listNamespacedJob({ namespace, labelSelector: `canfar.net/id=${id},!canfar.net/app-id` })).items;
-      return jobs[0]?.spec?.activeDeadlineSeconds;
-    },
+    checkDesktopApp,
+    deadlineOf,
     logsAreReal: false,
   });
 }
