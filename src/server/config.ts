@@ -385,6 +385,11 @@ export const ConfigSchema = Type.Object({
             description:
               "Address ranges session pods must not reach, e.g. the cluster's pod, service and node networks. Everything else outside the cluster is allowed.",
           }),
+          serverCidrs: Type.Array(Type.String(), {
+            default: [],
+            description:
+              "Addresses of a skaha server that runs outside the cluster (a kubeconfig, not a pod): its proxy reaches session pods from there, so they are let in, and sessions may call it back there, like the server's pods. Empty: the server runs in the cluster.",
+          }),
         },
         { default: {} },
       ),

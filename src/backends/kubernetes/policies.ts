@@ -7,8 +7,9 @@ import { SESSION_LABEL } from '../labels.js';
  * of them allows. So:
  *
  * - `skaha-sessions` selects every session pod: ingress only from the skaha server's pods (the
- *   proxy); egress only to DNS, the server's pods (the callback API) and addresses outside
- *   `blockedCidrs` (the operator lists the pod, service and node networks there).
+ *   proxy), or its `serverCidrs` when it runs outside the cluster; egress only to DNS, the server
+ *   (the callback API) and addresses outside `blockedCidrs` (the operator lists the pod, service
+ *   and node networks there).
  * - `skaha-user-<uid>`, one per user, selects that user's pods and lets them reach each other
  *   (a desktop-app draws on its desktop's X display over the pod network).
  *
@@ -23,6 +24,8 @@ export interface NetworkPolicyOptions {
   serverPodLabels: Record<string, string>;
   /** Address ranges sessions must not reach (pods, services, nodes); the rest of the world they may. */
   blockedCidrs: string[];
+  /** A server outside the cluster: its addresses, let in and reachable like the server's pods. */
+  serverCidrs: string[];
 }
 
 /** The label that carries a session's uid: unique per user, unlike a shortened username label. */
@@ -32,11 +35,15 @@ const POLICY_LABELS = { [SESSION_LABEL.managedBy]: 'skaha', [SESSION_LABEL.partO
 const SESSIONS_POLICY = 'skaha-sessions';
 const userPolicyName = (uid: number) => `skaha-user-${uid}`;
 
-function serverPeer(opts: NetworkPolicyOptions): V1NetworkPolicyPeer {
-  return {
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': opts.serverNamespace } },
-    podSelector: { matchLabels: opts.serverPodLabels },
-  };
+/** The skaha server: its pods, and its addresses when it runs outside the cluster. */
+function serverPeers(opts: NetworkPolicyOptions): V1NetworkPolicyPeer[] {
+  return [
+    {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': opts.serverNamespace } },
+      podSelector: { matchLabels: opts.serverPodLabels },
+    },
+    ...opts.serverCidrs.map((cidr) => ({ ipBlock: { cidr } })),
+  ];
 }
 
 export function makeSessionsPolicy(opts: NetworkPolicyOptions): V1NetworkPolicy {
@@ -47,7 +54,7 @@ export function makeSessionsPolicy(opts: NetworkPolicyOptions): V1NetworkPolicy 
     spec: {
       podSelector: { matchLabels: MANAGED },
       policyTypes: ['Ingress', 'Egress'],
-      ingress: [{ _from: [serverPeer(opts)] }],
+      ingress: [{ _from: serverPeers(opts) }],
       egress: [
         {
           ports: [
@@ -55,7 +62,7 @@ export function makeSessionsPolicy(opts: NetworkPolicyOptions): V1NetworkPolicy 
             { protocol: 'TCP', port: 53 },
           ],
         },
-        { to: [serverPeer(opts)] },
+        { to: serverPeers(opts) },
         { to: [{ ipBlock: { cidr: '0.0.0.0/0', ...(opts.blockedCidrs.length ? { except: opts.blockedCidrs } : {}) } }] },
       ],
     },

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { BatchV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { PassThrough } from 'node:stream';
+import { BatchV1Api, CoreV1Api, Exec, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 
 /**
  * What the contract suite checks on the cluster's side, the same whether kwok plays the nodes
@@ -46,6 +47,36 @@ export function kubernetesChecks(kubeconfigPath: () => string, namespace: string
     return jobs[0]?.spec?.activeDeadlineSeconds;
   }
 
+  /** Run a command in a session's pod (through the API server and the kubelet) and return its output. */
+  async function execIn(id: string, command: string[]): Promise<string> {
+    const pod = await podOf(id);
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfigPath());
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    await new Promise<void>((resolve, reject) => {
+      new Exec(kc)
+        .exec(namespace, pod.metadata!.name!, pod.spec!.containers[0]!.name, command, out, out, null, false, () => resolve())
+        .then((socket) => socket.on('close', () => resolve()))
+        .catch(reject);
+    });
+    return text;
+  }
+
+  /**
+   * On a real node: the app's window is on the desktop's X display — the app's pod reached the
+   * desktop's pod over the pod network, with the desktop's cookie.
+   */
+  async function appWindowOnDesktop(desktopId: string, windowName: string): Promise<void> {
+    let tree = '';
+    for (let i = 0; i < 60 && !tree.includes(`"${windowName}"`); i++) {
+      tree = await execIn(desktopId, ['sh', '-c', 'DISPLAY=127.0.0.1:1 XAUTHORITY=/skaha-session/Xauthority xwininfo -root -tree 2>&1']);
+      if (!tree.includes(`"${windowName}"`)) await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.match(tree, new RegExp(`"${windowName}"`), `the app's window is on the desktop's display:\n${tree}`);
+  }
+
   /** Wait until every pod that holds resources (Pending, Running, or terminating) is gone. */
   async function noLivePods(timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -59,5 +90,5 @@ export function kubernetesChecks(kubeconfigPath: () => string, namespace: string
     }
   }
 
-  return { kube, podOf, checkDesktopApp, deadlineOf, noLivePods };
+  return { kube, podOf, checkDesktopApp, deadlineOf, noLivePods, appWindowOnDesktop };
 }

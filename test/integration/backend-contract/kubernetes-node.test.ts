@@ -17,7 +17,7 @@ import { kubernetesChecks } from './kubernetes-checks.js';
 let cluster: KubeCluster | undefined;
 let node: RealNode | undefined;
 const namespace = `skaha-node-${crypto.randomBytes(3).toString('hex')}`;
-const { checkDesktopApp, deadlineOf, noLivePods } = kubernetesChecks(() => cluster!.kubeconfigPath, namespace);
+const { checkDesktopApp, deadlineOf, noLivePods, appWindowOnDesktop } = kubernetesChecks(() => cluster!.kubeconfigPath, namespace);
 
 const missing = [...missingKubeBinaries().filter((b) => b !== 'helm'), ...missingNodeParts()];
 if (missing.length > 0) {
@@ -43,7 +43,11 @@ if (missing.length > 0) {
     // The web image answers on its port, at its pod IP (routed to the node).
     serve: async () => async () => undefined,
     restartEngine: () => cluster!.restartApiServer(),
-    checkDesktopApp,
+    async checkDesktopApp(desktopId, appId) {
+      await checkDesktopApp(desktopId, appId);
+      // The terminal's xterm, drawn on the desktop's display from the app's own pod.
+      await appWindowOnDesktop(desktopId, 'terminal-1-0');
+    },
     deadlineOf,
     logsAreReal: true,
     // Two cores, and each session asks one: a case starts once the last one's pods are gone.

@@ -7,6 +7,7 @@ const opts = {
   serverNamespace: 'skaha-system',
   serverPodLabels: { 'app.kubernetes.io/name': 'skaha' },
   blockedCidrs: ['10.244.0.0/16'],
+  serverCidrs: [] as string[],
 };
 const server = {
   namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'skaha-system' } },
@@ -41,6 +42,12 @@ describe('Kubernetes NetworkPolicies of sessions', () => {
     });
     // No blocked ranges: an ipBlock without an empty `except`, which the API server would keep as noise.
     assert.deepEqual(makeSessionsPolicy({ ...opts, blockedCidrs: [] }).spec?.egress?.[2], { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }] });
+  });
+
+  it('lets in, and lets sessions call, a server outside the cluster at its addresses', () => {
+    const outside = makeSessionsPolicy({ ...opts, serverCidrs: ['10.99.0.1/32'] });
+    assert.deepEqual(outside.spec?.ingress, [{ _from: [server, { ipBlock: { cidr: '10.99.0.1/32' } }] }]);
+    assert.deepEqual(outside.spec?.egress?.[1], { to: [server, { ipBlock: { cidr: '10.99.0.1/32' } }] });
   });
 
   it("lets a user's pods reach each other, selected by uid", () => {
