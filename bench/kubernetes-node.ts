@@ -62,7 +62,7 @@ try {
 
   async function platformLaunch(i: number): Promise<{ running: number; answered: number }> {
     const t0 = now();
-    const r = await tp.request('POST', '/skaha/v0/session', {
+    const r = await tp.request('POST', '/skaha/v1/session', {
       token: user.token,
       form: { name: `nb${i}`, image: NOTEBOOK_IMAGE, type: 'notebook', cores: '1', ram: '2' },
     });
