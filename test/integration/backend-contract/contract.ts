@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { cleanupList, launch, startPlatform, type TestPlatform } from '../../helpers/platform.js';
+import { cleanupList, launch, projectScript, startPlatform, type TestPlatform } from '../../helpers/platform.js';
 import { eventually } from '../../helpers/wait.js';
 import type { SessionBackend } from '../../../src/backends/backend.js';
 
@@ -143,6 +143,21 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       assert.equal(logs.status, 200);
       if (target.logsAreReal) assert.match(logs.body, /contract-hello/);
       else assert.match(logs.body, /^$|^logs of this session are not available: .+\n$/, 'a clear line, not an error');
+    });
+
+    it("keeps what a job writes in the user's home for their next session", { skip: !target.logsAreReal && 'nothing runs in this target' }, async () => {
+      const kim = await tp.newUser();
+      const job = async (script: string) => {
+        const id = await launch(tp, kim.token, { ...headless(0), cmd: '/bin/sh', args: projectScript(tp, script) }, 'v1');
+        await eventually(
+          'job ended',
+          () => getSession(tp, kim.token, id),
+          (s) => s?.status === 'Succeeded' || s?.status === 'Failed',
+        );
+        return (await tp.request('GET', `/skaha/v0/session/${id}`, { token: kim.token, query: { view: 'logs' } })).body;
+      };
+      await job('echo "kept by $(id -u)" > "$HOME/contract-kept.txt"');
+      assert.match(await job('cat "$HOME/contract-kept.txt"; id -u'), /^kept by (\d+)\n\1\n$/, 'the next session reads it, as the same uid');
     });
 
     it('renews: the deadline moves to expiry-from-now, on the engine', async () => {
