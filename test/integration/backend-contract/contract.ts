@@ -21,7 +21,7 @@ interface ContractTarget {
   config(): Record<string, unknown>;
   /** A backend instance every platform of the suite uses instead of the configured one (in-memory). */
   backend?(): SessionBackend;
-  images: { web: string; headless: string; desktop: string; terminal: string };
+  images: { web: string; headless: string; desktop: string; terminal: string; notebook: string };
   /**
    * A headless job launched with `cmd` `true` (exit 0) or `false` (exit 1) ends with that code:
    * on Podman its command does it; Kubernetes under kwok runs no container and is told to.
@@ -233,6 +233,22 @@ export function describeBackendContract(name: string, target: ContractTarget): v
         45_000,
       );
       assert.ok(end === undefined || end.status === 'Failed');
+    });
+
+    it('culls an idle notebook, and nothing else', async () => {
+      const culling = await start({ sessions: { idleCullSeconds: 3 } });
+      const lee = await culling.newUser();
+      const notebook = await launch(culling, lee.token, { name: 'nb', image: target.images.notebook, type: 'notebook' }, 'v1');
+      const app = await launch(culling, lee.token, web(), 'v1');
+      await running(culling, lee.token, notebook);
+      await running(culling, lee.token, app);
+      await eventually(
+        'the idle notebook culled',
+        () => getSession(culling, lee.token, notebook),
+        (s) => s === undefined,
+      );
+      assert.equal((await getSession(culling, lee.token, app))?.status, 'Running', 'a web app is never culled');
+      await culling.request('DELETE', `/skaha/v1/session/${app}`, { token: lee.token });
     });
 
     it('limits interactive sessions per user, never headless ones', async () => {

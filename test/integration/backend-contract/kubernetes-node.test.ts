@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createNamespace, missingKubeBinaries, startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
 import { missingNodeParts, NODE_HOST_IP, startRealNode, type RealNode } from '../../helpers/kube-node.js';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
-import { DESKTOP_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
+import { DESKTOP_IMAGE, NOTEBOOK_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
 import { describeBackendContract } from './contract.js';
 import { kubernetesChecks } from './kubernetes-checks.js';
 
@@ -28,7 +28,7 @@ if (missing.length > 0) {
   describeBackendContract('kubernetes, real node', {
     async setUp() {
       cluster = await startKubeCluster({ nodes: 0, serverIps: [NODE_HOST_IP] });
-      node = await startRealNode(cluster, { images: [WEB_IMAGE, HEADLESS_IMAGE, DESKTOP_IMAGE, TERMINAL_IMAGE] });
+      node = await startRealNode(cluster, { images: [WEB_IMAGE, HEADLESS_IMAGE, DESKTOP_IMAGE, TERMINAL_IMAGE, NOTEBOOK_IMAGE] });
       await createNamespace(cluster, namespace);
     },
     async tearDown() {
@@ -37,7 +37,7 @@ if (missing.length > 0) {
     },
     // Imported images only: a pull would go to images.canfar.net, which is not reachable here.
     config: () => ({ backend: 'kubernetes', kubernetes: { kubeconfig: cluster!.kubeconfigPath, namespace, imagePullPolicy: 'Never' } }),
-    images: { web: WEB_IMAGE, headless: HEADLESS_IMAGE, desktop: DESKTOP_IMAGE, terminal: TERMINAL_IMAGE },
+    images: { web: WEB_IMAGE, headless: HEADLESS_IMAGE, desktop: DESKTOP_IMAGE, terminal: TERMINAL_IMAGE, notebook: NOTEBOOK_IMAGE },
     // `true` and `false` end by themselves in their containers.
     finish: async () => undefined,
     // The web image answers on its port, at its pod IP (routed to the node).

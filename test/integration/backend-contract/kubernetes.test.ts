@@ -37,6 +37,7 @@ if (missing.length > 0) {
       headless: 'images.canfar.net/skaha/headless:1.0',
       desktop: 'images.canfar.net/skaha/desktop:1.0',
       terminal: 'images.canfar.net/skaha/terminal:1.0',
+      notebook: 'images.canfar.net/skaha/notebook:1.0',
     },
     // kwok's skaha-pod-complete stage ends a running pod carrying these annotations.
     async finish(id, exitCode) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 import { MemoryBackend } from '../../helpers/memory-backend.js';
-import { DESKTOP_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
+import { DESKTOP_IMAGE, NOTEBOOK_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
 import { describeBackendContract } from './contract.js';
 
 /**
@@ -18,7 +18,7 @@ describeBackendContract('in-memory', {
   tearDown: async () => undefined,
   config: () => ({}),
   backend: () => backend,
-  images: { web: WEB_IMAGE, headless: HEADLESS_IMAGE, desktop: DESKTOP_IMAGE, terminal: TERMINAL_IMAGE },
+  images: { web: WEB_IMAGE, headless: HEADLESS_IMAGE, desktop: DESKTOP_IMAGE, terminal: TERMINAL_IMAGE, notebook: NOTEBOOK_IMAGE },
   finish: async (id, exitCode) => backend.finish(id, exitCode),
   async serve(address, body) {
     const server = http.createServer((_req, res) => res.end(body));

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import Docker from 'dockerode';
 import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME } from '../../../src/common/paths.js';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
-import { DESKTOP_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
+import { DESKTOP_IMAGE, NOTEBOOK_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
 import { describeBackendContract } from './contract.js';
 
 /**
@@ -54,7 +54,7 @@ describeBackendContract('podman', {
   setUp: startService,
   tearDown: stopService,
   config: () => ({ backend: 'podman', podman: { socketPath, startService: false } }),
-  images: { web: WEB_IMAGE, headless: HEADLESS_IMAGE, desktop: DESKTOP_IMAGE, terminal: TERMINAL_IMAGE },
+  images: { web: WEB_IMAGE, headless: HEADLESS_IMAGE, desktop: DESKTOP_IMAGE, terminal: TERMINAL_IMAGE, notebook: NOTEBOOK_IMAGE },
   // `true` and `false` end by themselves.
   finish: async () => undefined,
   // The web image answers on its port.
