@@ -19,7 +19,7 @@ ensure_root() {
 # a real registry (CNCF distribution) and htpasswd for its Basic auth, and PostgreSQL for the
 # identity store's PostgreSQL option (test/helpers/postgres.ts starts throwaway clusters), and
 # containerd (with runc) and the CNI plugins for the real Kubernetes node (test/helpers/kube-node.ts).
-TEST_PACKAGES="chromium fonts-dejavu-core docker-registry apache2-utils postgresql containerd containernetworking-plugins"
+TEST_PACKAGES="chromium fonts-dejavu-core docker-registry apache2-utils postgresql containerd containernetworking-plugins iproute2"
 
 ensure_packages() {
   local missing=()

@@ -74,6 +74,7 @@ export function missingNodeParts(): string[] {
     '/usr/lib/cni/bridge',
     '/usr/lib/cni/host-local',
     '/usr/bin/unshare',
+    '/usr/sbin/ip',
   ];
   return needs.filter((p) => !fs.existsSync(p));
 }
