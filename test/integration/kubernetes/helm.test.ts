@@ -153,6 +153,8 @@ describe('Helm chart: rendering', { skip: noHelm }, () => {
       serverNamespace: 'skaha-full',
       serverPodLabels: { 'app.kubernetes.io/name': 'skaha', 'app.kubernetes.io/instance': 'skaha' },
       blockedCidrs: [],
+      // The chart's server is a pod of serverNamespace: no addresses outside the cluster.
+      serverCidrs: [],
     });
     assert.equal(ingress.metadata?.annotations?.['nginx.ingress.kubernetes.io/proxy-read-timeout'], '3600');
     assert.equal(pick<k8s.V1Namespace>(objects, 'Namespace').metadata?.labels?.['pod-security.kubernetes.io/enforce'], 'restricted');
