@@ -101,6 +101,9 @@ export class SessionService {
     private readonly opts: SessionServiceOptions,
     private readonly log: Log,
   ) {
+    // What the backend found at its start (a deletion a killed server acknowledged may still be
+    // finishing): when it leaves the index, its files go too, even before the first change.
+    this.indexed = this.indexedKeys();
     backend.onChange((kind) => {
       if (kind !== 'session' || this.lookScheduled) return;
       this.lookScheduled = true;
@@ -152,9 +155,14 @@ export class SessionService {
   private filesOfGoneSessions(): void {
     this.lookScheduled = false;
     for (const watcher of this.watchers) watcher();
-    const now = new Set(this.backend.list().map((s) => (s.appId ? `${s.id}/${s.appId}` : s.id)));
+    const now = this.indexedKeys();
     for (const key of this.indexed) if (!now.has(key) && !this.launching.has(key)) this.storage.removeSession(key);
     this.indexed = now;
+  }
+
+  /** The keys (`<id>` or `<id>/<appId>`, as session files are named) of every record in the backend's index. */
+  private indexedKeys(): Set<string> {
+    return new Set(this.backend.list().map((s) => (s.appId ? `${s.id}/${s.appId}` : s.id)));
   }
 
   /** Feed of proxy activity for idle culling of notebooks (0 seconds: never cull). */
@@ -540,7 +548,7 @@ export class SessionService {
 
   /** Files of sessions that no longer exist (a crash between a removal and its cleanup), once old enough. */
   private sweepSessionFiles(): void {
-    const live = new Set(this.backend.list().map((s) => (s.appId ? `${s.id}/${s.appId}` : s.id)));
+    const live = this.indexedKeys();
     for (const key of this.storage.sessionKeys(SWEEP_MIN_AGE_MS)) {
       if (!live.has(key) && !this.launching.has(key)) this.storage.removeSession(key);
     }

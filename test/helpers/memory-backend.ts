@@ -108,6 +108,12 @@ export class MemoryBackend implements SessionBackend {
     return { removed };
   }
 
+  /** The session's containers removed on the engine by hand (or a deletion a restarted server finished): one change. */
+  vanish(id: string): void {
+    for (const key of [...this.records.keys()].filter((k) => k === id || k.startsWith(`${id}/`))) this.records.delete(key);
+    this.changed();
+  }
+
   async renew(id: string, appId: string | undefined, deadlineSeconds: number): Promise<void> {
     const record = this.get(id, appId);
     if (record) this.records.set(recordKey(id, appId), { ...record, deadlineSeconds });

@@ -112,4 +112,21 @@ describe('SessionService.launch', () => {
     assert.deepEqual(storage.sessionKeys(), [], "the session's files are removed");
     assert.match(await service.launch(alice, { name: 'nb', image: NOTEBOOK, type: 'notebook', env: [] }, 'v0'), /^[a-z0-9]{8}$/, 'the next launch works');
   });
+
+  it('removes the files of a session that was in the index at start and leaves it by itself', async () => {
+    // A server restarted while a deletion it had acknowledged finishes: the record is there when
+    // the service starts, and goes with one change and no other before it.
+    const seed = await setUp();
+    await seed.service.launch(alice, { name: 'nb', image: NOTEBOOK, type: 'notebook', env: [] }, 'v0');
+    const backend = new MemoryBackend();
+    await backend.create({ ...seed.backend.created[0]!, sessionId: 'keep0001' });
+    const { service, storage, dir } = await serviceOn(backend, { images: IMAGES });
+    dirs.push(dir);
+    storage.prepareSession('keep0001', alice);
+    void service;
+    assert.deepEqual(storage.sessionKeys(), ['keep0001']);
+    backend.vanish('keep0001');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(storage.sessionKeys(), [], 'its files went with it');
+  });
 });
