@@ -4,6 +4,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { DEFAULT_CONTAINERS_CONF, DEFAULT_ENGINE_HOME } from '../common/paths.js';
 
+/** An address range as a NetworkPolicy's ipBlock takes it (IPv4 or IPv6, with its prefix length). */
+const Cidr = Type.String({ pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}|[0-9a-fA-F:]+/[0-9]{1,3})$' });
+
 /** One image catalog source (docs/catalogs.md). */
 export const CatalogSourceSchema = Type.Object({
   kind: Type.Union([Type.Literal('local'), Type.Literal('registry'), Type.Literal('harbor')], { description: 'local | registry | harbor' }),
@@ -380,12 +383,12 @@ export const ConfigSchema = Type.Object({
             default: {},
             description: "Labels of the skaha server's pods (the chart: its selector labels). Empty: every pod of serverNamespace.",
           }),
-          blockedCidrs: Type.Array(Type.String(), {
+          blockedCidrs: Type.Array(Cidr, {
             default: [],
             description:
               "Address ranges session pods must not reach, e.g. the cluster's pod, service and node networks. Everything else outside the cluster is allowed.",
           }),
-          serverCidrs: Type.Array(Type.String(), {
+          serverCidrs: Type.Array(Cidr, {
             default: [],
             description:
               "Addresses of a skaha server that runs outside the cluster (a kubeconfig, not a pod): its proxy reaches session pods from there, so they are let in, and sessions may call it back there, like the server's pods. Empty: the server runs in the cluster.",
