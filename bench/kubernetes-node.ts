@@ -16,7 +16,7 @@
  */
 import { BatchV1Api, CoreV1Api, KubeConfig, type V1Pod, type V1Volume } from '@kubernetes/client-node';
 import { createNamespace, startKubeCluster } from '../test/helpers/kube-cluster.js';
-import { NODE_HOST_IP, startRealNode } from '../test/helpers/kube-node.js';
+import { NODE_HOST_IP, noLivePods, startRealNode } from '../test/helpers/kube-node.js';
 import { startPlatform } from '../test/helpers/platform.js';
 import { envInt, machine, machineLine, markdownTable, ms, now, ratio, sleep, summarize } from './lib.js';
 
@@ -42,13 +42,7 @@ try {
   });
   const user = await tp.newUser('bench');
 
-  const podsGone = async () => {
-    for (;;) {
-      const pods = (await core.listNamespacedPod({ namespace: NAMESPACE })).items;
-      if (!pods.some((p) => p.metadata?.deletionTimestamp || (p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed'))) return;
-      await sleep(100);
-    }
-  };
+  const podsGone = () => noLivePods(core, NAMESPACE);
   /** Poll until `ok` (every 20 ms), returning the time from t0. */
   const until = async (t0: number, ok: () => Promise<boolean>) => {
     for (let i = 0; i < 6000; i++) {

@@ -81,6 +81,22 @@ export function missingNodeParts(): string[] {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Wait until no pod of the namespace holds resources (Pending, Running, or terminating): on a
+ * two-core node, the next launch needs the cores the last one's pods held.
+ */
+export async function noLivePods(core: CoreV1Api, namespace: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pods = (await core.listNamespacedPod({ namespace })).items;
+    const live = pods.filter((p) => p.metadata?.deletionTimestamp || (p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed'));
+    if (!live.length) return;
+    if (Date.now() > deadline)
+      throw new Error(`pods still live after ${timeoutMs} ms: ${live.map((p) => `${p.metadata?.name} ${p.status?.phase}`).join(', ')}`);
+    await sleep(250);
+  }
+}
+
 /** Start the node, join it to `cluster` and wait until it is Ready with `images` on it. */
 export async function startRealNode(cluster: KubeCluster, opts: { images: string[]; name?: string; timeoutMs?: number }): Promise<RealNode> {
   const name = opts.name ?? 'skaha-node';

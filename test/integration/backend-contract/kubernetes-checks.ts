@@ -77,18 +77,5 @@ export function kubernetesChecks(kubeconfigPath: () => string, namespace: string
     assert.match(tree, new RegExp(`"${windowName}"`), `the app's window is on the desktop's display:\n${tree}`);
   }
 
-  /** Wait until every pod that holds resources (Pending, Running, or terminating) is gone. */
-  async function noLivePods(timeoutMs = 120_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const pods = (await kube().core.listNamespacedPod({ namespace })).items;
-      const live = pods.filter((p) => p.metadata?.deletionTimestamp || (p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed'));
-      if (!live.length) return;
-      if (Date.now() > deadline)
-        throw new Error(`pods still live after ${timeoutMs} ms: ${live.map((p) => `${p.metadata?.name} ${p.status?.phase}`).join(', ')}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-
-  return { kube, podOf, checkDesktopApp, deadlineOf, noLivePods, appWindowOnDesktop };
+  return { kube, podOf, checkDesktopApp, deadlineOf, appWindowOnDesktop };
 }

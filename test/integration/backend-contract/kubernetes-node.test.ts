@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { describe, it } from 'node:test';
 import { createNamespace, missingKubeBinaries, startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
-import { missingNodeParts, NODE_HOST_IP, startRealNode, type RealNode } from '../../helpers/kube-node.js';
+import { missingNodeParts, NODE_HOST_IP, noLivePods, startRealNode, type RealNode } from '../../helpers/kube-node.js';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 import { DESKTOP_IMAGE, NOTEBOOK_IMAGE, TERMINAL_IMAGE } from '../../helpers/sessions.js';
 import { describeBackendContract } from './contract.js';
@@ -17,7 +17,7 @@ import { kubernetesChecks } from './kubernetes-checks.js';
 let cluster: KubeCluster | undefined;
 let node: RealNode | undefined;
 const namespace = `skaha-node-${crypto.randomBytes(3).toString('hex')}`;
-const { checkDesktopApp, deadlineOf, noLivePods, appWindowOnDesktop } = kubernetesChecks(() => cluster!.kubeconfigPath, namespace);
+const { kube, checkDesktopApp, deadlineOf, appWindowOnDesktop } = kubernetesChecks(() => cluster!.kubeconfigPath, namespace);
 
 const missing = [...missingKubeBinaries().filter((b) => b !== 'helm'), ...missingNodeParts()];
 if (missing.length > 0) {
@@ -51,6 +51,6 @@ if (missing.length > 0) {
     deadlineOf,
     logsAreReal: true,
     // Two cores, and each session asks one: a case starts once the last one's pods are gone.
-    settle: () => noLivePods(),
+    settle: () => noLivePods(kube().core, namespace),
   });
 }
