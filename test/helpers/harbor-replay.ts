@@ -35,6 +35,8 @@ export async function startHarborReplay(opts: {
   projects: Array<{ name: string; public: boolean }>;
   artifacts: ReplayArtifact[];
   robot: { name: string; secret: string };
+  /** The address to listen on (default loopback). */
+  host?: string;
 }): Promise<HarborReplay> {
   interface Label {
     id: number;
@@ -231,9 +233,10 @@ export async function startHarborReplay(opts: {
     }
     send(404, { errors: [{ code: 'NOT_FOUND', message: `no route ${req.method} ${url.pathname}` }] });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((r) => server.listen(0, host, r));
   return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    url: `http://${host}:${(server.address() as net.AddressInfo).port}`,
     labels: () =>
       labels.map((l) => ({
         name: l.name,

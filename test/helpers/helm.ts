@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,20 +20,50 @@ interface HelmResult {
 }
 
 export function helm(args: string[], values?: Record<string, unknown>): HelmResult {
-  let valuesFile: string | undefined;
-  if (values) {
-    valuesFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-helm-')), 'values.json');
-    fs.writeFileSync(valuesFile, JSON.stringify(values, null, 2));
-  }
-  try {
-    const r = spawnSync(HELM, [...args, ...(valuesFile ? ['-f', valuesFile] : [])], {
-      encoding: 'utf8',
-      env: { ...process.env, HELM_CACHE_HOME: os.tmpdir() },
-    });
+  return withValuesFile(values, (valuesArgs) => {
+    const r = spawnSync(HELM, [...args, ...valuesArgs], { encoding: 'utf8', env: helmEnv() });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  } finally {
-    if (valuesFile) fs.rmSync(path.dirname(valuesFile), { recursive: true, force: true });
+  });
+}
+
+/**
+ * helm without blocking this process: for `install --wait` against a cluster whose API relay or
+ * kubelet depends on this process's event loop (the real node's).
+ */
+export async function helmAsync(args: string[], values?: Record<string, unknown>): Promise<HelmResult> {
+  return withValuesFile(values, async (valuesArgs) => {
+    const { status, stdout, stderr } = await new Promise<HelmResult>((resolve, reject) => {
+      const child = spawn(HELM, [...args, ...valuesArgs], { env: helmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ status: code, stdout: out, stderr: err }));
+    });
+    return { status, stdout, stderr };
+  });
+}
+
+const helmEnv = () => ({ ...process.env, HELM_CACHE_HOME: os.tmpdir() });
+
+/** Values written as JSON (which helm reads as YAML) for the length of `use`. */
+function withValuesFile<T>(values: Record<string, unknown> | undefined, use: (valuesArgs: string[]) => T): T {
+  if (!values) return use([]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'skaha-helm-'));
+  const valuesFile = path.join(dir, 'values.json');
+  fs.writeFileSync(valuesFile, JSON.stringify(values, null, 2));
+  const cleanUp = () => fs.rmSync(dir, { recursive: true, force: true });
+  let result: T;
+  try {
+    result = use(['-f', valuesFile]);
+  } catch (err) {
+    cleanUp();
+    throw err;
   }
+  if (result instanceof Promise) return result.finally(cleanUp) as T;
+  cleanUp();
+  return result;
 }
 
 /** `helm template <release> <chart> -n <namespace>`, parsed; throws with helm's message when it fails. */

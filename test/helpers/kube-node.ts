@@ -364,7 +364,7 @@ async function removeKubeletCgroups(): Promise<void> {
 }
 
 /** The local Podman engine the reference images are in, its service started if this is the first user. */
-function localEngine(): Promise<Docker> {
+export function localImageEngine(): Promise<Docker> {
   return connectEngine({
     socketPath: '/run/skaha/podman.sock',
     containersConf: DEFAULT_CONTAINERS_CONF,
@@ -390,7 +390,7 @@ async function pauseArchive(): Promise<string> {
     });
     fs.writeFileSync(path.join(build, 'Containerfile'), 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n');
     const context = spawn('tar', ['-C', build, '-c', 'pause', 'Containerfile'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout!;
-    const docker = await localEngine();
+    const docker = await localImageEngine();
     const stream = await docker.buildImage(context, { t: PAUSE_IMAGE, dockerfile: 'Containerfile' });
     await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err) => (err ? reject(err) : resolve())));
     await saveImage(PAUSE_IMAGE, archive);
@@ -402,16 +402,24 @@ async function pauseArchive(): Promise<string> {
 
 /** A workload image from the local engine as a docker-archive, cached by image ID. */
 async function imageArchive(reference: string): Promise<string> {
-  const info = await (await localEngine()).getImage(reference).inspect();
-  const archive = path.join(CACHE, `${info.Id.replace(/^sha256:/, '').slice(0, 16)}-${reference.replace(/[^A-Za-z0-9.-]+/g, '_')}.tar`);
-  if (!fs.existsSync(archive)) await saveImage(reference, archive);
+  const info = await (await localImageEngine()).getImage(reference).inspect();
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9.-]+/g, '_');
+  const name = `${info.Id.replace(/^sha256:/, '').slice(0, 16)}-${safe(reference)}.tar`;
+  const archive = path.join(CACHE, name);
+  if (fs.existsSync(archive)) return archive;
+  await saveImage(reference, archive);
+  // Older builds of the same repository (a rebuilt image, a new tag) are not imported again.
+  const repository = `-${safe(reference.replace(/:[^:/]+$/, ''))}_`;
+  for (const old of fs.readdirSync(CACHE)) {
+    if (old !== name && old.endsWith('.tar') && old.includes(repository)) fs.rmSync(path.join(CACHE, old), { force: true });
+  }
   return archive;
 }
 
 async function saveImage(reference: string, archive: string): Promise<void> {
   fs.mkdirSync(path.dirname(archive), { recursive: true });
   const partial = `${archive}.partial`;
-  const stream = await (await localEngine()).getImage(reference).get();
+  const stream = await (await localImageEngine()).getImage(reference).get();
   await new Promise<void>((resolve, reject) => {
     const out = fs.createWriteStream(partial);
     stream.on('error', reject);
