@@ -6,12 +6,12 @@
 #   kubelet (the real node: containerd + runc + CNI, Debian)  k8s.io/kubernetes cmd/kubelet
 #   etcd                                                      go.etcd.io/etcd/server/v3 (etcdmain)
 #   kwok (fake nodes; pods go Pending -> Running -> ...)      sigs.k8s.io/kwok/cmd/kwok
-#   helm (to render the chart)                                helm.sh/helm/v3/cmd/helm
+#   helm (to render the chart)                                helm.sh/helm/v4/cmd/helm
 # into $KUBE_BIN_DIR = /var/cache/skaha-test/kubernetes-<KUBE_VERSION>/bin and exports it. A
 # binary is rebuilt only when its version below changes (a stamp file beside it records what
 # was built), so a repeat run is a few stat calls (~20 ms). The first build takes ~13 min on
 # 2 cores, module downloads included (measured: kube-apiserver 332 s, kube-controller-manager
-# 166 s, kube-scheduler 17 s, etcd 41 s, kwok 98 s, helm 156 s) and ~450 MB of binaries.
+# 166 s, kube-scheduler 17 s, etcd 41 s, kwok 98 s, helm 88 s (4.3)) and ~450 MB of binaries.
 #
 # Why etcd is built and not Debian's etcd-server: Debian 12 ships etcd 3.4.23, and Kubernetes
 # 1.37 supports external etcd from 3.5.24 on (kubeadm's MinExternalEtcdVersion) and is released
@@ -25,7 +25,7 @@
 KUBE_VERSION="v1.37.2"
 ETCD_VERSION="v3.7.3"
 KWOK_VERSION="v0.8.0"
-HELM_VERSION="v3.22.0"
+HELM_VERSION="v4.3.2"
 
 KUBE_CACHE_DIR="${KUBE_CACHE_DIR:-/var/cache/skaha-test/kubernetes-$KUBE_VERSION}"
 KUBE_BIN_DIR="$KUBE_CACHE_DIR/bin"
@@ -132,8 +132,8 @@ ensure_kube_binaries() {
   _kube_build etcd "$ETCD_VERSION" 1 _kube_build_etcd
   _kube_build kwok "$KWOK_VERSION" 2 _kube_go_install "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" \
     "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
-  _kube_build helm "$HELM_VERSION" 3 _kube_go_install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
-    "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  _kube_build helm "$HELM_VERSION" 3 _kube_go_install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
   rmdir "$KUBE_BIN_DIR/.tmp" 2>/dev/null || true
   say "Kubernetes test binaries ready in $KUBE_BIN_DIR"
 }
