@@ -18,8 +18,9 @@ ensure_root() {
 # Only the tests need a browser (Debian's Chromium, driven by playwright-core; never a download),
 # a real registry (CNCF distribution) and htpasswd for its Basic auth, and PostgreSQL for the
 # identity store's PostgreSQL option (test/helpers/postgres.ts starts throwaway clusters), and
-# containerd (with runc) and the CNI plugins for the real Kubernetes node (test/helpers/kube-node.ts).
-TEST_PACKAGES="chromium fonts-dejavu-core docker-registry apache2-utils postgresql containerd containernetworking-plugins iproute2"
+# containerd (with runc), the CNI plugins and ipset (its NetworkPolicy enforcer's address sets) for
+# the real Kubernetes node (test/helpers/kube-node.ts).
+TEST_PACKAGES="chromium fonts-dejavu-core docker-registry apache2-utils postgresql containerd containernetworking-plugins iproute2 ipset"
 
 ensure_packages() {
   local missing=()

@@ -7,6 +7,7 @@
 #   etcd                                                      go.etcd.io/etcd/server/v3 (etcdmain)
 #   kwok (fake nodes; pods go Pending -> Running -> ...)      sigs.k8s.io/kwok/cmd/kwok
 #   helm (to render the chart)                                helm.sh/helm/v4/cmd/helm
+#   kube-router (enforces NetworkPolicies on the real node)   github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
 # into $KUBE_BIN_DIR = /var/cache/skaha-test/kubernetes-<KUBE_VERSION>/bin and exports it. A
 # binary is rebuilt only when its version below changes (a stamp file beside it records what
 # was built), so a repeat run is a few stat calls (~20 ms). The first build takes ~13 min on
@@ -26,6 +27,14 @@ KUBE_VERSION="v1.37.2"
 ETCD_VERSION="v3.7.3"
 KWOK_VERSION="v0.8.0"
 HELM_VERSION="v4.3.2"
+# The real test node's NetworkPolicy enforcer, its policy controller only (test/helpers/kube-node.ts).
+# Not kube-network-policies (kindnet's), though preferred: it sends every new connection to an
+# nftables `queue`, and this kernel is built without it (CONFIG_NFT_QUEUE unset: "Could not process
+# rule: No such file or directory"). kube-router's iptables + ipset controller needs only what the
+# kernel has. v2.1.0 is the one version the module proxy serves and security flaws are reported
+# for it, so it is confined to the tests: it runs only inside the throwaway node's namespaces,
+# with a token that may only read pods, namespaces, nodes and policies, and nothing ships it.
+KUBE_ROUTER_VERSION="v2.1.0"
 
 KUBE_CACHE_DIR="${KUBE_CACHE_DIR:-/var/cache/skaha-test/kubernetes-$KUBE_VERSION}"
 KUBE_BIN_DIR="$KUBE_CACHE_DIR/bin"
@@ -116,7 +125,7 @@ _kube_go_install() {
 ensure_kube_binaries() {
   if _kube_fresh kube-apiserver "$KUBE_VERSION" && _kube_fresh kube-controller-manager "$KUBE_VERSION" &&
     _kube_fresh kube-scheduler "$KUBE_VERSION" && _kube_fresh kubelet "$KUBE_VERSION" && _kube_fresh etcd "$ETCD_VERSION" &&
-    _kube_fresh kwok "$KWOK_VERSION" && _kube_fresh helm "$HELM_VERSION"; then
+    _kube_fresh kwok "$KWOK_VERSION" && _kube_fresh helm "$HELM_VERSION" && _kube_fresh kube-router "$KUBE_ROUTER_VERSION"; then
     say "Kubernetes test binaries present ($KUBE_BIN_DIR)"
     return 0
   fi
@@ -134,6 +143,8 @@ ensure_kube_binaries() {
     "-X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
   _kube_build helm "$HELM_VERSION" 3 _kube_go_install "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" \
     "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+  _kube_build kube-router "$KUBE_ROUTER_VERSION" 2 _kube_go_install "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION" \
+    "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION"
   rmdir "$KUBE_BIN_DIR/.tmp" 2>/dev/null || true
   say "Kubernetes test binaries ready in $KUBE_BIN_DIR"
 }

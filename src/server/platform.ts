@@ -318,6 +318,13 @@ async function createKubernetesBackend(config: Config, log: Logger): Promise<{ b
     ...(k.networkPolicy.enabled ? { networkPolicy: k.networkPolicy } : {}),
     log,
   });
+  if (k.networkPolicy.enabled && k.networkPolicy.blockedCidrs.length === 0) {
+    // Not only the rest of the cluster: with some enforcers (kube-router, docs/kubernetes.md) a
+    // session's egress to every address also opens other sessions to it.
+    log.warn(
+      'kubernetes.networkPolicy.blockedCidrs is empty: sessions may connect to anything in the cluster, and where the network plugin is kube-router, to each other; list the pod, service and node networks there',
+    );
+  }
   await backend.start();
   return { backend, machine: await backend.largestNode() };
 }

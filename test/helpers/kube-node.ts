@@ -34,7 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { issueServerCert, type Issued } from '../../src/auth/x509/pki.js';
 import { issueClientCert, kubeBinDir, type KubeCluster } from './kube-cluster.js';
 import Docker from 'dockerode';
@@ -47,7 +47,7 @@ const CACHE = process.env.SKAHA_NODE_CACHE ?? '/var/cache/skaha-test/node';
 
 export const NODE_HOST_IP = '10.99.0.1';
 const NODE_IP = '10.99.0.2';
-const POD_CIDR = '10.244.0.0/24';
+export const POD_CIDR = '10.244.0.0/24';
 const API_RELAY_PORT = 6443;
 /** Not /tmp: the node's unpacked images (GBs) would fill a tmpfs /tmp. */
 const NODE_DIRS = '/var/tmp';
@@ -65,8 +65,9 @@ export interface RealNode {
 }
 
 /** What the node needs from this machine that is not there; empty when it can start. */
-export function missingNodeParts(): string[] {
+export function missingNodeParts(opts: { networkPolicies?: boolean } = {}): string[] {
   const needs = [
+    ...(opts.networkPolicies ? [path.join(kubeBinDir(), 'kube-router'), '/usr/sbin/ipset'] : []),
     path.join(kubeBinDir(), 'kubelet'),
     '/usr/bin/containerd',
     '/usr/bin/ctr',
@@ -98,7 +99,10 @@ export async function noLivePods(core: CoreV1Api, namespace: string, timeoutMs =
 }
 
 /** Start the node, join it to `cluster` and wait until it is Ready with `images` on it. */
-export async function startRealNode(cluster: KubeCluster, opts: { images: string[]; name?: string; timeoutMs?: number }): Promise<RealNode> {
+export async function startRealNode(
+  cluster: KubeCluster,
+  opts: { images: string[]; name?: string; timeoutMs?: number; enforceNetworkPolicies?: boolean },
+): Promise<RealNode> {
   const name = opts.name ?? 'skaha-node';
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
   // One node at a time (its link names and addresses are fixed): what a killed run left is stale.
@@ -114,7 +118,8 @@ export async function startRealNode(cluster: KubeCluster, opts: { images: string
   for (const archive of [await pauseArchive(), ...(await Promise.all(opts.images.map(imageArchive)))]) {
     fs.symlinkSync(archive, path.join(dir, 'images', path.basename(archive)));
   }
-  writeNodeFiles(dir, cluster, name);
+  writeNodeFiles(dir, cluster, name, opts.enforceNetworkPolicies ? path.join(kubeBinDir(), 'kube-router') : '');
+  if (opts.enforceNetworkPolicies) await prepareNetworkPolicies(dir, cluster);
 
   let relay: net.Server | undefined;
   const logFd = fs.openSync(path.join(dir, 'logs', 'node-init.log'), 'a');
@@ -184,6 +189,15 @@ export async function startRealNode(cluster: KubeCluster, opts: { images: string
       () =>
         `node ${name} not Ready; kubelet log:\n${tail(path.join(dir, 'logs', 'kubelet.log'))}\nnode-init:\n${tail(path.join(dir, 'logs', 'node-init.log'))}`,
     );
+    if (opts.enforceNetworkPolicies) {
+      // Its informers have synced and its chains are in place: policies made from now on apply.
+      const log = path.join(dir, 'logs', 'network-policies.log');
+      await waitFor(
+        deadline,
+        () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('Starting network policy controller full sync goroutine'),
+        () => `the NetworkPolicy enforcer did not start:\n${tail(log)}`,
+      );
+    }
     return { name, dir, stop };
   } catch (err) {
     await stop();
@@ -207,7 +221,7 @@ function tail(file: string, lines = 30): string {
 }
 
 /** The configuration files of containerd, the CNI bridge and the kubelet, and the kubelet's certificates. */
-function writeNodeFiles(dir: string, cluster: KubeCluster, name: string): void {
+function writeNodeFiles(dir: string, cluster: KubeCluster, name: string, enforcer: string): void {
   const pki = path.join(cluster.dir, 'pki');
   const ca: Issued = { certPem: fs.readFileSync(path.join(pki, 'ca.crt'), 'utf8'), keyPem: fs.readFileSync(path.join(pki, 'ca.key'), 'utf8') };
   const client = issueClientCert(ca, `system:node:${name}`, ['system:nodes']);
@@ -231,9 +245,16 @@ function writeNodeFiles(dir: string, cluster: KubeCluster, name: string): void {
   );
   write(
     'node.env',
-    [`NODE_IP=${NODE_IP}`, `HOST_IP=${NODE_HOST_IP}`, `NODE_LINK=${NODE_LINK}`, `NODE_NAME=${name}`, `KUBELET=${path.join(kubeBinDir(), 'kubelet')}`, ''].join(
-      '\n',
-    ),
+    [
+      `NODE_IP=${NODE_IP}`,
+      `HOST_IP=${NODE_HOST_IP}`,
+      `NODE_LINK=${NODE_LINK}`,
+      `NODE_NAME=${name}`,
+      `KUBELET=${path.join(kubeBinDir(), 'kubelet')}`,
+      // The NetworkPolicy enforcer, when one is asked for (prepareNetworkPolicies).
+      `ENFORCER=${enforcer}`,
+      '',
+    ].join('\n'),
   );
   fs.mkdirSync(path.join(dir, 'cni'));
   write(
@@ -307,6 +328,63 @@ function writeNodeFiles(dir: string, cluster: KubeCluster, name: string): void {
       serializeImagePulls: true,
     }),
   );
+}
+
+/**
+ * NetworkPolicies enforced on the node by kube-router's network policy controller alone
+ * (`--run-firewall`; no routing, no service proxy): iptables chains per pod, ipsets of the
+ * allowed peers, bridged pod traffic sent through iptables. It runs in the node's namespaces as a
+ * DaemonSet's pod would, with a ServiceAccount token that may read pods, namespaces, nodes and
+ * policies. Why kube-router: scripts/lib/kube.sh.
+ */
+async function prepareNetworkPolicies(dir: string, cluster: KubeCluster): Promise<void> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfigPath);
+  const core = kc.makeApiClient(CoreV1Api);
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const name = 'kube-router';
+  const ignoreExisting = (err: unknown) => {
+    if ((err as { code?: number }).code !== 409) throw err;
+  };
+  await core.createNamespacedServiceAccount({ namespace: 'kube-system', body: { metadata: { name } } }).catch(ignoreExisting);
+  await rbac
+    .createClusterRole({
+      body: {
+        metadata: { name },
+        rules: [
+          // Read only. Services and endpoints: kube-router's informers start for every controller.
+          { apiGroups: [''], resources: ['pods', 'namespaces', 'nodes', 'services', 'endpoints'], verbs: ['get', 'list', 'watch'] },
+          { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+          { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['get', 'list', 'watch'] },
+        ],
+      },
+    })
+    .catch(ignoreExisting);
+  await rbac
+    .createClusterRoleBinding({
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+        subjects: [{ kind: 'ServiceAccount', name, namespace: 'kube-system' }],
+      },
+    })
+    .catch(ignoreExisting);
+  const token = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace: 'kube-system',
+    body: { spec: { audiences: [], expirationSeconds: 86_400 } },
+  });
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      { name: 'test', cluster: { server: `https://${NODE_HOST_IP}:${API_RELAY_PORT}`, 'certificate-authority': path.join(cluster.dir, 'pki', 'ca.crt') } },
+    ],
+    users: [{ name, user: { token: token.status?.token ?? '' } }],
+    contexts: [{ name, context: { cluster: 'test', user: name } }],
+    'current-context': name,
+  };
+  fs.writeFileSync(path.join(dir, 'network-policies.kubeconfig'), JSON.stringify(config), { mode: 0o600 });
 }
 
 /** The kubelet reaches the API server (on loopback) through NODE_HOST_IP:6443. */

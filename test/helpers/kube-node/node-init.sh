@@ -6,7 +6,7 @@
 #   $1 = NODE_DIR (containerd.toml, kubelet.yaml, kubelet.kubeconfig, images/*.tar, logs/)
 set -euo pipefail
 NODE_DIR="$1"
-. "$NODE_DIR/node.env" # NODE_IP HOST_IP NODE_LINK NODE_NAME KUBELET
+. "$NODE_DIR/node.env" # NODE_IP HOST_IP NODE_LINK NODE_NAME KUBELET ENFORCER
 log() { echo "$(date -u +%H:%M:%S.%N | cut -c1-12) node-init: $*"; }
 
 # Mounts made here stay here; volumes need shared propagation below / (kubelet checks).
@@ -45,6 +45,21 @@ log "images imported: $(ctr -n k8s.io images ls -q | grep -v '^sha256:' | tr '\n
   >"$NODE_DIR/logs/kubelet.log" 2>&1 &
 KUBELET_PID=$!
 log "kubelet started"
+
+# NetworkPolicy enforcement, when asked for: kube-router's policy controller only, as its
+# DaemonSet pod would run it. Pods on one bridge talk at layer 2: br_netfilter hands that traffic
+# to iptables, where its chains are. Restarted when it ends, as its pod would be: it exits if it
+# starts before the kubelet has registered the node.
+if [ -n "$ENFORCER" ]; then
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1
+  while :; do
+    "$ENFORCER" --run-firewall=true --run-router=false --run-service-proxy=false --enable-ipv6=false \
+      --kubeconfig="$NODE_DIR/network-policies.kubeconfig" --hostname-override="$NODE_NAME" \
+      --health-port=0 --metrics-port=0 >>"$NODE_DIR/logs/network-policies.log" 2>&1 || true
+    sleep 1
+  done &
+  log "kube-router (network policies) started"
+fi
 touch "$NODE_DIR/started"
 
 # Whichever ends first ends the node (and, as PID 1, everything in it).

@@ -2,7 +2,8 @@
 // control plane with one real node (test/helpers/kube-node.ts), the server running in its pod
 // from an image built here from the project's own parts (deploy/docker/Containerfile.local), and
 // the seed's `curl -E cadcproxy.pem` flows against it: images, context, a headless job whose
-// output and file come from its container, a web app through the pod's proxy, and the server pod
+// output and file come from its container, a web app through the pod's proxy (with the
+// NetworkPolicies enforced, so the server pod gets in by the chart's labels), and the server pod
 // deleted and replaced by its Deployment with every session and identity still there.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,13 +17,13 @@ import { createCa, issueServerCert, issueUserCert, type Issued } from '../../../
 import { startHarborReplay, type HarborReplay } from '../../helpers/harbor-replay.js';
 import { CHART_DIR, helmAsync } from '../../helpers/helm.js';
 import { kubeBinDir, missingKubeBinaries, startKubeCluster, type KubeCluster } from '../../helpers/kube-cluster.js';
-import { missingNodeParts, NODE_HOST_IP, startRealNode, type RealNode } from '../../helpers/kube-node.js';
+import { missingNodeParts, NODE_HOST_IP, POD_CIDR, startRealNode, type RealNode } from '../../helpers/kube-node.js';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 import { buildServerImage } from '../../helpers/server-image.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const missing = [...missingKubeBinaries(), ...missingNodeParts()];
+const missing = [...missingKubeBinaries(), ...missingNodeParts({ networkPolicies: true })];
 const skip =
   missing.length > 0 &&
   `needs the cluster's and the node's parts (missing in ${kubeBinDir()} or the system: ${missing.join(', ')}; scripts/test.sh builds them)`;
@@ -93,7 +94,7 @@ describe('Helm chart installed on a real node: the seed curl flows against the s
   before(async () => {
     const image = await buildServerImage();
     cluster = await startKubeCluster({ nodes: 0, serverIps: [NODE_HOST_IP] });
-    node = await startRealNode(cluster, { images: [image, HEADLESS_IMAGE, WEB_IMAGE] });
+    node = await startRealNode(cluster, { images: [image, HEADLESS_IMAGE, WEB_IMAGE], enforceNetworkPolicies: true });
     kc = new k8s.KubeConfig();
     kc.loadFromFile(cluster.kubeconfigPath);
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -144,6 +145,9 @@ describe('Helm chart installed on a real node: the seed curl flows against the s
       persistence: { storageClass: '-' },
       userStorage: { kind: 'hostPath', hostPath: arc },
       certificateListener: { enabled: true, secretName: 'skaha-certs', service: { type: 'ClusterIP' } },
+      // Enforced on this node (kube-router): the server pod reaches sessions by the chart's
+      // selector labels, the one way in that the policies leave.
+      networkPolicy: { enabled: true, blockedCidrs: [POD_CIDR] },
       // No kube-proxy on this node: the API server at the address its relay listens on, not the
       // `kubernetes` Service's cluster IP (the kubelet lets a container's env override it).
       extraEnv: [
