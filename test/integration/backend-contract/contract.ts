@@ -120,6 +120,37 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       await tp.request('DELETE', `/skaha/v1/session/${id}`, { token: alice.token });
     });
 
+    it('runs CARTA and Firefly sessions on their own ports, reached through the proxy at their own paths', async () => {
+      const frank = await tp.newUser();
+      // Each type's recipe (its ports, and the paths the proxy passes through unstripped).
+      for (const [type, port] of [
+        ['carta', 6901],
+        ['firefly', 8080],
+      ] as const) {
+        const id = await launch(tp, frank.token, { name: type, image: target.images.web, type }, 'v1');
+        const s = await running(tp, frank.token, id);
+        assert.equal(s.type, type);
+        const address = tp.platform.backend.address(id, port);
+        assert.ok(address, `a running ${type} session has an address on port ${port}`);
+        const stop = await target.serve(address, `contract-${type}`);
+        try {
+          const through = await eventually(
+            `the proxy answers for ${type}`,
+            () => fetch(`${tp.base}/session/${type}/${id}/`, { headers: { authorization: `Bearer ${frank.token}` } }),
+            (r) => r.status === 200,
+          );
+          const body = await through.text();
+          assert.match(body, new RegExp(`contract-${type}|<html`, 'i'));
+          // Where a real app answers, it saw the whole path (CARTA and Firefly serve under it).
+          if (target.logsAreReal) assert.match(body, new RegExp(`/session/${type}/${id}/`));
+        } finally {
+          await stop();
+        }
+        assert.equal((await tp.request('DELETE', `/skaha/v1/session/${id}`, { token: frank.token })).status, 200);
+        await target.settle?.();
+      }
+    });
+
     it('runs headless jobs to Succeeded or Failed, with events and logs', async () => {
       const bob = await tp.newUser();
       const ok = await launch(tp, bob.token, { ...headless(0), cmd: '/bin/echo', args: 'contract-hello' }, 'v1');
