@@ -120,29 +120,33 @@ export function describeBackendContract(name: string, target: ContractTarget): v
       await tp.request('DELETE', `/skaha/v1/session/${id}`, { token: alice.token });
     });
 
-    it('runs CARTA and Firefly sessions on their own ports, reached through the proxy at their own paths', async () => {
+    it('runs notebook, CARTA and Firefly sessions on their own ports, reached through the proxy at their connect URLs', async () => {
       const frank = await tp.newUser();
-      // Each type's recipe (its ports, and the paths the proxy passes through unstripped).
-      for (const [type, port] of [
-        ['carta', 6901],
-        ['firefly', 8080],
+      // Each type's recipe: its image's start, its port, and the path the proxy passes on.
+      for (const [type, port, image, real] of [
+        ['notebook', 8888, target.images.notebook, /JupyterLab/],
+        ['carta', 6901, target.images.web, undefined],
+        ['firefly', 8080, target.images.web, undefined],
       ] as const) {
-        const id = await launch(tp, frank.token, { name: type, image: target.images.web, type }, 'v1');
-        const s = await running(tp, frank.token, id);
+        const id = await launch(tp, frank.token, { name: type, image, type }, 'v1');
+        const s = (await running(tp, frank.token, id)) as Session & { connectURL: string };
         assert.equal(s.type, type);
         const address = tp.platform.backend.address(id, port);
         assert.ok(address, `a running ${type} session has an address on port ${port}`);
         const stop = await target.serve(address, `contract-${type}`);
         try {
+          const connect = new URL(s.connectURL);
           const through = await eventually(
             `the proxy answers for ${type}`,
-            () => fetch(`${tp.base}/session/${type}/${id}/`, { headers: { authorization: `Bearer ${frank.token}` } }),
+            () => fetch(`${tp.base}${connect.pathname}${connect.search}`, { headers: { authorization: `Bearer ${frank.token}` } }),
             (r) => r.status === 200,
+            60_000,
           );
           const body = await through.text();
           assert.match(body, new RegExp(`contract-${type}|<html`, 'i'));
-          // Where a real app answers, it saw the whole path (CARTA and Firefly serve under it).
-          if (target.logsAreReal) assert.match(body, new RegExp(`/session/${type}/${id}/`));
+          // Where the app is real, it shows itself: JupyterLab's page, or the web app's report of
+          // the whole path it saw (CARTA and Firefly serve under it).
+          if (target.logsAreReal) assert.match(body, real ?? new RegExp(`/session/${type}/${id}/`));
         } finally {
           await stop();
         }
