@@ -53,6 +53,8 @@ const MAX_SEGMENT = 255;
 const USAGE_TTL_MS = 5_000;
 /** Bytes gathered before a write to disk. */
 const WRITE_BATCH = 1024 * 1024;
+/** Bytes of an upload that may wait for the disk, or for the MD5 thread, before its body pauses. */
+const WRITE_AHEAD = 2 * WRITE_BATCH;
 /** Bytes written between two background flushes of an upload. */
 const FLUSH_EVERY = 32 * 1024 * 1024;
 const MAX_DEPTH = 64;
@@ -414,10 +416,11 @@ export class UserFiles {
 }
 
 /**
- * Receive a body into an open file, hashing it on the way: chunks are gathered into batches
- * written with one writev each, and the next batch arrives while the last one is written, so
- * the network and the disk work at once (the body is paused only when both are busy). More than
- * `limit` bytes fail with `tooBig()`; a body cut off before its end fails too.
+ * Receive a body into an open file, hashing it on the way. Chunks are gathered into batches, and
+ * each batch goes to two stages that run at once and wait for nothing but their own queue: the
+ * disk (one writev at a time, in order) and the MD5 thread (Md5Thread: its own ring of slots).
+ * The body is paused only while a stage has more than WRITE_AHEAD bytes waiting, so memory stays
+ * bounded. More than `limit` bytes fail with `tooBig()`; a body cut off before its end fails too.
  */
 function receiveInto(
   handle: fs.promises.FileHandle,
@@ -431,7 +434,11 @@ function receiveInto(
     let size = 0;
     let batch: Buffer[] = [];
     let batchBytes = 0;
-    let writing = false;
+    // Each stage's queue: a promise chain, and the bytes not yet through it.
+    let writes = Promise.resolve();
+    let hashes = Promise.resolve();
+    let toWrite = 0;
+    let toHash = 0;
     let flushing = false;
     let unflushed = 0;
     let ended = false;
@@ -443,49 +450,61 @@ function receiveInto(
       body.destroy();
       reject(err);
     };
-    const writeBatch = () => {
-      if (settled || writing) return;
-      if (batch.length === 0) {
-        if (ended) {
-          settled = true;
-          hash.digest().then((md5) => resolve({ size, md5 }), reject);
-        }
-        return;
+    const resumeIfRoom = () => {
+      if (!settled && body.isPaused() && toWrite <= WRITE_AHEAD && toHash <= WRITE_AHEAD) body.resume();
+    };
+    const afterWrite = (bytes: number) => {
+      toWrite -= bytes;
+      unflushed += bytes;
+      if (unflushed >= FLUSH_EVERY && !flushing && !settled) {
+        // The disk writes what has arrived while the rest arrives, instead of all of it at the
+        // final fsync (the kernel would otherwise hold gigabytes dirty before writing any).
+        unflushed = 0;
+        flushing = true;
+        handle.datasync().then(
+          () => (flushing = false),
+          () => (flushing = false),
+        );
       }
+      resumeIfRoom();
+    };
+    const dispatch = () => {
+      if (batch.length === 0) return;
       const buffers = batch;
+      const bytes = batchBytes;
       batch = [];
       batchBytes = 0;
-      writing = true;
-      // The batch is written and hashed at once; the next one waits for both (bounded memory).
-      Promise.all([writeAll(handle, buffers), hash.update(buffers)]).then(() => {
-        writing = false;
-        unflushed += buffers.reduce((n, b) => n + b.length, 0);
-        if (unflushed >= FLUSH_EVERY && !flushing && !settled) {
-          // The disk writes what has arrived while the rest arrives, instead of all of it at the
-          // final fsync (the kernel would otherwise hold gigabytes dirty before writing any).
-          unflushed = 0;
-          flushing = true;
-          handle.datasync().then(
-            () => (flushing = false),
-            () => (flushing = false),
-          );
-        }
-        body.resume();
-        writeBatch();
-      }, fail);
+      toWrite += bytes;
+      toHash += bytes;
+      // Once the upload has failed, what is still queued is dropped, not written.
+      writes = writes.then(() => (settled ? undefined : writeAll(handle, buffers))).then(() => afterWrite(bytes));
+      hashes = hashes
+        .then(() => (settled ? undefined : hash.update(buffers)))
+        .then(() => {
+          toHash -= bytes;
+          resumeIfRoom();
+        });
+      writes.catch(fail);
+      hashes.catch(fail);
+      if (toWrite > WRITE_AHEAD || toHash > WRITE_AHEAD) body.pause();
     };
     body.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) return fail(tooBig());
       batch.push(chunk);
       batchBytes += chunk.length;
-      if (batchBytes < WRITE_BATCH) return;
-      if (writing) body.pause();
-      else writeBatch();
+      if (batchBytes >= WRITE_BATCH) dispatch();
     });
     body.on('end', () => {
       ended = true;
-      writeBatch();
+      dispatch();
+      Promise.all([writes, hashes])
+        .then(() => (settled ? undefined : hash.digest()))
+        .then((md5) => {
+          if (settled || md5 === undefined) return;
+          settled = true;
+          resolve({ size, md5 });
+        }, fail);
     });
     body.on('error', fail);
     body.on('close', () => {
