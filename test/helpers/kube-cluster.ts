@@ -96,13 +96,18 @@ const KWOK_STAGES = path.join(HERE, 'kwok-stages.yaml');
 const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
 type Component = (typeof COMPONENTS)[number];
 
+/** A version scripts/lib/kube.sh builds, from its `<NAME>_VERSION="..."` line (e.g. KUBE, HELM). */
+export function kubeScriptVersion(name: string): string {
+  const script = fs.readFileSync(path.join(ROOT, 'scripts/lib/kube.sh'), 'utf8');
+  const version = new RegExp(`^${name}_VERSION="([^"]+)"`, 'm').exec(script)?.[1];
+  if (!version) throw new Error(`no ${name}_VERSION="..." line in scripts/lib/kube.sh`);
+  return version;
+}
+
 /** KUBE_BIN_DIR, or the directory scripts/lib/kube.sh builds into (its KUBE_VERSION line). */
 export function kubeBinDir(): string {
   if (process.env.KUBE_BIN_DIR) return process.env.KUBE_BIN_DIR;
-  const script = fs.readFileSync(path.join(ROOT, 'scripts/lib/kube.sh'), 'utf8');
-  const version = /^KUBE_VERSION="([^"]+)"/m.exec(script)?.[1];
-  if (!version) throw new Error('no KUBE_VERSION="..." line in scripts/lib/kube.sh');
-  const cache = process.env.KUBE_CACHE_DIR ?? `/var/cache/skaha-test/kubernetes-${version}`;
+  const cache = process.env.KUBE_CACHE_DIR ?? `/var/cache/skaha-test/kubernetes-${kubeScriptVersion('KUBE')}`;
   return path.join(cache, 'bin');
 }
 
