@@ -12,12 +12,12 @@ import { Worker } from 'node:worker_threads';
 const WORKER = `
 const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
+const rings = new Map();
 const digests = new Map();
 parentPort.on('message', (m) => {
-  if (m.shared) {
-    digests.set(m.id, { hash: crypto.createHash('md5'), ring: new Uint8Array(m.shared) });
-    return;
-  }
+  if (m.shared) return void rings.set(m.ring, new Uint8Array(m.shared));
+  if (m.release !== undefined) return void rings.delete(m.release);
+  if (m.start) return void digests.set(m.id, { hash: crypto.createHash('md5'), ring: rings.get(m.ring) });
   const d = digests.get(m.id);
   if (!d) return;
   if (m.length !== undefined) {
@@ -36,6 +36,21 @@ parentPort.on('message', (m) => {
 const SLOT = 1024 * 1024;
 /** Slots per digest: enough that the thread always has the next one while the last is refilled. */
 const SLOTS = 4;
+/** Rings kept for the next uploads; more (after many at once) are given back. */
+const IDLE_RINGS = 2;
+
+/**
+ * A digest's slots, reused from one upload to the next: the thread holds each ring from when it
+ * is first shared with it, so a ring per upload would pile up there until that isolate collects
+ * (the server grew ~4 MiB per upload).
+ */
+interface Ring {
+  index: number;
+  shared: SharedArrayBuffer;
+  bytes: Buffer;
+  /** The thread it was shared with (a restarted thread gets it again). */
+  worker?: Worker;
+}
 
 interface Digest {
   /** Queue these bytes for hashing; resolves once they are copied (the caller may then reuse them). */
@@ -49,6 +64,8 @@ type Answer = { freed?: number; md5?: string; error?: Error };
 export class Md5Thread {
   private worker: Worker | undefined;
   private next = 0;
+  private rings = 0;
+  private readonly idle: Ring[] = [];
   /** The digests in progress, by id: where the thread's answers about each go. */
   private readonly listeners = new Map<number, (answer: Answer) => void>();
 
@@ -86,18 +103,43 @@ export class Md5Thread {
     if (this.listeners.size === 0) this.worker?.unref();
   }
 
+  /** A ring shared with the thread, from those idle or a new one. */
+  private takeRing(worker: Worker): Ring {
+    const ring = this.idle.pop() ?? this.newRing();
+    if (ring.worker !== worker) {
+      worker.postMessage({ ring: ring.index, shared: ring.shared });
+      ring.worker = worker;
+    }
+    return ring;
+  }
+
+  private newRing(): Ring {
+    const shared = new SharedArrayBuffer(SLOT * SLOTS);
+    return { index: this.rings++, shared, bytes: Buffer.from(shared) };
+  }
+
+  /** The thread only reads a ring, so it may be reused at once, even with slots still queued there. */
+  private giveBack(ring: Ring): void {
+    if (this.idle.length < IDLE_RINGS) this.idle.push(ring);
+    else ring.worker?.postMessage({ release: ring.index });
+  }
+
   start(): Digest {
     const id = this.next++;
-    const shared = new SharedArrayBuffer(SLOT * SLOTS);
-    const ring = Buffer.from(shared);
     const free = Array.from({ length: SLOTS }, (_, i) => i * SLOT);
     let slotFreed: { resolve: () => void; reject: (err: Error) => void } | undefined;
     let finished: { resolve: (md5: string) => void; reject: (err: Error) => void } | undefined;
     let failed: Error | undefined;
+    let ring: Ring | undefined;
+    const done = () => {
+      this.forget(id);
+      if (ring) this.giveBack(ring);
+      ring = undefined;
+    };
     const worker = this.listen(id, (answer) => {
       if (answer.error) {
         failed = answer.error;
-        this.forget(id);
+        done();
         slotFreed?.reject(failed);
         finished?.reject(failed);
       } else if (answer.freed !== undefined) {
@@ -105,13 +147,15 @@ export class Md5Thread {
         slotFreed?.resolve();
         slotFreed = undefined;
       } else if (answer.md5 !== undefined) {
-        this.forget(id);
+        done();
         finished?.resolve(answer.md5);
       }
     });
     // The ring is shared once; each message after that names only a slot (posting the
     // SharedArrayBuffer itself with every slot cost ~0.3 ms a message on the event loop).
-    worker.postMessage({ id, shared });
+    ring = this.takeRing(worker);
+    const bytes = ring.bytes;
+    worker.postMessage({ id, start: true, ring: ring.index });
     let slot: number | undefined;
     let filled = 0;
     const send = () => {
@@ -130,7 +174,7 @@ export class Md5Thread {
               }
               slot = free.shift()!;
             }
-            const n = chunk.copy(ring, slot + filled, offset, offset + Math.min(chunk.length - offset, SLOT - filled));
+            const n = chunk.copy(bytes, slot + filled, offset, offset + Math.min(chunk.length - offset, SLOT - filled));
             filled += n;
             offset += n;
             if (filled === SLOT) send();
@@ -145,8 +189,8 @@ export class Md5Thread {
           worker.postMessage({ id, done: true });
         }),
       abort: () => {
-        this.forget(id);
         worker.postMessage({ id, abort: true });
+        done();
       },
     };
   }
