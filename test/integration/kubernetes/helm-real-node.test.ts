@@ -20,9 +20,9 @@ import { kubeBinDir, missingKubeBinaries, startKubeCluster, type KubeCluster } f
 import { missingNodeParts, NODE_HOST_IP, POD_CIDR, startRealNode, type RealNode } from '../../helpers/kube-node.js';
 import { HEADLESS_IMAGE, WEB_IMAGE } from '../../helpers/platform.js';
 import { buildServerImage } from '../../helpers/server-image.js';
+import { eventually } from '../../helpers/wait.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const missing = [...missingKubeBinaries(), ...missingNodeParts({ networkPolicies: true })];
 const skip =
   missing.length > 0 &&
@@ -55,41 +55,35 @@ describe('Helm chart installed on a real node: the seed curl flows against the s
     args.push('--resolve', `${SERVER_NAME}:${CERT_PORT}:${serverIp}`, '-w', '\n%{http_code}', '--max-time', '20');
     if (opts.method) args.push('-X', opts.method);
     for (const [k, v] of Object.entries(opts.form ?? {})) args.push('-d', `${k}=${v}`);
-    const { stdout } = await run('curl', [...args, `https://${SERVER_NAME}:${CERT_PORT}${route}`]);
+    // A transfer curl could not make (the pod not listening yet) is status 0, with curl's message.
+    const { stdout, stderr } = await run('curl', [...args, `https://${SERVER_NAME}:${CERT_PORT}${route}`]).catch(
+      (err: { stdout?: string; stderr?: string }) => ({ stdout: `\n0`, stderr: err.stderr ?? '' }),
+    );
     const at = stdout.lastIndexOf('\n');
-    return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
+    return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) || stderr.trim() };
   }
-  async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-      try {
-        const value = await check();
-        if (value !== undefined) return value;
-      } catch (err) {
-        last = err;
-      }
-      if (Date.now() > deadline) assert.fail(`${what} (after ${timeoutMs} ms${last ? `; last error: ${(last as Error).message}` : ''})`);
-      await sleep(500);
-    }
-  }
+  const LONG = 90_000;
   const sessionOf = async (id: string) => {
     const r = await curl(`/skaha/v0/session/${id}`);
     return r.status === 200 ? (JSON.parse(r.body) as { status: string; connectURL?: string }) : undefined;
   };
   /** The server pod's IP once it is Ready (and not terminating). */
-  const readyServerIp = (exclude?: string) =>
-    until('the server pod is Ready', async () => {
-      const pods = (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app.kubernetes.io/instance=${RELEASE}` })).items;
-      const ready = pods.find(
-        (p) =>
-          !p.metadata?.deletionTimestamp &&
-          p.metadata?.name !== exclude &&
-          p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
-          p.status?.podIP,
-      );
-      return ready ? { name: ready.metadata!.name!, ip: ready.status!.podIP! } : undefined;
-    });
+  const readyServerIp = async (exclude?: string) => {
+    const ready = await eventually(
+      'the server pod is Ready',
+      async () =>
+        (await core.listNamespacedPod({ namespace: NAMESPACE, labelSelector: `app.kubernetes.io/instance=${RELEASE}` })).items.find(
+          (p) =>
+            !p.metadata?.deletionTimestamp &&
+            p.metadata?.name !== exclude &&
+            p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+            p.status?.podIP,
+        ),
+      (pod) => pod !== undefined,
+      LONG,
+    );
+    return { name: ready!.metadata!.name!, ip: ready!.status!.podIP! };
+  };
 
   before(async () => {
     const image = await buildServerImage();
@@ -203,7 +197,12 @@ describe('Helm chart installed on a real node: the seed curl flows against the s
     });
     assert.equal(job.status, 200, job.body);
     const jobId = job.body.trim();
-    await until('the job succeeds', async () => ((await sessionOf(jobId))?.status === 'Succeeded' ? true : undefined));
+    await eventually(
+      'the job succeeds',
+      () => sessionOf(jobId),
+      (s) => s?.status === 'Succeeded',
+      LONG,
+    );
     const logs = await curl(`/skaha/v0/session/${jobId}?view=logs`);
     assert.equal(logs.status, 200, logs.body);
     const uid = /uid=(\d+)\(seeduser\)/.exec(logs.body)?.[1];
@@ -216,15 +215,19 @@ describe('Helm chart installed on a real node: the seed curl flows against the s
     const web = await curl('/skaha/v0/session', { form: { name: 'seedweb', image: WEB_IMAGE, type: 'contributed' } });
     assert.equal(web.status, 200, web.body);
     const webId = web.body.trim();
-    const running = await until('the web app runs', async () => {
-      const s = await sessionOf(webId);
-      return s?.status === 'Running' ? s : undefined;
-    });
-    const connect = new URL(running.connectURL!);
-    const page = await until('the web app answers through the proxy', async () => {
-      const r = await curl(`${connect.pathname}${connect.search}`);
-      return r.status === 200 ? r.body : undefined;
-    });
+    const running = await eventually(
+      'the web app runs',
+      () => sessionOf(webId),
+      (s) => s?.status === 'Running',
+      LONG,
+    );
+    const connect = new URL(running!.connectURL!);
+    const { body: page } = await eventually(
+      'the web app answers through the proxy',
+      () => curl(`${connect.pathname}${connect.search}`),
+      (r) => r.status === 200,
+      LONG,
+    );
     assert.match(page, /skaha web app/);
     assert.match(page, new RegExp(`<td id="uid">${uid}</td>`), 'the web app runs as the user');
 
@@ -242,10 +245,17 @@ describe('Helm chart installed on a real node: the seed curl flows against the s
 
     // curl -X DELETE: the web app's pod leaves the node.
     assert.equal((await curl(`/skaha/v0/session/${webId}`, { method: 'DELETE' })).status, 200);
-    await until('the web app is gone', async () => ((await curl(`/skaha/v0/session/${webId}`)).status === 404 ? true : undefined));
-    await until('its pod has left', async () => {
-      const pods = (await core.listNamespacedPod({ namespace: WORKLOAD, labelSelector: `canfar.net/id=${webId}` })).items;
-      return pods.length === 0 ? true : undefined;
-    });
+    await eventually(
+      'the web app is gone',
+      () => curl(`/skaha/v0/session/${webId}`),
+      (r) => r.status === 404,
+      LONG,
+    );
+    await eventually(
+      'its pod has left',
+      async () => (await core.listNamespacedPod({ namespace: WORKLOAD, labelSelector: `canfar.net/id=${webId}` })).items.map((p) => p.metadata?.name),
+      (pods) => pods.length === 0,
+      LONG,
+    );
   });
 });
