@@ -136,6 +136,20 @@ export class Aborted extends Error {
  * Undo steps, run once, last registered first, whatever happens: normal end, error, Ctrl-C,
  * SIGTERM or the time limit. Operations in flight are awaited (bounded) before undoing.
  */
+/** The Debian package that brings each tool a benchmark runs as its peer or its load. */
+const TOOL_PACKAGES: Record<string, string> = { nginx: 'nginx-light', taskset: 'util-linux', wrk: 'wrk', curl: 'curl' };
+
+/** Fail at once, saying what to install, when a tool a benchmark needs is not on this machine. */
+export function requireTools(tools: string[]): void {
+  for (const tool of tools) {
+    try {
+      execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    } catch {
+      throw new Error(`${tool} is missing: apt-get install -y ${TOOL_PACKAGES[tool] ?? tool}`);
+    }
+  }
+}
+
 export class Cleanup {
   aborted = false;
   private readonly steps: Array<{ name: string; fn: () => Promise<void> | void }> = [];

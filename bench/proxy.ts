@@ -47,6 +47,7 @@ import {
   randomHex,
   ratio,
   REPO,
+  requireTools,
   sleep,
   summarize,
   textTable,
@@ -561,13 +562,7 @@ async function main(): Promise<void> {
   cleanup.timeLimit(TIMEOUT_S);
   let failed = false;
   try {
-    for (const tool of ['nginx', 'wrk', ...(PIN ? ['taskset'] : [])]) {
-      try {
-        execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-      } catch {
-        throw new Error(`${tool} is missing: apt-get install -y ${tool === 'nginx' ? 'nginx-light' : tool === 'taskset' ? 'util-linux' : tool}`);
-      }
-    }
+    requireTools(['nginx', 'wrk', ...(PIN ? ['taskset'] : [])]);
     if (!fs.existsSync(CHP_SCRIPT)) throw new Error('configurable-http-proxy is missing: npm install (it is a devDependency)');
     if (PROXY_CODE === 'dist') {
       const stale = staleDist();

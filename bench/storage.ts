@@ -7,6 +7,11 @@
  * transfer is a copy from one file to another on this disk (a download is written to a local
  * file and fsync'd), and the page cache is dropped before each, so each one reads from disk.
  *
+ * Two more figures say what bounds the transfers on this machine rather than in the platform: a
+ * download read by curl into /dev/null (the server's side of a download alone, next to the disk
+ * read alone), and the MD5 rate of one core, which no upload can exceed (an upload's digest is
+ * sequential, computed as the bytes arrive).
+ *
  *   npm run -s build && node --import tsx bench/storage.ts
  *
  * Environment: BENCH_STORAGE_MIB (1024), BENCH_REPEAT (5 rounds, each running every transfer once; the median is reported).
@@ -15,7 +20,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Cleanup, envInt, errorMessage, machine, machineLine, markdownTable, now, ratio, sleep, startServer, summarize, type Server } from './lib.js';
+import { Cleanup, envInt, errorMessage, machine, machineLine, markdownTable, now, requireTools, sleep, startServer, summarize, type Server } from './lib.js';
 import { freePort } from '../test/helpers/ports.js';
 
 const MIB = envInt('BENCH_STORAGE_MIB', 1024, 16, 16_384);
@@ -51,6 +56,31 @@ function download(url: string, headers: Record<string, string>, file: string): v
   fsyncFile(file);
 }
 
+/** GET a file with curl into /dev/null: the server's side of a download, without the client's disk. */
+function downloadToNull(url: string, headers: Record<string, string>): void {
+  const args = ['-s', '-f', '-o', '/dev/null', '-w', '%{size_download}', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const size = Number(execFileSync('curl', args, { encoding: 'utf8' }));
+  if (size !== SIZE) throw new Error(`GET ${url}: ${size} of ${SIZE} bytes`);
+}
+
+/**
+ * MiB/s of MD5 on one core, with nothing else to do (the OpenSSL the server hashes with): the
+ * ceiling of any upload here, however little else it costs. The median of three passes over
+ * 1 GiB of a 64 MiB buffer.
+ */
+function md5Rate(): number {
+  const buffer = crypto.randomBytes(64 * 1024 * 1024);
+  const rates: number[] = [];
+  for (let pass = 0; pass < 3; pass++) {
+    const hash = crypto.createHash('md5');
+    const t0 = now();
+    for (let i = 0; i < 16; i++) hash.update(buffer);
+    hash.digest();
+    rates.push(1024 / ((now() - t0) / 1000));
+  }
+  return summarize(rates).p50;
+}
+
 /** One contender: a name and a cold transfer of the whole file. */
 interface Contender {
   name: string;
@@ -58,11 +88,11 @@ interface Contender {
 }
 
 /**
- * MiB/s of each contender, the median of REPEAT cold runs. The contenders take turns within each
+ * MiB/s of each contender in each of REPEAT cold rounds. The contenders take turns within each
  * round (not REPEAT runs of one, then of the next), so a slow spell of this VM's disk falls on all
  * of them alike instead of on whichever happened to run then.
  */
-async function measureRounds(contenders: Contender[]): Promise<Map<string, number>> {
+async function measureRounds(contenders: Contender[]): Promise<Map<string, number[]>> {
   const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let round = 0; round < REPEAT; round++) {
     for (const c of contenders) {
@@ -72,12 +102,18 @@ async function measureRounds(contenders: Contender[]): Promise<Map<string, numbe
       rates.get(c.name)!.push(MIB / ((now() - t0) / 1000));
     }
   }
-  const medians = new Map<string, number>();
-  for (const [name, list] of rates) {
-    medians.set(name, summarize(list).p50);
-    console.log(`  ${name}: ${list.map((r) => r.toFixed(0)).join(', ')} MiB/s (median ${summarize(list).p50.toFixed(0)})`);
-  }
-  return medians;
+  for (const [name, list] of rates) console.log(`  ${name}: ${list.map((r) => r.toFixed(0)).join(', ')} MiB/s (median ${median(list).toFixed(0)})`);
+  return rates;
+}
+
+const median = (list: number[]) => summarize(list).p50;
+
+/**
+ * The median over rounds of a/b within each round: the disk's mood of the moment is shared by
+ * both sides of each ratio, so this is steadier than a ratio of medians taken in different rounds.
+ */
+function pairedRatio(a: number[], b: number[]): string {
+  return `${median(a.map((x, i) => x / b[i]!)).toFixed(2)}×`;
 }
 
 function nginxConf(dir: string, port: number): string {
@@ -106,6 +142,7 @@ async function main(): Promise<void> {
   cleanup.installSignalHandlers();
   let server: Server | undefined;
   try {
+    requireTools(['nginx', 'curl']);
     server = await startServer(cleanup);
     const work = server.workDir;
     const source = path.join(work, 'source.bin');
@@ -129,6 +166,9 @@ async function main(): Promise<void> {
     const auth = { authorization: `Bearer ${server.token}` };
     const platform = `${server.base}/arc/files/home/${server.username}`;
     const nginxBase = `http://127.0.0.1:${nginxPort}`;
+    console.log('MD5 on one core (the ceiling of an upload here)');
+    const md5 = md5Rate();
+    console.log(`  ${md5.toFixed(0)} MiB/s`);
     console.log(`${MIB} MiB, ${REPEAT} runs each, caches dropped before each`);
     const downloaded = path.join(work, 'down.bin');
     const r = await measureRounds([
@@ -156,21 +196,46 @@ async function main(): Promise<void> {
       },
       { name: 'platform GET /arc/files (to a file, fsync)', run: () => download(`${platform}/up.bin`, auth, downloaded) },
       { name: 'nginx GET (sendfile; to a file, fsync)', run: () => download(`${nginxBase}/up.bin`, {}, downloaded) },
+      { name: 'disk read alone (cat > /dev/null)', run: () => void execFileSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', source]) },
+      { name: 'platform GET /arc/files (to /dev/null)', run: () => downloadToNull(`${platform}/up.bin`, auth) },
+      { name: 'nginx GET (sendfile; to /dev/null)', run: () => downloadToNull(`${nginxBase}/up.bin`, {}) },
     ]);
-    const [copy, putPlatform, putNginx, getPlatform, getNginx] = [...r.values()] as [number, number, number, number, number];
-    const up = { copy, platform: putPlatform, nginx: putNginx };
-    const down = { platform: getPlatform, nginx: getNginx };
+    const [copy, putPlatform, putNginx, getPlatform, getNginx, diskRead, nullPlatform, nullNginx] = [...r.values()] as number[][] as [
+      number[],
+      number[],
+      number[],
+      number[],
+      number[],
+      number[],
+      number[],
+      number[],
+    ];
+    const row = (name: string, platform: number[], plain: number[], nginx: number[]) => [
+      name,
+      median(platform).toFixed(0),
+      median(plain).toFixed(0),
+      median(nginx).toFixed(0),
+      pairedRatio(platform, plain),
+      pairedRatio(platform, nginx),
+    ];
 
     console.log('--- markdown ---');
-    console.log(`Storage throughput: ${MIB} MiB, median of ${REPEAT} cold runs (page cache dropped), loopback; ${machineLine(machine())}.`);
+    console.log(
+      `Storage throughput: ${MIB} MiB, median of ${REPEAT} cold rounds (page cache dropped before each transfer), loopback; ratios are the median of each round's ratio; ${machineLine(machine())}.`,
+    );
     console.log(
       markdownTable(
         ['transfer', 'platform (MiB/s)', 'plain (MiB/s)', 'nginx (MiB/s)', 'platform / plain', 'platform / nginx'],
         [
-          ['upload', up.platform.toFixed(0), up.copy.toFixed(0), up.nginx.toFixed(0), ratio(up.platform, up.copy), ratio(up.platform, up.nginx)],
-          ['download', down.platform.toFixed(0), up.copy.toFixed(0), down.nginx.toFixed(0), ratio(down.platform, up.copy), ratio(down.platform, down.nginx)],
+          row('upload (curl -T, cold source)', putPlatform, copy, putNginx),
+          row('download (curl -o, to a file, fsync)', getPlatform, copy, getNginx),
+          row('download, server side (curl to /dev/null; plain: the disk read alone)', nullPlatform, diskRead, nullNginx),
         ],
       ),
+    );
+    const goal = 0.8 * median(copy);
+    console.log(
+      `\nMD5 on one core: ${md5.toFixed(0)} MiB/s; 0.8 × the plain copy: ${goal.toFixed(0)} MiB/s${goal > md5 ? ' (above what MD5 alone allows an upload here)' : ''}; upload / MD5 alone: ${(median(putPlatform) / md5).toFixed(2)}×.`,
     );
     console.log('--- end ---');
   } catch (err) {
