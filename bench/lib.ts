@@ -136,6 +136,20 @@ export class Aborted extends Error {
  * Undo steps, run once, last registered first, whatever happens: normal end, error, Ctrl-C,
  * SIGTERM or the time limit. Operations in flight are awaited (bounded) before undoing.
  */
+/** Clock ticks per second of /proc's CPU times. */
+export const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** A process's parent and the CPU ticks (user + system, all its threads) it has used so far. */
+export function procStat(pid: number): { ppid: number; ticks: number } | undefined {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The Debian package that brings each tool a benchmark runs as its peer or its load. */
 const TOOL_PACKAGES: Record<string, string> = { nginx: 'nginx-light', taskset: 'util-linux', wrk: 'wrk', curl: 'curl' };
 

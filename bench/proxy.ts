@@ -26,7 +26,7 @@
  * process and the temporary directory are removed at the end, also on errors, Ctrl-C and the
  * time limit.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -36,6 +36,7 @@ import readline from 'node:readline';
 import ts from 'typescript';
 import WebSocket from 'ws';
 import {
+  CLOCK_TICKS,
   Cleanup,
   envInt,
   errorMessage,
@@ -44,6 +45,7 @@ import {
   markdownTable,
   ms,
   now,
+  procStat,
   randomHex,
   ratio,
   REPO,
@@ -87,7 +89,6 @@ const GOAL_IDLE_MIB = 500;
 /** Every temporary directory of the benchmarks starts with this (bench/lib.ts); nothing else is removed. */
 const TMP_PREFIX = 'skaha-bench-';
 const CHP_SCRIPT = path.join(REPO, 'node_modules', 'configurable-http-proxy', 'bin', 'configurable-http-proxy');
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
 // --- processes ------------------------------------------------------------------------------
 
@@ -244,16 +245,6 @@ function cpuTimes(): Array<{ busy: number; total: number }> {
   return rows;
 }
 
-function procStat(pid: number): { ppid: number; ticks: number } | undefined {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(rest[1]), ticks: Number(rest[11]) + Number(rest[12]) };
-  } catch {
-    return undefined;
-  }
-}
-
 /** CPU ticks (user + system) of a process and all its descendants (nginx: master and workers). */
 function treeTicks(pid: number): number {
   const children = new Map<number, number[]>();
@@ -314,7 +305,7 @@ async function withCpu<T>(pid: number | undefined, fn: () => Promise<T>): Promis
     const d = c.total - (c0[i]?.total ?? 0);
     return d > 0 ? (100 * (c.busy - (c0[i]?.busy ?? 0))) / d : Number.NaN;
   });
-  return { value, cpus, procPct: pid ? (100 * (k1 - k0)) / CLK_TCK / seconds : Number.NaN };
+  return { value, cpus, procPct: pid ? (100 * (k1 - k0)) / CLOCK_TICKS / seconds : Number.NaN };
 }
 
 // --- nginx ----------------------------------------------------------------------------------

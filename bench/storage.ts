@@ -20,7 +20,22 @@ import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Cleanup, envInt, errorMessage, machine, machineLine, markdownTable, now, requireTools, sleep, startServer, summarize, type Server } from './lib.js';
+import {
+  CLOCK_TICKS,
+  Cleanup,
+  envInt,
+  errorMessage,
+  machine,
+  machineLine,
+  markdownTable,
+  now,
+  procStat,
+  requireTools,
+  sleep,
+  startServer,
+  summarize,
+  type Server,
+} from './lib.js';
 import { freePort } from '../test/helpers/ports.js';
 
 const MIB = envInt('BENCH_STORAGE_MIB', 1024, 16, 16_384);
@@ -92,19 +107,30 @@ interface Contender {
  * round (not REPEAT runs of one, then of the next), so a slow spell of this VM's disk falls on all
  * of them alike instead of on whichever happened to run then.
  */
-async function measureRounds(contenders: Contender[]): Promise<Map<string, number[]>> {
+async function measureRounds(contenders: Contender[], serverPid: number): Promise<Map<string, number[]>> {
   const rates = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
+  const cpu = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let round = 0; round < REPEAT; round++) {
     for (const c of contenders) {
       dropCaches();
+      const cpu0 = cpuSeconds(serverPid);
       const t0 = now();
       await c.run();
       rates.get(c.name)!.push(MIB / ((now() - t0) / 1000));
+      cpu.get(c.name)!.push(cpuSeconds(serverPid) - cpu0);
     }
   }
-  for (const [name, list] of rates) console.log(`  ${name}: ${list.map((r) => r.toFixed(0)).join(', ')} MiB/s (median ${median(list).toFixed(0)})`);
+  for (const [name, list] of rates) {
+    const serverCpu = median(cpu.get(name)!);
+    console.log(
+      `  ${name}: ${list.map((r) => r.toFixed(0)).join(', ')} MiB/s (median ${median(list).toFixed(0)})${serverCpu >= 0.05 ? `; skaha server ${serverCpu.toFixed(2)} CPU-s` : ''}`,
+    );
+  }
   return rates;
 }
+
+/** CPU seconds a process has used so far, all its threads (user + system). */
+const cpuSeconds = (pid: number) => (procStat(pid)?.ticks ?? Number.NaN) / CLOCK_TICKS;
 
 const median = (list: number[]) => summarize(list).p50;
 
@@ -171,35 +197,38 @@ async function main(): Promise<void> {
     console.log(`  ${md5.toFixed(0)} MiB/s`);
     console.log(`${MIB} MiB, ${REPEAT} runs each, caches dropped before each`);
     const downloaded = path.join(work, 'down.bin');
-    const r = await measureRounds([
-      {
-        name: 'plain copy (cp + fsync)',
-        run: () => {
-          const target = path.join(work, 'copy.bin');
-          execFileSync('cp', [source, target]);
-          fsyncFile(target);
+    const r = await measureRounds(
+      [
+        {
+          name: 'plain copy (cp + fsync)',
+          run: () => {
+            const target = path.join(work, 'copy.bin');
+            execFileSync('cp', [source, target]);
+            fsyncFile(target);
+          },
         },
-      },
-      {
-        name: 'platform PUT /arc/files',
-        run: () => {
-          const status = upload(`${platform}/up.bin`, auth, source);
-          if (status !== 201) throw new Error(`PUT answered ${status}`);
+        {
+          name: 'platform PUT /arc/files',
+          run: () => {
+            const status = upload(`${platform}/up.bin`, auth, source);
+            if (status !== 201) throw new Error(`PUT answered ${status}`);
+          },
         },
-      },
-      {
-        name: 'nginx PUT (dav_methods)',
-        run: () => {
-          const status = upload(`${nginxBase}/up.bin`, {}, source);
-          if (status !== 201 && status !== 204) throw new Error(`nginx PUT answered ${status}`);
+        {
+          name: 'nginx PUT (dav_methods)',
+          run: () => {
+            const status = upload(`${nginxBase}/up.bin`, {}, source);
+            if (status !== 201 && status !== 204) throw new Error(`nginx PUT answered ${status}`);
+          },
         },
-      },
-      { name: 'platform GET /arc/files (to a file, fsync)', run: () => download(`${platform}/up.bin`, auth, downloaded) },
-      { name: 'nginx GET (sendfile; to a file, fsync)', run: () => download(`${nginxBase}/up.bin`, {}, downloaded) },
-      { name: 'disk read alone (cat > /dev/null)', run: () => void execFileSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', source]) },
-      { name: 'platform GET /arc/files (to /dev/null)', run: () => downloadToNull(`${platform}/up.bin`, auth) },
-      { name: 'nginx GET (sendfile; to /dev/null)', run: () => downloadToNull(`${nginxBase}/up.bin`, {}) },
-    ]);
+        { name: 'platform GET /arc/files (to a file, fsync)', run: () => download(`${platform}/up.bin`, auth, downloaded) },
+        { name: 'nginx GET (sendfile; to a file, fsync)', run: () => download(`${nginxBase}/up.bin`, {}, downloaded) },
+        { name: 'disk read alone (cat > /dev/null)', run: () => void execFileSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', source]) },
+        { name: 'platform GET /arc/files (to /dev/null)', run: () => downloadToNull(`${platform}/up.bin`, auth) },
+        { name: 'nginx GET (sendfile; to /dev/null)', run: () => downloadToNull(`${nginxBase}/up.bin`, {}) },
+      ],
+      server.pid!,
+    );
     const [copy, putPlatform, putNginx, getPlatform, getNginx, diskRead, nullPlatform, nullNginx] = [...r.values()] as number[][] as [
       number[],
       number[],
