@@ -54,18 +54,21 @@ function fsyncFile(file: string): void {
   fs.closeSync(fd);
 }
 
+/** curl's `-H` arguments for these headers. */
+const headerArgs = (headers: Record<string, string>) => Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+
 /**
  * PUT a file's bytes with curl (a client that costs little CPU, as on a user's own machine: on
  * two cores a Node client would take the server's share); returns the status.
  */
 function upload(url: string, headers: Record<string, string>, file: string): number {
-  const args = ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-T', file, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const args = ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-T', file, ...headerArgs(headers), url];
   return Number(execFileSync('curl', args, { encoding: 'utf8' }));
 }
 
 /** GET a file with curl into a local file, fsync'd: a download as a copy to the same disk. */
 function download(url: string, headers: Record<string, string>, file: string): void {
-  const args = ['-s', '-f', '-o', file, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const args = ['-s', '-f', '-o', file, ...headerArgs(headers), url];
   execFileSync('curl', args);
   if (fs.statSync(file).size !== SIZE) throw new Error(`GET ${url}: ${fs.statSync(file).size} of ${SIZE} bytes`);
   fsyncFile(file);
@@ -73,7 +76,7 @@ function download(url: string, headers: Record<string, string>, file: string): v
 
 /** GET a file with curl into /dev/null: the server's side of a download, without the client's disk. */
 function downloadToNull(url: string, headers: Record<string, string>): void {
-  const args = ['-s', '-f', '-o', '/dev/null', '-w', '%{size_download}', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const args = ['-s', '-f', '-o', '/dev/null', '-w', '%{size_download}', ...headerArgs(headers), url];
   const size = Number(execFileSync('curl', args, { encoding: 'utf8' }));
   if (size !== SIZE) throw new Error(`GET ${url}: ${size} of ${SIZE} bytes`);
 }
