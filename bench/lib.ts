@@ -151,7 +151,7 @@ export function procStat(pid: number): { ppid: number; ticks: number } | undefin
 }
 
 /** The Debian package that brings each tool a benchmark runs as its peer or its load. */
-const TOOL_PACKAGES: Record<string, string> = { nginx: 'nginx-light', taskset: 'util-linux', wrk: 'wrk', curl: 'curl' };
+const TOOL_PACKAGES: Record<string, string> = { cc: 'gcc libssl-dev', nginx: 'nginx-light', taskset: 'util-linux', wrk: 'wrk', curl: 'curl' };
 
 /** Fail at once, saying what to install, when a tool a benchmark needs is not on this machine. */
 export function requireTools(tools: string[]): void {

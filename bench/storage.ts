@@ -7,13 +7,16 @@
  * transfer is a copy from one file to another on this disk (a download is written to a local
  * file and fsync'd), and the page cache is dropped before each, so each one reads from disk.
  *
- * Two more figures say what bounds the transfers on this machine rather than in the platform: a
+ * More figures say what bounds the transfers on this machine rather than in the platform: a
  * download read by curl into /dev/null (the server's side of a download alone, next to the disk
- * read alone), and the MD5 rate of one core, which no upload can exceed (an upload's digest is
- * sequential, computed as the bytes arrive).
+ * read alone); the MD5 rate of one core, which no upload can exceed (an upload's digest is
+ * sequential, computed as the bytes arrive); and the floor of an upload, the same copy done by a
+ * small C program (storage-floor.c) that only copies and hashes, with no network (and once more
+ * without the hash: what the digest alone costs here).
  *
  *   npm run -s build && node --import tsx bench/storage.ts
  *
+ * Needs nginx, curl, a C compiler and OpenSSL's headers (the benchmark says what to install).
  * Environment: BENCH_STORAGE_MIB (1024), BENCH_REPEAT (5 rounds, each running every transfer once; the median is reported).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -99,6 +102,21 @@ function md5Rate(): number {
   return summarize(rates).p50;
 }
 
+/**
+ * storage-floor.c built into `dir`: a copy with its MD5 on a second thread and nothing else, the
+ * floor of any upload that digests its bytes (cc and OpenSSL's headers; says what to install).
+ */
+function buildFloor(dir: string): string {
+  const binary = path.join(dir, 'storage-floor');
+  const source = path.join(import.meta.dirname, 'storage-floor.c');
+  try {
+    execFileSync('cc', ['-O2', '-o', binary, source, '-lcrypto', '-lpthread'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    throw new Error(`could not build bench/storage-floor.c (apt-get install -y gcc libssl-dev): ${errorMessage(err)}`);
+  }
+  return binary;
+}
+
 /** One contender: a name and a cold transfer of the whole file. */
 interface Contender {
   name: string;
@@ -171,7 +189,7 @@ async function main(): Promise<void> {
   cleanup.installSignalHandlers();
   let server: Server | undefined;
   try {
-    requireTools(['nginx', 'curl']);
+    requireTools(['nginx', 'curl', 'cc']);
     server = await startServer(cleanup);
     const work = server.workDir;
     const source = path.join(work, 'source.bin');
@@ -191,6 +209,8 @@ async function main(): Promise<void> {
     const nginx = spawn('nginx', ['-c', path.join(work, 'nginx.conf'), '-p', work], { stdio: 'ignore', detached: true });
     cleanup.add('stop nginx', () => void process.kill(-nginx.pid!, 'SIGKILL'));
     await sleep(500);
+
+    const floor = buildFloor(work);
 
     const auth = { authorization: `Bearer ${server.token}` };
     const platform = `${server.base}/arc/files/home/${server.username}`;
@@ -229,10 +249,20 @@ async function main(): Promise<void> {
         { name: 'disk read alone (cat > /dev/null)', run: () => void execFileSync('sh', ['-c', 'cat "$1" > /dev/null', 'sh', source]) },
         { name: 'platform GET /arc/files (to /dev/null)', run: () => downloadToNull(`${platform}/up.bin`, auth) },
         { name: 'nginx GET (sendfile; to /dev/null)', run: () => downloadToNull(`${nginxBase}/up.bin`, {}) },
+        {
+          name: 'copy + MD5 in C (storage-floor, no network)',
+          run: () => {
+            const md5 = execFileSync(floor, [source, path.join(work, 'floor.bin')], { encoding: 'utf8' }).trim();
+            if (!/^[0-9a-f]{32}$/.test(md5)) throw new Error(`storage-floor printed ${md5}`);
+          },
+        },
+        { name: 'the same C copy without MD5', run: () => void execFileSync(floor, [source, path.join(work, 'floor.bin'), '--no-md5']) },
       ],
       server.pid!,
     );
-    const [copy, putPlatform, putNginx, getPlatform, getNginx, diskRead, nullPlatform, nullNginx] = [...r.values()] as number[][] as [
+    const [copy, putPlatform, putNginx, getPlatform, getNginx, diskRead, nullPlatform, nullNginx, floorMd5, floorBare] = [...r.values()] as number[][] as [
+      number[],
+      number[],
       number[],
       number[],
       number[],
@@ -268,6 +298,9 @@ async function main(): Promise<void> {
     const goal = 0.8 * median(copy);
     console.log(
       `\nMD5 on one core: ${md5.toFixed(0)} MiB/s; 0.8 × the plain copy: ${goal.toFixed(0)} MiB/s${goal > md5 ? ' (above what MD5 alone allows an upload here)' : ''}; upload / MD5 alone: ${(median(putPlatform) / md5).toFixed(2)}×.`,
+    );
+    console.log(
+      `The floor of an upload, a copy with its MD5 in C and no network: ${median(floorMd5).toFixed(0)} MiB/s = ${pairedRatio(floorMd5, copy)} the plain copy (without the MD5: ${pairedRatio(floorBare, copy)}); the platform's upload / that floor: ${pairedRatio(putPlatform, floorMd5)}.`,
     );
     console.log('--- end ---');
   } catch (err) {
