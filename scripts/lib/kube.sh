@@ -122,10 +122,15 @@ _kube_go_install() {
   GOBIN="$KUBE_BIN_DIR/.tmp" _kube_go install -ldflags "-s -w $ldflags" "$pkg"
 }
 
-ensure_kube_binaries() {
-  if _kube_fresh kube-apiserver "$KUBE_VERSION" && _kube_fresh kube-controller-manager "$KUBE_VERSION" &&
+# kube_binaries_fresh: true when every binary is built, for the versions above.
+kube_binaries_fresh() {
+  _kube_fresh kube-apiserver "$KUBE_VERSION" && _kube_fresh kube-controller-manager "$KUBE_VERSION" &&
     _kube_fresh kube-scheduler "$KUBE_VERSION" && _kube_fresh kubelet "$KUBE_VERSION" && _kube_fresh etcd "$ETCD_VERSION" &&
-    _kube_fresh kwok "$KWOK_VERSION" && _kube_fresh helm "$HELM_VERSION" && _kube_fresh kube-router "$KUBE_ROUTER_VERSION"; then
+    _kube_fresh kwok "$KWOK_VERSION" && _kube_fresh helm "$HELM_VERSION" && _kube_fresh kube-router "$KUBE_ROUTER_VERSION"
+}
+
+ensure_kube_binaries() {
+  if kube_binaries_fresh; then
     say "Kubernetes test binaries present ($KUBE_BIN_DIR)"
     return 0
   fi
