@@ -14,7 +14,7 @@
 # 2 cores alone, module downloads included, and ~450 MB of binaries; scripts/test.sh runs it in
 # the background at nice 19 while the other tests run, where it took 20 min (kube-apiserver
 # 501 s, kube-controller-manager 136 s, kube-scheduler 13 s, kubelet 24 s, etcd 32 s, kwok 124 s,
-# helm 208 s, kube-router 139 s; the whole test command on a machine without Go caches: 28 min).
+# helm 208 s, kube-router 139 s; setup.sh and the whole test command on a machine without Go caches: 28 min).
 #
 # Why etcd is built and not Debian's etcd-server: Debian 12 ships etcd 3.4.23, and Kubernetes
 # 1.37 supports external etcd from 3.5.24 on (kubeadm's MinExternalEtcdVersion) and is released
