@@ -124,18 +124,6 @@ export function machineLine(m: Machine): string {
   return `${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB RAM, ${m.kernel}, ${m.podman}, node ${m.node}`;
 }
 
-// --- cleanup --------------------------------------------------------------------------------
-
-export class Aborted extends Error {
-  constructor() {
-    super('aborted');
-  }
-}
-
-/**
- * Undo steps, run once, last registered first, whatever happens: normal end, error, Ctrl-C,
- * SIGTERM or the time limit. Operations in flight are awaited (bounded) before undoing.
- */
 /** Clock ticks per second of /proc's CPU times. */
 export const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 
@@ -164,6 +152,18 @@ export function requireTools(tools: string[]): void {
   }
 }
 
+// --- cleanup --------------------------------------------------------------------------------
+
+export class Aborted extends Error {
+  constructor() {
+    super('aborted');
+  }
+}
+
+/**
+ * Undo steps, run once, last registered first, whatever happens: normal end, error, Ctrl-C,
+ * SIGTERM or the time limit. Operations in flight are awaited (bounded) before undoing.
+ */
 export class Cleanup {
   aborted = false;
   private readonly steps: Array<{ name: string; fn: () => Promise<void> | void }> = [];
